@@ -48,11 +48,16 @@ struct conf_entry {
 	unsigned line;
 };
 
-/* A line the reader kept as it was: unparsable lines and the earlier of
- * duplicate keys. The writer puts them back at the end of their section. */
+/*
+ * A line the reader kept as it was. The writer puts an unparsable line
+ * back at the end of its section, and the earlier of duplicate keys
+ * (a shadowed line) just before the section's keys, so that the value
+ * in effect stays the later one when the file is read again.
+ */
 struct conf_verbatim {
 	char *text;
 	unsigned line;
+	bool shadowed;
 };
 
 enum conf_section_kind {

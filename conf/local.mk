@@ -1,7 +1,7 @@
 # conf/: the container config library and the ctconf tool.
 noinst_LTLIBRARIES += conf/libconf.la
 conf_libconf_la_SOURCES = \
-	conf/conf.h conf/conf.c \
+	conf/conf.h conf/conf_internal.h conf/conf.c \
 	conf/parse.c conf/write.c conf/desc.c \
 	conf/schema.h conf/schema.c \
 	conf/propstr.h conf/propstr.c \

@@ -1,1 +1,525 @@
+/*
+ * The config reader.
+ *
+ * It accepts what pct accepts and keeps what pct drops. Each line is one of:
+ * blank (skipped), a section header, a `#` description line, a raw
+ * `lxc.*` entry, a legacy `description:` line, `delete:` (pending only),
+ * a `key: value` line, or a line that matches nothing. Lines pct would
+ * drop (lines that match nothing, rejected lxc.* keys, `delete:` outside
+ * the pending section) and the earlier of duplicate keys are kept as
+ * verbatim lines of their section, so writing the file back loses nothing.
+ *
+ * Line ends: "\n", with one '\r' before it removed, so CRLF files read
+ * like LF files and are written back with LF.
+ */
 #include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "conf/conf.h"
+#include "conf/conf_internal.h"
+#include "conf/schema.h"
+
+struct parser {
+	struct conf_file *cf;
+	struct conf_section *section; /* the section lines go to now */
+	char **lines;                 /* line texts, index = line number - 1 */
+	size_t n_lines;
+};
+
+static bool is_blank(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (!isspace((unsigned char)*s))
+			return false;
+	}
+	return true;
+}
+
+/* Trim trailing white space in place. */
+static void rtrim(char *s)
+{
+	size_t n = strlen(s);
+
+	while (n > 0 && isspace((unsigned char)s[n - 1]))
+		s[--n] = '\0';
+}
+
+static const char *skip_space(const char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	return s;
+}
+
+/* Keep LINE as it was and report why with an error. */
+static int keep_verbatim(struct parser *p, unsigned line, const char *why)
+{
+	int rv = conf__verbatim_add(p->section, p->lines[line - 1], line, false);
+
+	if (rv == 0)
+		rv = conf_diag_add(p->cf, line, CONF_ERROR, "%s; the line is kept as it is", why);
+	return rv;
+}
+
+/*
+ * Match `[name]` with optional trailing white space. Returns the length of
+ * the name, or 0 when TEXT is no header. The name is case-insensitive
+ * `[a-z][a-z0-9_-]+`, or `pve:pending`.
+ */
+static size_t match_header(const char *text)
+{
+	size_t n = 1;
+
+	if (text[0] != '[')
+		return 0;
+	if (strncasecmp(text + 1, CONF_PENDING_NAME, strlen(CONF_PENDING_NAME)) == 0) {
+		n += strlen(CONF_PENDING_NAME);
+	} else {
+		if (!isalpha((unsigned char)text[n]))
+			return 0;
+		for (n++; isalnum((unsigned char)text[n]) || text[n] == '_' || text[n] == '-'; n++)
+			;
+		if (n < 3)
+			return 0;
+	}
+	if (text[n] != ']' || !is_blank(text + n + 1))
+		return 0;
+	return n - 1;
+}
+
+static int parse_header(struct parser *p, unsigned line, const char *text, size_t name_len)
+{
+	bool pending = name_len == strlen(CONF_PENDING_NAME) && text[4] == ':';
+	enum conf_section_kind kind = pending ? CONF_SECTION_PENDING : CONF_SECTION_SNAPSHOT;
+	struct conf_section *s;
+	char *name = strndup(text + 1, name_len);
+
+	if (name == NULL)
+		return -ENOMEM;
+	s = pending ? conf_pending(p->cf) : conf_snapshot(p->cf, name);
+	if (s != NULL) {
+		free(name);
+		p->section = s;
+		return keep_verbatim(p, line, "duplicate section header: the lines that follow are added to the first section of that name");
+	}
+
+	s = conf_section_add(p->cf, kind, name);
+	free(name);
+	if (s == NULL)
+		return -ENOMEM;
+	s->line = line;
+	p->section = s;
+	return 0;
+}
+
+static int append_description(struct conf_section *s, const char *decoded, bool newline)
+{
+	size_t old = s->description != NULL ? strlen(s->description) : 0;
+	size_t add = strlen(decoded);
+	char *grown = realloc(s->description, old + add + 2);
+
+	if (grown == NULL)
+		return -ENOMEM;
+	memcpy(grown + old, decoded, add);
+	if (newline)
+		grown[old + add++] = '\n';
+	grown[old + add] = '\0';
+	s->description = grown;
+	return 0;
+}
+
+static int parse_comment(struct parser *p, const char *text, bool newline)
+{
+	char *decoded = conf_desc_decode(text, strlen(text));
+	int rv;
+
+	if (decoded == NULL)
+		return -ENOMEM;
+	rv = append_description(p->section, decoded, newline);
+	free(decoded);
+	return rv;
+}
+
+/*
+ * Match `lxc.KEY: value` or `lxc.KEY = value`, KEY of [a-z0-9_.-].
+ * On a match, terminate the key inside TEXT and set *VALUE; return true.
+ */
+static bool match_raw(char *text, char **value)
+{
+	char *end = text + 4, *v;
+
+	if (strncmp(text, "lxc.", 4) != 0)
+		return false;
+	while (islower((unsigned char)*end) || isdigit((unsigned char)*end) || *end == '_' ||
+	       *end == '.' || *end == '-')
+		end++;
+	if (end == text + 4)
+		return false;
+
+	v = end;
+	if (*v != ':') {
+		v = (char *)skip_space(v);
+		if (*v != '=')
+			return false;
+	}
+	*end = '\0';
+	*value = (char *)skip_space(v + 1);
+	rtrim(*value);
+	return true;
+}
+
+static int parse_raw(struct parser *p, unsigned line, const char *key, const char *value)
+{
+	char errmsg[CONF_ERRMSG_SIZE] = "";
+	enum conf_raw_class class = conf_schema_raw_key(key, errmsg);
+	int rv;
+
+	if (class == CONF_RAW_INVALID)
+		return keep_verbatim(p, line, errmsg);
+
+	rv = conf__raw_append(p->section, key, value, line);
+	if (rv == 0 && class == CONF_RAW_DEPRECATED)
+		rv = conf_diag_add(p->cf, line, CONF_WARNING, "%s", errmsg);
+	return rv;
+}
+
+/*
+ * Match `key: value` with key `[a-z][a-z_]*[0-9]*`. On a match, terminate
+ * the key inside TEXT, set *VALUE to the trimmed value (possibly empty)
+ * and return true.
+ */
+static bool match_key(char *text, char **value)
+{
+	char *end = text;
+
+	if (!islower((unsigned char)*end))
+		return false;
+	while (islower((unsigned char)*end) || *end == '_')
+		end++;
+	while (isdigit((unsigned char)*end))
+		end++;
+	if (*end != ':')
+		return false;
+	*end = '\0';
+	*value = (char *)skip_space(end + 1);
+	rtrim(*value);
+	return true;
+}
+
+/* Store KEY: VALUE after pct's read-time checks; problems become diagnostics. */
+static int parse_value(struct parser *p, unsigned line, const char *key, const char *value)
+{
+	char errmsg[CONF_ERRMSG_SIZE] = "";
+	char *normalized = NULL;
+	int rv, check;
+
+	check = conf_schema_parse_check(key, value, &normalized, errmsg);
+	if (check == -ENOMEM)
+		return -ENOMEM;
+
+	rv = conf__key_append(p->section, key, normalized != NULL ? normalized : value, line);
+	free(normalized);
+	if (rv != 0)
+		return rv;
+
+	if (check != 0)
+		return conf_diag_add(p->cf, line, CONF_ERROR, "%s", errmsg);
+
+	/* Limits pct checks only when a value is set are warnings here. */
+	errmsg[0] = '\0';
+	check = conf_schema_validate(key, conf_get(p->section, key), errmsg);
+	if (check == -ENOMEM)
+		return -ENOMEM;
+	if (check != 0)
+		return conf_diag_add(p->cf, line, CONF_WARNING, "%s", errmsg);
+	return 0;
+}
+
+static int parse_key_line(struct parser *p, unsigned line, const char *key, const char *value)
+{
+	char why[CONF_ERRMSG_SIZE];
+
+	if (*value == '\0') {
+		snprintf(why, sizeof(why), "missing value for '%s'", key);
+		return keep_verbatim(p, line, why);
+	}
+
+	if (strcmp(key, "description") == 0)
+		return parse_comment(p, value, false);
+
+	if (strcmp(key, "delete") == 0 && p->section->kind != CONF_SECTION_PENDING)
+		return keep_verbatim(p, line, "'delete' is allowed only in the [pve:pending] section");
+
+	if (strcmp(key, "snapstate") == 0 && p->section->kind == CONF_SECTION_MAIN) {
+		int rv = conf__verbatim_add(p->section, p->lines[line - 1], line, false);
+
+		if (rv != 0)
+			return rv;
+		return conf_diag_add(p->cf, line, CONF_WARNING,
+		                     "'snapstate' belongs in a snapshot section and has no effect in the main section; the line is kept as it is");
+	}
+
+	return parse_value(p, line, key, value);
+}
+
+/* Parse line LINE, whose text is SCRATCH, a copy that matching may change. */
+static int parse_line(struct parser *p, unsigned line, char *scratch)
+{
+	char *value;
+	size_t name_len;
+
+	if (is_blank(scratch))
+		return 0;
+
+	name_len = match_header(scratch);
+	if (name_len > 0)
+		return parse_header(p, line, scratch, name_len);
+
+	if (scratch[0] == '#')
+		return parse_comment(p, scratch + 1, true);
+
+	if (match_raw(scratch, &value))
+		return parse_raw(p, line, scratch, value);
+
+	if (match_key(scratch, &value))
+		return parse_key_line(p, line, scratch, value);
+
+	return keep_verbatim(p, line, "unable to parse the line: expected 'key: value', 'lxc.key = value', '#comment' or '[section]'");
+}
+
+static int cmp_entry_key_line(const void *a, const void *b)
+{
+	const struct conf_entry *x = *(const struct conf_entry *const *)a;
+	const struct conf_entry *y = *(const struct conf_entry *const *)b;
+	int c = strcmp(x->key, y->key);
+
+	if (c != 0)
+		return c;
+	return x->line < y->line ? -1 : x->line > y->line;
+}
+
+static int cmp_verbatim_line(const void *a, const void *b)
+{
+	const struct conf_verbatim *x = a, *y = b;
+
+	return x->line < y->line ? -1 : x->line > y->line;
+}
+
+/* Move the earlier of duplicate keys of S to its verbatim lines. */
+static int resolve_duplicates(struct parser *p, struct conf_section *s)
+{
+	struct conf_entry **sorted;
+	size_t kept = 0;
+	int rv = 0;
+
+	if (s->n_keys < 2)
+		return 0;
+	sorted = malloc(s->n_keys * sizeof(*sorted));
+	if (sorted == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n_keys; i++)
+		sorted[i] = &s->keys[i];
+	qsort(sorted, s->n_keys, sizeof(*sorted), cmp_entry_key_line);
+
+	/* Mark each earlier duplicate by clearing its line's key pointer. */
+	for (size_t i = 0; i + 1 < s->n_keys && rv == 0; i++) {
+		struct conf_entry *e = sorted[i], *next = sorted[i + 1];
+
+		if (strcmp(e->key, next->key) != 0)
+			continue;
+		rv = conf__verbatim_add(s, p->lines[e->line - 1], e->line, true);
+		if (rv == 0)
+			rv = conf_diag_add(p->cf, e->line, CONF_WARNING,
+			                   "duplicate key '%s': the value on line %u is used; this line is kept as it is",
+			                   e->key, next->line);
+		free(e->key);
+		e->key = NULL;
+	}
+	free(sorted);
+
+	/* Compact the key list, keeping file order. */
+	for (size_t i = 0; i < s->n_keys; i++) {
+		if (s->keys[i].key == NULL)
+			free(s->keys[i].value);
+		else
+			s->keys[kept++] = s->keys[i];
+	}
+	s->n_keys = kept;
+	qsort(s->verbatim, s->n_verbatim, sizeof(*s->verbatim), cmp_verbatim_line);
+	return rv;
+}
+
+/* Split BUF (LEN bytes, NUL at BUF[LEN]) into lines in place. */
+static int split_lines(struct parser *p, char *buf, size_t len)
+{
+	size_t cap = 1;
+
+	for (size_t i = 0; i < len; i++)
+		cap += buf[i] == '\n';
+	p->lines = malloc(cap * sizeof(*p->lines));
+	if (p->lines == NULL)
+		return -ENOMEM;
+
+	for (char *start = buf; start <= buf + len;) {
+		char *nl = memchr(start, '\n', (size_t)(buf + len - start));
+		char *end = nl != NULL ? nl : buf + len;
+
+		if (nl == NULL && start == buf + len)
+			break;
+		*end = '\0';
+		if (end > start && end[-1] == '\r')
+			end[-1] = '\0';
+		p->lines[p->n_lines++] = start;
+		start = end + 1;
+	}
+	return 0;
+}
+
+/* Report NUL bytes, which a text config cannot hold, and drop them. */
+static int drop_nul_bytes(struct conf_file *cf, char *buf, size_t *len)
+{
+	unsigned line = 1;
+	size_t out = 0;
+	int rv = 0;
+
+	for (size_t i = 0; i < *len; i++) {
+		if (buf[i] == '\0') {
+			if (rv == 0)
+				rv = conf_diag_add(cf, line, CONF_ERROR, "NUL byte in the line: it is removed");
+			continue;
+		}
+		line += buf[i] == '\n';
+		buf[out++] = buf[i];
+	}
+	*len = out;
+	buf[out] = '\0';
+	return rv;
+}
+
+static int cmp_diag_line(const void *a, const void *b)
+{
+	const struct conf_diag *x = a, *y = b;
+
+	return x->line < y->line ? -1 : x->line > y->line;
+}
+
+static int parse_all(struct parser *p)
+{
+	char *scratch;
+	int rv = 0;
+
+	for (size_t i = 0; i < p->n_lines && rv == 0; i++) {
+		scratch = strdup(p->lines[i]);
+		if (scratch == NULL)
+			return -ENOMEM;
+		rv = parse_line(p, (unsigned)(i + 1), scratch);
+		free(scratch);
+	}
+	for (size_t i = 0; i < p->cf->n_sections && rv == 0; i++)
+		rv = resolve_duplicates(p, &p->cf->sections[i]);
+
+	/* Stable for equal lines: qsort is not, so sort by line only when needed. */
+	if (rv == 0)
+		qsort(p->cf->diags, p->cf->n_diags, sizeof(*p->cf->diags), cmp_diag_line);
+	return rv;
+}
+
+int conf_parse(const char *text, size_t len, const char *path, struct conf_file **out)
+{
+	struct parser p = { 0 };
+	char *buf = NULL;
+	int rv = -ENOMEM;
+
+	if (len > CONF_MAX_FILE_SIZE)
+		return -EFBIG;
+
+	p.cf = conf_file_new();
+	if (p.cf == NULL)
+		return -ENOMEM;
+	if (path != NULL && (p.cf->path = strdup(path)) == NULL)
+		goto err_free_file;
+	buf = malloc(len + 1);
+	if (buf == NULL)
+		goto err_free_file;
+	memcpy(buf, text, len);
+	buf[len] = '\0';
+
+	rv = drop_nul_bytes(p.cf, buf, &len);
+	if (rv == 0)
+		rv = split_lines(&p, buf, len);
+	p.section = conf_main(p.cf);
+	if (rv == 0)
+		rv = parse_all(&p);
+	if (rv != 0)
+		goto err_free_lines;
+
+	free(p.lines);
+	free(buf);
+	*out = p.cf;
+	return 0;
+
+err_free_lines:
+	free(p.lines);
+	free(buf);
+err_free_file:
+	conf_file_free(p.cf);
+	return rv;
+}
+
+int conf_read_file(const char *path, struct conf_file **out, char *errmsg)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t len = 0;
+	ssize_t n;
+	int fd, rv;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		rv = -errno;
+		conf__errmsg(errmsg, "cannot open %s: %s", path, strerror(errno));
+		return rv;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		rv = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+		conf__errmsg(errmsg, "cannot read %s: not a regular file", path);
+		goto out_close;
+	}
+
+	/* Read one byte more than the limit to see whether the file is over it. */
+	buf = malloc(CONF_MAX_FILE_SIZE + 1);
+	rv = -ENOMEM;
+	if (buf == NULL)
+		goto out_close;
+	while ((n = read(fd, buf + len, CONF_MAX_FILE_SIZE + 1 - len)) > 0)
+		len += (size_t)n;
+	if (n < 0) {
+		rv = -errno;
+		conf__errmsg(errmsg, "cannot read %s: %s", path, strerror(errno));
+		goto out_free;
+	}
+	if (len > CONF_MAX_FILE_SIZE) {
+		rv = -EFBIG;
+		conf__errmsg(errmsg, "%s is larger than %d bytes, the limit for a config file", path,
+		             CONF_MAX_FILE_SIZE);
+		goto out_free;
+	}
+
+	rv = conf_parse(buf, len, path, out);
+	if (rv != 0)
+		conf__errmsg(errmsg, "cannot parse %s: %s", path, strerror(-rv));
+
+out_free:
+	free(buf);
+out_close:
+	close(fd);
+	return rv;
+}
