@@ -7,4 +7,5 @@ tests_check_conf_SOURCES = tests/check_conf.c
 tests_check_conf_CFLAGS = $(UNIT_CFLAGS)
 tests_check_conf_LDADD = conf/libconf.la $(UNIT_LIBS)
 
-TESTS += $(check_PROGRAMS)
+TESTS += $(check_PROGRAMS) tests/ctconf.test
+EXTRA_DIST += tests/ctconf.test
