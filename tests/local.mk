@@ -7,5 +7,12 @@ tests_check_conf_SOURCES = tests/check_conf.c
 tests_check_conf_CFLAGS = $(UNIT_CFLAGS)
 tests_check_conf_LDADD = conf/libconf.la $(UNIT_LIBS)
 
+# pmxfs-begin: unit tests of the store
+check_PROGRAMS += tests/check_wire
+tests_check_wire_SOURCES = tests/check_wire.c
+tests_check_wire_CFLAGS = $(UNIT_CFLAGS)
+tests_check_wire_LDADD = pmxfs/libpfscore.la $(UNIT_LIBS)
+# pmxfs-end
+
 TESTS += $(check_PROGRAMS) tests/ctconf.test
 EXTRA_DIST += tests/ctconf.test
