@@ -1,1 +1,91 @@
-#include "config.h"
+/*
+ * Snapshot transformations on a parsed config, as pure functions: they
+ * change the conf_file in memory and nothing else (no storage, no clock;
+ * the caller passes the time). Each operation has the phases pct has, so
+ * a caller can do the storage work between them and a crash in between
+ * leaves the config in a state pct would recognise (`lock: snapshot`,
+ * `snapstate: prepare` and so on).
+ *
+ * Every function returns 0, or a negative errno with ERRMSG
+ * (CONF_ERRMSG_SIZE bytes) set to pct's message where pct has one.
+ * On error the config is unchanged.
+ */
+#ifndef CONF_SNAPSHOT_H
+#define CONF_SNAPSHOT_H
+
+#include <stdint.h>
+
+#include "conf/conf.h"
+
+/* The longest snapshot name pct allows. */
+#define CONF_SNAPSHOT_NAME_MAX 40
+
+/*
+ * Check NAME: `[a-z][a-z0-9_-]+` (case-insensitive), at most 40
+ * characters, and not the reserved `current` or `vzdump`.
+ * Errors: -EINVAL.
+ */
+int conf_snapshot_check_name(const char *name, char *errmsg);
+
+/*
+ * Return -EBUSY with "CT is locked (VALUE)" when the main section has a
+ * `lock:` value, else 0.
+ */
+int conf_check_lock(const struct conf_file *cf, char *errmsg);
+
+/*
+ * Create, first phase: refuse templates and locked configs, refuse a
+ * duplicate name, set `lock: snapshot`, drop stale `parent` references
+ * to NAME, and add section NAME with a copy of the main section (all keys
+ * except lock, snapstate, snaptime, vmstate, digest and unusedN; the raw
+ * lxc.* entries included), `snaptime: SNAPTIME`, `snapstate: prepare`
+ * and COMMENT (may be NULL) as its description.
+ * Errors: -EBUSY locked, -EEXIST name used, -EINVAL bad name or
+ * template, -ENOMEM.
+ */
+int conf_snapshot_prepare(struct conf_file *cf, const char *name, const char *comment,
+                          uint64_t snaptime, char *errmsg);
+
+/*
+ * Create, second phase: require `lock: snapshot` and the snapshot in
+ * `snapstate: prepare`; drop both and point the main `parent` at NAME.
+ * Errors: -ENOENT no such snapshot, -EINVAL "missing snapshot lock" or
+ * "wrong snapshot state", -ENOMEM.
+ */
+int conf_snapshot_commit(struct conf_file *cf, const char *name, char *errmsg);
+
+/*
+ * Delete, first phase: unless FORCE, refuse a locked config; set
+ * `lock: snapshot-delete` and `snapstate: delete` on the snapshot.
+ * Errors: -ENOENT, -EBUSY, -EINVAL template, -ENOMEM.
+ */
+int conf_snapshot_delete_prepare(struct conf_file *cf, const char *name, bool force,
+                                 char *errmsg);
+
+/*
+ * Delete, last phase: re-point every `parent: NAME` (other snapshots and
+ * the main section) to the deleted snapshot's parent, or remove it when
+ * there is none; remove the section and the lock; volumes that only the
+ * deleted snapshot used become `unusedN` entries of the main section.
+ * Errors: -ENOENT, -ENOMEM.
+ */
+int conf_snapshot_delete_commit(struct conf_file *cf, const char *name, char *errmsg);
+
+/*
+ * Rollback, first phase: the snapshot must exist and have no snapstate,
+ * the config must not be a template or locked; set `lock: rollback`.
+ * (Stopping a running container is the caller's job.)
+ * Errors: -ENOENT, -EBUSY, -EINVAL, -ENOMEM.
+ */
+int conf_snapshot_rollback_prepare(struct conf_file *cf, const char *name, char *errmsg);
+
+/*
+ * Rollback, last phase: require `lock: rollback`, remove it; the new main
+ * section is the snapshot's keys (copy rules as for create) plus the
+ * current description and unusedN entries, with `parent: NAME`; current
+ * volumes the snapshot does not have become `unusedN`.
+ * Errors: -ENOENT, -EINVAL "missing rollback lock", -ENOMEM.
+ */
+int conf_snapshot_rollback_commit(struct conf_file *cf, const char *name, char *errmsg);
+
+#endif /* CONF_SNAPSHOT_H */
