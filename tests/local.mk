@@ -7,6 +7,11 @@ tests_check_conf_SOURCES = tests/check_conf.c
 tests_check_conf_CFLAGS = $(UNIT_CFLAGS)
 tests_check_conf_LDADD = conf/libconf.la $(UNIT_LIBS)
 
+check_PROGRAMS += tests/check_snapshot
+tests_check_snapshot_SOURCES = tests/check_snapshot.c
+tests_check_snapshot_CFLAGS = $(UNIT_CFLAGS)
+tests_check_snapshot_LDADD = conf/libconf.la $(UNIT_LIBS)
+
 # pmxfs-begin: unit tests of the store
 check_PROGRAMS += tests/check_wire
 tests_check_wire_SOURCES = tests/check_wire.c
