@@ -238,11 +238,17 @@ static int cmd_json(const char *path)
 	return rv;
 }
 
-static int usage_error(const char *fmt, const char *arg)
+/* Print "ctconf: MESSAGE" and the pointer to --help; return the usage code. */
+static int usage_error(const char *message)
 {
-	fprintf(stderr, "ctconf: ");
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\nRun 'ctconf --help' for usage.\n");
+	fprintf(stderr, "ctconf: %s\nRun 'ctconf --help' for usage.\n", message);
+	return EXIT_USAGE;
+}
+
+/* As usage_error(), for a message about the given VALUE. */
+static int usage_error_value(const char *what, const char *value, const char *hint)
+{
+	fprintf(stderr, "ctconf: %s '%s': %s\nRun 'ctconf --help' for usage.\n", what, value, hint);
 	return EXIT_USAGE;
 }
 
@@ -266,13 +272,14 @@ static int parse_options(int argc, char **argv)
 			if (strcmp(optarg, "json") == 0 || strcmp(optarg, "json-pretty") == 0)
 				json_output = true;
 			else if (strcmp(optarg, "text") != 0)
-				return usage_error("invalid --output-format '%s': use text or json", optarg);
+				return usage_error_value("invalid --output-format", optarg,
+				                         "use text or json");
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return EXIT_OK;
 		default:
-			return usage_error("%s", "invalid option");
+			return usage_error("invalid option");
 		}
 	}
 	return -1;
@@ -286,19 +293,20 @@ int main(int argc, char **argv)
 	if (rv >= 0)
 		return rv;
 	if (optind >= argc)
-		return usage_error("%s", "missing command: use check, format or json");
+		return usage_error("missing command: use check, format or json");
 
 	command = argv[optind++];
 	argc -= optind;
 	argv += optind;
 	if (strcmp(command, "check") == 0) {
 		if (argc < 1)
-			return usage_error("%s", "check needs at least one FILE");
+			return usage_error("check needs at least one FILE");
 		return cmd_check(argc, argv);
 	}
 	if (strcmp(command, "format") != 0 && strcmp(command, "json") != 0)
-		return usage_error("unknown command '%s': use check, format or json", command);
+		return usage_error_value("unknown command", command, "use check, format or json");
 	if (argc != 1)
-		return usage_error("%s needs exactly one FILE", command);
+		return usage_error(strcmp(command, "format") == 0 ? "format needs exactly one FILE"
+		                                                  : "json needs exactly one FILE");
 	return strcmp(command, "format") == 0 ? cmd_format(argv[0]) : cmd_json(argv[0]);
 }
