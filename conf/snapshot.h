@@ -8,7 +8,9 @@
  *
  * Every function returns 0, or a negative errno with ERRMSG
  * (CONF_ERRMSG_SIZE bytes) set to pct's message where pct has one.
- * On error the config is unchanged.
+ * On error the config is unchanged. Pointers into cf->sections stay
+ * valid except across create (which may move the section array) and the
+ * last phase of delete and rollback (which remove sections).
  */
 #ifndef CONF_SNAPSHOT_H
 #define CONF_SNAPSHOT_H
@@ -55,7 +57,9 @@ int conf_snapshot_prepare(struct conf_file *cf, const char *name, const char *co
 int conf_snapshot_commit(struct conf_file *cf, const char *name, char *errmsg);
 
 /*
- * Delete, first phase: unless FORCE, refuse a locked config; set
+ * Delete, first phase: refuse a locked config, except that FORCE takes
+ * over a `snapshot` or `snapshot-delete` lock left by a failed create or
+ * delete (any other lock, such as `backup`, still rejects it); set
  * `lock: snapshot-delete` and `snapstate: delete` on the snapshot.
  * Errors: -ENOENT, -EBUSY, -EINVAL template, -ENOMEM.
  */
@@ -63,11 +67,13 @@ int conf_snapshot_delete_prepare(struct conf_file *cf, const char *name, bool fo
                                  char *errmsg);
 
 /*
- * Delete, last phase: re-point every `parent: NAME` (other snapshots and
- * the main section) to the deleted snapshot's parent, or remove it when
- * there is none; remove the section and the lock; volumes that only the
- * deleted snapshot used become `unusedN` entries of the main section.
- * Errors: -ENOENT, -ENOMEM.
+ * Delete, last phase: require `lock: snapshot-delete`; re-point every
+ * `parent: NAME` (other snapshots and the main section) to the deleted
+ * snapshot's parent, or remove it when there is none; remove the section
+ * and the lock; volumes that only the deleted snapshot used become
+ * `unusedN` entries of the main section (lowest free N).
+ * Errors: -ENOENT, -EINVAL wrong lock, -ENOSPC all 256 unusedN taken,
+ * -ENOMEM.
  */
 int conf_snapshot_delete_commit(struct conf_file *cf, const char *name, char *errmsg);
 
@@ -80,11 +86,12 @@ int conf_snapshot_delete_commit(struct conf_file *cf, const char *name, char *er
 int conf_snapshot_rollback_prepare(struct conf_file *cf, const char *name, char *errmsg);
 
 /*
- * Rollback, last phase: require `lock: rollback`, remove it; the new main
- * section is the snapshot's keys (copy rules as for create) plus the
- * current description and unusedN entries, with `parent: NAME`; current
- * volumes the snapshot does not have become `unusedN`.
- * Errors: -ENOENT, -EINVAL "missing rollback lock", -ENOMEM.
+ * Rollback, last phase: require `lock: rollback` ("got wrong lock"),
+ * remove it; the new main section is the snapshot's keys (copy rules as
+ * for create) plus the current description and unusedN entries, with
+ * `parent: NAME`; current volumes the snapshot does not have become
+ * `unusedN`; the pending section is dropped.
+ * Errors: -ENOENT, -EINVAL wrong lock, -ENOSPC, -ENOMEM.
  */
 int conf_snapshot_rollback_commit(struct conf_file *cf, const char *name, char *errmsg);
 
