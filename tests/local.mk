@@ -12,6 +12,16 @@ tests_check_snapshot_SOURCES = tests/check_snapshot.c
 tests_check_snapshot_CFLAGS = $(UNIT_CFLAGS)
 tests_check_snapshot_LDADD = conf/libconf.la $(UNIT_LIBS)
 
+# propstr-begin: unit tests of property strings and the schema
+check_PROGRAMS += tests/check_propstr tests/check_schema
+tests_check_propstr_SOURCES = tests/check_propstr.c
+tests_check_propstr_CFLAGS = $(UNIT_CFLAGS)
+tests_check_propstr_LDADD = conf/libconf.la $(UNIT_LIBS)
+tests_check_schema_SOURCES = tests/check_schema.c
+tests_check_schema_CFLAGS = $(UNIT_CFLAGS)
+tests_check_schema_LDADD = conf/libconf.la $(UNIT_LIBS)
+# propstr-end
+
 # pmxfs-begin: unit tests of the store
 check_PROGRAMS += tests/check_wire
 tests_check_wire_SOURCES = tests/check_wire.c
