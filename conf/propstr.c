@@ -966,7 +966,7 @@ static bool field_printable(const struct field *f, const void *object)
 
 	switch (f->type) {
 	case FIELD_STRING:
-		return !strpbrk(*string_at(o, f), ",\r\n") && !is_blank(*string_at(o, f)) &&
+		return **string_at(o, f) != '\0' && !strpbrk(*string_at(o, f), ",\r\n") &&
 		       f->check(*string_at(o, f));
 	case FIELD_BOOL:
 		return *bool_at(o, f) == 0 || *bool_at(o, f) == 1;
@@ -1004,10 +1004,11 @@ static void print_field(FILE *stream, const struct field *f, const void *object,
 	if (!first)
 		fputc(',', stream);
 
-	/* A default-key value with '=' would read back as key=value, so it
-	 * keeps its key (pct prints it bare and cannot read it back). */
+	/* A bare default-key value with '=' would read back as key=value,
+	 * and a blank one would be skipped, so these keep their key (pct
+	 * prints them bare and cannot read them back). */
 	text = f->type == FIELD_STRING ? *string_at(o, f) : "";
-	if (!(f->flags & FIELD_DEFAULT_KEY) || strchr(text, '='))
+	if (!(f->flags & FIELD_DEFAULT_KEY) || strchr(text, '=') || is_blank(text))
 		fprintf(stream, "%s=", f->name);
 
 	switch (f->type) {

@@ -524,8 +524,9 @@ static int normalize(const struct key_rule *rule, const char *value, char **out)
 	else if (rule->info.type == CONF_TYPE_INT)
 		canonical = value + strspn(value, "0") - (value[strspn(value, "0")] == '\0');
 	else if (strcmp(rule->info.name, "delete") == 0) {
+		/* A list of separators only stays as it is: "" is no value. */
 		rv = normalize_delete(value, out);
-		if (rv == 0 && strcmp(*out, value) == 0) {
+		if (rv == 0 && (strcmp(*out, value) == 0 || **out == '\0')) {
 			free(*out);
 			*out = NULL;
 		}

@@ -388,6 +388,8 @@ START_TEST(test_conf_mp_print_canonical)
 		  "local:subvol-101-disk-1,mp=/data,backup=1,size=8G" },
 		{ "size=8G,backup=1,mp=/data,local:subvol-101-disk-1",
 		  "local:subvol-101-disk-1,mp=/data,backup=1,size=8G" },
+		/* Found by fuzzing: a blank value was accepted but not printed. */
+		{ "local:1,mp=\t", "local:1,mp=\t" },
 		{ "mp=/x,volume=/dev/sdb1,shared=1,ro=1,replicate=0,quota=0,mountoptions=nosuid,"
 		  "keepattrs=1,idmap=g:1:2:3,backup=0,acl=1,size=512",
 		  "/dev/sdb1,mp=/x,acl=1,backup=0,idmap=g:1:2:3,keepattrs=1,mountoptions=nosuid,"

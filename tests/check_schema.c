@@ -240,6 +240,9 @@ START_TEST(test_conf_schema_parse_check_normalizes)
 		{ "delete", "swap;!mp0 net1,mp0", "mp0,net1,swap" },
 		{ "delete", "net1,!memory", "!memory,net1" },
 		{ "delete", "a,b", NULL },
+		/* Found by fuzzing: an empty list normalised to "". */
+		{ "delete", "\t\t", NULL },
+		{ "delete", ",;", NULL },
 	};
 
 	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
