@@ -1,5 +1,8 @@
 # pmxfs/: the store daemon, its client library and pmxfsctl.
+# libpfscore holds what the daemon, the tests and the fuzz targets share.
 noinst_LTLIBRARIES += pmxfs/libpfscore.la
 pmxfs_libpfscore_la_SOURCES = \
-	pmxfs/wire.h pmxfs/wire.c
-pmxfs_libpfscore_la_CFLAGS = $(AM_CFLAGS)
+	pmxfs/wire.h pmxfs/wire.c \
+	pmxfs/tree.h pmxfs/tree_internal.h pmxfs/tree.c pmxfs/apply.c pmxfs/virtual.c
+pmxfs_libpfscore_la_CFLAGS = $(AM_CFLAGS) $(QB_CFLAGS) $(JSON_CFLAGS) $(OPENSSL_CFLAGS)
+pmxfs_libpfscore_la_LIBADD = $(QB_LIBS) $(JSON_LIBS) $(OPENSSL_LIBS)

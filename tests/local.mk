@@ -27,6 +27,11 @@ check_PROGRAMS += tests/check_wire
 tests_check_wire_SOURCES = tests/check_wire.c
 tests_check_wire_CFLAGS = $(UNIT_CFLAGS)
 tests_check_wire_LDADD = pmxfs/libpfscore.la $(UNIT_LIBS)
+
+check_PROGRAMS += tests/check_tree
+tests_check_tree_SOURCES = tests/check_tree.c
+tests_check_tree_CFLAGS = $(UNIT_CFLAGS)
+tests_check_tree_LDADD = pmxfs/libpfscore.la $(UNIT_LIBS)
 # pmxfs-end
 
 TESTS += $(check_PROGRAMS) tests/ctconf.test
