@@ -22,8 +22,8 @@
 #define ALNUM LOWER UPPER DIGITS
 #define HEX DIGITS "abcdefABCDEF"
 
-/* The longest property string the generic printer handles in one field
- * table: the seen/done sets are bit masks. */
+/* The maximum number of fields of one kind, because the sets of seen
+ * fields are 32-bit masks. */
 #define MAX_FIELDS 32
 
 #define BOOL_TEXT "a boolean (1, 0, on, off, yes, no, true or false)"
@@ -958,7 +958,7 @@ err_clear:
 
 /* ---- Printing ---- */
 
-/* True when field F of OBJECT holds a value that parses back. */
+/* True when field F of OBJECT contains a value that parses back. */
 static bool field_printable(const struct field *f, const void *object)
 {
 	void *o = (void *)(uintptr_t)object;

@@ -13,10 +13,11 @@
  *   true/false in any case, integers take an optional sign and digits and
  *   must be in range, strings must match their pattern.
  *
- * Printing writes pct's canonical form: the default key first as a bare
- * value, then the other required keys, then the optional keys, each group
- * sorted byte-wise; booleans as 1/0 and sizes in the largest unit that
- * divides them exactly. Parsing the printed text gives the same struct.
+ * Printing writes pct's canonical form. The default key comes first as a
+ * bare value, then the other required keys, then the optional keys, each
+ * group sorted byte-wise. Booleans print as 1/0 and sizes in the largest
+ * unit that divides them exactly. Parsing the printed text gives the same
+ * struct.
  *
  * Unset optional fields: strings are NULL, integers, sizes and booleans
  * are CONF_UNSET.
@@ -42,7 +43,7 @@
 /* The value of an unset integer, size or boolean field. */
 #define CONF_UNSET (-1)
 
-/* What the `volume` of rootfs or mpN refers to. */
+/* The kind of object the `volume` of rootfs or mpN names. */
 enum conf_volume_type {
 	CONF_VOLUME_INVALID = 0,
 	CONF_VOLUME_STORAGE = 1, /* `storage:volname`, a storage volume */
@@ -157,11 +158,11 @@ void conf_startup_clear(struct conf_startup *startup);
 enum conf_volume_type conf_volume_classify(const char *volume);
 
 /*
- * Parse a disk size `\d+(\.\d+)?` with an optional unit K, M, G or T (or
- * KiB, MiB, GiB, TiB; powers of 1024) into bytes, rounded down, as pct's
- * parse_size does; no unit means bytes. Unlike pct, which uses floating
- * point, the result is exact. Errors: -EINVAL bad syntax, -ERANGE larger
- * than INT64_MAX bytes.
+ * Parse a disk size `\d+(\.\d+)?` with an optional unit into bytes,
+ * rounded down, as pct's parse_size does. The units K, M, G and T (also
+ * written KiB, MiB, GiB, TiB) are powers of 1024, and no unit means bytes.
+ * Unlike pct, which uses floating point, the result is exact.
+ * Errors: -EINVAL bad syntax, -ERANGE larger than INT64_MAX bytes.
  */
 int conf_size_parse(const char *text, int64_t *bytes);
 

@@ -3,9 +3,9 @@
  * for raw lxc.* keys. Keys, types, limits and formats are those of
  * pve-container 6.x ($confdesc in src/PVE/LXC/Config.pm).
  *
- * A rule has two levels (see conf/schema.h): the type and the format are
- * checked when a file is read; enum, range, length and pattern limits only
- * when a value is set.
+ * A rule has two levels (see conf/schema.h). The type and the format are
+ * checked when a file is read, and enum, range, length and pattern limits
+ * only when a value is set.
  */
 #include "config.h"
 
@@ -31,7 +31,7 @@ enum rule_flags {
 struct key_rule {
 	struct conf_key_info info;
 	/* Read-time format: a property string parser wrapper, or a predicate
-	 * with the text that says what it accepts. */
+	 * with a text that describes what it accepts. */
 	int (*propstr)(const char *value, char *errmsg);
 	bool (*format)(const char *value);
 	const char *format_text;
