@@ -32,6 +32,14 @@ check_PROGRAMS += tests/check_tree
 tests_check_tree_SOURCES = tests/check_tree.c
 tests_check_tree_CFLAGS = $(UNIT_CFLAGS)
 tests_check_tree_LDADD = pmxfs/libpfscore.la $(UNIT_LIBS)
+
+check_PROGRAMS += tests/check_db tests/check_store
+tests_check_db_SOURCES = tests/check_db.c
+tests_check_db_CFLAGS = $(UNIT_CFLAGS)
+tests_check_db_LDADD = pmxfs/libpfscore.la $(UNIT_LIBS)
+tests_check_store_SOURCES = tests/check_store.c
+tests_check_store_CFLAGS = $(UNIT_CFLAGS) $(QB_CFLAGS)
+tests_check_store_LDADD = pmxfs/libpfscore.la $(UNIT_LIBS)
 # pmxfs-end
 
 TESTS += $(check_PROGRAMS) tests/ctconf.test

@@ -1,0 +1,398 @@
+/* pfs_store: submit, deliver, commit and publish (see store.h). */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <qb/qbloop.h>
+
+#include "pmxfs/log.h"
+#include "pmxfs/store.h"
+
+/* A request of this node waiting for its delivery. */
+struct pending {
+	struct pending *next;
+	uint64_t request_id;
+	pfs_store_done_fn done;
+	void *ctx;
+};
+
+struct pfs_store {
+	char db_path[4096];
+	struct pfs_db *db;
+	struct pfs_tree *tree;
+	uint32_t node_id;
+	uint64_t next_request_id;
+	struct pending *pending;
+	struct pfs_transport transport;
+	struct pfs_store_hooks hooks;
+	void *hooks_ctx;
+	struct pfs_store_stats stats;
+};
+
+int pfs_store_open(const char *db_path, uint32_t node_id, struct pfs_store **out, char *errmsg)
+{
+	struct pfs_store *store = calloc(1, sizeof(*store));
+	int rv;
+
+	if (!store)
+		return -ENOMEM;
+	snprintf(store->db_path, sizeof(store->db_path), "%s", db_path);
+	store->node_id = node_id;
+	store->next_request_id = 1;
+	rv = pfs_db_open(db_path, &store->db, errmsg);
+	if (rv == 0)
+		rv = pfs_db_load(store->db, &store->tree, errmsg);
+	if (rv < 0) {
+		pfs_store_free(store);
+		return rv;
+	}
+	*out = store;
+	return 0;
+}
+
+void pfs_store_free(struct pfs_store *store)
+{
+	if (!store)
+		return;
+	while (store->pending) {
+		struct pending *p = store->pending;
+
+		store->pending = p->next;
+		free(p);
+	}
+	if (store->transport.ops && store->transport.ops->free)
+		store->transport.ops->free(store->transport.impl);
+	pfs_tree_free(store->tree);
+	pfs_db_close(store->db);
+	free(store);
+}
+
+void pfs_store_set_transport(struct pfs_store *store, struct pfs_transport transport)
+{
+	store->transport = transport;
+}
+
+void pfs_store_set_hooks(struct pfs_store *store, const struct pfs_store_hooks *hooks, void *ctx)
+{
+	store->hooks = *hooks;
+	store->hooks_ctx = ctx;
+}
+
+const struct pfs_tree *pfs_store_tree(const struct pfs_store *store)
+{
+	return store->tree;
+}
+
+struct pfs_db *pfs_store_db(const struct pfs_store *store)
+{
+	return store->db;
+}
+
+uint32_t pfs_store_node_id(const struct pfs_store *store)
+{
+	return store->node_id;
+}
+
+void pfs_store_stats(const struct pfs_store *store, struct pfs_store_stats *stats)
+{
+	*stats = store->stats;
+}
+
+int pfs_store_submit(struct pfs_store *store, struct pfs_msg *msg, pfs_store_done_fn done,
+		     void *ctx, uint64_t *request_id)
+{
+	struct pending *p;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int rv;
+
+	if (!store->transport.ops)
+		return -ENOTCONN;
+	msg->writer = store->node_id;
+	msg->mtime = (uint32_t)time(NULL);
+	msg->request_id = store->next_request_id++;
+	rv = pfs_msg_encode(msg, &buf, &len);
+	if (rv < 0)
+		return rv;
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		free(buf);
+		return -ENOMEM;
+	}
+	rv = store->transport.ops->send(store->transport.impl, buf, len);
+	free(buf);
+	if (rv < 0) {
+		free(p);
+		return rv;
+	}
+	p->request_id = msg->request_id;
+	p->done = done;
+	p->ctx = ctx;
+	p->next = store->pending;
+	store->pending = p;
+	if (request_id)
+		*request_id = msg->request_id;
+	return 0;
+}
+
+void pfs_store_forget(struct pfs_store *store, void *ctx)
+{
+	for (struct pending *p = store->pending; p; p = p->next)
+		if (p->ctx == ctx)
+			p->done = NULL;
+}
+
+/* Answer and drop the pending request with this id, if it is ours. */
+static void answer(struct pfs_store *store, uint64_t request_id, const struct pfs_apply_result *res)
+{
+	struct pending **pp, *p;
+
+	for (pp = &store->pending; *pp; pp = &(*pp)->next)
+		if ((*pp)->request_id == request_id)
+			break;
+	p = *pp;
+	if (!p)
+		return;
+	*pp = p->next;
+	if (p->done)
+		p->done(p->ctx, res);
+	free(p);
+}
+
+struct round_item {
+	uint32_t writer;
+	uint64_t request_id;
+	bool valid;
+	struct pfs_apply_result res;
+};
+
+/* The commit failed: go back to the database's tree, tell everyone. */
+static int recover(struct pfs_store *store, struct round_item *items, size_t count,
+		   const char *why)
+{
+	struct pfs_tree *fresh = NULL;
+	char errmsg[PFS_ERRMSG_SIZE] = "";
+	int rv;
+
+	store->stats.failed_commits++;
+	pfs_log(ERR, "commit of a round of %zu messages failed, reloading the tree: %s", count, why);
+	pfs_tree_round_end(store->tree);
+	rv = pfs_db_load(store->db, &fresh, errmsg);
+	if (rv < 0) {
+		pfs_log(ERR, "reload of %s after a failed commit failed: %s", store->db_path, errmsg);
+		return -EIO;
+	}
+	pfs_tree_free(store->tree);
+	store->tree = fresh;
+
+	for (size_t i = 0; i < count; i++) {
+		if (!items[i].valid || items[i].writer != store->node_id)
+			continue;
+		memset(&items[i].res, 0, sizeof(items[i].res));
+		items[i].res.rc = -EIO;
+		snprintf(items[i].res.errmsg, sizeof(items[i].res.errmsg),
+			 "the change was not stored: %s", why);
+		answer(store, items[i].request_id, &items[i].res);
+	}
+	if (store->hooks.reloaded)
+		store->hooks.reloaded(store->hooks_ctx);
+	return 0;
+}
+
+static void publish(struct pfs_store *store, struct round_item *items, size_t count)
+{
+	const struct pfs_event *events;
+	const struct pfs_notice *notices;
+	const struct pfs_lease *leases;
+	size_t n;
+
+	/* Mirror and watches first see the change, then its client. */
+	events = pfs_tree_events(store->tree, &n);
+	for (size_t i = 0; i < n && store->hooks.event; i++)
+		store->hooks.event(store->hooks_ctx, &events[i]);
+	leases = pfs_tree_leases(store->tree, &n);
+	for (size_t i = 0; i < n && store->hooks.lease; i++)
+		store->hooks.lease(store->hooks_ctx, &leases[i]);
+
+	for (size_t i = 0; i < count; i++)
+		if (items[i].valid && items[i].writer == store->node_id && !items[i].res.queued)
+			answer(store, items[i].request_id, &items[i].res);
+
+	notices = pfs_tree_notices(store->tree, &n);
+	for (size_t i = 0; i < n; i++) {
+		struct pfs_apply_result res = {0};
+
+		if (notices[i].node != store->node_id)
+			continue;
+		res.rc = notices[i].rc;
+		res.token = notices[i].token;
+		res.version = notices[i].token;
+		if (res.rc == -ETIMEDOUT)
+			snprintf(res.errmsg, sizeof(res.errmsg), "timed out waiting for the lock");
+		answer(store, notices[i].request_id, &res);
+	}
+}
+
+int pfs_store_deliver(struct pfs_store *store, const uint8_t *const *bufs, const size_t *lens,
+		      size_t count)
+{
+	char errmsg[PFS_ERRMSG_SIZE] = "";
+	struct round_item *items;
+	int rv = 0;
+
+	items = calloc(count ? count : 1, sizeof(*items));
+	if (!items)
+		return -ENOMEM;
+	store->stats.rounds++;
+	pfs_tree_round_begin(store->tree);
+
+	/* Stage: apply every message of the round to the tree. */
+	for (size_t i = 0; i < count; i++) {
+		struct pfs_msg msg;
+		int dec = pfs_msg_decode(bufs[i], lens[i], &msg);
+
+		if (dec < 0) {
+			store->stats.bad_messages++;
+			pfs_log(WARN, "delivered message %zu of %zu bytes is malformed and skipped: %s",
+				i, lens[i], strerror(-dec));
+			continue;
+		}
+		store->stats.messages++;
+		items[i].valid = true;
+		items[i].writer = msg.writer;
+		items[i].request_id = msg.request_id;
+		pfs_tree_apply(store->tree, &msg, &items[i].res);
+		pfs_log(DEBUG, "applied %s %s from node %u: %d", pfs_msg_type_name(msg.type), msg.path,
+			msg.writer, items[i].res.rc);
+		pfs_msg_clear(&msg);
+	}
+
+	/* Commit the round in one transaction, then publish it. */
+	if (pfs_db_commit_round(store->db, store->tree, errmsg) < 0) {
+		rv = recover(store, items, count, errmsg);
+	} else {
+		publish(store, items, count);
+		pfs_tree_round_end(store->tree);
+	}
+	free(items);
+	return rv;
+}
+
+/* The loopback transport ------------------------------------------------- */
+
+struct loopback {
+	qb_loop_t *loop;
+	struct pfs_store *store;
+	uint8_t **bufs;
+	size_t *lens;
+	size_t count, cap;
+	bool scheduled;
+};
+
+static int loopback_deliver(struct loopback *lb)
+{
+	uint8_t **bufs = lb->bufs;
+	size_t *lens = lb->lens, count = lb->count;
+	int rv;
+
+	/* Messages sent while this round is published go to the next round. */
+	lb->bufs = NULL;
+	lb->lens = NULL;
+	lb->count = lb->cap = 0;
+	lb->scheduled = false;
+	rv = pfs_store_deliver(lb->store, (const uint8_t *const *)bufs, lens, count);
+	for (size_t i = 0; i < count; i++)
+		free(bufs[i]);
+	free(bufs);
+	free(lens);
+	return rv;
+}
+
+static void loopback_job(void *data)
+{
+	struct loopback *lb = data;
+
+	if (loopback_deliver(lb) < 0) {
+		pfs_log(ERR, "the store cannot continue after a failed commit, stopping");
+		qb_loop_stop(lb->loop);
+	}
+}
+
+static int loopback_send(void *impl, const uint8_t *buf, size_t len)
+{
+	struct loopback *lb = impl;
+	uint8_t *copy;
+
+	if (lb->count == lb->cap) {
+		size_t cap = lb->cap ? lb->cap * 2 : 16;
+		uint8_t **bufs = realloc(lb->bufs, cap * sizeof(*bufs));
+		size_t *lens;
+
+		if (!bufs)
+			return -ENOMEM;
+		lb->bufs = bufs;
+		lens = realloc(lb->lens, cap * sizeof(*lens));
+		if (!lens)
+			return -ENOMEM;
+		lb->lens = lens;
+		lb->cap = cap;
+	}
+	copy = malloc(len);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, buf, len);
+	if (lb->loop && !lb->scheduled) {
+		if (qb_loop_job_add(lb->loop, QB_LOOP_LOW, lb, loopback_job) != 0) {
+			free(copy);
+			return -ENOMEM;
+		}
+		lb->scheduled = true;
+	}
+	lb->bufs[lb->count] = copy;
+	lb->lens[lb->count++] = len;
+	return 0;
+}
+
+static void loopback_free(void *impl)
+{
+	struct loopback *lb = impl;
+
+	if (!lb)
+		return;
+	for (size_t i = 0; i < lb->count; i++)
+		free(lb->bufs[i]);
+	free(lb->bufs);
+	free(lb->lens);
+	free(lb);
+}
+
+static const struct pfs_transport_ops loopback_ops = {
+	.send = loopback_send,
+	.free = loopback_free,
+};
+
+int pfs_loopback_new(struct qb_loop *loop, struct pfs_store *store, struct pfs_transport *out)
+{
+	struct loopback *lb = calloc(1, sizeof(*lb));
+
+	if (!lb)
+		return -ENOMEM;
+	lb->loop = loop;
+	lb->store = store;
+	out->ops = &loopback_ops;
+	out->impl = lb;
+	return 0;
+}
+
+int pfs_loopback_flush(struct pfs_transport *transport)
+{
+	struct loopback *lb = transport->impl;
+
+	if (transport->ops != &loopback_ops)
+		return -EINVAL;
+	return lb->count ? loopback_deliver(lb) : 0;
+}
