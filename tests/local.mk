@@ -40,6 +40,14 @@ tests_check_db_LDADD = pmxfs/libpfscore.la $(UNIT_LIBS)
 tests_check_store_SOURCES = tests/check_store.c
 tests_check_store_CFLAGS = $(UNIT_CFLAGS) $(QB_CFLAGS)
 tests_check_store_LDADD = pmxfs/libpfscore.la $(UNIT_LIBS)
+
+check_PROGRAMS += tests/check_server
+tests_check_server_SOURCES = tests/check_server.c
+tests_check_server_CFLAGS = $(UNIT_CFLAGS) $(QB_CFLAGS)
+tests_check_server_LDADD = pmxfs/libpfscore.la $(UNIT_LIBS)
+
+# End-to-end tests of the store, run by ./run-tests store (they need root).
+EXTRA_DIST += tests/store
 # pmxfs-end
 
 TESTS += $(check_PROGRAMS) tests/ctconf.test

@@ -1,0 +1,330 @@
+/* pfs_mirror: the plain-file copy of the tree (see mirror.h). */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pmxfs/log.h"
+#include "pmxfs/mirror.h"
+#include "pmxfs/perm.h"
+
+struct pfs_mirror {
+	char copy[PFS_MAX_PATH];
+	char target[PFS_MAX_PATH];
+	char node[64];
+	gid_t gid;
+	bool mounted;
+};
+
+static void full_path(const struct pfs_mirror *m, const char *path, char *out, size_t len)
+{
+	snprintf(out, len, "%s%s", m->copy, strcmp(path, "/") ? path : "");
+}
+
+/* Write data to path by a temporary file and a rename. */
+static int write_atomic(const struct pfs_mirror *m, const char *path, const char *data,
+			size_t len, mode_t mode)
+{
+	char tmp[PFS_MAX_PATH + 64];
+	int fd, rv = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s.pmxfs-tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0)
+		return -errno;
+	if (fchown(fd, 0, m->gid) < 0 || fchmod(fd, mode) < 0)
+		rv = -errno;
+	for (size_t off = 0; rv == 0 && off < len;) {
+		ssize_t n = write(fd, data + off, len - off);
+
+		if (n < 0 && errno != EINTR)
+			rv = -errno;
+		else if (n > 0)
+			off += (size_t)n;
+	}
+	if (close(fd) < 0 && rv == 0)
+		rv = -errno;
+	if (rv == 0 && rename(tmp, path) < 0)
+		rv = -errno;
+	if (rv < 0)
+		unlink(tmp);
+	return rv;
+}
+
+static mode_t dir_mode(const char *path)
+{
+	return pfs_perm_is_private(path) ? 0700 : 0755;
+}
+
+static int make_dir(const struct pfs_mirror *m, const char *tree_path)
+{
+	char p[PFS_MAX_PATH * 2];
+
+	full_path(m, tree_path, p, sizeof(p));
+	if (mkdir(p, dir_mode(tree_path)) < 0 && errno != EEXIST)
+		return -errno;
+	if (chown(p, 0, m->gid) < 0 || chmod(p, dir_mode(tree_path)) < 0)
+		return -errno;
+	return 0;
+}
+
+static int write_file(const struct pfs_mirror *m, const struct pfs_tree *tree,
+		      const char *tree_path)
+{
+	char p[PFS_MAX_PATH * 2];
+	struct pfs_stat st;
+	const char *data;
+	int rv;
+
+	rv = pfs_tree_read(tree, tree_path, &data, &st);
+	if (rv < 0)
+		return rv;
+	full_path(m, tree_path, p, sizeof(p));
+	return write_atomic(m, p, data, st.size, pfs_perm_is_private(tree_path) ? 0600 : 0640);
+}
+
+/* Remove a file or a whole directory of the copy. */
+static int remove_all(const char *p)
+{
+	struct dirent *d;
+	DIR *dir;
+
+	if (unlink(p) == 0 || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return -errno;
+	dir = opendir(p);
+	if (!dir)
+		return -errno;
+	while ((d = readdir(dir)) != NULL) {
+		char child[PFS_MAX_PATH * 2];
+
+		if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))
+			continue;
+		if (snprintf(child, sizeof(child), "%s/%s", p, d->d_name) < (int)sizeof(child))
+			remove_all(child);
+	}
+	closedir(dir);
+	return rmdir(p) < 0 ? -errno : 0;
+}
+
+static int write_links(const struct pfs_mirror *m)
+{
+	static const char *const links[][2] = {
+		{"local", ""}, {"lxc", "/lxc"}, {"qemu-server", "/qemu-server"}};
+	char p[PFS_MAX_PATH + 32], to[128];
+
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(p, sizeof(p), "%s/%s", m->copy, links[i][0]);
+		snprintf(to, sizeof(to), "nodes/%s%s", m->node, links[i][1]);
+		unlink(p);
+		if (symlink(to, p) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+int pfs_mirror_virtual(struct pfs_mirror *m, const struct pfs_tree *tree)
+{
+	static const char *const names[] = {".members", ".vmlist", ".version"};
+	struct pfs_member self = {1, m->node, true};
+	char p[PFS_MAX_PATH + 32];
+	int rv = 0;
+
+	for (size_t i = 0; i < 3 && rv == 0; i++) {
+		char *json = NULL;
+
+		rv = pfs_tree_virtual(tree, names[i], m->node, &self, 1, true, &json);
+		if (rv < 0)
+			break;
+		snprintf(p, sizeof(p), "%s/%s", m->copy, names[i]);
+		rv = write_atomic(m, p, json, strlen(json), 0640);
+		free(json);
+	}
+	return rv;
+}
+
+struct sync_ctx {
+	struct pfs_mirror *m;
+	const struct pfs_tree *tree;
+	const char *dir;
+	int rv;
+};
+
+static int sync_dir(struct pfs_mirror *m, const struct pfs_tree *tree, const char *tree_dir);
+
+static int sync_child(const char *name, const struct pfs_stat *st, void *data)
+{
+	struct sync_ctx *ctx = data;
+	char child[PFS_MAX_PATH + 2];
+	int rv;
+
+	snprintf(child, sizeof(child), "%s/%s", strcmp(ctx->dir, "/") ? ctx->dir : "", name);
+	rv = st->type == PFS_TYPE_DIR ? sync_dir(ctx->m, ctx->tree, child)
+				      : write_file(ctx->m, ctx->tree, child);
+	if (rv < 0 && ctx->rv == 0)
+		ctx->rv = rv;
+	return 0;
+}
+
+/* Remove names of the copy that the tree does not have (root extras kept). */
+static void prune_dir(struct pfs_mirror *m, const struct pfs_tree *tree, const char *tree_dir)
+{
+	char p[PFS_MAX_PATH * 2], child[PFS_MAX_PATH * 2];
+	struct pfs_stat st;
+	struct dirent *d;
+	DIR *dir;
+
+	full_path(m, tree_dir, p, sizeof(p));
+	dir = opendir(p);
+	if (!dir)
+		return;
+	while ((d = readdir(dir)) != NULL) {
+		bool root = !strcmp(tree_dir, "/");
+
+		if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))
+			continue;
+		if (root && pfs_tree_is_reserved(d->d_name))
+			continue;
+		snprintf(child, sizeof(child), "%s/%s", root ? "" : tree_dir, d->d_name);
+		if (pfs_tree_stat(tree, child, &st) == 0)
+			continue;
+		if (snprintf(child, sizeof(child), "%s/%s", p, d->d_name) < (int)sizeof(child))
+			remove_all(child);
+	}
+	closedir(dir);
+}
+
+static int sync_dir(struct pfs_mirror *m, const struct pfs_tree *tree, const char *tree_dir)
+{
+	struct sync_ctx ctx = {m, tree, tree_dir, 0};
+	int rv;
+
+	rv = make_dir(m, tree_dir);
+	if (rv < 0)
+		return rv;
+	prune_dir(m, tree, tree_dir);
+	rv = pfs_tree_list(tree, tree_dir, sync_child, &ctx);
+	return rv < 0 ? rv : ctx.rv;
+}
+
+int pfs_mirror_sync(struct pfs_mirror *m, const struct pfs_tree *tree)
+{
+	int rv = sync_dir(m, tree, "/");
+
+	if (rv == 0)
+		rv = write_links(m);
+	if (rv == 0)
+		rv = pfs_mirror_virtual(m, tree);
+	return rv;
+}
+
+int pfs_mirror_event(struct pfs_mirror *m, const struct pfs_tree *tree, const char *op,
+		     const char *path, const char *path2)
+{
+	char p[PFS_MAX_PATH * 2], p2[PFS_MAX_PATH * 2];
+
+	full_path(m, path, p, sizeof(p));
+	if (!strcmp(op, "create") || !strcmp(op, "write") || !strcmp(op, "lock"))
+		return write_file(m, tree, path);
+	if (!strcmp(op, "mkdir"))
+		return make_dir(m, path);
+	if (!strcmp(op, "delete") || !strcmp(op, "unlock") || !strcmp(op, "expire"))
+		return unlink(p) < 0 && errno != ENOENT ? -errno : 0;
+	if (!strcmp(op, "rmdir"))
+		return rmdir(p) < 0 && errno != ENOENT ? -errno : 0;
+	if (!strcmp(op, "rename") && path2) {
+		full_path(m, path2, p2, sizeof(p2));
+		if (rename(p, p2) < 0)
+			return -errno;
+
+		/* Modes follow the new place (into or out of priv/). */
+		if (pfs_perm_is_private(path) != pfs_perm_is_private(path2)) {
+			struct pfs_stat st;
+
+			if (pfs_tree_stat(tree, path2, &st) == 0)
+				chmod(p2, st.type == PFS_TYPE_DIR ? dir_mode(path2)
+					  : pfs_perm_is_private(path2) ? 0600 : 0640);
+		}
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* Unmount a stale bind mount of an earlier run that was killed. */
+static void unmount_stale(const char *copy, const char *target)
+{
+	struct stat a, b;
+
+	if (stat(copy, &a) == 0 && stat(target, &b) == 0 && a.st_dev == b.st_dev &&
+	    a.st_ino == b.st_ino)
+		umount2(target, MNT_DETACH);
+}
+
+static int mount_ro(struct pfs_mirror *m, char *errmsg)
+{
+	if (mkdir(m->target, 0755) < 0 && errno != EEXIST)
+		goto err;
+	unmount_stale(m->copy, m->target);
+	if (mount(m->copy, m->target, NULL, MS_BIND, NULL) < 0)
+		goto err;
+	if (mount(NULL, m->target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0) {
+		int saved = errno;
+
+		umount2(m->target, MNT_DETACH);
+		errno = saved;
+		goto err;
+	}
+	m->mounted = true;
+	return 0;
+
+err:
+	snprintf(errmsg, PFS_ERRMSG_SIZE, "cannot bind mount %.100s read-only on %.100s: %s",
+		 m->copy, m->target, strerror(errno));
+	return -errno;
+}
+
+int pfs_mirror_open(const char *copy_dir, const char *target, const char *node_name,
+		    gid_t reader_gid, struct pfs_mirror **out, char *errmsg)
+{
+	struct pfs_mirror *m = calloc(1, sizeof(*m));
+	int rv;
+
+	if (!m)
+		return -ENOMEM;
+	snprintf(m->copy, sizeof(m->copy), "%s", copy_dir);
+	snprintf(m->target, sizeof(m->target), "%s", target ? target : "");
+	snprintf(m->node, sizeof(m->node), "%s", node_name);
+	m->gid = reader_gid;
+	if (mkdir(copy_dir, 0755) < 0 && errno != EEXIST) {
+		rv = -errno;
+		snprintf(errmsg, PFS_ERRMSG_SIZE, "cannot create %s: %s", copy_dir, strerror(-rv));
+		free(m);
+		return rv;
+	}
+	if (target && mount_ro(m, errmsg) < 0)
+		pfs_log(WARN, "mirror stays in %s only: %s", copy_dir, errmsg);
+	*out = m;
+	return 0;
+}
+
+bool pfs_mirror_mounted(const struct pfs_mirror *mirror)
+{
+	return mirror->mounted;
+}
+
+void pfs_mirror_close(struct pfs_mirror *m)
+{
+	if (!m)
+		return;
+	if (m->mounted && umount2(m->target, MNT_DETACH) < 0)
+		pfs_log(WARN, "cannot unmount %s: %s", m->target, strerror(errno));
+	free(m);
+}

@@ -1,0 +1,52 @@
+/*
+ * pfs_mirror: a plain directory equal to the tree, for readers that use
+ * files (cat, grep, editors).
+ *
+ * The daemon writes the copy under <data dir>/mirror: each file is written
+ * to a temporary name and renamed into place, so readers see the old or
+ * the new contents, never a mix. Files are 0640 and directories 0755,
+ * group the reader group; priv/ directories are 0700 and their files 0600.
+ * The virtual files (.members, .vmlist, .version) are written after each
+ * round and `local`, `lxc` and `qemu-server` are symbolic links to
+ * nodes/<this node>/...
+ *
+ * When a target directory is given (default /etc/pve), the copy is bind
+ * mounted there read-only, so even root gets "read-only file system"
+ * instead of an edit the daemon would overwrite. Where mounting is not
+ * permitted the daemon logs a warning and the copy stays in the data dir.
+ */
+#ifndef PMXFS_MIRROR_H
+#define PMXFS_MIRROR_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "pmxfs/tree.h"
+
+struct pfs_mirror;
+
+/*
+ * Prepare the copy folder (created if missing) and, unless target is
+ * NULL, bind mount it read-only on target (created if missing).
+ * Errors: negative errno values of mkdir and mount, with errmsg.
+ */
+int pfs_mirror_open(const char *copy_dir, const char *target, const char *node_name,
+		    gid_t reader_gid, struct pfs_mirror **out, char *errmsg);
+
+/* Unmount the target and free the mirror. Accepts NULL. */
+void pfs_mirror_close(struct pfs_mirror *mirror);
+
+/* Make the copy equal to the tree: write what differs, remove the rest. */
+int pfs_mirror_sync(struct pfs_mirror *mirror, const struct pfs_tree *tree);
+
+/* Apply one committed change (an event of pfs_tree_events()). */
+int pfs_mirror_event(struct pfs_mirror *mirror, const struct pfs_tree *tree, const char *op,
+		     const char *path, const char *path2);
+
+/* Rewrite the virtual files. */
+int pfs_mirror_virtual(struct pfs_mirror *mirror, const struct pfs_tree *tree);
+
+/* Return true when the copy is mounted read-only on the target. */
+bool pfs_mirror_mounted(const struct pfs_mirror *mirror);
+
+#endif

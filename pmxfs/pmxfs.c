@@ -1,0 +1,292 @@
+/*
+ * pmxfs: the store daemon. This version runs a single node (--local): the
+ * loopback transport delivers every change back to this node at once.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <qb/qbloop.h>
+
+#include "pmxfs/log.h"
+#include "pmxfs/mirror.h"
+#include "pmxfs/server.h"
+#include "pmxfs/store.h"
+
+#define DEFAULT_DATA_DIR "/var/lib/pmxfs"
+#define DEFAULT_MIRROR "/etc/pve"
+#define DEFAULT_READER_GROUP "www-data"
+#define LOCAL_NODE_ID 1
+
+struct options {
+	bool foreground;
+	bool local;
+	bool debug;
+	bool bind_mount;
+	const char *node;
+	const char *data_dir;
+	const char *mirror;
+	const char *reader_group;
+	const char *service;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: pmxfs [-f] [--local] [--node NAME] [--data-dir DIR] [--mirror DIR]\n"
+		"\n"
+		"The cluster configuration store: a replicated tree of small files.\n"
+		"\n"
+		"  -f, --foreground     stay in the foreground and log to stderr\n"
+		"  -l, --local          run as a single node without corosync\n"
+		"      --node NAME      this node's name (default: the short host name)\n"
+		"      --data-dir DIR   database and lock file folder (default %s)\n"
+		"      --mirror DIR     where the read-only copy of the tree is mounted\n"
+		"                       (default %s)\n"
+		"      --no-bind-mount  keep the copy in DIR/mirror of the data folder only\n"
+		"      --reader-group G group that may read everything but priv/ (default %s)\n"
+		"      --service NAME   IPC service name (default pmxfs, or $PMXFS_SERVICE)\n"
+		"  -d, --debug          log debug messages\n"
+		"  -h, --help           show this help\n",
+		DEFAULT_DATA_DIR, DEFAULT_MIRROR, DEFAULT_READER_GROUP);
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	enum { OPT_NODE = 256, OPT_DATA, OPT_MIRROR, OPT_READER, OPT_SERVICE, OPT_NO_BIND };
+	static const struct option long_options[] = {
+		{"foreground", no_argument, NULL, 'f'},
+		{"local", no_argument, NULL, 'l'},
+		{"debug", no_argument, NULL, 'd'},
+		{"help", no_argument, NULL, 'h'},
+		{"node", required_argument, NULL, OPT_NODE},
+		{"data-dir", required_argument, NULL, OPT_DATA},
+		{"mirror", required_argument, NULL, OPT_MIRROR},
+		{"reader-group", required_argument, NULL, OPT_READER},
+		{"service", required_argument, NULL, OPT_SERVICE},
+		{"no-bind-mount", no_argument, NULL, OPT_NO_BIND},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+
+	o->data_dir = DEFAULT_DATA_DIR;
+	o->mirror = DEFAULT_MIRROR;
+	o->reader_group = DEFAULT_READER_GROUP;
+	o->service = getenv("PMXFS_SERVICE");
+	o->bind_mount = true;
+	while ((c = getopt_long(argc, argv, "fldh", long_options, NULL)) != -1) {
+		switch (c) {
+		case 'f': o->foreground = true; break;
+		case 'l': o->local = true; break;
+		case 'd': o->debug = true; break;
+		case 'h': usage(stdout); exit(0);
+		case OPT_NODE: o->node = optarg; break;
+		case OPT_DATA: o->data_dir = optarg; break;
+		case OPT_MIRROR: o->mirror = optarg; break;
+		case OPT_READER: o->reader_group = optarg; break;
+		case OPT_SERVICE: o->service = optarg; break;
+		case OPT_NO_BIND: o->bind_mount = false; break;
+		default: return -EINVAL;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "pmxfs: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void setup_logging(const struct options *o)
+{
+	int level = o->debug ? LOG_DEBUG : LOG_INFO;
+
+	qb_log_init("pmxfs", LOG_DAEMON, level);
+	qb_log_format_set(QB_LOG_SYSLOG, "[%f:%l] %b");
+	if (o->foreground) {
+		qb_log_ctl(QB_LOG_SYSLOG, QB_LOG_CONF_ENABLED, QB_FALSE);
+		qb_log_filter_ctl(QB_LOG_STDERR, QB_LOG_FILTER_ADD, QB_LOG_FILTER_FILE, "*", level);
+		qb_log_format_set(QB_LOG_STDERR, "%t pmxfs [%p] %g[%f:%l] %b");
+		qb_log_ctl(QB_LOG_STDERR, QB_LOG_CONF_ENABLED, QB_TRUE);
+	} else {
+		qb_log_filter_ctl(QB_LOG_SYSLOG, QB_LOG_FILTER_ADD, QB_LOG_FILTER_FILE, "*", level);
+	}
+}
+
+/* One instance per data folder: an exclusive lock on a file inside it. */
+static int lock_data_dir(const char *dir)
+{
+	char path[4096];
+	int fd;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		pfs_log(ERR, "cannot create the data folder %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/.pmxfs.lock", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		pfs_log(ERR, "cannot open the lock file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		pfs_log(ERR, "another pmxfs already uses %s (lock file %s is held)", dir, path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int node_name(const struct options *o, char *out, size_t len)
+{
+	char host[256];
+
+	/* TODO(cluster): prefer this node's name in corosync's nodelist. */
+	if (o->node) {
+		snprintf(out, len, "%s", o->node);
+	} else {
+		if (gethostname(host, sizeof(host)) < 0)
+			return -errno;
+		host[sizeof(host) - 1] = '\0';
+		host[strcspn(host, ".")] = '\0';
+		snprintf(out, len, "%.63s", host);
+	}
+	if (!pfs_tree_is_dns_label(out)) {
+		pfs_log(ERR, "node name '%s' is invalid: use a DNS label (letters, digits, hyphens)",
+			out);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int32_t on_signal(int32_t sig, void *data)
+{
+	qb_loop_t *loop = data;
+
+	pfs_log(INFO, "signal %d received, stopping", sig);
+	qb_loop_stop(loop);
+	return 0;
+}
+
+struct daemon {
+	qb_loop_t *loop;
+	struct pfs_store *store;
+	struct pfs_mirror *mirror;
+	struct pfs_server *server;
+	int lock_fd;
+};
+
+static int start(const struct options *o, const char *node, gid_t reader_gid, struct daemon *d)
+{
+	struct pfs_server_config config = {o->service, node, reader_gid};
+	struct pfs_transport transport;
+	char errmsg[PFS_ERRMSG_SIZE] = "", path[4096];
+	int rv;
+
+	snprintf(path, sizeof(path), "%s/config.db", o->data_dir);
+	rv = pfs_store_open(path, LOCAL_NODE_ID, &d->store, errmsg);
+	if (rv < 0) {
+		pfs_log(ERR, "cannot open the store %s: %s", path, errmsg);
+		return rv;
+	}
+	rv = pfs_db_generation_start(pfs_store_db(d->store), "local", 1,
+				     pfs_tree_version(pfs_store_tree(d->store)) + 1, errmsg);
+	if (rv < 0) {
+		pfs_log(ERR, "cannot record the generation: %s", errmsg);
+		return rv;
+	}
+	rv = pfs_loopback_new(d->loop, d->store, &transport);
+	if (rv < 0)
+		return rv;
+	pfs_store_set_transport(d->store, transport);
+
+	snprintf(path, sizeof(path), "%s/mirror", o->data_dir);
+	rv = pfs_mirror_open(path, o->bind_mount ? o->mirror : NULL, node, reader_gid, &d->mirror,
+			     errmsg);
+	if (rv < 0) {
+		pfs_log(ERR, "cannot set up the mirror: %s", errmsg);
+		return rv;
+	}
+	rv = pfs_mirror_sync(d->mirror, pfs_store_tree(d->store));
+	if (rv < 0)
+		pfs_log(WARN, "initial mirror sync of %s failed: %s", path, strerror(-rv));
+
+	rv = pfs_server_start(d->loop, d->store, d->mirror, &config, &d->server, errmsg);
+	if (rv < 0) {
+		pfs_log(ERR, "%s", errmsg);
+		return rv;
+	}
+	return pfs_server_bootstrap(d->server);
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = {0};
+	struct daemon d = {0};
+	struct group *gr;
+	gid_t reader_gid = 0;
+	char node[64];
+	int rv = 1;
+
+	if (parse_options(argc, argv, &o) < 0) {
+		usage(stderr);
+		return 2;
+	}
+	setup_logging(&o);
+	if (!o.local) {
+		/* TODO(cluster): CPG transport, sync and quorum. */
+		pfs_log(ERR, "cluster mode is not available yet: start pmxfs with --local");
+		fprintf(stderr, "pmxfs: cluster mode is not available yet: use --local\n");
+		return 2;
+	}
+	if (node_name(&o, node, sizeof(node)) < 0)
+		return 1;
+	gr = getgrnam(o.reader_group);
+	if (gr)
+		reader_gid = gr->gr_gid;
+	else
+		pfs_log(WARN, "reader group '%s' not found: only root has access", o.reader_group);
+
+	d.lock_fd = lock_data_dir(o.data_dir);
+	if (d.lock_fd < 0)
+		return 1;
+	if (!o.foreground && daemon(0, 0) < 0) {
+		pfs_log(ERR, "cannot detach from the terminal: %s", strerror(errno));
+		return 1;
+	}
+
+	d.loop = qb_loop_create();
+	if (!d.loop) {
+		pfs_log(ERR, "cannot create the main loop");
+		return 1;
+	}
+	qb_loop_signal_add(d.loop, QB_LOOP_HIGH, SIGTERM, d.loop, on_signal, NULL);
+	qb_loop_signal_add(d.loop, QB_LOOP_HIGH, SIGINT, d.loop, on_signal, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (start(&o, node, reader_gid, &d) == 0) {
+		pfs_log(INFO, "pmxfs started as node %s (local mode) on %s, version %llu", node,
+			o.data_dir, (unsigned long long)pfs_tree_version(pfs_store_tree(d.store)));
+		qb_loop_run(d.loop);
+		rv = 0;
+		pfs_log(INFO, "pmxfs stopped");
+	}
+
+	pfs_server_stop(d.server);
+	pfs_mirror_close(d.mirror);
+	pfs_store_free(d.store);
+	qb_loop_destroy(d.loop);
+	close(d.lock_fd);
+	qb_log_fini();
+	return rv;
+}

@@ -1,0 +1,139 @@
+/*
+ * libpmxfs: the client library of the pmxfs store.
+ *
+ * A connection talks to the local pmxfs daemon over libqb IPC (service
+ * "pmxfs", or $PMXFS_SERVICE). Paths are absolute within the tree
+ * ("/nodes/node1/lxc/100.conf"); "/local", "/lxc" and "/qemu-server" lead
+ * to this node's folders under /nodes.
+ *
+ * Every function returns 0 or a negative errno value. The daemon's
+ * one-sentence explanation of the last error is available through
+ * pfs_last_error(). Changes return once the daemon has committed them.
+ * Error codes of changes: -EEXIST (exists, or the CTID is taken), -ESTALE
+ * (expected version differs), -ENOLCK (fencing token not current), -EBUSY
+ * (lock held), -ENOENT, -ENOTDIR, -EISDIR, -ENOTEMPTY, -EINVAL (invalid
+ * path, name or CTID), -EFBIG, -ENOSPC (store limits), -EACCES, -EIO (the
+ * change was not stored), -ETIMEDOUT, -ENOTCONN (daemon not running).
+ *
+ * One connection carries one request at a time; it is not thread-safe.
+ * The library never logs.
+ */
+#ifndef PMXFS_PMXFS_H
+#define PMXFS_PMXFS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PFS_API __attribute__((visibility("default")))
+
+struct pfs_conn;
+
+/* Entry types as in pfs_entry.type. */
+#define PFS_ENTRY_DIR 4
+#define PFS_ENTRY_FILE 8
+#define PFS_ENTRY_LINK 10
+
+struct pfs_entry {
+	uint64_t inode;
+	uint64_t parent;
+	uint64_t version; /* tree version at the entry's last change */
+	uint32_t writer;  /* node id of the last writer */
+	uint32_t mtime;   /* seconds, the writer's clock at the change */
+	uint32_t size;
+	uint32_t type;
+	char *name;       /* in lists only; owned by the list */
+};
+
+/* Conditions of a change; a zeroed struct means none. */
+struct pfs_cond {
+	int has_version;
+	uint64_t version; /* expected version; 0 means "must not exist" */
+	int has_token;
+	uint64_t token;   /* fencing token of a lock held by the caller */
+};
+
+struct pfs_event {
+	int kind;           /* 0 change, 1 resync, 2 overflow */
+	uint64_t version;
+	char op[16];        /* "create", "write", "delete", "mkdir", "rmdir", "rename",
+			       "lock", "unlock", "expire", "resync", "overflow" */
+	char path[4097];
+	char path2[4097];   /* rename target, else "" */
+};
+
+/*
+ * Connect to the daemon. service NULL means $PMXFS_SERVICE or "pmxfs".
+ * Errors: -ENOTCONN (no daemon), -ENOMEM.
+ */
+PFS_API int pfs_connect(const char *service, struct pfs_conn **out);
+
+/* Disconnect and free. Accepts NULL. */
+PFS_API void pfs_disconnect(struct pfs_conn *conn);
+
+/* The daemon's message for the last failed request ("" if none). */
+PFS_API const char *pfs_last_error(const struct pfs_conn *conn);
+
+/*
+ * Read a file: *data (caller frees, NUL-terminated) and *len; st may be
+ * NULL. Also reads the virtual files /.members, /.vmlist and /.version.
+ */
+PFS_API int pfs_get(struct pfs_conn *conn, const char *path, char **data, size_t *len,
+		    struct pfs_entry *st);
+
+PFS_API int pfs_stat(struct pfs_conn *conn, const char *path, struct pfs_entry *st);
+
+/* List a directory in name order: *entries (free with pfs_list_free()). */
+PFS_API int pfs_list(struct pfs_conn *conn, const char *path, struct pfs_entry **entries,
+		     size_t *count);
+PFS_API void pfs_list_free(struct pfs_entry *entries, size_t count);
+
+/*
+ * Changes. cond may be NULL. *version (may be NULL) receives the tree
+ * version the change produced, which is also the entry's new version.
+ * create fails with -EEXIST if path exists; write creates or replaces.
+ */
+PFS_API int pfs_create(struct pfs_conn *conn, const char *path, const void *data, size_t len,
+		       const struct pfs_cond *cond, uint64_t *version);
+PFS_API int pfs_write(struct pfs_conn *conn, const char *path, const void *data, size_t len,
+		      const struct pfs_cond *cond, uint64_t *version);
+PFS_API int pfs_delete(struct pfs_conn *conn, const char *path, const struct pfs_cond *cond);
+PFS_API int pfs_mkdir(struct pfs_conn *conn, const char *path, const struct pfs_cond *cond);
+PFS_API int pfs_rmdir(struct pfs_conn *conn, const char *path, const struct pfs_cond *cond);
+PFS_API int pfs_rename(struct pfs_conn *conn, const char *from, const char *to,
+		       const struct pfs_cond *cond);
+
+/* The daemon status as JSON text (caller frees): node, node_id, quorate,
+ * members, version and counters. */
+PFS_API int pfs_status(struct pfs_conn *conn, char **json);
+
+/* The SHA-256 digest of the whole tree, 64 hex digits and a NUL. */
+PFS_API int pfs_digest(struct pfs_conn *conn, char out[65]);
+
+/*
+ * Locks. Acquire waits up to timeout_ms (0: fail with -EBUSY at once)
+ * and returns the fencing token. lease_ms 0 means the default (120 s).
+ */
+PFS_API int pfs_lock_acquire(struct pfs_conn *conn, const char *name, uint32_t lease_ms,
+			     uint32_t timeout_ms, uint64_t *token);
+PFS_API int pfs_lock_renew(struct pfs_conn *conn, const char *name, uint64_t token);
+PFS_API int pfs_lock_release(struct pfs_conn *conn, const char *name, uint64_t token);
+
+/* The ephemeral status area: per node, not persisted. An empty value
+ * deletes the key. node 0 means this node. */
+PFS_API int pfs_kv_set(struct pfs_conn *conn, const char *key, const void *value, size_t len);
+PFS_API int pfs_kv_get(struct pfs_conn *conn, uint32_t node, const char *key, char **value,
+		       size_t *len);
+
+/*
+ * Watches: events for paths under prefix arrive in apply order.
+ * pfs_next_event() waits up to timeout_ms (-1: forever) for one.
+ * Errors of pfs_next_event(): -ETIMEDOUT, -ENOTCONN.
+ */
+PFS_API int pfs_watch(struct pfs_conn *conn, const char *prefix);
+PFS_API int pfs_unwatch(struct pfs_conn *conn, const char *prefix);
+PFS_API int pfs_next_event(struct pfs_conn *conn, struct pfs_event *ev, int timeout_ms);
+
+/* The file descriptor to poll for events. */
+PFS_API int pfs_event_fd(struct pfs_conn *conn, int *fd);
+
+#endif

@@ -1,0 +1,792 @@
+/* pmxfsctl: the command-line client of the pmxfs store. */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+#include <sqlite3.h>
+
+#include "pmxfs/pmxfs.h"
+
+enum exit_code {
+	EXIT_OK = 0,
+	EXIT_ERROR = 1,
+	EXIT_USAGE = 2,
+	EXIT_NOT_FOUND = 3,
+	EXIT_CONFLICT = 4,
+	EXIT_NOT_QUORATE = 5,
+	EXIT_DENIED = 6,
+	EXIT_TIMEOUT = 7,
+	EXIT_UNKNOWN = 8,
+};
+
+struct opts {
+	bool json;
+	struct pfs_cond cond;
+	long count;        /* watch: stop after this many events, -1 = never */
+	int timeout_ms;    /* watch: stop after this long without events */
+};
+
+static struct pfs_conn *conn;
+
+static int exit_code_of(int rv)
+{
+	switch (-rv) {
+	case 0:
+		return EXIT_OK;
+	case ENOENT:
+		return EXIT_NOT_FOUND;
+	case EEXIST:
+	case ESTALE:
+	case ENOLCK:
+	case EBUSY:
+		return EXIT_CONFLICT;
+	case EROFS: /* changes are disabled without quorum */
+		return EXIT_NOT_QUORATE;
+	case EACCES:
+	case EPERM:
+		return EXIT_DENIED;
+	case ETIMEDOUT:
+		return EXIT_TIMEOUT;
+	case EPROTO: /* the change may or may not have been applied */
+		return EXIT_UNKNOWN;
+	default:
+		return EXIT_ERROR;
+	}
+}
+
+/* Print "pmxfsctl: cannot VERB OBJECT: CAUSE" and return the exit code. */
+static int fail(int rv, const char *verb, const char *object)
+{
+	const char *cause = conn && pfs_last_error(conn)[0] ? pfs_last_error(conn) : strerror(-rv);
+
+	fprintf(stderr, "pmxfsctl: cannot %s %s: %s\n", verb, object, cause);
+	return exit_code_of(rv);
+}
+
+static void usage(FILE *out)
+{
+	fputs("Usage: pmxfsctl [--json] COMMAND [ARGS]\n"
+	      "\n"
+	      "Commands:\n"
+	      "  status                 node, quorum, members and version\n"
+	      "  ls PATH                list a directory\n"
+	      "  stat PATH              show an entry's metadata\n"
+	      "  get PATH               print a file\n"
+	      "  put PATH               replace or create a file with standard input\n"
+	      "  create PATH            create a file from standard input; fails if it exists\n"
+	      "  rm PATH                delete a file\n"
+	      "  mkdir PATH             create a directory\n"
+	      "  rmdir PATH             delete an empty directory\n"
+	      "  mv FROM TO             rename a file or an empty directory\n"
+	      "  edit PATH              edit a copy in $EDITOR, save by compare-and-swap\n"
+	      "  watch PREFIX           print VERSION OP PATH for each change under PREFIX\n"
+	      "  digest                 print the SHA-256 digest of the whole tree\n"
+	      "  import CONFIG.DB       copy a pmxcfs database into an empty store\n"
+	      "\n"
+	      "Options:\n"
+	      "  --json, --output-format json   machine-readable output\n"
+	      "  --if-version N         change only if the entry's version is N (0: must not exist)\n"
+	      "  --token T              change only while T is the token of a held lock\n"
+	      "  --count N              watch: exit after N events\n"
+	      "  --timeout MS           watch: exit 7 after MS milliseconds without an event\n"
+	      "\n"
+	      "Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 conflict, 5 not quorate,\n"
+	      "6 permission denied, 7 timed out, 8 outcome unknown.\n",
+	      out);
+}
+
+static void print_json(struct json_object *o)
+{
+	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+						       JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+}
+
+static const char *type_name(uint32_t type)
+{
+	return type == PFS_ENTRY_DIR ? "dir" : type == PFS_ENTRY_LINK ? "link" : "file";
+}
+
+static struct json_object *entry_json(const struct pfs_entry *e, const char *name)
+{
+	struct json_object *o = json_object_new_object();
+
+	if (name)
+		json_object_object_add(o, "name", json_object_new_string(name));
+	json_object_object_add(o, "type", json_object_new_string(type_name(e->type)));
+	json_object_object_add(o, "inode", json_object_new_uint64(e->inode));
+	json_object_object_add(o, "version", json_object_new_uint64(e->version));
+	json_object_object_add(o, "writer", json_object_new_int64(e->writer));
+	json_object_object_add(o, "mtime", json_object_new_int64(e->mtime));
+	json_object_object_add(o, "size", json_object_new_int64(e->size));
+	return o;
+}
+
+/* Read all of a stream; the store takes files up to 1 MiB. */
+static int read_all(FILE *f, char **out, size_t *len)
+{
+	size_t cap = 65536, n = 0;
+	char *buf = malloc(cap);
+
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		size_t r;
+
+		if (n == cap) {
+			char *grown;
+
+			if (cap > 2 * 1024 * 1024) {
+				free(buf);
+				return -EFBIG;
+			}
+			grown = realloc(buf, cap * 2);
+			if (!grown) {
+				free(buf);
+				return -ENOMEM;
+			}
+			buf = grown;
+			cap *= 2;
+		}
+		r = fread(buf + n, 1, cap - n, f);
+		n += r;
+		if (r == 0)
+			break;
+	}
+	if (ferror(f)) {
+		free(buf);
+		return -EIO;
+	}
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+static int cmd_status(const struct opts *o, char **args)
+{
+	struct json_object *j, *v;
+	char *text = NULL;
+	int rv = pfs_status(conn, &text);
+
+	if (rv < 0)
+		return fail(rv, "read", "the status");
+	if (o->json) {
+		puts(text);
+		free(text);
+		return EXIT_OK;
+	}
+	j = json_tokener_parse(text);
+	free(text);
+	if (!j)
+		return fail(-EBADMSG, "parse", "the status");
+	if (json_object_object_get_ex(j, "node", &v))
+		printf("node: %s\n", json_object_get_string(v));
+	if (json_object_object_get_ex(j, "quorate", &v))
+		printf("quorate: %s\n", json_object_get_boolean(v) ? "yes" : "no");
+	if (json_object_object_get_ex(j, "members", &v)) {
+		printf("members:");
+		for (size_t i = 0; i < json_object_array_length(v); i++)
+			printf(" %s", json_object_get_string(json_object_array_get_idx(v, i)));
+		printf("\n");
+	}
+	if (json_object_object_get_ex(j, "version", &v))
+		printf("version: %s\n", json_object_get_string(v));
+	json_object_put(j);
+	return EXIT_OK;
+}
+
+static int cmd_ls(const struct opts *o, char **args)
+{
+	struct pfs_entry *list;
+	struct json_object *arr;
+	size_t n;
+	int rv = pfs_list(conn, args[0], &list, &n);
+
+	if (rv < 0)
+		return fail(rv, "list", args[0]);
+	if (o->json) {
+		arr = json_object_new_array();
+		for (size_t i = 0; i < n; i++)
+			json_object_array_add(arr, entry_json(&list[i], list[i].name));
+		print_json(arr);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			printf("%s%s\n", list[i].name, list[i].type == PFS_ENTRY_DIR ? "/" : "");
+	}
+	pfs_list_free(list, n);
+	return EXIT_OK;
+}
+
+static int cmd_stat(const struct opts *o, char **args)
+{
+	struct pfs_entry e;
+	int rv = pfs_stat(conn, args[0], &e);
+
+	if (rv < 0)
+		return fail(rv, "stat", args[0]);
+	if (o->json) {
+		print_json(entry_json(&e, NULL));
+	} else {
+		printf("type: %s\ninode: %" PRIu64 "\nversion: %" PRIu64 "\nwriter: %u\n"
+		       "mtime: %u\nsize: %u\n",
+		       type_name(e.type), e.inode, e.version, e.writer, e.mtime, e.size);
+	}
+	return EXIT_OK;
+}
+
+static int cmd_get(const struct opts *o, char **args)
+{
+	struct pfs_entry e;
+	struct json_object *j;
+	char *data;
+	size_t len;
+	int rv = pfs_get(conn, args[0], &data, &len, &e);
+
+	if (rv < 0)
+		return fail(rv, "read", args[0]);
+	if (o->json) {
+		j = entry_json(&e, NULL);
+		json_object_object_add(j, "data", json_object_new_string_len(data, (int)len));
+		print_json(j);
+	} else if (fwrite(data, 1, len, stdout) != len) {
+		free(data);
+		return fail(-EIO, "print", args[0]);
+	}
+	free(data);
+	return EXIT_OK;
+}
+
+static int print_version(const struct opts *o, uint64_t version)
+{
+	struct json_object *j;
+
+	if (o->json) {
+		j = json_object_new_object();
+		json_object_object_add(j, "version", json_object_new_uint64(version));
+		print_json(j);
+	}
+	return EXIT_OK;
+}
+
+static int write_stdin(const struct opts *o, const char *path, bool create)
+{
+	uint64_t version = 0;
+	char *data;
+	size_t len;
+	int rv;
+
+	rv = read_all(stdin, &data, &len);
+	if (rv < 0) {
+		fprintf(stderr, "pmxfsctl: cannot read standard input: %s\n",
+			rv == -EFBIG ? "more than the 1 MiB file limit" : strerror(-rv));
+		return EXIT_ERROR;
+	}
+	rv = create ? pfs_create(conn, path, data, len, &o->cond, &version)
+		    : pfs_write(conn, path, data, len, &o->cond, &version);
+	free(data);
+	if (rv < 0)
+		return fail(rv, create ? "create" : "write", path);
+	return print_version(o, version);
+}
+
+static int cmd_put(const struct opts *o, char **args)
+{
+	return write_stdin(o, args[0], false);
+}
+
+static int cmd_create(const struct opts *o, char **args)
+{
+	return write_stdin(o, args[0], true);
+}
+
+static int cmd_rm(const struct opts *o, char **args)
+{
+	int rv = pfs_delete(conn, args[0], &o->cond);
+
+	return rv < 0 ? fail(rv, "delete", args[0]) : EXIT_OK;
+}
+
+static int cmd_mkdir(const struct opts *o, char **args)
+{
+	int rv = pfs_mkdir(conn, args[0], &o->cond);
+
+	return rv < 0 ? fail(rv, "create directory", args[0]) : EXIT_OK;
+}
+
+static int cmd_rmdir(const struct opts *o, char **args)
+{
+	int rv = pfs_rmdir(conn, args[0], &o->cond);
+
+	return rv < 0 ? fail(rv, "delete directory", args[0]) : EXIT_OK;
+}
+
+static int cmd_mv(const struct opts *o, char **args)
+{
+	int rv = pfs_rename(conn, args[0], args[1], &o->cond);
+
+	return rv < 0 ? fail(rv, "rename", args[0]) : EXIT_OK;
+}
+
+static int cmd_digest(const struct opts *o, char **args)
+{
+	struct json_object *j;
+	char digest[65];
+	int rv = pfs_digest(conn, digest);
+
+	if (rv < 0)
+		return fail(rv, "compute", "the digest");
+	if (o->json) {
+		j = json_object_new_object();
+		json_object_object_add(j, "digest", json_object_new_string(digest));
+		print_json(j);
+	} else {
+		puts(digest);
+	}
+	return EXIT_OK;
+}
+
+static int cmd_watch(const struct opts *o, char **args)
+{
+	struct pfs_event ev;
+	long seen = 0;
+	int rv = pfs_watch(conn, args[0]);
+
+	if (rv < 0)
+		return fail(rv, "watch", args[0]);
+	while (o->count < 0 || seen < o->count) {
+		rv = pfs_next_event(conn, &ev, o->timeout_ms);
+		if (rv < 0)
+			return rv == -ETIMEDOUT ? EXIT_TIMEOUT : fail(rv, "watch", args[0]);
+		seen++;
+		if (o->json) {
+			struct json_object *j = json_object_new_object();
+
+			json_object_object_add(j, "version", json_object_new_uint64(ev.version));
+			json_object_object_add(j, "op", json_object_new_string(ev.op));
+			json_object_object_add(j, "path", json_object_new_string(ev.path));
+			if (ev.path2[0])
+				json_object_object_add(j, "to", json_object_new_string(ev.path2));
+			print_json(j);
+		} else if (ev.path2[0]) {
+			printf("%" PRIu64 " %s %s %s\n", ev.version, ev.op, ev.path, ev.path2);
+		} else {
+			printf("%" PRIu64 " %s %s\n", ev.version, ev.op, ev.path);
+		}
+		fflush(stdout);
+	}
+	return EXIT_OK;
+}
+
+/* Run $EDITOR (default vi) on file and wait for it. */
+static int run_editor(const char *file)
+{
+	const char *editor = getenv("VISUAL");
+	pid_t pid;
+	int status;
+
+	if (!editor || !*editor)
+		editor = getenv("EDITOR");
+	if (!editor || !*editor)
+		editor = "vi";
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		execl("/bin/sh", "sh", "-c", "exec $0 \"$1\"", editor, file, (char *)NULL);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) < 0)
+		return -errno;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -ECANCELED;
+}
+
+static int cmd_edit(const struct opts *o, char **args)
+{
+	struct pfs_cond cond = {0};
+	struct pfs_entry e;
+	char tmp[] = "/tmp/pmxfsctl-edit.XXXXXX";
+	char *old = NULL, *new = NULL;
+	size_t old_len = 0, new_len = 0;
+	FILE *f;
+	int fd, rv, code = EXIT_ERROR;
+
+	/* Start from the current contents, or from nothing for a new file. */
+	rv = pfs_get(conn, args[0], &old, &old_len, &e);
+	if (rv == -ENOENT) {
+		cond.has_version = 1;
+		cond.version = 0;
+	} else if (rv < 0) {
+		return fail(rv, "read", args[0]);
+	} else {
+		cond.has_version = 1;
+		cond.version = e.version;
+	}
+	fd = mkstemp(tmp);
+	if (fd < 0 || write(fd, old ? old : "", old_len) != (ssize_t)old_len) {
+		fprintf(stderr, "pmxfsctl: cannot write the copy %s: %s\n", tmp, strerror(errno));
+		goto out;
+	}
+	close(fd);
+	fd = -1;
+
+	rv = run_editor(tmp);
+	if (rv < 0) {
+		fprintf(stderr, "pmxfsctl: the editor failed; %s is unchanged\n", args[0]);
+		goto out_unlink;
+	}
+	f = fopen(tmp, "r");
+	if (!f || read_all(f, &new, &new_len) < 0) {
+		fprintf(stderr, "pmxfsctl: cannot read the edited copy %s\n", tmp);
+		if (f)
+			fclose(f);
+		goto out_unlink;
+	}
+	fclose(f);
+
+	/* An unchanged file writes nothing. */
+	if (rv == 0 && new_len == old_len && (old_len == 0 || !memcmp(new, old, old_len))) {
+		if (!o->json)
+			fprintf(stderr, "pmxfsctl: %s not changed\n", args[0]);
+		code = EXIT_OK;
+		goto out_unlink;
+	}
+	cond.has_token = o->cond.has_token;
+	cond.token = o->cond.token;
+	rv = pfs_write(conn, args[0], new, new_len, &cond, NULL);
+	if (rv < 0) {
+		code = fail(rv, "save", args[0]);
+		fprintf(stderr, "pmxfsctl: your edited copy is kept in %s\n", tmp);
+		goto out;
+	}
+	code = EXIT_OK;
+
+out_unlink:
+	unlink(tmp);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(old);
+	free(new);
+	return code;
+}
+
+/* import ----------------------------------------------------------------- */
+
+struct row {
+	int64_t inode, parent;
+	int type;
+	char *name;
+	void *data;
+	int size;
+	char *path;
+	int depth;
+};
+
+static struct row *find_row(struct row *rows, size_t n, int64_t inode)
+{
+	for (size_t i = 0; i < n; i++)
+		if (rows[i].inode == inode)
+			return &rows[i];
+	return NULL;
+}
+
+/* Build a row's path from its parents; -1 on a loop or a missing parent. */
+static int row_path(struct row *rows, size_t n, struct row *r, int guard)
+{
+	struct row *parent;
+	size_t len;
+
+	if (r->path)
+		return 0;
+	if (guard > 256)
+		return -1;
+	if (r->parent == 0) {
+		parent = NULL;
+	} else {
+		parent = find_row(rows, n, r->parent);
+		if (!parent || parent->type != 4 || row_path(rows, n, parent, guard + 1) < 0)
+			return -1;
+	}
+	len = (parent ? strlen(parent->path) : 0) + strlen(r->name) + 2;
+	r->path = malloc(len);
+	if (!r->path)
+		return -1;
+	snprintf(r->path, len, "%s/%s", parent ? parent->path : "", r->name);
+	r->depth = parent ? parent->depth + 1 : 1;
+	return 0;
+}
+
+static int by_depth(const void *a, const void *b)
+{
+	const struct row *x = a, *y = b;
+
+	return x->depth != y->depth ? x->depth - y->depth : strcmp(x->path, y->path);
+}
+
+static int read_rows(const char *file, struct row **out, size_t *count)
+{
+	static const char query[] =
+		"SELECT inode, parent, type, name, data FROM tree WHERE inode != 0";
+	struct row *rows = NULL;
+	size_t n = 0;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_open_v2(file, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, query, -1, &st, NULL) != SQLITE_OK) {
+		fprintf(stderr, "pmxfsctl: cannot read %s: %s\n", file, sqlite3_errmsg(db));
+		sqlite3_close(db);
+		return -EIO;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct row *grown = realloc(rows, (n + 1) * sizeof(*rows)), *r;
+		const char *name = (const char *)sqlite3_column_text(st, 3);
+
+		if (!grown)
+			break;
+		rows = grown;
+		r = &rows[n++];
+		memset(r, 0, sizeof(*r));
+		r->inode = sqlite3_column_int64(st, 0);
+		r->parent = sqlite3_column_int64(st, 1);
+		r->type = sqlite3_column_int(st, 2);
+		r->name = strdup(name ? name : "");
+		r->size = sqlite3_column_bytes(st, 4);
+		r->data = malloc((size_t)r->size + 1);
+		if (r->data && r->size)
+			memcpy(r->data, sqlite3_column_blob(st, 4), (size_t)r->size);
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	if (rc != SQLITE_DONE) {
+		fprintf(stderr, "pmxfsctl: cannot read the tree table of %s\n", file);
+		*out = rows;
+		*count = n;
+		return -EIO;
+	}
+	*out = rows;
+	*count = n;
+	return 0;
+}
+
+/* The store counts as empty when it holds no files (the daemon's own
+ * folders may exist). */
+static int count_files(const char *dir, long *files)
+{
+	struct pfs_entry *list;
+	size_t n;
+	int rv = pfs_list(conn, dir, &list, &n);
+
+	if (rv < 0)
+		return rv;
+	for (size_t i = 0; i < n && rv == 0; i++) {
+		char child[4200];
+
+		if (list[i].type == PFS_ENTRY_FILE && list[i].inode != 0) {
+			(*files)++;
+		} else if (list[i].type == PFS_ENTRY_DIR) {
+			snprintf(child, sizeof(child), "%s/%s", strcmp(dir, "/") ? dir : "",
+				 list[i].name);
+			rv = count_files(child, files);
+		}
+	}
+	pfs_list_free(list, n);
+	return rv;
+}
+
+static int cmd_import(const struct opts *o, char **args)
+{
+	struct row *rows = NULL;
+	size_t n = 0;
+	long files = 0, failed = 0, imported = 0;
+	int rv, code = EXIT_OK;
+
+	rv = count_files("/", &files);
+	if (rv < 0)
+		return fail(rv, "read", "the store");
+	if (files > 0) {
+		fprintf(stderr, "pmxfsctl: cannot import %s: the store already holds %ld files; "
+			"import needs an empty store\n", args[0], files);
+		return EXIT_CONFLICT;
+	}
+	if (read_rows(args[0], &rows, &n) < 0) {
+		code = EXIT_ERROR;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (rows[i].type != 4 && rows[i].type != 8) {
+			fprintf(stderr, "pmxfsctl: cannot import entry %" PRId64 ": type %d is unknown\n",
+				rows[i].inode, rows[i].type);
+			code = EXIT_ERROR;
+			goto out;
+		}
+		if (row_path(rows, n, &rows[i], 0) < 0) {
+			fprintf(stderr, "pmxfsctl: cannot import entry %" PRId64 " ('%s'): its parent %"
+				PRId64 " is missing\n", rows[i].inode, rows[i].name, rows[i].parent);
+			code = EXIT_ERROR;
+			goto out;
+		}
+	}
+
+	/* Parents before children; new inodes come from the store. */
+	qsort(rows, n, sizeof(*rows), by_depth);
+	for (size_t i = 0; i < n; i++) {
+		struct row *r = &rows[i];
+
+		rv = r->type == 4 ? pfs_mkdir(conn, r->path, NULL)
+				  : pfs_create(conn, r->path, r->data, (size_t)r->size, NULL, NULL);
+		if (rv == -EEXIST && r->type == 4)
+			rv = 0;
+		if (rv < 0) {
+			failed++;
+			fail(rv, "import", r->path);
+		} else {
+			imported++;
+		}
+	}
+	if (o->json) {
+		struct json_object *j = json_object_new_object();
+
+		json_object_object_add(j, "imported", json_object_new_int64(imported));
+		json_object_object_add(j, "failed", json_object_new_int64(failed));
+		print_json(j);
+	} else {
+		printf("imported %ld entries, %ld failed\n", imported, failed);
+	}
+	code = failed ? EXIT_ERROR : EXIT_OK;
+
+out:
+	for (size_t i = 0; i < n; i++) {
+		free(rows[i].name);
+		free(rows[i].data);
+		free(rows[i].path);
+	}
+	free(rows);
+	return code;
+}
+
+struct command {
+	const char *name;
+	int nargs;
+	int (*fn)(const struct opts *o, char **args);
+};
+
+static const struct command commands[] = {
+	{"status", 0, cmd_status}, {"ls", 1, cmd_ls},         {"stat", 1, cmd_stat},
+	{"get", 1, cmd_get},       {"put", 1, cmd_put},       {"create", 1, cmd_create},
+	{"rm", 1, cmd_rm},         {"mkdir", 1, cmd_mkdir},   {"rmdir", 1, cmd_rmdir},
+	{"mv", 2, cmd_mv},         {"edit", 1, cmd_edit},     {"watch", 1, cmd_watch},
+	{"digest", 0, cmd_digest}, {"import", 1, cmd_import},
+};
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	return errno || end == s || *end || *s == '-' ? -EINVAL : 0;
+}
+
+int main(int argc, char **argv)
+{
+	enum { OPT_JSON = 256, OPT_FORMAT, OPT_IF_VERSION, OPT_TOKEN, OPT_COUNT, OPT_TIMEOUT };
+	static const struct option long_options[] = {
+		{"json", no_argument, NULL, OPT_JSON},
+		{"output-format", required_argument, NULL, OPT_FORMAT},
+		{"if-version", required_argument, NULL, OPT_IF_VERSION},
+		{"token", required_argument, NULL, OPT_TOKEN},
+		{"count", required_argument, NULL, OPT_COUNT},
+		{"timeout", required_argument, NULL, OPT_TIMEOUT},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct opts o = {.count = -1, .timeout_ms = -1};
+	const struct command *cmd = NULL;
+	uint64_t v;
+	int c, rv, code;
+
+	while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
+		switch (c) {
+		case OPT_JSON:
+			o.json = true;
+			break;
+		case OPT_FORMAT:
+			if (strcmp(optarg, "json") && strcmp(optarg, "text")) {
+				fprintf(stderr, "pmxfsctl: --output-format takes json or text, not '%s'\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			o.json = !strcmp(optarg, "json");
+			break;
+		case OPT_IF_VERSION:
+			if (parse_u64(optarg, &o.cond.version) < 0)
+				goto bad_number;
+			o.cond.has_version = 1;
+			break;
+		case OPT_TOKEN:
+			if (parse_u64(optarg, &o.cond.token) < 0)
+				goto bad_number;
+			o.cond.has_token = 1;
+			break;
+		case OPT_COUNT:
+			if (parse_u64(optarg, &v) < 0)
+				goto bad_number;
+			o.count = (long)v;
+			break;
+		case OPT_TIMEOUT:
+			if (parse_u64(optarg, &v) < 0 || v > 86400000)
+				goto bad_number;
+			o.timeout_ms = (int)v;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(argv[optind], commands[i].name))
+			cmd = &commands[i];
+	if (!cmd) {
+		fprintf(stderr, "pmxfsctl: unknown command '%s'; see pmxfsctl --help\n", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (argc - optind - 1 != cmd->nargs) {
+		fprintf(stderr, "pmxfsctl: %s takes %d argument%s\n", cmd->name, cmd->nargs,
+			cmd->nargs == 1 ? "" : "s");
+		return EXIT_USAGE;
+	}
+
+	rv = pfs_connect(NULL, &conn);
+	if (rv < 0) {
+		fprintf(stderr, "pmxfsctl: cannot connect to pmxfs: %s; is the daemon running?\n",
+			rv == -ENOTCONN ? "no answer on its IPC service" : strerror(-rv));
+		return EXIT_ERROR;
+	}
+	code = cmd->fn(&o, argv + optind + 1);
+	pfs_disconnect(conn);
+	return code;
+
+bad_number:
+	fprintf(stderr, "pmxfsctl: '%s' is not a valid number\n", optarg);
+	return EXIT_USAGE;
+}

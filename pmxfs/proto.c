@@ -1,0 +1,101 @@
+/* pfs_proto: decoding and validation of client requests (see proto.h). */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "pmxfs/proto.h"
+
+static const char *const op_names[PFS_OP_MAX + 1] = {
+	[PFS_OP_GET] = "get",
+	[PFS_OP_STAT] = "stat",
+	[PFS_OP_LIST] = "list",
+	[PFS_OP_CREATE] = "create",
+	[PFS_OP_WRITE] = "write",
+	[PFS_OP_DELETE] = "delete",
+	[PFS_OP_MKDIR] = "mkdir",
+	[PFS_OP_RMDIR] = "rmdir",
+	[PFS_OP_RENAME] = "rename",
+	[PFS_OP_STATUS] = "status",
+	[PFS_OP_WATCH] = "watch",
+	[PFS_OP_UNWATCH] = "unwatch",
+	[PFS_OP_LOCK_ACQUIRE] = "lock-acquire",
+	[PFS_OP_LOCK_RENEW] = "lock-renew",
+	[PFS_OP_LOCK_RELEASE] = "lock-release",
+	[PFS_OP_KV_SET] = "kv-set",
+	[PFS_OP_KV_GET] = "kv-get",
+	[PFS_OP_DIGEST] = "digest",
+};
+
+const char *pfs_op_name(enum pfs_op op)
+{
+	if ((int)op < 1 || op > PFS_OP_MAX)
+		return op == PFS_OP_EVENT ? "event" : "?";
+	return op_names[op];
+}
+
+/* Which strings each op needs. */
+static int needs(enum pfs_op op, int *path, int *path2, int *data)
+{
+	*path = 1;
+	*path2 = op == PFS_OP_RENAME;
+	*data = op == PFS_OP_CREATE || op == PFS_OP_WRITE || op == PFS_OP_KV_SET;
+	if (op == PFS_OP_STATUS || op == PFS_OP_DIGEST)
+		*path = 0;
+	return 0;
+}
+
+static int copy_string(const char *src, uint32_t len, char *dst, size_t cap)
+{
+	if (len >= cap)
+		return -ENAMETOOLONG;
+	if (memchr(src, '\0', len))
+		return -EBADMSG;
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+	return 0;
+}
+
+int pfs_request_decode(const void *buf, size_t len, struct pfs_request *req)
+{
+	struct pfs_ipc_req h;
+	const char *p = (const char *)buf + sizeof(h);
+	int need_path, need_path2, need_data, rv;
+
+	memset(req, 0, sizeof(*req));
+	if (len < sizeof(h) || len > PFS_IPC_MAX_MSG)
+		return -EBADMSG;
+	memcpy(&h, buf, sizeof(h));
+	if (h.magic != PFS_IPC_MAGIC || h.hdr.size < 0 || (size_t)h.hdr.size != len)
+		return -EBADMSG;
+	if (h.hdr.id < 1 || h.hdr.id > PFS_OP_MAX)
+		return -EOPNOTSUPP;
+	if (h.flags & ~PFS_COND_MASK)
+		return -EBADMSG;
+	if (h.path_len > PFS_MAX_PATH || h.path2_len > PFS_MAX_PATH)
+		return -ENAMETOOLONG;
+	if (h.data_len > PFS_MAX_FILE_SIZE)
+		return -E2BIG;
+	if ((size_t)h.path_len + h.path2_len + h.data_len != len - sizeof(h))
+		return -EBADMSG;
+
+	req->op = (enum pfs_op)h.hdr.id;
+	needs(req->op, &need_path, &need_path2, &need_data);
+	if ((need_path && h.path_len == 0) || (!need_path && h.path_len) ||
+	    (need_path2 != (h.path2_len != 0)) || (!need_data && h.data_len))
+		return -EBADMSG;
+
+	rv = copy_string(p, h.path_len, req->path, sizeof(req->path));
+	if (rv == 0)
+		rv = copy_string(p + h.path_len, h.path2_len, req->path2, sizeof(req->path2));
+	if (rv < 0)
+		return rv;
+	req->flags = h.flags;
+	req->expected_version = h.expected_version;
+	req->token = h.token;
+	req->arg = h.arg;
+	req->timeout_ms = h.timeout_ms;
+	req->data = p + h.path_len + h.path2_len;
+	req->data_len = h.data_len;
+	return 0;
+}

@@ -1,0 +1,147 @@
+/*
+ * pfs_proto: the client API's messages over libqb IPC (service "pmxfs").
+ *
+ * Client and daemon run on the same host, so fields are in host byte
+ * order; the layouts are fixed-width and pinned with _Static_assert.
+ *
+ * Request: a libqb request header (id = enum pfs_op, size = whole
+ * message), then struct pfs_ipc_req, then path, path2 and data without
+ * NUL bytes (their lengths are in the struct).
+ *
+ * Response: a libqb response header (id = op, size, error = 0 or a
+ * negative errno value), then struct pfs_ipc_res, then an error message
+ * (errmsg_len bytes) and the payload (data_len bytes):
+ *   GET     struct pfs_ipc_stat, then the file contents
+ *   STAT    struct pfs_ipc_stat
+ *   LIST    per entry: struct pfs_ipc_stat, u32 name length, the name
+ *   STATUS  JSON: {"node", "node_id", "quorate", "members", "version", ...}
+ *   DIGEST  64 hex digits
+ *   KV_GET  the value
+ *
+ * Event (daemon to client, on the event channel): a libqb response header
+ * (id = PFS_OP_EVENT), struct pfs_ipc_event, then op, path and path2.
+ */
+#ifndef PMXFS_PROTO_H
+#define PMXFS_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <qb/qbipc_common.h>
+
+#include "pmxfs/wire.h"
+
+#define PFS_IPC_SERVICE "pmxfs"
+#define PFS_IPC_MAGIC 0x43504650u /* "PFPC" */
+/* The largest request or response: a whole file plus two paths, rounded up. */
+#define PFS_IPC_MAX_MSG (PFS_MAX_FILE_SIZE + 64 * 1024)
+
+enum pfs_op {
+	PFS_OP_GET = 1,
+	PFS_OP_STAT = 2,
+	PFS_OP_LIST = 3,
+	PFS_OP_CREATE = 4,
+	PFS_OP_WRITE = 5,
+	PFS_OP_DELETE = 6,
+	PFS_OP_MKDIR = 7,
+	PFS_OP_RMDIR = 8,
+	PFS_OP_RENAME = 9,
+	PFS_OP_STATUS = 10,
+	PFS_OP_WATCH = 11,
+	PFS_OP_UNWATCH = 12,
+	PFS_OP_LOCK_ACQUIRE = 13,
+	PFS_OP_LOCK_RENEW = 14,
+	PFS_OP_LOCK_RELEASE = 15,
+	PFS_OP_KV_SET = 16,
+	PFS_OP_KV_GET = 17,
+	PFS_OP_DIGEST = 18,
+	PFS_OP_EVENT = 100,
+};
+#define PFS_OP_MAX PFS_OP_DIGEST
+
+struct pfs_ipc_req {
+	struct qb_ipc_request_header hdr;
+	uint32_t magic;
+	uint32_t flags;             /* PFS_COND_VERSION, PFS_COND_TOKEN */
+	uint64_t expected_version;
+	uint64_t token;             /* fencing token, or lock token */
+	uint32_t arg;               /* lease ms (ACQUIRE); node id (KV_GET) */
+	uint32_t timeout_ms;        /* ACQUIRE: how long to wait, 0 = fail at once */
+	uint32_t path_len;
+	uint32_t path2_len;
+	uint32_t data_len;
+	uint32_t reserved;
+};
+_Static_assert(sizeof(struct qb_ipc_request_header) == 16, "libqb request header");
+_Static_assert(sizeof(struct pfs_ipc_req) == 64, "request size");
+_Static_assert(offsetof(struct pfs_ipc_req, path_len) == 48, "request path_len offset");
+
+struct pfs_ipc_res {
+	struct qb_ipc_response_header hdr;
+	uint32_t magic;
+	uint32_t errmsg_len;
+	uint32_t data_len;
+	uint32_t reserved;
+	uint64_t version;   /* tree version after a change, or of the read */
+	uint64_t token;     /* lock token */
+};
+_Static_assert(sizeof(struct qb_ipc_response_header) == 24, "libqb response header");
+_Static_assert(sizeof(struct pfs_ipc_res) == 56, "response size");
+
+struct pfs_ipc_stat {
+	uint64_t inode;
+	uint64_t parent;
+	uint64_t version;
+	uint32_t writer;
+	uint32_t mtime;
+	uint32_t size;
+	uint32_t type;      /* 4 directory, 8 file, 10 link (virtual) */
+};
+_Static_assert(sizeof(struct pfs_ipc_stat) == 40, "stat size");
+
+enum pfs_event_kind {
+	PFS_EVENT_CHANGE = 0,
+	PFS_EVENT_RESYNC = 1,   /* the tree was replaced: re-read what you watch */
+	PFS_EVENT_OVERFLOW = 2, /* events were lost: re-read what you watch */
+};
+
+struct pfs_ipc_event {
+	struct qb_ipc_response_header hdr;
+	uint32_t magic;
+	uint32_t kind;
+	uint64_t version;
+	uint32_t op_len;
+	uint32_t path_len;
+	uint32_t path2_len;
+	uint32_t reserved;
+};
+_Static_assert(sizeof(struct pfs_ipc_event) == 56, "event size");
+
+/* A decoded request. Strings are NUL-terminated copies; data points into
+ * the buffer that was decoded. */
+struct pfs_request {
+	enum pfs_op op;
+	uint32_t flags;
+	uint64_t expected_version;
+	uint64_t token;
+	uint32_t arg;
+	uint32_t timeout_ms;
+	char path[PFS_MAX_PATH + 1];
+	char path2[PFS_MAX_PATH + 1];
+	const char *data;
+	uint32_t data_len;
+};
+
+/*
+ * Decode and validate a request of len bytes: sizes agree, lengths are
+ * within the limits, strings hold no NUL, the op is known and has the
+ * arguments it needs (a path for file operations, a target for RENAME).
+ * Errors: -EBADMSG (malformed), -EOPNOTSUPP (unknown op), -E2BIG (data
+ * above the file limit), -ENAMETOOLONG.
+ */
+int pfs_request_decode(const void *buf, size_t len, struct pfs_request *req);
+
+/* Return the op name ("get", "write", ...), or "?". */
+const char *pfs_op_name(enum pfs_op op);
+
+#endif

@@ -1,0 +1,842 @@
+/*
+ * pfs_server: the client API over libqb IPC (see server.h and proto.h).
+ *
+ * Every request is decoded and validated by pfs_request_decode(), the
+ * client's access comes from the credentials libqb takes from the socket
+ * (uid, gid, pid; supplementary groups from /proc/<pid>/status), links are
+ * resolved, permissions checked, and then a handler from the dispatch
+ * table runs. Reads answer at once from the committed tree; changes go
+ * through the store and are answered after their round is committed.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#include <json-c/json.h>
+#include <qb/qbipcs.h>
+
+#include "pmxfs/log.h"
+#include "pmxfs/perm.h"
+#include "pmxfs/proto.h"
+#include "pmxfs/server.h"
+#include "pmxfs/watch.h"
+
+#define PFS_TYPE_LINK 10
+#define MAX_GROUPS 256
+
+struct conn;
+
+/* The lease timer of one lock on this node, the timekeeper. */
+struct lease_timer {
+	struct lease_timer *next;
+	struct pfs_server *server;
+	char name[PFS_MAX_LOCK_NAME + 1];
+	uint64_t token;
+	qb_loop_timer_handle handle;
+};
+
+struct pfs_server {
+	qb_loop_t *loop;
+	qb_ipcs_service_t *service;
+	struct pfs_store *store;
+	struct pfs_mirror *mirror;
+	char node[64];
+	gid_t reader_gid;
+	struct conn *conns;
+	struct lease_timer *timers;
+	bool virtual_dirty;
+	uint8_t *buf; /* response scratch buffer, PFS_IPC_MAX_MSG bytes */
+};
+
+struct conn {
+	struct conn *next, *prev;
+	qb_ipcs_connection_t *c;
+	struct pfs_server *server;
+	enum pfs_access access;
+	uid_t uid;
+	gid_t gid;
+	struct pfs_watchlist watches;
+	enum pfs_op op;              /* of the request waiting for its round */
+	bool waiting;
+	uint64_t acquire_id;         /* a queued lock ACQUIRE */
+	char lock_name[PFS_MAX_LOCK_NAME + 1];
+	qb_loop_timer_handle acquire_timer;
+	bool timer_armed;
+};
+
+/* libqb's poll handlers have no context argument. */
+static qb_loop_t *ipc_loop;
+
+/* Responses ---------------------------------------------------------------- */
+
+static void respond(struct conn *conn, enum pfs_op op, int rc, const char *errmsg,
+		    uint64_t version, uint64_t token, const void *data, size_t data_len)
+{
+	struct pfs_ipc_res res;
+	struct iovec iov[3];
+	size_t elen = errmsg && rc < 0 ? strlen(errmsg) : 0;
+	ssize_t sent;
+
+	memset(&res, 0, sizeof(res));
+	res.hdr.id = (int32_t)op;
+	res.hdr.size = (int32_t)(sizeof(res) + elen + data_len);
+	res.hdr.error = rc;
+	res.magic = PFS_IPC_MAGIC;
+	res.errmsg_len = (uint32_t)elen;
+	res.data_len = (uint32_t)data_len;
+	res.version = version;
+	res.token = token;
+	iov[0].iov_base = &res;
+	iov[0].iov_len = sizeof(res);
+	iov[1].iov_base = (void *)errmsg;
+	iov[1].iov_len = elen;
+	iov[2].iov_base = (void *)data;
+	iov[2].iov_len = data_len;
+	sent = qb_ipcs_response_sendv(conn->c, iov, 3);
+	if (sent < 0)
+		pfs_log(WARN, "response to client %u failed: %s", (unsigned)conn->uid,
+			strerror((int)-sent));
+}
+
+static void respond_error(struct conn *conn, enum pfs_op op, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void respond_error(struct conn *conn, enum pfs_op op, int rc, const char *fmt, ...)
+{
+	char msg[PFS_ERRMSG_SIZE];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	respond(conn, op, rc, msg, 0, 0, NULL, 0);
+}
+
+static void put_stat(struct pfs_ipc_stat *out, const struct pfs_stat *st)
+{
+	memset(out, 0, sizeof(*out));
+	out->inode = st->inode;
+	out->parent = st->parent;
+	out->version = st->version;
+	out->writer = st->writer;
+	out->mtime = st->mtime;
+	out->size = st->size;
+	out->type = st->type;
+}
+
+/* Reads ---------------------------------------------------------------------- */
+
+static const struct pfs_tree *tree_of(struct conn *conn)
+{
+	return pfs_store_tree(conn->server->store);
+}
+
+static bool is_virtual(const char *path)
+{
+	return !strcmp(path, "/.members") || !strcmp(path, "/.vmlist") ||
+	       !strcmp(path, "/.version");
+}
+
+static int virtual_file(struct conn *conn, const char *path, char **json)
+{
+	struct pfs_member self = {pfs_store_node_id(conn->server->store), conn->server->node, true};
+
+	return pfs_tree_virtual(tree_of(conn), path + 1, conn->server->node, &self, 1, true, json);
+}
+
+static void handle_get(struct conn *conn, const struct pfs_request *req)
+{
+	struct pfs_ipc_stat ist;
+	struct pfs_stat st = {0};
+	const char *data;
+	char *json = NULL;
+	int rv;
+
+	if (is_virtual(req->path)) {
+		rv = virtual_file(conn, req->path, &json);
+		data = json;
+		st.type = PFS_TYPE_FILE;
+		st.version = pfs_tree_version(tree_of(conn));
+		st.size = json ? (uint32_t)strlen(json) : 0;
+	} else {
+		rv = pfs_tree_read(tree_of(conn), req->path, &data, &st);
+	}
+	if (rv < 0) {
+		respond_error(conn, req->op, rv, "cannot read '%s': %s", req->path, strerror(-rv));
+		return;
+	}
+	put_stat(&ist, &st);
+	memcpy(conn->server->buf, &ist, sizeof(ist));
+	memcpy(conn->server->buf + sizeof(ist), data, st.size);
+	respond(conn, req->op, 0, NULL, pfs_tree_version(tree_of(conn)), 0, conn->server->buf,
+		sizeof(ist) + st.size);
+	free(json);
+}
+
+static void handle_stat(struct conn *conn, const struct pfs_request *req)
+{
+	struct pfs_ipc_stat ist;
+	struct pfs_stat st = {0};
+	char *json = NULL;
+	int rv;
+
+	if (is_virtual(req->path)) {
+		rv = virtual_file(conn, req->path, &json);
+		st.type = PFS_TYPE_FILE;
+		st.version = pfs_tree_version(tree_of(conn));
+		st.size = json ? (uint32_t)strlen(json) : 0;
+		free(json);
+	} else {
+		rv = pfs_tree_stat(tree_of(conn), req->path, &st);
+	}
+	if (rv < 0) {
+		respond_error(conn, req->op, rv, "cannot stat '%s': %s", req->path, strerror(-rv));
+		return;
+	}
+	put_stat(&ist, &st);
+	respond(conn, req->op, 0, NULL, pfs_tree_version(tree_of(conn)), 0, &ist, sizeof(ist));
+}
+
+struct list_ctx {
+	uint8_t *buf;
+	size_t len, cap;
+};
+
+static int list_one(const char *name, const struct pfs_stat *st, void *data)
+{
+	struct list_ctx *ctx = data;
+	uint32_t nlen = (uint32_t)strlen(name);
+	struct pfs_ipc_stat ist;
+
+	if (ctx->len + sizeof(ist) + 4 + nlen > ctx->cap)
+		return -EMSGSIZE;
+	put_stat(&ist, st);
+	memcpy(ctx->buf + ctx->len, &ist, sizeof(ist));
+	memcpy(ctx->buf + ctx->len + sizeof(ist), &nlen, 4);
+	memcpy(ctx->buf + ctx->len + sizeof(ist) + 4, name, nlen);
+	ctx->len += sizeof(ist) + 4 + nlen;
+	return 0;
+}
+
+/* The root also lists the virtual files and the links. */
+static int list_root_extras(struct conn *conn, struct list_ctx *ctx)
+{
+	static const char *const names[] = {".members", ".vmlist", ".version"};
+	static const char *const links[] = {"local", "lxc", "qemu-server"};
+	struct pfs_stat st = {0};
+	int rv = 0;
+
+	st.version = pfs_tree_version(tree_of(conn));
+	st.type = PFS_TYPE_FILE;
+	for (size_t i = 0; i < 3 && rv == 0; i++)
+		rv = list_one(names[i], &st, ctx);
+	st.type = (enum pfs_type)PFS_TYPE_LINK;
+	for (size_t i = 0; i < 3 && rv == 0; i++)
+		rv = list_one(links[i], &st, ctx);
+	return rv;
+}
+
+static void handle_list(struct conn *conn, const struct pfs_request *req)
+{
+	struct list_ctx ctx = {conn->server->buf, 0, PFS_IPC_MAX_MSG - sizeof(struct pfs_ipc_res)};
+	int rv;
+
+	rv = pfs_tree_list(tree_of(conn), req->path, list_one, &ctx);
+	if (rv == 0 && !strcmp(req->path, "/"))
+		rv = list_root_extras(conn, &ctx);
+	if (rv == -EMSGSIZE) {
+		/* LIMIT: one response holds about 1 MiB of names. */
+		respond_error(conn, req->op, rv, "directory '%s' has too many entries to list in one response",
+			      req->path);
+		return;
+	}
+	if (rv < 0) {
+		respond_error(conn, req->op, rv, "cannot list '%s': %s", req->path, strerror(-rv));
+		return;
+	}
+	respond(conn, req->op, 0, NULL, pfs_tree_version(tree_of(conn)), 0, ctx.buf, ctx.len);
+}
+
+static void handle_status(struct conn *conn, const struct pfs_request *req)
+{
+	struct json_object *o = json_object_new_object(), *members = json_object_new_array();
+	struct pfs_store_stats stats;
+	const char *text;
+
+	pfs_store_stats(conn->server->store, &stats);
+	json_object_object_add(o, "node", json_object_new_string(conn->server->node));
+	json_object_object_add(o, "node_id",
+			       json_object_new_int64(pfs_store_node_id(conn->server->store)));
+	json_object_object_add(o, "mode", json_object_new_string("local"));
+	json_object_object_add(o, "quorate", json_object_new_boolean(1));
+	json_object_array_add(members, json_object_new_string(conn->server->node));
+	json_object_object_add(o, "members", members);
+	json_object_object_add(o, "version", json_object_new_uint64(pfs_tree_version(tree_of(conn))));
+	json_object_object_add(o, "entries",
+			       json_object_new_int64(pfs_tree_entry_count(tree_of(conn))));
+	json_object_object_add(o, "bytes", json_object_new_uint64(pfs_tree_byte_count(tree_of(conn))));
+	json_object_object_add(o, "rounds", json_object_new_uint64(stats.rounds));
+	json_object_object_add(o, "failed_commits", json_object_new_uint64(stats.failed_commits));
+	json_object_object_add(o, "mirror_mounted",
+			       json_object_new_boolean(conn->server->mirror &&
+						       pfs_mirror_mounted(conn->server->mirror)));
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	respond(conn, req->op, 0, NULL, pfs_tree_version(tree_of(conn)), 0, text, strlen(text));
+	json_object_put(o);
+}
+
+static void handle_digest(struct conn *conn, const struct pfs_request *req)
+{
+	char digest[65];
+	int rv = pfs_tree_digest(tree_of(conn), digest);
+
+	if (rv < 0)
+		respond_error(conn, req->op, rv, "cannot compute the digest: %s", strerror(-rv));
+	else
+		respond(conn, req->op, 0, NULL, pfs_tree_version(tree_of(conn)), 0, digest, 64);
+}
+
+static void handle_watch(struct conn *conn, const struct pfs_request *req)
+{
+	int rv = req->op == PFS_OP_WATCH ? pfs_watch_add(&conn->watches, req->path)
+					 : pfs_watch_remove(&conn->watches, req->path);
+
+	if (rv < 0)
+		respond_error(conn, req->op, rv, "cannot %s '%s': %s", pfs_op_name(req->op), req->path,
+			      rv == -ENOSPC ? "too many watches on this connection" : strerror(-rv));
+	else
+		respond(conn, req->op, 0, NULL, pfs_tree_version(tree_of(conn)), 0, NULL, 0);
+}
+
+static void handle_kv_get(struct conn *conn, const struct pfs_request *req)
+{
+	uint32_t node = req->arg ? req->arg : pfs_store_node_id(conn->server->store);
+	uint32_t len = 0;
+	const char *value = pfs_tree_status_get(tree_of(conn), node, req->path, &len);
+
+	if (!value)
+		respond_error(conn, req->op, -ENOENT, "status key '%s' of node %u not found",
+			      req->path, node);
+	else
+		respond(conn, req->op, 0, NULL, 0, 0, value, len);
+}
+
+/* Changes -------------------------------------------------------------------- */
+
+static void change_done(void *ctx, const struct pfs_apply_result *res)
+{
+	struct conn *conn = ctx;
+
+	if (conn->timer_armed) {
+		qb_loop_timer_del(conn->server->loop, conn->acquire_timer);
+		conn->timer_armed = false;
+	}
+	conn->waiting = false;
+	respond(conn, conn->op, res->rc, res->errmsg, res->version, res->token, NULL, 0);
+}
+
+static const enum pfs_msg_type msg_types[PFS_OP_MAX + 1] = {
+	[PFS_OP_CREATE] = PFS_MSG_CREATE,
+	[PFS_OP_WRITE] = PFS_MSG_WRITE,
+	[PFS_OP_DELETE] = PFS_MSG_DELETE,
+	[PFS_OP_MKDIR] = PFS_MSG_MKDIR,
+	[PFS_OP_RMDIR] = PFS_MSG_RMDIR,
+	[PFS_OP_RENAME] = PFS_MSG_RENAME,
+	[PFS_OP_LOCK_ACQUIRE] = PFS_MSG_LOCK_ACQUIRE,
+	[PFS_OP_LOCK_RENEW] = PFS_MSG_LOCK_RENEW,
+	[PFS_OP_LOCK_RELEASE] = PFS_MSG_LOCK_RELEASE,
+	[PFS_OP_KV_SET] = PFS_MSG_STATUS_SET,
+};
+
+/* A queued ACQUIRE waited too long: withdraw it; its answer comes back
+ * through the store as -ETIMEDOUT (or a grant, if that came first). */
+static void acquire_timeout(void *data)
+{
+	struct conn *conn = data;
+	struct pfs_msg msg = {0};
+	int rv;
+
+	conn->timer_armed = false;
+	msg.type = PFS_MSG_LOCK_RELEASE;
+	msg.path = conn->lock_name;
+	msg.waiter_id = conn->acquire_id;
+	rv = pfs_store_submit(conn->server->store, &msg, NULL, NULL, NULL);
+	if (rv < 0)
+		pfs_log(WARN, "withdrawing the wait for lock '%s' failed: %s", conn->lock_name,
+			strerror(-rv));
+}
+
+static int lock_lease(uint32_t requested)
+{
+	if (requested == 0)
+		return PFS_LOCK_DEFAULT_LEASE_MS;
+	if (requested < PFS_LOCK_MIN_LEASE_MS || requested > PFS_LOCK_MAX_LEASE_MS)
+		return -EINVAL;
+	return (int)requested;
+}
+
+static void handle_change(struct conn *conn, const struct pfs_request *req)
+{
+	struct pfs_msg msg = {0};
+	uint64_t id = 0;
+	int rv, lease;
+
+	msg.type = msg_types[req->op];
+	msg.path = req->path;
+	msg.path2 = req->path2[0] ? req->path2 : NULL;
+	msg.data = req->data;
+	msg.data_len = req->data_len;
+	msg.flags = req->flags;
+	msg.expected_version = req->expected_version;
+	msg.token = req->token;
+	if (req->op == PFS_OP_LOCK_ACQUIRE) {
+		lease = lock_lease(req->arg);
+		if (lease < 0) {
+			respond_error(conn, req->op, -EINVAL, "lease %u ms of lock '%s' is outside %u..%u ms",
+				      req->arg, req->path, PFS_LOCK_MIN_LEASE_MS, PFS_LOCK_MAX_LEASE_MS);
+			return;
+		}
+		msg.lease_ms = (uint32_t)lease;
+		msg.waiter_id = req->timeout_ms ? 1 : 0;
+	}
+
+	conn->op = req->op;
+	conn->waiting = true;
+	rv = pfs_store_submit(conn->server->store, &msg, change_done, conn, &id);
+	if (rv < 0) {
+		conn->waiting = false;
+		respond_error(conn, req->op, rv, "cannot send the %s of '%s': %s", pfs_op_name(req->op),
+			      req->path, strerror(-rv));
+		return;
+	}
+	if (req->op == PFS_OP_LOCK_ACQUIRE && req->timeout_ms) {
+		conn->acquire_id = id;
+		snprintf(conn->lock_name, sizeof(conn->lock_name), "%.*s", PFS_MAX_LOCK_NAME,
+			 req->path);
+		if (qb_loop_timer_add(conn->server->loop, QB_LOOP_MED,
+				      (uint64_t)req->timeout_ms * 1000000ull, conn, acquire_timeout,
+				      &conn->acquire_timer) == 0)
+			conn->timer_armed = true;
+	}
+}
+
+typedef void (*handler_fn)(struct conn *conn, const struct pfs_request *req);
+
+static const handler_fn handlers[PFS_OP_MAX + 1] = {
+	[PFS_OP_GET] = handle_get,
+	[PFS_OP_STAT] = handle_stat,
+	[PFS_OP_LIST] = handle_list,
+	[PFS_OP_CREATE] = handle_change,
+	[PFS_OP_WRITE] = handle_change,
+	[PFS_OP_DELETE] = handle_change,
+	[PFS_OP_MKDIR] = handle_change,
+	[PFS_OP_RMDIR] = handle_change,
+	[PFS_OP_RENAME] = handle_change,
+	[PFS_OP_STATUS] = handle_status,
+	[PFS_OP_WATCH] = handle_watch,
+	[PFS_OP_UNWATCH] = handle_watch,
+	[PFS_OP_LOCK_ACQUIRE] = handle_change,
+	[PFS_OP_LOCK_RENEW] = handle_change,
+	[PFS_OP_LOCK_RELEASE] = handle_change,
+	[PFS_OP_KV_SET] = handle_change,
+	[PFS_OP_KV_GET] = handle_kv_get,
+	[PFS_OP_DIGEST] = handle_digest,
+};
+
+static bool is_path_op(enum pfs_op op)
+{
+	return op != PFS_OP_STATUS && op != PFS_OP_DIGEST && op != PFS_OP_KV_SET &&
+	       op != PFS_OP_KV_GET && op < PFS_OP_LOCK_ACQUIRE;
+}
+
+/* Resolve links and check the path arguments of a request. */
+static int prepare_paths(struct conn *conn, struct pfs_request *req, char *errmsg)
+{
+	char resolved[PFS_MAX_PATH + 1];
+	int rv;
+
+	if (!is_path_op(req->op))
+		return 0;
+	rv = pfs_tree_resolve_link(conn->server->node, req->path, resolved, sizeof(resolved));
+	if (rv == 0)
+		memcpy(req->path, resolved, sizeof(resolved));
+	if (rv == 0 && req->path2[0]) {
+		rv = pfs_tree_resolve_link(conn->server->node, req->path2, resolved, sizeof(resolved));
+		if (rv == 0)
+			memcpy(req->path2, resolved, sizeof(resolved));
+	}
+	if (rv < 0) {
+		snprintf(errmsg, PFS_ERRMSG_SIZE, "path '%.64s...' is too long", req->path);
+		return rv;
+	}
+
+	/* A watch takes any prefix of an absolute path ("/nodes/" too). */
+	if (req->op == PFS_OP_WATCH || req->op == PFS_OP_UNWATCH) {
+		if (req->path[0] == '/')
+			return 0;
+		snprintf(errmsg, PFS_ERRMSG_SIZE, "invalid watch prefix '%.64s': it starts with '/'",
+			 req->path);
+		return -EINVAL;
+	}
+	rv = pfs_tree_check_path(req->path, errmsg);
+	if (rv == 0 && req->path2[0])
+		rv = pfs_tree_check_path(req->path2, errmsg);
+	return rv;
+}
+
+static int32_t msg_process(qb_ipcs_connection_t *c, void *data, size_t size)
+{
+	struct conn *conn = qb_ipcs_context_get(c);
+	struct pfs_request *req;
+	struct qb_ipc_request_header hdr = {0};
+	char errmsg[PFS_ERRMSG_SIZE] = "";
+	int rv;
+
+	req = malloc(sizeof(*req));
+	if (!req) {
+		respond_error(conn, PFS_OP_STATUS, -ENOMEM, "out of memory");
+		return 0;
+	}
+	if (size >= sizeof(hdr))
+		memcpy(&hdr, data, sizeof(hdr));
+
+	rv = pfs_request_decode(data, size, req);
+	if (rv < 0) {
+		respond_error(conn, (enum pfs_op)hdr.id, rv, "invalid request of %zu bytes: %s", size,
+			      strerror(-rv));
+		goto out;
+	}
+	rv = prepare_paths(conn, req, errmsg);
+	if (rv < 0) {
+		respond(conn, req->op, rv, errmsg, 0, 0, NULL, 0);
+		goto out;
+	}
+	rv = pfs_perm_check(conn->access, req->op, req->path, req->path2[0] ? req->path2 : NULL);
+	if (rv < 0) {
+		respond_error(conn, req->op, rv, "permission denied: %s of '%s' needs %s",
+			      pfs_op_name(req->op), req->path,
+			      conn->access == PFS_ACCESS_READ ? "root" : "root or the reader group");
+		goto out;
+	}
+	if (conn->waiting) {
+		respond_error(conn, req->op, -EBUSY, "a request of this connection is in progress");
+		goto out;
+	}
+	handlers[req->op](conn, req);
+
+out:
+	free(req);
+	return 0;
+}
+
+/* Connections ------------------------------------------------------------- */
+
+static int32_t connection_accept(qb_ipcs_connection_t *c, uid_t uid, gid_t gid)
+{
+	struct pfs_server *server = qb_ipcs_connection_service_context_get(c);
+	struct conn *conn = calloc(1, sizeof(*conn));
+
+	if (!conn)
+		return -ENOMEM;
+	conn->c = c;
+	conn->server = server;
+	conn->uid = uid;
+	conn->gid = gid;
+	qb_ipcs_context_set(c, conn);
+	return 0;
+}
+
+static void connection_created(qb_ipcs_connection_t *c)
+{
+	struct conn *conn = qb_ipcs_context_get(c);
+	struct qb_ipcs_connection_stats stats;
+	gid_t groups[MAX_GROUPS];
+	int n = 0;
+
+	/* Supplementary groups count for the reader group too. */
+	memset(&stats, 0, sizeof(stats));
+	if (qb_ipcs_connection_stats_get(c, &stats, QB_FALSE) == 0 && stats.client_pid > 0)
+		n = pfs_perm_proc_groups(stats.client_pid, groups, MAX_GROUPS);
+	conn->access = pfs_perm_classify(conn->uid, conn->gid, groups, n > 0 ? (size_t)n : 0,
+					 conn->server->reader_gid);
+	conn->watches.hide_private = conn->access != PFS_ACCESS_WRITE;
+
+	conn->next = conn->server->conns;
+	if (conn->next)
+		conn->next->prev = conn;
+	conn->server->conns = conn;
+	pfs_log(DEBUG, "client pid %d uid %u connected with %s access", stats.client_pid,
+		(unsigned)conn->uid,
+		conn->access == PFS_ACCESS_WRITE ? "write" : conn->access ? "read" : "no");
+}
+
+static int32_t connection_closed(qb_ipcs_connection_t *c)
+{
+	return 0;
+}
+
+static void connection_destroyed(qb_ipcs_connection_t *c)
+{
+	struct conn *conn = qb_ipcs_context_get(c);
+
+	if (!conn)
+		return;
+
+	/* A queued lock request is withdrawn; a held lock stays held. */
+	if (conn->timer_armed) {
+		qb_loop_timer_del(conn->server->loop, conn->acquire_timer);
+		acquire_timeout(conn);
+	}
+	pfs_store_forget(conn->server->store, conn);
+	if (conn->prev)
+		conn->prev->next = conn->next;
+	else if (conn->server->conns == conn)
+		conn->server->conns = conn->next;
+	if (conn->next)
+		conn->next->prev = conn->prev;
+	pfs_watch_clear(&conn->watches);
+	qb_ipcs_context_set(c, NULL);
+	free(conn);
+}
+
+/* Store hooks: mirror, watches, timekeeper ---------------------------------- */
+
+static int send_event(void *ctx, const void *buf, size_t len)
+{
+	struct conn *conn = ctx;
+	ssize_t rv = qb_ipcs_event_send(conn->c, buf, len);
+
+	return rv < 0 ? (int)rv : 0;
+}
+
+static void write_virtual(void *data)
+{
+	struct pfs_server *server = data;
+
+	server->virtual_dirty = false;
+	if (server->mirror && pfs_mirror_virtual(server->mirror, pfs_store_tree(server->store)) < 0)
+		pfs_log(WARN, "updating the virtual files of the mirror failed");
+}
+
+static void on_event(void *ctx, const struct pfs_event *ev)
+{
+	struct pfs_server *server = ctx;
+	int rv;
+
+	if (server->mirror) {
+		rv = pfs_mirror_event(server->mirror, pfs_store_tree(server->store), ev->op, ev->path,
+				      ev->path2);
+		if (rv < 0)
+			pfs_log(WARN, "mirror update for %s %s failed: %s", ev->op, ev->path,
+				strerror(-rv));
+		if (!server->virtual_dirty &&
+		    qb_loop_job_add(server->loop, QB_LOOP_LOW, server, write_virtual) == 0)
+			server->virtual_dirty = true;
+	}
+	for (struct conn *conn = server->conns; conn; conn = conn->next)
+		pfs_watch_notify(&conn->watches, PFS_EVENT_CHANGE, ev->version, ev->op, ev->path,
+				 ev->path2, send_event, conn);
+}
+
+static void on_reloaded(void *ctx)
+{
+	struct pfs_server *server = ctx;
+	uint64_t version = pfs_tree_version(pfs_store_tree(server->store));
+
+	if (server->mirror && pfs_mirror_sync(server->mirror, pfs_store_tree(server->store)) < 0)
+		pfs_log(WARN, "mirror resync after a reload failed");
+	for (struct conn *conn = server->conns; conn; conn = conn->next)
+		pfs_watch_notify(&conn->watches, PFS_EVENT_RESYNC, version, "resync", "/", NULL,
+				 send_event, conn);
+}
+
+static void lease_expired(void *data)
+{
+	struct lease_timer *t = data;
+	struct pfs_msg msg = {0};
+	int rv;
+
+	msg.type = PFS_MSG_LOCK_EXPIRE;
+	msg.path = t->name;
+	msg.token = t->token;
+	rv = pfs_store_submit(t->server->store, &msg, NULL, NULL, NULL);
+	if (rv < 0)
+		pfs_log(WARN, "sending the expiry of lock '%s' failed: %s", t->name, strerror(-rv));
+	else
+		pfs_log(INFO, "lease of lock '%s' with token %" PRIu64 " ran out", t->name, t->token);
+}
+
+/* This node is the timekeeper in --local mode: (re)start the lease timer
+ * from delivery. A stale timer sends an EXPIRE whose token no longer
+ * matches, which apply ignores. */
+static void on_lease(void *ctx, const struct pfs_lease *lease)
+{
+	struct pfs_server *server = ctx;
+	struct lease_timer *t;
+
+	for (t = server->timers; t; t = t->next)
+		if (!strcmp(t->name, lease->name))
+			break;
+	if (!t) {
+		t = calloc(1, sizeof(*t));
+		if (!t) {
+			pfs_log(ERR, "out of memory for the lease timer of lock '%s'", lease->name);
+			return;
+		}
+		t->server = server;
+		snprintf(t->name, sizeof(t->name), "%s", lease->name);
+		t->next = server->timers;
+		server->timers = t;
+	} else {
+		qb_loop_timer_del(server->loop, t->handle);
+	}
+	t->token = lease->token;
+	if (qb_loop_timer_add(server->loop, QB_LOOP_MED, (uint64_t)lease->lease_ms * 1000000ull, t,
+			      lease_expired, &t->handle) != 0)
+		pfs_log(ERR, "cannot start the lease timer of lock '%s'", lease->name);
+}
+
+static const struct pfs_store_hooks server_hooks = {
+	.event = on_event,
+	.lease = on_lease,
+	.reloaded = on_reloaded,
+};
+
+/* libqb poll glue -------------------------------------------------------- */
+
+static int32_t job_add(enum qb_loop_priority p, void *data, qb_loop_job_dispatch_fn fn)
+{
+	return qb_loop_job_add(ipc_loop, p, data, fn);
+}
+
+static int32_t dispatch_add(enum qb_loop_priority p, int32_t fd, int32_t events, void *data,
+			    qb_ipcs_dispatch_fn_t fn)
+{
+	return qb_loop_poll_add(ipc_loop, p, fd, events, data, fn);
+}
+
+static int32_t dispatch_mod(enum qb_loop_priority p, int32_t fd, int32_t events, void *data,
+			    qb_ipcs_dispatch_fn_t fn)
+{
+	return qb_loop_poll_mod(ipc_loop, p, fd, events, data, fn);
+}
+
+static int32_t dispatch_del(int32_t fd)
+{
+	return qb_loop_poll_del(ipc_loop, fd);
+}
+
+int pfs_server_start(qb_loop_t *loop, struct pfs_store *store, struct pfs_mirror *mirror,
+		     const struct pfs_server_config *config, struct pfs_server **out, char *errmsg)
+{
+	static struct qb_ipcs_service_handlers service_handlers = {
+		.connection_accept = connection_accept,
+		.connection_created = connection_created,
+		.msg_process = msg_process,
+		.connection_closed = connection_closed,
+		.connection_destroyed = connection_destroyed,
+	};
+	static struct qb_ipcs_poll_handlers poll_handlers = {
+		.job_add = job_add,
+		.dispatch_add = dispatch_add,
+		.dispatch_mod = dispatch_mod,
+		.dispatch_del = dispatch_del,
+	};
+	struct pfs_server *server = calloc(1, sizeof(*server));
+	const char *name = config->service ? config->service : PFS_IPC_SERVICE;
+	int rv;
+
+	if (!server)
+		return -ENOMEM;
+	server->buf = malloc(PFS_IPC_MAX_MSG);
+	if (!server->buf) {
+		free(server);
+		return -ENOMEM;
+	}
+	server->loop = loop;
+	server->store = store;
+	server->mirror = mirror;
+	server->reader_gid = config->reader_gid;
+	snprintf(server->node, sizeof(server->node), "%s", config->node_name);
+	ipc_loop = loop;
+
+	server->service = qb_ipcs_create(name, 0, QB_IPC_NATIVE, &service_handlers);
+	if (!server->service) {
+		rv = -errno ? -errno : -ENOMEM;
+		snprintf(errmsg, PFS_ERRMSG_SIZE, "cannot create IPC service '%s': %s", name,
+			 strerror(-rv));
+		goto err_free;
+	}
+	qb_ipcs_service_context_set(server->service, server);
+	qb_ipcs_enforce_buffer_size(server->service, PFS_IPC_MAX_MSG);
+	qb_ipcs_poll_handlers_set(server->service, &poll_handlers);
+	rv = qb_ipcs_run(server->service);
+	if (rv < 0) {
+		snprintf(errmsg, PFS_ERRMSG_SIZE, "cannot start IPC service '%s': %s", name,
+			 strerror(-rv));
+		goto err_destroy;
+	}
+	pfs_store_set_hooks(store, &server_hooks, server);
+	*out = server;
+	return 0;
+
+err_destroy:
+	qb_ipcs_destroy(server->service);
+err_free:
+	free(server->buf);
+	free(server);
+	return rv;
+}
+
+void pfs_server_stop(struct pfs_server *server)
+{
+	if (!server)
+		return;
+	if (server->service)
+		qb_ipcs_destroy(server->service);
+	while (server->timers) {
+		struct lease_timer *t = server->timers;
+
+		server->timers = t->next;
+		qb_loop_timer_del(server->loop, t->handle);
+		free(t);
+	}
+	free(server->buf);
+	free(server);
+}
+
+static void bootstrap_one(struct pfs_server *server, const char *path)
+{
+	struct pfs_msg msg = {0};
+	struct pfs_stat st;
+	int rv;
+
+	if (pfs_tree_stat(pfs_store_tree(server->store), path, &st) == 0)
+		return;
+	msg.type = PFS_MSG_MKDIR;
+	msg.path = path;
+	rv = pfs_store_submit(server->store, &msg, NULL, NULL, NULL);
+	if (rv < 0)
+		pfs_log(ERR, "cannot create %s: %s", path, strerror(-rv));
+}
+
+int pfs_server_bootstrap(struct pfs_server *server)
+{
+	static const char *const subdirs[] = {"", "/lxc", "/qemu-server", "/priv"};
+	char path[PFS_MAX_PATH];
+
+	bootstrap_one(server, "/nodes");
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(path, sizeof(path), "/nodes/%s%s", server->node, subdirs[i]);
+		bootstrap_one(server, path);
+	}
+	bootstrap_one(server, "/priv");
+	bootstrap_one(server, PFS_LOCK_DIR);
+	return 0;
+}

@@ -1,0 +1,49 @@
+/*
+ * pfs_server: the client API of the daemon over libqb IPC, the watches,
+ * the lock timekeeper and the mirror updates, all on one libqb main loop.
+ */
+#ifndef PMXFS_SERVER_H
+#define PMXFS_SERVER_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <qb/qbloop.h>
+
+#include "pmxfs/mirror.h"
+#include "pmxfs/store.h"
+
+#define PFS_LOCK_DEFAULT_LEASE_MS 120000u /* as pmxcfs locks */
+/* LIMIT: the shortest lease in --local mode. With corosync it must also
+ * cover four totem tokens plus 5 s; the cluster half raises it. */
+#define PFS_LOCK_MIN_LEASE_MS 1000u
+#define PFS_LOCK_MAX_LEASE_MS 3600000u
+
+struct pfs_server_config {
+	const char *service;   /* IPC service name, "pmxfs" by default */
+	const char *node_name;
+	gid_t reader_gid;
+};
+
+struct pfs_server;
+
+/*
+ * Start serving store on loop; mirror may be NULL. The server installs
+ * itself as the store's hooks (mirror, watches, timekeeper).
+ * Errors: -ENOMEM, -EADDRINUSE (the service name is taken), other IPC
+ * errors, with errmsg.
+ */
+int pfs_server_start(qb_loop_t *loop, struct pfs_store *store, struct pfs_mirror *mirror,
+		     const struct pfs_server_config *config, struct pfs_server **out,
+		     char *errmsg);
+
+/* Stop serving and free the server. Accepts NULL. */
+void pfs_server_stop(struct pfs_server *server);
+
+/*
+ * Create the directories a node needs if they are missing:
+ * /nodes/<node>/{lxc,qemu-server,priv} and /priv/lock, through the store.
+ */
+int pfs_server_bootstrap(struct pfs_server *server);
+
+#endif
