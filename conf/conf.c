@@ -101,6 +101,7 @@ struct conf_section *conf_section_add(struct conf_file *cf, enum conf_section_ki
                                       const char *name)
 {
 	struct conf_section *existing, *grown;
+	size_t index;
 	char *copy;
 
 	if (kind == CONF_SECTION_MAIN)
@@ -119,7 +120,11 @@ struct conf_section *conf_section_add(struct conf_file *cf, enum conf_section_ki
 	}
 	cf->sections = grown;
 
-	existing = &cf->sections[cf->n_sections++];
+	/* The pending section is always sections[1], before the snapshots. */
+	index = kind == CONF_SECTION_PENDING ? 1 : cf->n_sections;
+	memmove(&grown[index + 1], &grown[index], (cf->n_sections - index) * sizeof(*grown));
+	cf->n_sections++;
+	existing = &grown[index];
 	memset(existing, 0, sizeof(*existing));
 	existing->kind = kind;
 	existing->name = copy;

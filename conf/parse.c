@@ -9,8 +9,10 @@
  * the pending section) and the earlier of duplicate keys are kept as
  * verbatim lines of their section, so writing the file back loses nothing.
  *
- * Line ends: "\n", with one '\r' before it removed, so CRLF files read
- * like LF files and are written back with LF.
+ * Line ends: "\n", with every '\r' just before it removed, so CRLF files
+ * read like LF files and are written back with LF. Removing all of them,
+ * not one, keeps a verbatim line from ending in '\r', which the next read
+ * would strip.
  */
 #include "config.h"
 
@@ -32,6 +34,14 @@ struct parser {
 	struct conf_section *section; /* the section lines go to now */
 	char **lines;                 /* line texts, index = line number - 1 */
 	size_t n_lines;
+	/*
+	 * Length and allocated size of section->description, so that adding a
+	 * `#` line costs no strlen() of all lines before it. They are valid
+	 * only while desc_known is true, which a section header resets.
+	 */
+	size_t desc_len;
+	size_t desc_size;
+	bool desc_known;
 };
 
 static bool is_blank(const char *s)
@@ -102,6 +112,7 @@ static int parse_header(struct parser *p, unsigned line, const char *text, size_
 	struct conf_section *s;
 	char *name = strndup(text + 1, name_len);
 
+	p->desc_known = false;
 	if (name == NULL)
 		return -ENOMEM;
 	s = pending ? conf_pending(p->cf) : conf_snapshot(p->cf, name);
@@ -120,30 +131,62 @@ static int parse_header(struct parser *p, unsigned line, const char *text, size_
 	return 0;
 }
 
-static int append_description(struct conf_section *s, const char *decoded, bool newline)
+/* Append DECODED, and a newline when NEWLINE, to the description of the current section. */
+static int append_description(struct parser *p, const char *decoded, bool newline)
 {
-	size_t old = s->description != NULL ? strlen(s->description) : 0;
+	struct conf_section *s = p->section;
 	size_t add = strlen(decoded);
-	char *grown = realloc(s->description, old + add + 2);
+	size_t need;
 
-	if (grown == NULL)
-		return -ENOMEM;
-	memcpy(grown + old, decoded, add);
+	if (!p->desc_known) {
+		p->desc_len = s->description != NULL ? strlen(s->description) : 0;
+		p->desc_size = s->description != NULL ? p->desc_len + 1 : 0;
+		p->desc_known = true;
+	}
+
+	/* Grow by doubling: a 1 MiB file of `#` lines stays linear. */
+	need = p->desc_len + add + 2;
+	if (need > p->desc_size) {
+		size_t size = p->desc_size * 2 > need ? p->desc_size * 2 : need;
+		char *grown = realloc(s->description, size);
+
+		if (grown == NULL)
+			return -ENOMEM;
+		s->description = grown;
+		p->desc_size = size;
+	}
+	memcpy(s->description + p->desc_len, decoded, add);
+	p->desc_len += add;
 	if (newline)
-		grown[old + add++] = '\n';
-	grown[old + add] = '\0';
-	s->description = grown;
+		s->description[p->desc_len++] = '\n';
+	s->description[p->desc_len] = '\0';
 	return 0;
 }
 
-static int parse_comment(struct parser *p, const char *text, bool newline)
+/* Append the decoded TEXT of a `#` line and a newline to the description. */
+static int parse_comment(struct parser *p, const char *text)
 {
 	char *decoded = conf_desc_decode(text, strlen(text));
 	int rv;
 
 	if (decoded == NULL)
 		return -ENOMEM;
-	rv = append_description(p->section, decoded, newline);
+	rv = append_description(p, decoded, true);
+	free(decoded);
+	return rv;
+}
+
+/* Append the decoded TEXT of a legacy line, with a newline unless it ends in one. */
+static int parse_legacy_description(struct parser *p, const char *text)
+{
+	char *decoded = conf_desc_decode(text, strlen(text));
+	size_t len;
+	int rv;
+
+	if (decoded == NULL)
+		return -ENOMEM;
+	len = strlen(decoded);
+	rv = append_description(p, decoded, len == 0 || decoded[len - 1] != '\n');
 	free(decoded);
 	return rv;
 }
@@ -233,9 +276,13 @@ static int parse_value(struct parser *p, unsigned line, const char *key, const c
 	if (check != 0)
 		return conf_diag_add(p->cf, line, CONF_ERROR, "%s", errmsg);
 
-	/* Limits pct checks only when a value is set are warnings here. */
+	/*
+	 * Limits pct checks only when a value is set are warnings here. Check
+	 * the entry just appended: conf_get() would return the first of
+	 * duplicate keys, not this line's value.
+	 */
 	errmsg[0] = '\0';
-	check = conf_schema_validate(key, conf_get(p->section, key), errmsg);
+	check = conf_schema_validate(key, p->section->keys[p->section->n_keys - 1].value, errmsg);
 	if (check == -ENOMEM)
 		return -ENOMEM;
 	if (check != 0)
@@ -252,8 +299,13 @@ static int parse_key_line(struct parser *p, unsigned line, const char *key, cons
 		return keep_verbatim(p, line, why);
 	}
 
+	/*
+	 * A legacy `description:` line reads as one description line. pct
+	 * appends it with no newline, but the writer can only write whole `#`
+	 * lines, so that text would read back with a newline added.
+	 */
 	if (strcmp(key, "description") == 0)
-		return parse_comment(p, value, false);
+		return parse_legacy_description(p, value);
 
 	if (strcmp(key, "delete") == 0 && p->section->kind != CONF_SECTION_PENDING)
 		return keep_verbatim(p, line, "'delete' is allowed only in the [pve:pending] section");
@@ -284,7 +336,7 @@ static int parse_line(struct parser *p, unsigned line, char *scratch)
 		return parse_header(p, line, scratch, name_len);
 
 	if (scratch[0] == '#')
-		return parse_comment(p, scratch + 1, true);
+		return parse_comment(p, scratch + 1);
 
 	if (match_raw(scratch, &value))
 		return parse_raw(p, line, scratch, value);
@@ -330,18 +382,26 @@ static int resolve_duplicates(struct parser *p, struct conf_section *s)
 	qsort(sorted, s->n_keys, sizeof(*sorted), cmp_entry_key_line);
 
 	/* Mark each earlier duplicate by clearing its line's key pointer. */
-	for (size_t i = 0; i + 1 < s->n_keys && rv == 0; i++) {
-		struct conf_entry *e = sorted[i], *next = sorted[i + 1];
+	for (size_t start = 0, end; start < s->n_keys && rv == 0; start = end) {
+		/* sorted[start..end) is a run of one key; its last line is in effect. */
+		const struct conf_entry *used;
 
-		if (strcmp(e->key, next->key) != 0)
-			continue;
-		rv = conf__verbatim_add(s, p->lines[e->line - 1], e->line, true);
-		if (rv == 0)
-			rv = conf_diag_add(p->cf, e->line, CONF_WARNING,
-			                   "duplicate key '%s': the value on line %u is used; this line is kept as it is",
-			                   e->key, next->line);
-		free(e->key);
-		e->key = NULL;
+		for (end = start + 1; end < s->n_keys; end++) {
+			if (strcmp(sorted[start]->key, sorted[end]->key) != 0)
+				break;
+		}
+		used = sorted[end - 1];
+		for (size_t i = start; i + 1 < end && rv == 0; i++) {
+			struct conf_entry *e = sorted[i];
+
+			rv = conf__verbatim_add(s, p->lines[e->line - 1], e->line, true);
+			if (rv == 0)
+				rv = conf_diag_add(p->cf, e->line, CONF_WARNING,
+				                   "duplicate key '%s': the value on line %u is used; this line is kept as it is",
+				                   e->key, used->line);
+			free(e->key);
+			e->key = NULL;
+		}
 	}
 	free(sorted);
 
@@ -353,7 +413,9 @@ static int resolve_duplicates(struct parser *p, struct conf_section *s)
 			s->keys[kept++] = s->keys[i];
 	}
 	s->n_keys = kept;
-	qsort(s->verbatim, s->n_verbatim, sizeof(*s->verbatim), cmp_verbatim_line);
+	/* qsort() must not be given NULL, even for no elements. */
+	if (s->n_verbatim > 1)
+		qsort(s->verbatim, s->n_verbatim, sizeof(*s->verbatim), cmp_verbatim_line);
 	return rv;
 }
 
@@ -375,8 +437,8 @@ static int split_lines(struct parser *p, char *buf, size_t len)
 		if (nl == NULL && start == buf + len)
 			break;
 		*end = '\0';
-		if (end > start && end[-1] == '\r')
-			end[-1] = '\0';
+		for (char *cr = end; cr > start && cr[-1] == '\r'; cr--)
+			cr[-1] = '\0';
 		p->lines[p->n_lines++] = start;
 		start = end + 1;
 	}
@@ -426,8 +488,11 @@ static int parse_all(struct parser *p)
 	for (size_t i = 0; i < p->cf->n_sections && rv == 0; i++)
 		rv = resolve_duplicates(p, &p->cf->sections[i]);
 
-	/* Stable for equal lines: qsort is not, so sort by line only when needed. */
-	if (rv == 0)
+	/*
+	 * Put the diagnostics in line order. qsort() is not stable, so those of
+	 * one line may come in any order, and it must not be given NULL.
+	 */
+	if (rv == 0 && p->cf->n_diags > 1)
 		qsort(p->cf->diags, p->cf->n_diags, sizeof(*p->cf->diags), cmp_diag_line);
 	return rv;
 }

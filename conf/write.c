@@ -8,7 +8,8 @@
  * duplicate keys) go before the keys, so the later value stays in effect. The main section comes first, then
  * `[pve:pending]`, then the snapshots sorted by name, each after a blank
  * line. As pct does, an `unusedN` of the main section whose volume is
- * still used by rootfs or an mpN there is left out.
+ * still used by rootfs or an mpN there is left out (unless earlier
+ * duplicates of it were kept as shadowed lines).
  */
 #include "config.h"
 
@@ -59,12 +60,32 @@ static bool is_mount_key(const char *key)
 	return strncmp(key, "mp", 2) == 0 && key[2] >= '0' && key[2] <= '9';
 }
 
-/* True when the unusedN entry E of S names a volume that S mounts. */
+/* True when S keeps a shadowed line, an earlier duplicate, of KEY. */
+static bool has_shadowed(const struct conf_section *s, const char *key)
+{
+	size_t len = strlen(key);
+
+	for (size_t i = 0; i < s->n_verbatim; i++) {
+		const char *text = s->verbatim[i].text;
+
+		if (s->verbatim[i].shadowed && strncmp(text, key, len) == 0 && text[len] == ':')
+			return true;
+	}
+	return false;
+}
+
+/*
+ * True when the unusedN entry E of S names a volume that S mounts, and can
+ * be left out. It stays when S has shadowed lines of its key: leaving it
+ * out would bring the earlier value back into effect on the next read.
+ */
 static bool unused_is_mounted(const struct conf_section *s, const struct conf_entry *e)
 {
 	char unused[512], mounted[512];
 
 	if (strncmp(e->key, "unused", 6) != 0 || !volume_of(e->value, unused, sizeof(unused)))
+		return false;
+	if (has_shadowed(s, e->key))
 		return false;
 	for (size_t i = 0; i < s->n_keys; i++) {
 		if (is_mount_key(s->keys[i].key) &&
