@@ -9,5 +9,17 @@ fuzz_fuzz_propstr_SOURCES = fuzz/fuzz_propstr.c
 fuzz_fuzz_propstr_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer
 fuzz_fuzz_propstr_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
 fuzz_fuzz_propstr_LDADD = conf/libconf.la
+
+# pmxfs-begin: fuzz targets of the store
+noinst_PROGRAMS += fuzz/fuzz_wire fuzz/fuzz_ipc_request
+fuzz_fuzz_wire_SOURCES = fuzz/fuzz_wire.c
+fuzz_fuzz_wire_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer
+fuzz_fuzz_wire_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
+fuzz_fuzz_wire_LDADD = pmxfs/libpfscore.la
+fuzz_fuzz_ipc_request_SOURCES = fuzz/fuzz_ipc_request.c
+fuzz_fuzz_ipc_request_CFLAGS = $(AM_CFLAGS) $(QB_CFLAGS) -fsanitize=fuzzer
+fuzz_fuzz_ipc_request_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
+fuzz_fuzz_ipc_request_LDADD = pmxfs/libpfscore.la
+# pmxfs-end
 endif
 EXTRA_DIST += fuzz/corpus
