@@ -26,6 +26,6 @@ pmxfs_pmxfs_CFLAGS = $(AM_CFLAGS) $(QB_CFLAGS)
 pmxfs_pmxfs_LDADD = pmxfs/libpfscore.la
 
 bin_PROGRAMS += pmxfs/pmxfsctl
-pmxfs_pmxfsctl_SOURCES = pmxfs/pmxfsctl.c
+pmxfs_pmxfsctl_SOURCES = pmxfs/pmxfsctl.c pmxfs/import.h pmxfs/import.c
 pmxfs_pmxfsctl_CFLAGS = $(AM_CFLAGS) $(JSON_CFLAGS) $(SQLITE_CFLAGS)
 pmxfs_pmxfsctl_LDADD = pmxfs/libpmxfs.la $(JSON_LIBS) $(SQLITE_LIBS)

@@ -278,7 +278,7 @@ int main(int argc, char **argv)
 		pfs_log(INFO, "pmxfs started as node %s (local mode) on %s, version %llu", node,
 			o.data_dir, (unsigned long long)pfs_tree_version(pfs_store_tree(d.store)));
 		qb_loop_run(d.loop);
-		rv = 0;
+		rv = pfs_store_broken(d.store) ? 1 : 0;
 		pfs_log(INFO, "pmxfs stopped");
 	}
 

@@ -14,8 +14,7 @@
 #include <unistd.h>
 
 #include <json-c/json.h>
-#include <sqlite3.h>
-
+#include "pmxfs/import.h"
 #include "pmxfs/pmxfs.h"
 
 enum exit_code {
@@ -483,104 +482,6 @@ out:
 
 /* import ----------------------------------------------------------------- */
 
-struct row {
-	int64_t inode, parent;
-	int type;
-	char *name;
-	void *data;
-	int size;
-	char *path;
-	int depth;
-};
-
-static struct row *find_row(struct row *rows, size_t n, int64_t inode)
-{
-	for (size_t i = 0; i < n; i++)
-		if (rows[i].inode == inode)
-			return &rows[i];
-	return NULL;
-}
-
-/* Build a row's path from its parents; -1 on a loop or a missing parent. */
-static int row_path(struct row *rows, size_t n, struct row *r, int guard)
-{
-	struct row *parent;
-	size_t len;
-
-	if (r->path)
-		return 0;
-	if (guard > 256)
-		return -1;
-	if (r->parent == 0) {
-		parent = NULL;
-	} else {
-		parent = find_row(rows, n, r->parent);
-		if (!parent || parent->type != 4 || row_path(rows, n, parent, guard + 1) < 0)
-			return -1;
-	}
-	len = (parent ? strlen(parent->path) : 0) + strlen(r->name) + 2;
-	r->path = malloc(len);
-	if (!r->path)
-		return -1;
-	snprintf(r->path, len, "%s/%s", parent ? parent->path : "", r->name);
-	r->depth = parent ? parent->depth + 1 : 1;
-	return 0;
-}
-
-static int by_depth(const void *a, const void *b)
-{
-	const struct row *x = a, *y = b;
-
-	return x->depth != y->depth ? x->depth - y->depth : strcmp(x->path, y->path);
-}
-
-static int read_rows(const char *file, struct row **out, size_t *count)
-{
-	static const char query[] =
-		"SELECT inode, parent, type, name, data FROM tree WHERE inode != 0";
-	struct row *rows = NULL;
-	size_t n = 0;
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	int rc;
-
-	if (sqlite3_open_v2(file, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, query, -1, &st, NULL) != SQLITE_OK) {
-		fprintf(stderr, "pmxfsctl: cannot read %s: %s\n", file, sqlite3_errmsg(db));
-		sqlite3_close(db);
-		return -EIO;
-	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct row *grown = realloc(rows, (n + 1) * sizeof(*rows)), *r;
-		const char *name = (const char *)sqlite3_column_text(st, 3);
-
-		if (!grown)
-			break;
-		rows = grown;
-		r = &rows[n++];
-		memset(r, 0, sizeof(*r));
-		r->inode = sqlite3_column_int64(st, 0);
-		r->parent = sqlite3_column_int64(st, 1);
-		r->type = sqlite3_column_int(st, 2);
-		r->name = strdup(name ? name : "");
-		r->size = sqlite3_column_bytes(st, 4);
-		r->data = malloc((size_t)r->size + 1);
-		if (r->data && r->size)
-			memcpy(r->data, sqlite3_column_blob(st, 4), (size_t)r->size);
-	}
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	if (rc != SQLITE_DONE) {
-		fprintf(stderr, "pmxfsctl: cannot read the tree table of %s\n", file);
-		*out = rows;
-		*count = n;
-		return -EIO;
-	}
-	*out = rows;
-	*count = n;
-	return 0;
-}
-
 /* The store counts as empty when it holds no files (the daemon's own
  * folders may exist). */
 static int count_files(const char *dir, long *files)
@@ -608,10 +509,11 @@ static int count_files(const char *dir, long *files)
 
 static int cmd_import(const struct opts *o, char **args)
 {
-	struct row *rows = NULL;
+	struct pfs_import_entry *list = NULL;
+	char errmsg[512];
 	size_t n = 0;
 	long files = 0, failed = 0, imported = 0;
-	int rv, code = EXIT_OK;
+	int rv;
 
 	rv = count_files("/", &files);
 	if (rv < 0)
@@ -621,41 +523,28 @@ static int cmd_import(const struct opts *o, char **args)
 			"import needs an empty store\n", args[0], files);
 		return EXIT_CONFLICT;
 	}
-	if (read_rows(args[0], &rows, &n) < 0) {
-		code = EXIT_ERROR;
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (rows[i].type != 4 && rows[i].type != 8) {
-			fprintf(stderr, "pmxfsctl: cannot import entry %" PRId64 ": type %d is unknown\n",
-				rows[i].inode, rows[i].type);
-			code = EXIT_ERROR;
-			goto out;
-		}
-		if (row_path(rows, n, &rows[i], 0) < 0) {
-			fprintf(stderr, "pmxfsctl: cannot import entry %" PRId64 " ('%s'): its parent %"
-				PRId64 " is missing\n", rows[i].inode, rows[i].name, rows[i].parent);
-			code = EXIT_ERROR;
-			goto out;
-		}
+	rv = pfs_import_read(args[0], &list, &n, errmsg, sizeof(errmsg));
+	if (rv < 0) {
+		fprintf(stderr, "pmxfsctl: cannot import %s: %s\n", args[0], errmsg);
+		return EXIT_ERROR;
 	}
 
-	/* Parents before children; new inodes come from the store. */
-	qsort(rows, n, sizeof(*rows), by_depth);
+	/* Parents come first; the store gives every entry a new inode. */
 	for (size_t i = 0; i < n; i++) {
-		struct row *r = &rows[i];
+		struct pfs_import_entry *e = &list[i];
 
-		rv = r->type == 4 ? pfs_mkdir(conn, r->path, NULL)
-				  : pfs_create(conn, r->path, r->data, (size_t)r->size, NULL, NULL);
-		if (rv == -EEXIST && r->type == 4)
+		rv = e->is_dir ? pfs_mkdir(conn, e->path, NULL)
+			       : pfs_create(conn, e->path, e->data, e->size, NULL, NULL);
+		if (rv == -EEXIST && e->is_dir)
 			rv = 0;
 		if (rv < 0) {
 			failed++;
-			fail(rv, "import", r->path);
+			fail(rv, "import", e->path);
 		} else {
 			imported++;
 		}
 	}
+	pfs_import_free(list, n);
 	if (o->json) {
 		struct json_object *j = json_object_new_object();
 
@@ -665,16 +554,7 @@ static int cmd_import(const struct opts *o, char **args)
 	} else {
 		printf("imported %ld entries, %ld failed\n", imported, failed);
 	}
-	code = failed ? EXIT_ERROR : EXIT_OK;
-
-out:
-	for (size_t i = 0; i < n; i++) {
-		free(rows[i].name);
-		free(rows[i].data);
-		free(rows[i].path);
-	}
-	free(rows);
-	return code;
+	return failed ? EXIT_ERROR : EXIT_OK;
 }
 
 struct command {

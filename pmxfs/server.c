@@ -68,6 +68,8 @@ struct conn {
 	char lock_name[PFS_MAX_LOCK_NAME + 1];
 	qb_loop_timer_handle acquire_timer;
 	bool timer_armed;
+	qb_loop_timer_handle overflow_timer;
+	bool overflow_armed;
 };
 
 /* libqb's poll handlers have no context argument. */
@@ -593,6 +595,8 @@ static void connection_destroyed(qb_ipcs_connection_t *c)
 		qb_loop_timer_del(conn->server->loop, conn->acquire_timer);
 		acquire_timeout(conn);
 	}
+	if (conn->overflow_armed)
+		qb_loop_timer_del(conn->server->loop, conn->overflow_timer);
 	pfs_store_forget(conn->server->store, conn);
 	if (conn->prev)
 		conn->prev->next = conn->next;
@@ -613,6 +617,33 @@ static int send_event(void *ctx, const void *buf, size_t len)
 	ssize_t rv = qb_ipcs_event_send(conn->c, buf, len);
 
 	return rv < 0 ? (int)rv : 0;
+}
+
+#define OVERFLOW_RETRY_NS (250ull * 1000 * 1000)
+
+static void retry_overflow(void *data);
+
+/* Send an event; when the channel is full, retry the owed overflow event
+ * on a timer, so the client learns of it without waiting for more changes. */
+static void notify(struct conn *conn, enum pfs_event_kind kind, uint64_t version, const char *op,
+		   const char *path, const char *path2)
+{
+	if (pfs_watch_notify(&conn->watches, kind, version, op, path, path2, send_event, conn) ==
+		    -EAGAIN &&
+	    !conn->overflow_armed &&
+	    qb_loop_timer_add(conn->server->loop, QB_LOOP_LOW, OVERFLOW_RETRY_NS, conn,
+			      retry_overflow, &conn->overflow_timer) == 0)
+		conn->overflow_armed = true;
+}
+
+static void retry_overflow(void *data)
+{
+	struct conn *conn = data;
+
+	conn->overflow_armed = false;
+	if (conn->watches.overflow)
+		notify(conn, PFS_EVENT_OVERFLOW, pfs_tree_version(pfs_store_tree(conn->server->store)),
+		       "overflow", "/", NULL);
 }
 
 static void write_virtual(void *data)
@@ -640,8 +671,7 @@ static void on_event(void *ctx, const struct pfs_event *ev)
 			server->virtual_dirty = true;
 	}
 	for (struct conn *conn = server->conns; conn; conn = conn->next)
-		pfs_watch_notify(&conn->watches, PFS_EVENT_CHANGE, ev->version, ev->op, ev->path,
-				 ev->path2, send_event, conn);
+		notify(conn, PFS_EVENT_CHANGE, ev->version, ev->op, ev->path, ev->path2);
 }
 
 static void on_reloaded(void *ctx)
@@ -652,8 +682,7 @@ static void on_reloaded(void *ctx)
 	if (server->mirror && pfs_mirror_sync(server->mirror, pfs_store_tree(server->store)) < 0)
 		pfs_log(WARN, "mirror resync after a reload failed");
 	for (struct conn *conn = server->conns; conn; conn = conn->next)
-		pfs_watch_notify(&conn->watches, PFS_EVENT_RESYNC, version, "resync", "/", NULL,
-				 send_event, conn);
+		notify(conn, PFS_EVENT_RESYNC, version, "resync", "/", NULL);
 }
 
 static void lease_expired(void *data)

@@ -31,6 +31,7 @@ struct pfs_store {
 	struct pfs_store_hooks hooks;
 	void *hooks_ctx;
 	struct pfs_store_stats stats;
+	bool broken;
 };
 
 int pfs_store_open(const char *db_path, uint32_t node_id, struct pfs_store **out, char *errmsg)
@@ -100,6 +101,11 @@ uint32_t pfs_store_node_id(const struct pfs_store *store)
 void pfs_store_stats(const struct pfs_store *store, struct pfs_store_stats *stats)
 {
 	*stats = store->stats;
+}
+
+bool pfs_store_broken(const struct pfs_store *store)
+{
+	return store->broken;
 }
 
 int pfs_store_submit(struct pfs_store *store, struct pfs_msg *msg, pfs_store_done_fn done,
@@ -184,6 +190,7 @@ static int recover(struct pfs_store *store, struct round_item *items, size_t cou
 	rv = pfs_db_load(store->db, &fresh, errmsg);
 	if (rv < 0) {
 		pfs_log(ERR, "reload of %s after a failed commit failed: %s", store->db_path, errmsg);
+		store->broken = true;
 		return -EIO;
 	}
 	pfs_tree_free(store->tree);

@@ -108,6 +108,10 @@ struct pfs_store_stats {
 };
 void pfs_store_stats(const struct pfs_store *store, struct pfs_store_stats *stats);
 
+/* Return true after a failed commit whose reload failed too: the tree no
+ * longer matches the database and the daemon must exit. */
+bool pfs_store_broken(const struct pfs_store *store);
+
 /*
  * The loopback transport of --local mode: send() queues a copy, and the
  * queue is delivered as one dispatch round on the next turn of the libqb

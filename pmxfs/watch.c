@@ -95,6 +95,8 @@ int pfs_watch_notify(struct pfs_watchlist *list, enum pfs_event_kind kind, uint6
 		return 0;
 	if (kind == PFS_EVENT_CHANGE && !pfs_watch_matches(list, path, path2))
 		return 0;
+	if (kind == PFS_EVENT_OVERFLOW && !list->overflow)
+		return 0;
 
 	/* Settle an owed overflow before anything newer goes out. */
 	if (list->overflow) {

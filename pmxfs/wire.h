@@ -30,8 +30,10 @@
  *        0    4 lease in ms  (ACQUIRE)
  *        4    4 name length
  *        8    8 token        (RENEW, RELEASE, EXPIRE; 0 in ACQUIRE)
- *       16    8 waiter id    (RELEASE with token 0: the request id of the
- *                             writer's queued ACQUIRE to withdraw)
+ *       16    8 waiter id    ACQUIRE: nonzero to wait in the queue when the
+ *                            lock is held, 0 to fail with -EBUSY.
+ *                            RELEASE with token 0: the request id of the
+ *                            writer's queued ACQUIRE to withdraw.
  *       24      name
  *
  * STATUS_SET body: key length (4), value length (4), key, value.

@@ -46,6 +46,11 @@ tests_check_server_SOURCES = tests/check_server.c
 tests_check_server_CFLAGS = $(UNIT_CFLAGS) $(QB_CFLAGS)
 tests_check_server_LDADD = pmxfs/libpfscore.la $(UNIT_LIBS)
 
+check_PROGRAMS += tests/check_import
+tests_check_import_SOURCES = tests/check_import.c pmxfs/import.c
+tests_check_import_CFLAGS = $(UNIT_CFLAGS) $(SQLITE_CFLAGS)
+tests_check_import_LDADD = $(SQLITE_LIBS) $(UNIT_LIBS)
+
 # End-to-end tests of the store, run by ./run-tests store (they need root).
 EXTRA_DIST += tests/store
 # pmxfs-end
