@@ -1,4 +1,4 @@
-/* libFuzzer target: the daemon's client request decoder, which sees
+/* libFuzzer target: the daemon's client request decoder, which reads
  * every byte a local client sends. */
 #include "config.h"
 

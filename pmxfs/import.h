@@ -1,9 +1,11 @@
 /*
- * pfs_import: read a pmxcfs database (its `tree` table: inode, parent,
- * version, writer, mtime, type 4 = directory or 8 = file, name, data;
- * children of the root have parent 0; the row with inode 0 holds the
- * version and is skipped) into a list of paths in creation order, parents
- * first. The store then creates them with new inodes.
+ * pfs_import: read a pmxcfs database into a list of paths in creation
+ * order, parents first. The store then creates them with new inodes.
+ *
+ * pmxcfs keeps its tree in the table `tree(inode, parent, version, writer,
+ * mtime, type, name, data)` with type 4 for directories and 8 for files.
+ * Children of the root have parent 0, and the row with inode 0 stores the
+ * tree version, so it is skipped.
  */
 #ifndef PMXFS_IMPORT_H
 #define PMXFS_IMPORT_H

@@ -12,7 +12,7 @@
 #include "pmxfs/pmxfs.h"
 #include "pmxfs/proto.h"
 
-/* LIMIT: how long a request waits for its answer. Changes wait for the
+/* LIMIT: how long a request waits for its reply. Changes wait for the
  * commit; lock acquisition adds its own timeout on top. */
 #define REQUEST_TIMEOUT_MS 120000
 

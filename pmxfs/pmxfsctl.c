@@ -114,7 +114,11 @@ static void print_json(struct json_object *o)
 
 static const char *type_name(uint32_t type)
 {
-	return type == PFS_ENTRY_DIR ? "dir" : type == PFS_ENTRY_LINK ? "link" : "file";
+	if (type == PFS_ENTRY_DIR)
+		return "dir";
+	if (type == PFS_ENTRY_LINK)
+		return "link";
+	return "file";
 }
 
 static struct json_object *entry_json(const struct pfs_entry *e, const char *name)
@@ -482,7 +486,7 @@ out:
 
 /* import ----------------------------------------------------------------- */
 
-/* The store counts as empty when it holds no files (the daemon's own
+/* The store counts as empty when it contains no files (the daemon's own
  * folders may exist). */
 static int count_files(const char *dir, long *files)
 {
@@ -519,7 +523,7 @@ static int cmd_import(const struct opts *o, char **args)
 	if (rv < 0)
 		return fail(rv, "read", "the store");
 	if (files > 0) {
-		fprintf(stderr, "pmxfsctl: cannot import %s: the store already holds %ld files; "
+		fprintf(stderr, "pmxfsctl: cannot import %s: the store already contains %ld files; "
 			"import needs an empty store\n", args[0], files);
 		return EXIT_CONFLICT;
 	}
@@ -659,7 +663,7 @@ int main(int argc, char **argv)
 	rv = pfs_connect(NULL, &conn);
 	if (rv < 0) {
 		fprintf(stderr, "pmxfsctl: cannot connect to pmxfs: %s; is the daemon running?\n",
-			rv == -ENOTCONN ? "no answer on its IPC service" : strerror(-rv));
+			rv == -ENOTCONN ? "its IPC service does not respond" : strerror(-rv));
 		return EXIT_ERROR;
 	}
 	code = cmd->fn(&o, argv + optind + 1);

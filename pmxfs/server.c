@@ -5,8 +5,8 @@
  * client's access comes from the credentials libqb takes from the socket
  * (uid, gid, pid; supplementary groups from /proc/<pid>/status), links are
  * resolved, permissions checked, and then a handler from the dispatch
- * table runs. Reads answer at once from the committed tree; changes go
- * through the store and are answered after their round is committed.
+ * table runs. Reads reply at once from the committed tree. Changes go
+ * through the store and get their reply after their round is committed.
  */
 #include "config.h"
 
@@ -253,7 +253,7 @@ static void handle_list(struct conn *conn, const struct pfs_request *req)
 	if (rv == 0 && !strcmp(req->path, "/"))
 		rv = list_root_extras(conn, &ctx);
 	if (rv == -EMSGSIZE) {
-		/* LIMIT: one response holds about 1 MiB of names. */
+		/* LIMIT: one response contains about 1 MiB of names. */
 		respond_error(conn, req->op, rv, "directory '%s' has too many entries to list in one response",
 			      req->path);
 		return;
@@ -356,7 +356,7 @@ static const enum pfs_msg_type msg_types[PFS_OP_MAX + 1] = {
 	[PFS_OP_KV_SET] = PFS_MSG_STATUS_SET,
 };
 
-/* A queued ACQUIRE waited too long: withdraw it; its answer comes back
+/* A queued ACQUIRE waited too long: withdraw it. Its reply comes back
  * through the store as -ETIMEDOUT (or a grant, if that came first). */
 static void acquire_timeout(void *data)
 {
@@ -573,9 +573,8 @@ static void connection_created(qb_ipcs_connection_t *c)
 	if (conn->next)
 		conn->next->prev = conn;
 	conn->server->conns = conn;
-	pfs_log(DEBUG, "client pid %d uid %u connected with %s access", stats.client_pid,
-		(unsigned)conn->uid,
-		conn->access == PFS_ACCESS_WRITE ? "write" : conn->access ? "read" : "no");
+	pfs_log(DEBUG, "client pid %d uid %u connected with access level %d", stats.client_pid,
+		(unsigned)conn->uid, (int)conn->access);
 }
 
 static int32_t connection_closed(qb_ipcs_connection_t *c)
@@ -623,8 +622,8 @@ static int send_event(void *ctx, const void *buf, size_t len)
 
 static void retry_overflow(void *data);
 
-/* Send an event; when the channel is full, retry the owed overflow event
- * on a timer, so the client learns of it without waiting for more changes. */
+/* Send an event. When the channel is full, a timer retries the owed
+ * overflow event, so the client gets it without waiting for more changes. */
 static void notify(struct conn *conn, enum pfs_event_kind kind, uint64_t version, const char *op,
 		   const char *path, const char *path2)
 {

@@ -152,8 +152,8 @@ void pfs_store_forget(struct pfs_store *store, void *ctx)
 			p->done = NULL;
 }
 
-/* Answer and drop the pending request with this id, if it is ours. */
-static void answer(struct pfs_store *store, uint64_t request_id, const struct pfs_apply_result *res)
+/* Reply to the pending request with this id, if it is ours, and drop it. */
+static void reply(struct pfs_store *store, uint64_t request_id, const struct pfs_apply_result *res)
 {
 	struct pending **pp, *p;
 
@@ -203,7 +203,7 @@ static int recover(struct pfs_store *store, struct round_item *items, size_t cou
 		items[i].res.rc = -EIO;
 		snprintf(items[i].res.errmsg, sizeof(items[i].res.errmsg),
 			 "the change was not stored: %s", why);
-		answer(store, items[i].request_id, &items[i].res);
+		reply(store, items[i].request_id, &items[i].res);
 	}
 	if (store->hooks.reloaded)
 		store->hooks.reloaded(store->hooks_ctx);
@@ -227,7 +227,7 @@ static void publish(struct pfs_store *store, struct round_item *items, size_t co
 
 	for (size_t i = 0; i < count; i++)
 		if (items[i].valid && items[i].writer == store->node_id && !items[i].res.queued)
-			answer(store, items[i].request_id, &items[i].res);
+			reply(store, items[i].request_id, &items[i].res);
 
 	notices = pfs_tree_notices(store->tree, &n);
 	for (size_t i = 0; i < n; i++) {
@@ -240,7 +240,7 @@ static void publish(struct pfs_store *store, struct round_item *items, size_t co
 		res.version = notices[i].token;
 		if (res.rc == -ETIMEDOUT)
 			snprintf(res.errmsg, sizeof(res.errmsg), "timed out waiting for the lock");
-		answer(store, notices[i].request_id, &res);
+		reply(store, notices[i].request_id, &res);
 	}
 }
 

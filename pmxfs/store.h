@@ -8,7 +8,7 @@
  *   pfs_store_deliver()  one dispatch round: apply every message to the
  *                        tree, commit the round to sqlite in one
  *                        transaction, then publish: update the mirror and
- *                        other hooks, answer this node's clients, notify
+ *                        other hooks, reply to this node's clients, notify
  *                        watches.
  *
  * The transport is the only part that differs between --local (a loopback
@@ -55,7 +55,7 @@ struct pfs_store_hooks {
 
 struct pfs_store;
 
-/* The answer to a submitted message: res->rc, res->version, res->token. */
+/* The reply to a submitted message: res->rc, res->version, res->token. */
 typedef void (*pfs_store_done_fn)(void *ctx, const struct pfs_apply_result *res);
 
 /*
@@ -66,7 +66,7 @@ typedef void (*pfs_store_done_fn)(void *ctx, const struct pfs_apply_result *res)
 int pfs_store_open(const char *db_path, uint32_t node_id, struct pfs_store **out, char *errmsg);
 
 /* Free the store and its transport. Pending requests are dropped without
- * an answer. Accepts NULL. */
+ * a reply. Accepts NULL. */
 void pfs_store_free(struct pfs_store *store);
 
 /* Set the transport (taken: freed with the store) and the hooks. */
@@ -77,14 +77,14 @@ void pfs_store_set_hooks(struct pfs_store *store, const struct pfs_store_hooks *
 /*
  * Send msg (its writer, mtime and request id are filled in here). done is
  * called with ctx once the message is applied and committed, or with
- * -EIO after a failed commit. A queued lock ACQUIRE is answered when it is
+ * -EIO after a failed commit. A queued lock ACQUIRE gets its reply when it is
  * granted or withdrawn. *request_id (may be NULL) receives the id.
  * Errors: -EINVAL (msg does not encode), -ENOMEM, transport errors.
  */
 int pfs_store_submit(struct pfs_store *store, struct pfs_msg *msg, pfs_store_done_fn done,
 		     void *ctx, uint64_t *request_id);
 
-/* Drop every pending answer addressed to ctx (its client went away). */
+/* Drop every pending reply addressed to ctx (its client went away). */
 void pfs_store_forget(struct pfs_store *store, void *ctx);
 
 /*

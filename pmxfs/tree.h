@@ -85,7 +85,7 @@ struct pfs_event {
 };
 
 /*
- * The answer to a queued ACQUIRE, made while applying a later message:
+ * The reply to a queued ACQUIRE, made while applying a later message:
  * granted (rc 0, token) on RELEASE or EXPIRE of the holder, or withdrawn
  * (rc -ETIMEDOUT) by a RELEASE with token 0.
  */
