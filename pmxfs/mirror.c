@@ -15,12 +15,19 @@
 #include "pmxfs/mirror.h"
 #include "pmxfs/perm.h"
 
+/* LIMIT: paths remembered between flushes; beyond this a flush makes the
+ * whole copy equal to the tree instead. */
+#define MAX_DIRTY 4096
+
 struct pfs_mirror {
 	char copy[PFS_MAX_PATH];
 	char target[PFS_MAX_PATH];
 	char node[64];
 	gid_t gid;
 	bool mounted;
+	char **dirty;      /* tree paths changed since the last flush */
+	size_t ndirty;
+	bool full_sync;    /* too many paths: sync everything at the flush */
 };
 
 static void full_path(const struct pfs_mirror *m, const char *path, char *out, size_t len)
@@ -226,36 +233,91 @@ int pfs_mirror_sync(struct pfs_mirror *m, const struct pfs_tree *tree)
 	return rv;
 }
 
-int pfs_mirror_event(struct pfs_mirror *m, const struct pfs_tree *tree, const char *op,
-		     const char *path, const char *path2)
+int pfs_mirror_event(struct pfs_mirror *m, const char *path, const char *path2)
 {
-	char p[PFS_MAX_PATH * 2], p2[PFS_MAX_PATH * 2];
+	const char *paths[2] = {path, path2};
+
+	for (size_t i = 0; i < 2 && paths[i]; i++) {
+		char *copy;
+
+		if (m->full_sync || m->ndirty == MAX_DIRTY) {
+			m->full_sync = true;
+			return 0;
+		}
+		copy = strdup(paths[i]);
+		if (!copy) {
+			m->full_sync = true;
+			return -ENOMEM;
+		}
+		m->dirty[m->ndirty++] = copy;
+	}
+	return 0;
+}
+
+bool pfs_mirror_pending(const struct pfs_mirror *m)
+{
+	return m->ndirty > 0 || m->full_sync;
+}
+
+static int by_length(const void *a, const void *b)
+{
+	const char *const *x = a, *const *y = b;
+	size_t lx = strlen(*x), ly = strlen(*y);
+
+	return lx != ly ? (lx < ly ? -1 : 1) : strcmp(*x, *y);
+}
+
+/* Make one path of the copy equal to the tree. */
+static int flush_path(struct pfs_mirror *m, const struct pfs_tree *tree, const char *path)
+{
+	char p[PFS_MAX_PATH * 2];
+	struct pfs_stat st;
+	struct stat have;
+	int rv;
 
 	full_path(m, path, p, sizeof(p));
-	if (!strcmp(op, "create") || !strcmp(op, "write") || !strcmp(op, "lock"))
-		return write_file(m, tree, path);
-	if (!strcmp(op, "mkdir"))
+	if (pfs_tree_stat(tree, path, &st) < 0)
+		return remove_all(p);
+	if (st.type == PFS_TYPE_DIR) {
+		if (lstat(p, &have) == 0 && !S_ISDIR(have.st_mode))
+			unlink(p);
 		return make_dir(m, path);
-	if (!strcmp(op, "delete") || !strcmp(op, "unlock") || !strcmp(op, "expire"))
-		return unlink(p) < 0 && errno != ENOENT ? -errno : 0;
-	if (!strcmp(op, "rmdir"))
-		return rmdir(p) < 0 && errno != ENOENT ? -errno : 0;
-	if (!strcmp(op, "rename") && path2) {
-		full_path(m, path2, p2, sizeof(p2));
-		if (rename(p, p2) < 0)
-			return -errno;
-
-		/* Modes follow the new place (into or out of priv/). */
-		if (pfs_perm_is_private(path) != pfs_perm_is_private(path2)) {
-			struct pfs_stat st;
-
-			if (pfs_tree_stat(tree, path2, &st) == 0)
-				chmod(p2, st.type == PFS_TYPE_DIR ? dir_mode(path2)
-					  : pfs_perm_is_private(path2) ? 0600 : 0640);
-		}
-		return 0;
 	}
-	return -EINVAL;
+	rv = write_file(m, tree, path);
+	if (rv == -EISDIR || rv == -ENOTEMPTY || rv == -EEXIST) {
+		remove_all(p);
+		rv = write_file(m, tree, path);
+	}
+	return rv;
+}
+
+int pfs_mirror_flush(struct pfs_mirror *m, const struct pfs_tree *tree)
+{
+	int rv = 0, one;
+
+	if (m->full_sync) {
+		rv = pfs_mirror_sync(m, tree);
+	} else {
+		/* Shorter paths first, so parents exist before their children. */
+		qsort(m->dirty, m->ndirty, sizeof(*m->dirty), by_length);
+		for (size_t i = 0; i < m->ndirty; i++) {
+			if (i > 0 && !strcmp(m->dirty[i], m->dirty[i - 1]))
+				continue;
+			one = flush_path(m, tree, m->dirty[i]);
+			if (one < 0 && rv == 0) {
+				pfs_log(WARN, "mirror update of %s failed: %s", m->dirty[i], strerror(-one));
+				rv = one;
+			}
+		}
+		one = pfs_mirror_virtual(m, tree);
+		if (one < 0 && rv == 0)
+			rv = one;
+	}
+	for (size_t i = 0; i < m->ndirty; i++)
+		free(m->dirty[i]);
+	m->ndirty = 0;
+	m->full_sync = false;
+	return rv;
 }
 
 /* Unmount a stale bind mount of an earlier run that was killed. */
@@ -273,9 +335,9 @@ static int mount_ro(struct pfs_mirror *m, char *errmsg)
 	if (mkdir(m->target, 0755) < 0 && errno != EEXIST)
 		goto err;
 	unmount_stale(m->copy, m->target);
-	if (mount(m->copy, m->target, NULL, MS_BIND, NULL) < 0)
+	if (mount(m->copy, m->target, "none", MS_BIND, NULL) < 0)
 		goto err;
-	if (mount(NULL, m->target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0) {
+	if (mount("none", m->target, "none", MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0) {
 		int saved = errno;
 
 		umount2(m->target, MNT_DETACH);
@@ -299,6 +361,11 @@ int pfs_mirror_open(const char *copy_dir, const char *target, const char *node_n
 
 	if (!m)
 		return -ENOMEM;
+	m->dirty = calloc(MAX_DIRTY, sizeof(*m->dirty));
+	if (!m->dirty) {
+		free(m);
+		return -ENOMEM;
+	}
 	snprintf(m->copy, sizeof(m->copy), "%s", copy_dir);
 	snprintf(m->target, sizeof(m->target), "%s", target ? target : "");
 	snprintf(m->node, sizeof(m->node), "%s", node_name);
@@ -306,6 +373,7 @@ int pfs_mirror_open(const char *copy_dir, const char *target, const char *node_n
 	if (mkdir(copy_dir, 0755) < 0 && errno != EEXIST) {
 		rv = -errno;
 		snprintf(errmsg, PFS_ERRMSG_SIZE, "cannot create %s: %s", copy_dir, strerror(-rv));
+		free(m->dirty);
 		free(m);
 		return rv;
 	}
@@ -326,5 +394,8 @@ void pfs_mirror_close(struct pfs_mirror *m)
 		return;
 	if (m->mounted && umount2(m->target, MNT_DETACH) < 0)
 		pfs_log(WARN, "cannot unmount %s: %s", m->target, strerror(errno));
+	for (size_t i = 0; i < m->ndirty; i++)
+		free(m->dirty[i]);
+	free(m->dirty);
 	free(m);
 }

@@ -4,7 +4,10 @@
  *
  * The daemon writes the copy under <data dir>/mirror: each file is written
  * to a temporary name and renamed into place, so readers see the old or
- * the new contents, never a mix. Files are 0640 and directories 0755,
+ * the new contents, never a mix. Changes are collected and written by
+ * pfs_mirror_flush(), which the daemon runs PFS_MIRROR_FLUSH_MS after the
+ * first change, so a file changed many times in that window is written
+ * once. Files are 0640 and directories 0755,
  * group the reader group; priv/ directories are 0700 and their files 0600.
  * The virtual files (.members, .vmlist, .version) are written after each
  * round and `local`, `lxc` and `qemu-server` are symbolic links to
@@ -23,6 +26,9 @@
 
 #include "pmxfs/tree.h"
 
+/* LIMIT: how far the mirror may lag behind the tree, in ms. */
+#define PFS_MIRROR_FLUSH_MS 50
+
 struct pfs_mirror;
 
 /*
@@ -39,9 +45,15 @@ void pfs_mirror_close(struct pfs_mirror *mirror);
 /* Make the copy equal to the tree: write what differs, remove the rest. */
 int pfs_mirror_sync(struct pfs_mirror *mirror, const struct pfs_tree *tree);
 
-/* Apply one committed change (an event of pfs_tree_events()). */
-int pfs_mirror_event(struct pfs_mirror *mirror, const struct pfs_tree *tree, const char *op,
-		     const char *path, const char *path2);
+/* Remember the paths of one committed change (an event of
+ * pfs_tree_events(); path2 may be NULL) for the next flush. */
+int pfs_mirror_event(struct pfs_mirror *mirror, const char *path, const char *path2);
+
+/* Return true when changes wait for a flush. */
+bool pfs_mirror_pending(const struct pfs_mirror *mirror);
+
+/* Write the remembered paths and the virtual files. */
+int pfs_mirror_flush(struct pfs_mirror *mirror, const struct pfs_tree *tree);
 
 /* Rewrite the virtual files. */
 int pfs_mirror_virtual(struct pfs_mirror *mirror, const struct pfs_tree *tree);

@@ -50,7 +50,8 @@ struct pfs_server {
 	gid_t reader_gid;
 	struct conn *conns;
 	struct lease_timer *timers;
-	bool virtual_dirty;
+	bool flush_armed;
+	qb_loop_timer_handle flush_timer;
 	uint8_t *buf; /* response scratch buffer, PFS_IPC_MAX_MSG bytes */
 };
 
@@ -645,13 +646,12 @@ static void retry_overflow(void *data)
 		       "overflow", "/", NULL);
 }
 
-static void write_virtual(void *data)
+static void flush_mirror(void *data)
 {
 	struct pfs_server *server = data;
 
-	server->virtual_dirty = false;
-	if (server->mirror && pfs_mirror_virtual(server->mirror, pfs_store_tree(server->store)) < 0)
-		pfs_log(WARN, "updating the virtual files of the mirror failed");
+	server->flush_armed = false;
+	pfs_mirror_flush(server->mirror, pfs_store_tree(server->store));
 }
 
 static void on_event(void *ctx, const struct pfs_event *ev)
@@ -659,18 +659,19 @@ static void on_event(void *ctx, const struct pfs_event *ev)
 	struct pfs_server *server = ctx;
 	int rv;
 
-	if (server->mirror) {
-		rv = pfs_mirror_event(server->mirror, pfs_store_tree(server->store), ev->op, ev->path,
-				      ev->path2);
-		if (rv < 0)
-			pfs_log(WARN, "mirror update for %s %s failed: %s", ev->op, ev->path,
-				strerror(-rv));
-		if (!server->virtual_dirty &&
-		    qb_loop_job_add(server->loop, QB_LOOP_LOW, server, write_virtual) == 0)
-			server->virtual_dirty = true;
-	}
 	for (struct conn *conn = server->conns; conn; conn = conn->next)
 		notify(conn, PFS_EVENT_CHANGE, ev->version, ev->op, ev->path, ev->path2);
+
+	/* The mirror follows within PFS_MIRROR_FLUSH_MS, written once per file. */
+	if (!server->mirror)
+		return;
+	rv = pfs_mirror_event(server->mirror, ev->path, ev->path2);
+	if (rv < 0)
+		pfs_log(WARN, "mirror update for %s %s failed: %s", ev->op, ev->path, strerror(-rv));
+	if (!server->flush_armed &&
+	    qb_loop_timer_add(server->loop, QB_LOOP_LOW, PFS_MIRROR_FLUSH_MS * 1000000ull, server,
+			      flush_mirror, &server->flush_timer) == 0)
+		server->flush_armed = true;
 }
 
 static void on_reloaded(void *ctx)
@@ -806,16 +807,16 @@ int pfs_server_start(qb_loop_t *loop, struct pfs_store *store, struct pfs_mirror
 	qb_ipcs_poll_handlers_set(server->service, &poll_handlers);
 	rv = qb_ipcs_run(server->service);
 	if (rv < 0) {
-		snprintf(errmsg, PFS_ERRMSG_SIZE, "cannot start IPC service '%s': %s", name,
+		/* libqb 2.0 has already released the service when run fails. */
+		snprintf(errmsg, PFS_ERRMSG_SIZE,
+			 "cannot start IPC service '%s': %s; is another pmxfs running with it?", name,
 			 strerror(-rv));
-		goto err_destroy;
+		goto err_free;
 	}
 	pfs_store_set_hooks(store, &server_hooks, server);
 	*out = server;
 	return 0;
 
-err_destroy:
-	qb_ipcs_destroy(server->service);
 err_free:
 	free(server->buf);
 	free(server);
@@ -828,6 +829,11 @@ void pfs_server_stop(struct pfs_server *server)
 		return;
 	if (server->service)
 		qb_ipcs_destroy(server->service);
+	server->service = NULL;
+	if (server->flush_armed) {
+		qb_loop_timer_del(server->loop, server->flush_timer);
+		flush_mirror(server);
+	}
 	while (server->timers) {
 		struct lease_timer *t = server->timers;
 

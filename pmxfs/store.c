@@ -217,14 +217,7 @@ static void publish(struct pfs_store *store, struct round_item *items, size_t co
 	const struct pfs_lease *leases;
 	size_t n;
 
-	/* Mirror and watches first see the change, then its client. */
-	events = pfs_tree_events(store->tree, &n);
-	for (size_t i = 0; i < n && store->hooks.event; i++)
-		store->hooks.event(store->hooks_ctx, &events[i]);
-	leases = pfs_tree_leases(store->tree, &n);
-	for (size_t i = 0; i < n && store->hooks.lease; i++)
-		store->hooks.lease(store->hooks_ctx, &leases[i]);
-
+	/* Clients first, then watches and the mirror, then the timekeeper. */
 	for (size_t i = 0; i < count; i++)
 		if (items[i].valid && items[i].writer == store->node_id && !items[i].res.queued)
 			reply(store, items[i].request_id, &items[i].res);
@@ -242,6 +235,13 @@ static void publish(struct pfs_store *store, struct round_item *items, size_t co
 			snprintf(res.errmsg, sizeof(res.errmsg), "timed out waiting for the lock");
 		reply(store, notices[i].request_id, &res);
 	}
+
+	events = pfs_tree_events(store->tree, &n);
+	for (size_t i = 0; i < n && store->hooks.event; i++)
+		store->hooks.event(store->hooks_ctx, &events[i]);
+	leases = pfs_tree_leases(store->tree, &n);
+	for (size_t i = 0; i < n && store->hooks.lease; i++)
+		store->hooks.lease(store->hooks_ctx, &leases[i]);
 }
 
 int pfs_store_deliver(struct pfs_store *store, const uint8_t *const *bufs, const size_t *lens,
@@ -293,6 +293,7 @@ int pfs_store_deliver(struct pfs_store *store, const uint8_t *const *bufs, const
 
 struct loopback {
 	qb_loop_t *loop;
+	qb_loop_timer_handle timer;
 	struct pfs_store *store;
 	uint8_t **bufs;
 	size_t *lens;
@@ -353,7 +354,9 @@ static int loopback_send(void *impl, const uint8_t *buf, size_t len)
 		return -ENOMEM;
 	memcpy(copy, buf, len);
 	if (lb->loop && !lb->scheduled) {
-		if (qb_loop_job_add(lb->loop, QB_LOOP_LOW, lb, loopback_job) != 0) {
+		/* A timer due at once, not a job: libqb 2.0 can leave a job added
+		 * from a poll handler waiting for the next wake-up of the loop. */
+		if (qb_loop_timer_add(lb->loop, QB_LOOP_LOW, 0, lb, loopback_job, &lb->timer) != 0) {
 			free(copy);
 			return -ENOMEM;
 		}
@@ -370,6 +373,8 @@ static void loopback_free(void *impl)
 
 	if (!lb)
 		return;
+	if (lb->scheduled)
+		qb_loop_timer_del(lb->loop, lb->timer);
 	for (size_t i = 0; i < lb->count; i++)
 		free(lb->bufs[i]);
 	free(lb->bufs);

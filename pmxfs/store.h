@@ -7,9 +7,9 @@
  *        v
  *   pfs_store_deliver()  one dispatch round: apply every message to the
  *                        tree, commit the round to sqlite in one
- *                        transaction, then publish: update the mirror and
- *                        other hooks, reply to this node's clients, notify
- *                        watches.
+ *                        transaction, then publish: reply to this node's
+ *                        clients, then call the hooks (watches, mirror,
+ *                        lock timekeeper).
  *
  * The transport is the only part that differs between --local (a loopback
  * that delivers on the next main loop turn) and a cluster (CPG with agreed
@@ -46,7 +46,7 @@ struct pfs_transport {
 	void *impl;
 };
 
-/* Called after a successful commit, in this order per round. */
+/* Called after a successful commit and the replies of the round. */
 struct pfs_store_hooks {
 	void (*event)(void *ctx, const struct pfs_event *ev);   /* mirror, watches */
 	void (*lease)(void *ctx, const struct pfs_lease *lease); /* the timekeeper */
