@@ -46,7 +46,7 @@ static uint64_t bump(struct pfs_tree *tree, const struct pfs_msg *msg)
 static int add_event(struct pfs_tree *tree, uint64_t version, const char *op, const char *path,
 		     const char *path2)
 {
-	struct pfs_event *ev;
+	struct pfs_tree_event *ev;
 
 	if (pfs__grow((void **)&tree->events, &tree->cevents, tree->nevents, sizeof(*ev)) < 0)
 		return -ENOMEM;
@@ -70,7 +70,7 @@ static int reserve_round(struct pfs_tree *tree)
 {
 	if (pfs__grow((void **)&tree->dirty, &tree->cdirty, tree->ndirty + 4, sizeof(uint64_t)) < 0 ||
 	    pfs__grow((void **)&tree->events, &tree->cevents, tree->nevents + 4,
-		      sizeof(struct pfs_event)) < 0 ||
+		      sizeof(struct pfs_tree_event)) < 0 ||
 	    pfs__grow((void **)&tree->notices, &tree->cnotices, tree->nnotices + 1,
 		      sizeof(struct pfs_notice)) < 0 ||
 	    pfs__grow((void **)&tree->leases, &tree->cleases, tree->nleases + 1,

@@ -654,7 +654,7 @@ static void flush_mirror(void *data)
 	pfs_mirror_flush(server->mirror, pfs_store_tree(server->store));
 }
 
-static void on_event(void *ctx, const struct pfs_event *ev)
+static void on_event(void *ctx, const struct pfs_tree_event *ev)
 {
 	struct pfs_server *server = ctx;
 	int rv;

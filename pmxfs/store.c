@@ -212,7 +212,7 @@ static int recover(struct pfs_store *store, struct round_item *items, size_t cou
 
 static void publish(struct pfs_store *store, struct round_item *items, size_t count)
 {
-	const struct pfs_event *events;
+	const struct pfs_tree_event *events;
 	const struct pfs_notice *notices;
 	const struct pfs_lease *leases;
 	size_t n;

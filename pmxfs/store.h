@@ -48,7 +48,7 @@ struct pfs_transport {
 
 /* Called after a successful commit and the replies of the round. */
 struct pfs_store_hooks {
-	void (*event)(void *ctx, const struct pfs_event *ev);   /* mirror, watches */
+	void (*event)(void *ctx, const struct pfs_tree_event *ev);   /* mirror, watches */
 	void (*lease)(void *ctx, const struct pfs_lease *lease); /* the timekeeper */
 	void (*reloaded)(void *ctx);                             /* tree replaced */
 };

@@ -643,7 +643,7 @@ const uint64_t *pfs_tree_dirty(const struct pfs_tree *tree, size_t *count)
 	return tree->dirty;
 }
 
-const struct pfs_event *pfs_tree_events(const struct pfs_tree *tree, size_t *count)
+const struct pfs_tree_event *pfs_tree_events(const struct pfs_tree *tree, size_t *count)
 {
 	*count = tree->nevents;
 	return tree->events;

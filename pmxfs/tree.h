@@ -77,7 +77,7 @@ struct pfs_apply_result {
 };
 
 /* A change to report to watchers after commit. */
-struct pfs_event {
+struct pfs_tree_event {
 	uint64_t version;
 	const char *op;  /* "create", "write", "delete", "mkdir", "rmdir", "rename" */
 	char *path;
@@ -187,9 +187,10 @@ void pfs_tree_round_begin(struct pfs_tree *tree);
 int pfs_tree_apply(struct pfs_tree *tree, const struct pfs_msg *msg, struct pfs_apply_result *res);
 
 /* The inodes changed or deleted in this round (deleted ones are no longer
- * in the tree), without duplicates. */
+ * in the tree). An inode may appear more than once; persisting its current
+ * state twice is harmless. */
 const uint64_t *pfs_tree_dirty(const struct pfs_tree *tree, size_t *count);
-const struct pfs_event *pfs_tree_events(const struct pfs_tree *tree, size_t *count);
+const struct pfs_tree_event *pfs_tree_events(const struct pfs_tree *tree, size_t *count);
 const struct pfs_notice *pfs_tree_notices(const struct pfs_tree *tree, size_t *count);
 const struct pfs_lease *pfs_tree_leases(const struct pfs_tree *tree, size_t *count);
 

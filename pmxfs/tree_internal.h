@@ -47,7 +47,7 @@ struct pfs_tree {
 	/* the current dispatch round */
 	uint64_t *dirty;
 	size_t ndirty, cdirty;
-	struct pfs_event *events;
+	struct pfs_tree_event *events;
 	size_t nevents, cevents;
 	struct pfs_notice *notices;
 	size_t nnotices, cnotices;

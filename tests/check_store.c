@@ -25,7 +25,7 @@ static void on_done(void *ctx, const struct pfs_apply_result *res)
 		*(int *)ctx = res->rc;
 }
 
-static void on_event(void *ctx, const struct pfs_event *ev)
+static void on_event(void *ctx, const struct pfs_tree_event *ev)
 {
 	events++;
 }

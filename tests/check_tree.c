@@ -509,7 +509,7 @@ END_TEST
 
 START_TEST(test_pfs_tree_events_dirty)
 {
-	const struct pfs_event *ev;
+	const struct pfs_tree_event *ev;
 	const uint64_t *dirty;
 	size_t n;
 

@@ -51,6 +51,11 @@ tests_check_import_SOURCES = tests/check_import.c pmxfs/import.c
 tests_check_import_CFLAGS = $(UNIT_CFLAGS) $(SQLITE_CFLAGS)
 tests_check_import_LDADD = $(SQLITE_LIBS) $(UNIT_LIBS)
 
+check_PROGRAMS += tests/check_ipc
+tests_check_ipc_SOURCES = tests/check_ipc.c
+tests_check_ipc_CFLAGS = $(UNIT_CFLAGS) $(QB_CFLAGS) -pthread
+tests_check_ipc_LDADD = pmxfs/libpfscore.la pmxfs/libpmxfs.la $(UNIT_LIBS) -lpthread
+
 # End-to-end tests of the store, run by ./run-tests store (they need root).
 EXTRA_DIST += tests/store
 # pmxfs-end

@@ -1,0 +1,303 @@
+/* Unit tests of the client API end to end in one process: a pfs_server on
+ * a libqb loop in a second thread, and libpmxfs calls from the test. */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <qb/qbloop.h>
+
+#include "pmxfs/mirror.h"
+#include "pmxfs/pmxfs.h"
+#include "pmxfs/server.h"
+#include "pmxfs/store.h"
+
+static char dir[64];
+static char service[64];
+static qb_loop_t *loop;
+static struct pfs_store *store;
+static struct pfs_mirror *mirror;
+static struct pfs_server *server;
+static pthread_t loop_thread;
+static atomic_bool stopping;
+static qb_loop_timer_handle stop_timer;
+static struct pfs_conn *conn;
+
+/* The loop thread stops itself: qb_loop_stop() is not for other threads. */
+static void check_stop(void *data)
+{
+	if (atomic_load(&stopping))
+		qb_loop_stop(loop);
+	else
+		qb_loop_timer_add(loop, QB_LOOP_LOW, 20 * 1000000ull, NULL, check_stop, &stop_timer);
+}
+
+static void *run_loop(void *arg)
+{
+	qb_loop_run(loop);
+	return NULL;
+}
+
+static void setup(void)
+{
+	struct pfs_server_config config = {0};
+	struct pfs_transport transport;
+	char path[128], errmsg[PFS_ERRMSG_SIZE];
+
+	snprintf(dir, sizeof(dir), "/tmp/check_ipc.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(service, sizeof(service), "pmxfs-check-%d", (int)getpid());
+	snprintf(path, sizeof(path), "%s/config.db", dir);
+	ck_assert_int_eq(pfs_store_open(path, 1, &store, errmsg), 0);
+	loop = qb_loop_create();
+	ck_assert_ptr_nonnull(loop);
+	ck_assert_int_eq(pfs_loopback_new(loop, store, &transport), 0);
+	pfs_store_set_transport(store, transport);
+	snprintf(path, sizeof(path), "%s/mirror", dir);
+	ck_assert_int_eq(pfs_mirror_open(path, NULL, "node1", 0, &mirror, errmsg), 0);
+
+	config.service = service;
+	config.node_name = "node1";
+	config.reader_gid = 33;
+	ck_assert_int_eq(pfs_server_start(loop, store, mirror, &config, &server, errmsg), 0);
+	ck_assert_int_eq(pfs_server_bootstrap(server), 0);
+	atomic_store(&stopping, false);
+	check_stop(NULL);
+	ck_assert_int_eq(pthread_create(&loop_thread, NULL, run_loop, NULL), 0);
+	ck_assert_int_eq(pfs_connect(service, &conn), 0);
+}
+
+static void teardown(void)
+{
+	char cmd[160];
+
+	pfs_disconnect(conn);
+	atomic_store(&stopping, true);
+	pthread_join(loop_thread, NULL);
+	qb_loop_timer_del(loop, stop_timer);
+	pfs_server_stop(server);
+	pfs_mirror_close(mirror);
+	pfs_store_free(store);
+	qb_loop_destroy(loop);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+START_TEST(test_ipc_write_get_roundtrip)
+{
+	struct pfs_entry st, *list;
+	uint64_t version = 0;
+	size_t len, n;
+	char *data;
+	int links = 0;
+
+	ck_assert_int_eq(pfs_write(conn, "/storage.cfg", "dir: local\n", 11, NULL, &version), 0);
+	ck_assert_uint_gt(version, 0);
+	ck_assert_int_eq(pfs_get(conn, "/storage.cfg", &data, &len, &st), 0);
+	ck_assert_str_eq(data, "dir: local\n");
+	ck_assert_uint_eq(len, 11);
+	ck_assert_uint_eq(st.version, version);
+	ck_assert_uint_eq(st.inode, version);
+	free(data);
+
+	/* A write through the lxc link lands under this node. */
+	ck_assert_int_eq(pfs_write(conn, "/lxc/100.conf", "arch: amd64\n", 12, NULL, NULL), 0);
+	ck_assert_int_eq(pfs_stat(conn, "/nodes/node1/lxc/100.conf", &st), 0);
+	ck_assert_uint_eq(st.type, PFS_ENTRY_FILE);
+	ck_assert_int_eq(pfs_get(conn, "/.vmlist", &data, &len, NULL), 0);
+	ck_assert_ptr_nonnull(strstr(data, "\"100\""));
+	free(data);
+
+	ck_assert_int_eq(pfs_list(conn, "/", &list, &n), 0);
+	for (size_t i = 0; i < n; i++)
+		links += list[i].type == PFS_ENTRY_LINK;
+	ck_assert_int_eq(links, 3);
+	pfs_list_free(list, n);
+}
+END_TEST
+
+START_TEST(test_ipc_change_errors)
+{
+	struct pfs_cond cond = {0};
+	struct pfs_entry st;
+	size_t len;
+	char *data;
+
+	ck_assert_int_eq(pfs_get(conn, "/missing", &data, &len, NULL), -ENOENT);
+	ck_assert_str_ne(pfs_last_error(conn), "");
+	ck_assert_int_eq(pfs_stat(conn, "relative", &st), -EINVAL);
+	ck_assert_int_eq(pfs_create(conn, "/a", "1", 1, NULL, NULL), 0);
+	ck_assert_int_eq(pfs_create(conn, "/a", "1", 1, NULL, NULL), -EEXIST);
+	cond.has_version = 1;
+	cond.version = 12345;
+	ck_assert_int_eq(pfs_write(conn, "/a", "2", 1, &cond, NULL), -ESTALE);
+	ck_assert_ptr_nonnull(strstr(pfs_last_error(conn), "expected 12345"));
+	ck_assert_int_eq(pfs_rmdir(conn, "/a", NULL), -ENOTDIR);
+	ck_assert_int_eq(pfs_mkdir(conn, "/d", NULL), 0);
+	ck_assert_int_eq(pfs_rename(conn, "/a", "/d/a", NULL), 0);
+	ck_assert_int_eq(pfs_rmdir(conn, "/d", NULL), -ENOTEMPTY);
+	ck_assert_int_eq(pfs_delete(conn, "/d/a", NULL), 0);
+	ck_assert_int_eq(pfs_rmdir(conn, "/d", NULL), 0);
+	/* The library checks the size before it reads the data. */
+	ck_assert_int_eq(pfs_write(conn, "/big", "x", PFS_MAX_FILE_SIZE + 1, NULL, NULL),
+			 -EFBIG);
+}
+END_TEST
+
+START_TEST(test_ipc_lock_busy_timeout)
+{
+	uint64_t token = 0, other = 0;
+
+	ck_assert_int_eq(pfs_lock_acquire(conn, "storage-x", 60000, 0, &token), 0);
+	ck_assert_uint_gt(token, 0);
+	ck_assert_int_eq(pfs_lock_acquire(conn, "storage-x", 60000, 0, &other), -EBUSY);
+	ck_assert_int_eq(pfs_lock_acquire(conn, "storage-x", 60000, 200, &other), -ETIMEDOUT);
+	ck_assert_int_eq(pfs_lock_renew(conn, "storage-x", token), 0);
+	ck_assert_int_eq(pfs_lock_renew(conn, "storage-x", token + 1), -ENOLCK);
+	ck_assert_int_eq(pfs_lock_acquire(conn, "storage-x", 10, 0, &other), -EINVAL);
+	ck_assert_int_eq(pfs_lock_release(conn, "storage-x", token), 0);
+	ck_assert_int_eq(pfs_lock_release(conn, "storage-x", token), -ENOLCK);
+}
+END_TEST
+
+struct waiter {
+	uint64_t token;
+	int rv;
+};
+
+static void *acquire_waiting(void *arg)
+{
+	struct waiter *w = arg;
+	struct pfs_conn *c;
+
+	w->rv = pfs_connect(service, &c);
+	if (w->rv == 0) {
+		w->rv = pfs_lock_acquire(c, "storage-x", 60000, 5000, &w->token);
+		pfs_disconnect(c);
+	}
+	return NULL;
+}
+
+START_TEST(test_ipc_lock_handoff)
+{
+	struct pfs_cond cond = {0};
+	struct waiter w = {0};
+	pthread_t thread;
+	uint64_t token = 0;
+
+	ck_assert_int_eq(pfs_lock_acquire(conn, "storage-x", 60000, 0, &token), 0);
+	ck_assert_int_eq(pthread_create(&thread, NULL, acquire_waiting, &w), 0);
+	usleep(200 * 1000);
+	ck_assert_int_eq(pfs_lock_release(conn, "storage-x", token), 0);
+	pthread_join(thread, NULL);
+	ck_assert_int_eq(w.rv, 0);
+	ck_assert_uint_gt(w.token, token);
+
+	/* The old token no longer fences writes; the new one does. */
+	cond.has_token = 1;
+	cond.token = token;
+	ck_assert_int_eq(pfs_write(conn, "/fenced", "x", 1, &cond, NULL), -ENOLCK);
+	cond.token = w.token;
+	ck_assert_int_eq(pfs_write(conn, "/fenced", "x", 1, &cond, NULL), 0);
+}
+END_TEST
+
+START_TEST(test_ipc_lock_lease_expiry)
+{
+	uint64_t token = 0, next = 0;
+
+	/* The timekeeper (this node) expires the lease after 1 s. */
+	ck_assert_int_eq(pfs_lock_acquire(conn, "ha-lock", 1000, 0, &token), 0);
+	ck_assert_int_eq(pfs_lock_acquire(conn, "ha-lock", 1000, 3000, &next), 0);
+	ck_assert_uint_gt(next, token);
+	ck_assert_int_eq(pfs_lock_renew(conn, "ha-lock", token), -ENOLCK);
+}
+END_TEST
+
+START_TEST(test_ipc_watch_events)
+{
+	struct pfs_conn *watcher;
+	struct pfs_event ev;
+
+	ck_assert_int_eq(pfs_connect(service, &watcher), 0);
+	ck_assert_int_eq(pfs_watch(watcher, "/w/"), 0);
+	ck_assert_int_eq(pfs_mkdir(conn, "/w", NULL), 0);
+	ck_assert_int_eq(pfs_write(conn, "/w/a", "1", 1, NULL, NULL), 0);
+	ck_assert_int_eq(pfs_rename(conn, "/w/a", "/w/b", NULL), 0);
+	ck_assert_int_eq(pfs_write(conn, "/other", "1", 1, NULL, NULL), 0);
+	ck_assert_int_eq(pfs_delete(conn, "/w/b", NULL), 0);
+
+	ck_assert_int_eq(pfs_next_event(watcher, &ev, 2000), 0);
+	ck_assert_str_eq(ev.op, "create");
+	ck_assert_str_eq(ev.path, "/w/a");
+	ck_assert_int_eq(pfs_next_event(watcher, &ev, 2000), 0);
+	ck_assert_str_eq(ev.op, "rename");
+	ck_assert_str_eq(ev.path2, "/w/b");
+	ck_assert_int_eq(pfs_next_event(watcher, &ev, 2000), 0);
+	ck_assert_str_eq(ev.op, "delete");
+	ck_assert_int_eq(pfs_next_event(watcher, &ev, 100), -ETIMEDOUT);
+	ck_assert_int_eq(pfs_unwatch(watcher, "/w/"), 0);
+	ck_assert_int_eq(pfs_unwatch(watcher, "/w/"), -ENOENT);
+	pfs_disconnect(watcher);
+}
+END_TEST
+
+START_TEST(test_ipc_status_area)
+{
+	size_t len;
+	char *value;
+
+	ck_assert_int_eq(pfs_kv_set(conn, "ip", "10.0.0.1", 8), 0);
+	ck_assert_int_eq(pfs_kv_get(conn, 0, "ip", &value, &len), 0);
+	ck_assert_str_eq(value, "10.0.0.1");
+	ck_assert_uint_eq(len, 8);
+	free(value);
+	ck_assert_int_eq(pfs_kv_get(conn, 0, "missing", &value, &len), -ENOENT);
+}
+END_TEST
+
+START_TEST(test_ipc_status_digest)
+{
+	char *json, digest[65];
+
+	ck_assert_int_eq(pfs_status(conn, &json), 0);
+	ck_assert_ptr_nonnull(strstr(json, "\"node\":\"node1\""));
+	ck_assert_ptr_nonnull(strstr(json, "\"quorate\":true"));
+	ck_assert_ptr_nonnull(strstr(json, "\"members\":[\"node1\"]"));
+	free(json);
+	ck_assert_int_eq(pfs_digest(conn, digest), 0);
+	ck_assert_uint_eq(strlen(digest), 64);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("ipc");
+	TCase *tc = tcase_create("pfs_server");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_ipc_write_get_roundtrip);
+	tcase_add_test(tc, test_ipc_change_errors);
+	tcase_add_test(tc, test_ipc_lock_busy_timeout);
+	tcase_add_test(tc, test_ipc_lock_handoff);
+	tcase_add_test(tc, test_ipc_lock_lease_expiry);
+	tcase_add_test(tc, test_ipc_watch_events);
+	tcase_add_test(tc, test_ipc_status_area);
+	tcase_add_test(tc, test_ipc_status_digest);
+	suite_add_tcase(s, tc);
+
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
