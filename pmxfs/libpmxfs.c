@@ -86,10 +86,17 @@ static int call(struct pfs_conn *conn, struct call *k)
 	ssize_t n;
 
 	conn->errmsg[0] = '\0';
-	if (plen > PFS_MAX_PATH || p2len > PFS_MAX_PATH)
+	if (plen > PFS_MAX_PATH || p2len > PFS_MAX_PATH) {
+		snprintf(conn->errmsg, sizeof(conn->errmsg), "path is longer than %d bytes",
+			 PFS_MAX_PATH);
 		return -ENAMETOOLONG;
-	if (k->data_len > PFS_MAX_FILE_SIZE)
+	}
+	if (k->data_len > PFS_MAX_FILE_SIZE) {
+		snprintf(conn->errmsg, sizeof(conn->errmsg),
+			 "file size %zu is above the limit of %u bytes", k->data_len,
+			 PFS_MAX_FILE_SIZE);
 		return -EFBIG;
+	}
 	memset(&req, 0, sizeof(req));
 	req.hdr.id = (int32_t)k->op;
 	req.hdr.size = (int32_t)(sizeof(req) + plen + p2len + k->data_len);
