@@ -22,8 +22,8 @@ pmxfs_libpmxfs_la_LDFLAGS = $(AM_LDFLAGS) -version-info 0:0:0
 
 sbin_PROGRAMS += pmxfs/pmxfs
 pmxfs_pmxfs_SOURCES = pmxfs/pmxfs.c
-pmxfs_pmxfs_CFLAGS = $(AM_CFLAGS) $(QB_CFLAGS)
-pmxfs_pmxfs_LDADD = pmxfs/libpfscore.la
+pmxfs_pmxfs_CFLAGS = $(AM_CFLAGS) $(QB_CFLAGS) $(CMAP_CFLAGS)
+pmxfs_pmxfs_LDADD = pmxfs/libpfscore.la $(CMAP_LIBS)
 
 bin_PROGRAMS += pmxfs/pmxfsctl
 pmxfs_pmxfsctl_SOURCES = pmxfs/pmxfsctl.c pmxfs/import.h pmxfs/import.c

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <corosync/cmap.h>
 #include <qb/qbloop.h>
 
 #include "pmxfs/log.h"
@@ -50,7 +51,8 @@ static void usage(FILE *out)
 		"\n"
 		"  -f, --foreground     stay in the foreground and log to stderr\n"
 		"  -l, --local          run as a single node without corosync\n"
-		"      --node NAME      this node's name (default: the short host name)\n"
+		"      --node NAME      this node's name (default: its name in the corosync\n"
+		"                       nodelist, else the short host name)\n"
 		"      --data-dir DIR   database and lock file folder (default %s)\n"
 		"      --mirror DIR     where the read-only copy of the tree is mounted\n"
 		"                       (default %s)\n"
@@ -147,13 +149,36 @@ static int lock_data_dir(const char *dir)
 	return fd;
 }
 
+/* This node's name in corosync's nodelist, when corosync runs. */
+static int corosync_node_name(char *out, size_t len)
+{
+	cmap_handle_t handle;
+	uint32_t pos;
+	char key[64], *name = NULL;
+	int rv = -ENOENT;
+
+	if (cmap_initialize(&handle) != CS_OK)
+		return -ENOTCONN;
+	if (cmap_get_uint32(handle, "nodelist.local_node_pos", &pos) == CS_OK) {
+		snprintf(key, sizeof(key), "nodelist.node.%u.name", pos);
+		if (cmap_get_string(handle, key, &name) == CS_OK) {
+			snprintf(out, len, "%s", name);
+			free(name);
+			rv = 0;
+		}
+	}
+	cmap_finalize(handle);
+	return rv;
+}
+
 static int node_name(const struct options *o, char *out, size_t len)
 {
 	char host[256];
 
-	/* TODO(cluster): prefer this node's name in corosync's nodelist. */
 	if (o->node) {
 		snprintf(out, len, "%s", o->node);
+	} else if (corosync_node_name(out, len) == 0) {
+		pfs_log(INFO, "node name %s comes from the corosync nodelist", out);
 	} else {
 		if (gethostname(host, sizeof(host)) < 0)
 			return -errno;
