@@ -731,6 +731,41 @@ static void on_lease(void *ctx, const struct pfs_lease *lease)
 		pfs_log(ERR, "cannot start the lease timer of lock '%s'", lease->name);
 }
 
+struct restart_ctx {
+	struct pfs_server *server;
+	const struct pfs_tree *tree;
+};
+
+static int restart_lease(const char *name, const struct pfs_stat *st, void *data)
+{
+	struct restart_ctx *ctx = data;
+	struct pfs_lease lease = {0};
+	char path[sizeof(PFS_LOCK_DIR) + PFS_MAX_LOCK_NAME + 1];
+	const char *text;
+	unsigned lease_ms = 0;
+
+	snprintf(path, sizeof(path), PFS_LOCK_DIR "/%s", name);
+	if (st->type != PFS_TYPE_FILE || pfs_tree_read(ctx->tree, path, &text, NULL) < 0 ||
+	    sscanf(text, "node %*u request %*u lease_ms %u", &lease_ms) != 1 || lease_ms == 0)
+		lease_ms = PFS_LOCK_DEFAULT_LEASE_MS;
+	snprintf(lease.name, sizeof(lease.name), "%s", name);
+	lease.token = st->version;
+	lease.lease_ms = lease_ms;
+	on_lease(ctx->server, &lease);
+	pfs_log(INFO, "lease of lock '%s' (token %" PRIu64 ") restarts with %u ms", name,
+		st->version, lease_ms);
+	return 0;
+}
+
+/* A new timekeeper restarts every lease from now: the holder's clock
+ * is not known here, and a lease must never end early. */
+static void restart_leases(struct pfs_server *server)
+{
+	struct restart_ctx ctx = {server, pfs_store_tree(server->store)};
+
+	pfs_tree_list(ctx.tree, PFS_LOCK_DIR, restart_lease, &ctx);
+}
+
 static const struct pfs_store_hooks server_hooks = {
 	.event = on_event,
 	.lease = on_lease,
@@ -814,6 +849,7 @@ int pfs_server_start(qb_loop_t *loop, struct pfs_store *store, struct pfs_mirror
 		goto err_free;
 	}
 	pfs_store_set_hooks(store, &server_hooks, server);
+	restart_leases(server);
 	*out = server;
 	return 0;
 

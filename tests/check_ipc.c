@@ -44,15 +44,13 @@ static void *run_loop(void *arg)
 	return NULL;
 }
 
-static void setup(void)
+/* Open the store in dir and serve it from a loop in a second thread. */
+static void start_daemon(void)
 {
 	struct pfs_server_config config = {0};
 	struct pfs_transport transport;
 	char path[128], errmsg[PFS_ERRMSG_SIZE];
 
-	snprintf(dir, sizeof(dir), "/tmp/check_ipc.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(service, sizeof(service), "pmxfs-check-%d", (int)getpid());
 	snprintf(path, sizeof(path), "%s/config.db", dir);
 	ck_assert_int_eq(pfs_store_open(path, 1, &store, errmsg), 0);
 	loop = qb_loop_create();
@@ -73,10 +71,8 @@ static void setup(void)
 	ck_assert_int_eq(pfs_connect(service, &conn), 0);
 }
 
-static void teardown(void)
+static void stop_daemon(void)
 {
-	char cmd[160];
-
 	pfs_disconnect(conn);
 	atomic_store(&stopping, true);
 	pthread_join(loop_thread, NULL);
@@ -85,6 +81,21 @@ static void teardown(void)
 	pfs_mirror_close(mirror);
 	pfs_store_free(store);
 	qb_loop_destroy(loop);
+}
+
+static void setup(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/check_ipc.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(service, sizeof(service), "pmxfs-check-%d", (int)getpid());
+	start_daemon();
+}
+
+static void teardown(void)
+{
+	char cmd[160];
+
+	stop_daemon();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	ck_assert_int_eq(system(cmd), 0);
 }
@@ -220,6 +231,20 @@ START_TEST(test_ipc_lock_lease_expiry)
 }
 END_TEST
 
+START_TEST(test_ipc_lock_lease_restart)
+{
+	uint64_t token = 0, next = 0;
+
+	/* A lock held across a restart still expires: its lease restarts. */
+	ck_assert_int_eq(pfs_lock_acquire(conn, "ha-lock", 1000, 0, &token), 0);
+	stop_daemon();
+	start_daemon();
+	ck_assert_int_eq(pfs_lock_acquire(conn, "ha-lock", 1000, 0, &next), -EBUSY);
+	ck_assert_int_eq(pfs_lock_acquire(conn, "ha-lock", 1000, 3000, &next), 0);
+	ck_assert_uint_gt(next, token);
+}
+END_TEST
+
 START_TEST(test_ipc_watch_events)
 {
 	struct pfs_conn *watcher;
@@ -290,6 +315,7 @@ int main(void)
 	tcase_add_test(tc, test_ipc_lock_busy_timeout);
 	tcase_add_test(tc, test_ipc_lock_handoff);
 	tcase_add_test(tc, test_ipc_lock_lease_expiry);
+	tcase_add_test(tc, test_ipc_lock_lease_restart);
 	tcase_add_test(tc, test_ipc_watch_events);
 	tcase_add_test(tc, test_ipc_status_area);
 	tcase_add_test(tc, test_ipc_status_digest);
