@@ -1,12 +1,15 @@
 /*
  * pfs_server: the client API over libqb IPC (see server.h and proto.h).
  *
- * Every request is decoded and validated by pfs_request_decode(), the
- * client's access comes from the credentials libqb takes from the socket
- * (uid, gid, pid; supplementary groups from /proc/<pid>/status), links are
- * resolved, permissions checked, and then a handler from the dispatch
- * table runs. Reads reply at once from the committed tree. Changes go
- * through the store and get their reply after their round is committed.
+ * Each request goes through four steps:
+ *  1. pfs_request_decode() checks its sizes and fields;
+ *  2. links (/local, /lxc, /qemu-server) are resolved and paths checked;
+ *  3. the client's access, from the uid, gid and pid libqb takes from the
+ *     socket and the supplementary groups in /proc/<pid>/status, is
+ *     checked against the operation and paths;
+ *  4. a handler from the dispatch table runs.
+ * Reads reply at once from the committed tree. Changes go through the
+ * store and get their reply after their round is committed.
  */
 #include "config.h"
 
