@@ -195,6 +195,99 @@ START_TEST(test_pfs_store_forget_client)
 }
 END_TEST
 
+/* A fake agreed-order transport for two nodes: every message goes into
+ * one shared queue, and a flush delivers the queue to both stores in the
+ * same order, as CPG does. */
+struct fake_bus {
+	struct pfs_store *stores[2];
+	uint8_t *bufs[64];
+	size_t lens[64];
+	size_t count;
+};
+
+static int bus_send(void *impl, const uint8_t *buf, size_t len)
+{
+	struct fake_bus *bus = impl;
+	uint8_t *copy = malloc(len);
+
+	if (!copy || bus->count == 64) {
+		free(copy);
+		return -ENOMEM;
+	}
+	memcpy(copy, buf, len);
+	bus->bufs[bus->count] = copy;
+	bus->lens[bus->count++] = len;
+	return 0;
+}
+
+static const struct pfs_transport_ops bus_ops = {.send = bus_send, .free = NULL};
+
+static void bus_flush(struct fake_bus *bus)
+{
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(pfs_store_deliver(bus->stores[i], (const uint8_t *const *)bus->bufs,
+						   bus->lens, bus->count), 0);
+	for (size_t i = 0; i < bus->count; i++)
+		free(bus->bufs[i]);
+	bus->count = 0;
+}
+
+START_TEST(test_pfs_store_deliver_two_nodes)
+{
+	struct fake_bus bus = {0};
+	struct pfs_transport transport2 = {&bus_ops, &bus}, transport1 = {&bus_ops, &bus};
+	struct pfs_store *other;
+	char errmsg[PFS_ERRMSG_SIZE], path2[160], d1[65], d2[65];
+	struct pfs_msg m = {0};
+	int rc1 = 1, rc2 = 1;
+
+	/* Replace the fixture's loopback with the bus, and add node 2. */
+	snprintf(path2, sizeof(path2), "%s/node2.db", dir);
+	ck_assert_int_eq(pfs_store_open(path2, 2, &other, errmsg), 0);
+	transport.ops->free(transport.impl);
+	pfs_store_set_transport(store, transport1);
+	pfs_store_set_transport(other, transport2);
+	bus.stores[0] = store;
+	bus.stores[1] = other;
+
+	/* Both nodes create the same CTID at once: the first in order wins. */
+	m.type = PFS_MSG_MKDIR;
+	m.path = "/nodes";
+	ck_assert_int_eq(pfs_store_submit(store, &m, NULL, NULL, NULL), 0);
+	m.path = "/nodes/n1";
+	ck_assert_int_eq(pfs_store_submit(store, &m, NULL, NULL, NULL), 0);
+	m.path = "/nodes/n1/lxc";
+	ck_assert_int_eq(pfs_store_submit(store, &m, NULL, NULL, NULL), 0);
+	m.path = "/nodes/n2";
+	ck_assert_int_eq(pfs_store_submit(other, &m, NULL, NULL, NULL), 0);
+	m.path = "/nodes/n2/lxc";
+	ck_assert_int_eq(pfs_store_submit(other, &m, NULL, NULL, NULL), 0);
+	bus_flush(&bus);
+
+	memset(&m, 0, sizeof(m));
+	m.type = PFS_MSG_CREATE;
+	m.path = "/nodes/n2/lxc/100.conf";
+	m.data = "x";
+	m.data_len = 1;
+	ck_assert_int_eq(pfs_store_submit(other, &m, on_done, &rc2, NULL), 0);
+	m.path = "/nodes/n1/lxc/100.conf";
+	ck_assert_int_eq(pfs_store_submit(store, &m, on_done, &rc1, NULL), 0);
+	bus_flush(&bus);
+	ck_assert_int_eq(rc2, 0);
+	ck_assert_int_eq(rc1, -EEXIST);
+
+	/* Both trees are identical, inodes included. */
+	ck_assert_uint_eq(pfs_tree_version(pfs_store_tree(store)), 6);
+	pfs_tree_digest(pfs_store_tree(store), d1);
+	pfs_tree_digest(pfs_store_tree(other), d2);
+	ck_assert_str_eq(d1, d2);
+
+	pfs_store_set_transport(store, (struct pfs_transport){NULL, NULL});
+	pfs_store_set_transport(other, (struct pfs_transport){NULL, NULL});
+	pfs_store_free(other);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("store");
@@ -209,6 +302,7 @@ int main(void)
 	tcase_add_test(tc, test_pfs_store_deliver_failed_commit);
 	tcase_add_test(tc, test_pfs_store_submit_lock_queue);
 	tcase_add_test(tc, test_pfs_store_forget_client);
+	tcase_add_test(tc, test_pfs_store_deliver_two_nodes);
 	suite_add_tcase(s, tc);
 
 	sr = srunner_create(s);
