@@ -14,6 +14,9 @@
  * (lock held), -ENOENT, -ENOTDIR, -EISDIR, -ENOTEMPTY, -EINVAL (invalid
  * path, name or CTID), -EFBIG, -ENOSPC (store limits), -EACCES, -EIO (the
  * change was not stored), -ETIMEDOUT, -ENOTCONN (daemon not running).
+ * In a cluster two more: -EROFS (not quorate, changes are disabled) and
+ * -EINPROGRESS (outcome unknown: the node lost quorum before it learned
+ * whether the change was applied).
  *
  * One connection carries one request at a time; it is not thread-safe.
  * The library never logs.

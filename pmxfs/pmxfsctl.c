@@ -57,7 +57,7 @@ static int exit_code_of(int rv)
 		return EXIT_DENIED;
 	case ETIMEDOUT:
 		return EXIT_TIMEOUT;
-	case EPROTO: /* the change may or may not have been applied */
+	case EINPROGRESS: /* the change may or may not have been applied */
 		return EXIT_UNKNOWN;
 	default:
 		return EXIT_ERROR;
