@@ -131,7 +131,11 @@ static int lock_data_dir(const char *dir)
 	char path[4096];
 	int fd;
 
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+	/* Others may pass through to the mirror copy, but not list the folder;
+	 * the database is private through the umask set in main(). */
+	if (mkdir(dir, 0711) == 0) {
+		chmod(dir, 0711); /* past the umask */
+	} else if (errno != EEXIST) {
 		pfs_log(ERR, "cannot create the data folder %s: %s", dir, strerror(errno));
 		return -1;
 	}
@@ -267,6 +271,10 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+
+	/* The database and the lock file hold priv/ data: private. The mirror
+	 * sets its modes explicitly. */
+	umask(077);
 	setup_logging(&o);
 	if (!o.local) {
 		/* TODO(cluster): CPG transport, sync and quorum. */
