@@ -12,6 +12,27 @@
 #include "conf/conf.h"
 #include "conf/conf_internal.h"
 
+/*
+ * Make room for element N of *ARRAY. Arrays of the model grow by doubling:
+ * whenever N is 0 or a power of two the array is reallocated to 2N
+ * elements (1 for N = 0), so every array built by appending one element at
+ * a time has room for at least N + 1. Errors: -ENOMEM (*ARRAY unchanged).
+ */
+int conf__grow(void *array, size_t n, size_t elem_size)
+{
+	void **p = array;
+	size_t cap = n == 0 ? 1 : 2 * n;
+	void *grown;
+
+	if (n != 0 && (n & (n - 1)) != 0)
+		return 0;
+	grown = realloc(*p, cap * elem_size);
+	if (grown == NULL)
+		return -ENOMEM;
+	*p = grown;
+	return 0;
+}
+
 struct conf_file *conf_file_new(void)
 {
 	struct conf_file *cf = calloc(1, sizeof(*cf));
@@ -79,10 +100,9 @@ struct conf_section *conf_main(const struct conf_file *cf)
 
 struct conf_section *conf_pending(const struct conf_file *cf)
 {
-	for (size_t i = 1; i < cf->n_sections; i++) {
-		if (cf->sections[i].kind == CONF_SECTION_PENDING)
-			return &cf->sections[i];
-	}
+	/* conf__section_insert() keeps the pending section at index 1. */
+	if (cf->n_sections > 1 && cf->sections[1].kind == CONF_SECTION_PENDING)
+		return &cf->sections[1];
 	return NULL;
 }
 
@@ -100,35 +120,41 @@ struct conf_section *conf_snapshot(const struct conf_file *cf, const char *name)
 struct conf_section *conf_section_add(struct conf_file *cf, enum conf_section_kind kind,
                                       const char *name)
 {
-	struct conf_section *existing, *grown;
-	size_t index;
-	char *copy;
+	struct conf_section *existing;
 
 	if (kind == CONF_SECTION_MAIN)
 		return conf_main(cf);
 	existing = kind == CONF_SECTION_PENDING ? conf_pending(cf) : conf_snapshot(cf, name);
 	if (existing != NULL)
 		return existing;
+	return conf__section_insert(cf, kind, name);
+}
+
+struct conf_section *conf__section_insert(struct conf_file *cf, enum conf_section_kind kind,
+                                          const char *name)
+{
+	struct conf_section *grown, *s;
+	size_t index;
+	char *copy;
 
 	copy = strdup(kind == CONF_SECTION_PENDING ? CONF_PENDING_NAME : name);
 	if (copy == NULL)
 		return NULL;
-	grown = realloc(cf->sections, (cf->n_sections + 1) * sizeof(*grown));
-	if (grown == NULL) {
+	if (conf__grow(&cf->sections, cf->n_sections, sizeof(*cf->sections)) != 0) {
 		free(copy);
 		return NULL;
 	}
-	cf->sections = grown;
+	grown = cf->sections;
 
 	/* The pending section is always sections[1], before the snapshots. */
 	index = kind == CONF_SECTION_PENDING ? 1 : cf->n_sections;
 	memmove(&grown[index + 1], &grown[index], (cf->n_sections - index) * sizeof(*grown));
 	cf->n_sections++;
-	existing = &grown[index];
-	memset(existing, 0, sizeof(*existing));
-	existing->kind = kind;
-	existing->name = copy;
-	return existing;
+	s = &grown[index];
+	memset(s, 0, sizeof(*s));
+	s->kind = kind;
+	s->name = copy;
+	return s;
 }
 
 void conf_section_remove(struct conf_file *cf, struct conf_section *s)
@@ -146,16 +172,13 @@ void conf_section_remove(struct conf_file *cf, struct conf_section *s)
 static int entry_append(struct conf_entry **list, size_t *n, const char *key,
                         const char *value, unsigned line)
 {
-	struct conf_entry *grown;
 	char *k = strdup(key), *v = strdup(value);
 
 	if (k == NULL || v == NULL)
 		goto err_free;
-	grown = realloc(*list, (*n + 1) * sizeof(*grown));
-	if (grown == NULL)
+	if (conf__grow(list, *n, sizeof(**list)) != 0)
 		goto err_free;
-	*list = grown;
-	grown[*n] = (struct conf_entry){ .key = k, .value = v, .line = line };
+	(*list)[*n] = (struct conf_entry){ .key = k, .value = v, .line = line };
 	(*n)++;
 	return 0;
 
@@ -195,18 +218,15 @@ err_clear:
 /* Append TEXT as a verbatim line of S. Used by the parser and by copies. */
 int conf__verbatim_add(struct conf_section *s, const char *text, unsigned line, bool shadowed)
 {
-	struct conf_verbatim *grown;
 	char *copy = strdup(text);
 
 	if (copy == NULL)
 		return -ENOMEM;
-	grown = realloc(s->verbatim, (s->n_verbatim + 1) * sizeof(*grown));
-	if (grown == NULL) {
+	if (conf__grow(&s->verbatim, s->n_verbatim, sizeof(*s->verbatim)) != 0) {
 		free(copy);
 		return -ENOMEM;
 	}
-	s->verbatim = grown;
-	grown[s->n_verbatim++] =
+	s->verbatim[s->n_verbatim++] =
 		(struct conf_verbatim){ .text = copy, .line = line, .shadowed = shadowed };
 	return 0;
 }
@@ -298,7 +318,6 @@ int conf_key_cmp(const char *a, const char *b)
 int conf_diag_add(struct conf_file *cf, unsigned line, enum conf_severity severity,
                   const char *fmt, ...)
 {
-	struct conf_diag *grown;
 	char *text;
 	va_list ap;
 	int n;
@@ -309,13 +328,11 @@ int conf_diag_add(struct conf_file *cf, unsigned line, enum conf_severity severi
 	if (n < 0)
 		return -ENOMEM;
 
-	grown = realloc(cf->diags, (cf->n_diags + 1) * sizeof(*grown));
-	if (grown == NULL) {
+	if (conf__grow(&cf->diags, cf->n_diags, sizeof(*cf->diags)) != 0) {
 		free(text);
 		return -ENOMEM;
 	}
-	cf->diags = grown;
-	grown[cf->n_diags++] = (struct conf_diag){ .line = line, .severity = severity, .text = text };
+	cf->diags[cf->n_diags++] = (struct conf_diag){ .line = line, .severity = severity, .text = text };
 	if (severity == CONF_ERROR)
 		cf->n_errors++;
 	else

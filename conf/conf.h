@@ -180,8 +180,8 @@ int conf_set_description(struct conf_section *s, const char *text);
 /*
  * Description codec. conf_desc_encode() escapes every byte outside
  * 0x20..0x7e, and '%' and ':', as uppercase %XX. conf_desc_decode()
- * replaces every %XX (either case) with its byte and leaves any other
- * '%' as it is. Both return a new string (caller frees) or NULL on ENOMEM.
+ * replaces every %XX (either case) but %00 with its byte and leaves any
+ * other '%' as it is. Both return a new string (caller frees) or NULL on ENOMEM.
  */
 char *conf_desc_encode(const char *text, size_t len);
 char *conf_desc_decode(const char *text, size_t len);

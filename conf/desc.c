@@ -63,7 +63,8 @@ char *conf_desc_decode(const char *text, size_t len)
 			high = hex_value(text[i + 1]);
 			low = hex_value(text[i + 2]);
 		}
-		if (high >= 0 && low >= 0) {
+		/* %00 stays as written: a C string cannot hold the NUL it means. */
+		if (high >= 0 && low >= 0 && (high | low) != 0) {
 			*p++ = (char)(high << 4 | low);
 			i += 2;
 		} else {

@@ -18,6 +18,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <search.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,7 @@ struct parser {
 	struct conf_section *section; /* the section lines go to now */
 	char **lines;                 /* line texts, index = line number - 1 */
 	size_t n_lines;
+	struct hsearch_data snapshot_names; /* names of the snapshot sections */
 	/*
 	 * Length and allocated size of section->description, so that adding a
 	 * `#` line costs no strlen() of all lines before it. They are valid
@@ -105,6 +107,28 @@ static size_t match_header(const char *text)
 	return n - 1;
 }
 
+/*
+ * The snapshot named NAME, or NULL. The set of names read so far answers
+ * the common case (a new name) without a scan of every section, which a
+ * file of many thousand headers would make quadratic.
+ */
+static struct conf_section *find_snapshot(struct parser *p, const char *name)
+{
+	ENTRY query = { .key = (char *)name }, *found = NULL;
+
+	if (hsearch_r(query, FIND, &found, &p->snapshot_names) == 0 || found == NULL)
+		return NULL;
+	return conf_snapshot(p->cf, name);
+}
+
+/* Add NAME (owned by its section, which outlives the set) to the set. */
+static int remember_snapshot(struct parser *p, char *name)
+{
+	ENTRY item = { .key = name }, *added = NULL;
+
+	return hsearch_r(item, ENTER, &added, &p->snapshot_names) != 0 ? 0 : -ENOMEM;
+}
+
 static int parse_header(struct parser *p, unsigned line, const char *text, size_t name_len)
 {
 	bool pending = name_len == strlen(CONF_PENDING_NAME) && text[4] == ':';
@@ -115,16 +139,16 @@ static int parse_header(struct parser *p, unsigned line, const char *text, size_
 	p->desc_known = false;
 	if (name == NULL)
 		return -ENOMEM;
-	s = pending ? conf_pending(p->cf) : conf_snapshot(p->cf, name);
+	s = pending ? conf_pending(p->cf) : find_snapshot(p, name);
 	if (s != NULL) {
 		free(name);
 		p->section = s;
 		return keep_verbatim(p, line, "duplicate section header: the lines that follow are added to the first section of that name");
 	}
 
-	s = conf_section_add(p->cf, kind, name);
+	s = conf__section_insert(p->cf, kind, name);
 	free(name);
-	if (s == NULL)
+	if (s == NULL || (!pending && remember_snapshot(p, s->name) != 0))
 		return -ENOMEM;
 	s->line = line;
 	p->section = s;
@@ -497,6 +521,16 @@ static int parse_all(struct parser *p)
 	return rv;
 }
 
+/* An upper bound of the section headers: lines that start with '['. */
+static size_t count_headers(const struct parser *p)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->n_lines; i++)
+		n += p->lines[i][0] == '[';
+	return n;
+}
+
 int conf_parse(const char *text, size_t len, const char *path, struct conf_file **out)
 {
 	struct parser p = { 0 };
@@ -520,18 +554,22 @@ int conf_parse(const char *text, size_t len, const char *path, struct conf_file 
 	rv = drop_nul_bytes(p.cf, buf, &len);
 	if (rv == 0)
 		rv = split_lines(&p, buf, len);
+	if (rv == 0 && hcreate_r(count_headers(&p) * 2 + 8, &p.snapshot_names) == 0)
+		rv = -ENOMEM;
 	p.section = conf_main(p.cf);
 	if (rv == 0)
 		rv = parse_all(&p);
 	if (rv != 0)
 		goto err_free_lines;
 
+	hdestroy_r(&p.snapshot_names);
 	free(p.lines);
 	free(buf);
 	*out = p.cf;
 	return 0;
 
 err_free_lines:
+	hdestroy_r(&p.snapshot_names);
 	free(p.lines);
 	free(buf);
 err_free_file:
@@ -553,7 +591,12 @@ int conf_read_file(const char *path, struct conf_file **out, char *errmsg)
 		conf__errmsg(errmsg, "cannot open %s: %s", path, strerror(errno));
 		return rv;
 	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+	if (fstat(fd, &st) != 0) {
+		rv = -errno;
+		conf__errmsg(errmsg, "cannot read %s: %s", path, strerror(errno));
+		goto out_close;
+	}
+	if (!S_ISREG(st.st_mode)) {
 		rv = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
 		conf__errmsg(errmsg, "cannot read %s: not a regular file", path);
 		goto out_close;

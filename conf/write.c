@@ -79,21 +79,65 @@ static bool has_shadowed(const struct conf_section *s, const char *key)
  * be left out. It stays when S has shadowed lines of its key: leaving it
  * out would bring the earlier value back into effect on the next read.
  */
-static bool unused_is_mounted(const struct conf_section *s, const struct conf_entry *e)
-{
-	char unused[512], mounted[512];
+/* The volumes a section mounts (rootfs, mpN), sorted for bsearch. */
+struct mounted {
+	char **volumes;
+	size_t n;
+};
 
-	if (strncmp(e->key, "unused", 6) != 0 || !volume_of(e->value, unused, sizeof(unused)))
-		return false;
-	if (has_shadowed(s, e->key))
-		return false;
+static int cmp_string_ptr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void mounted_clear(struct mounted *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		free(m->volumes[i]);
+	free(m->volumes);
+	m->volumes = NULL;
+	m->n = 0;
+}
+
+/* Collect the volumes S mounts, so that each unusedN costs one bsearch. */
+static int mounted_collect(const struct conf_section *s, struct mounted *m)
+{
+	char volume[512];
+
+	m->n = 0;
+	m->volumes = malloc((s->n_keys + 1) * sizeof(*m->volumes));
+	if (m->volumes == NULL)
+		return -ENOMEM;
 	for (size_t i = 0; i < s->n_keys; i++) {
-		if (is_mount_key(s->keys[i].key) &&
-		    volume_of(s->keys[i].value, mounted, sizeof(mounted)) &&
-		    strcmp(unused, mounted) == 0)
-			return true;
+		if (!is_mount_key(s->keys[i].key) ||
+		    !volume_of(s->keys[i].value, volume, sizeof(volume)))
+			continue;
+		m->volumes[m->n] = strdup(volume);
+		if (m->volumes[m->n] == NULL) {
+			mounted_clear(m);
+			return -ENOMEM;
+		}
+		m->n++;
 	}
-	return false;
+	if (m->n > 0)
+		qsort(m->volumes, m->n, sizeof(*m->volumes), cmp_string_ptr);
+	return 0;
+}
+
+/* True when the unusedN entry E of S names a volume that S mounts. */
+static bool unused_is_mounted(const struct conf_section *s, const struct mounted *m,
+                              const struct conf_entry *e)
+{
+	char unused[512], *key = unused;
+
+	if (m->n == 0 || strncmp(e->key, "unused", 6) != 0 ||
+	    !volume_of(e->value, unused, sizeof(unused)))
+		return false;
+	if (bsearch(&key, m->volumes, m->n, sizeof(*m->volumes), cmp_string_ptr) == NULL)
+		return false;
+
+	/* Dropping it would bring back a shadowed earlier value on re-read. */
+	return !has_shadowed(s, e->key);
 }
 
 static int cmp_entry_ptr(const void *a, const void *b)
@@ -125,13 +169,18 @@ static int write_description(FILE *f, const char *description)
 static int write_keys(FILE *f, const struct conf_section *s, char *errmsg)
 {
 	const struct conf_entry **sorted;
+	struct mounted mounted = { 0 };
 	int rv = 0;
 
 	if (s->n_keys == 0)
 		return 0;
-	sorted = malloc(s->n_keys * sizeof(*sorted));
-	if (sorted == NULL)
+	if (s->kind == CONF_SECTION_MAIN && mounted_collect(s, &mounted) != 0)
 		return -ENOMEM;
+	sorted = malloc(s->n_keys * sizeof(*sorted));
+	if (sorted == NULL) {
+		mounted_clear(&mounted);
+		return -ENOMEM;
+	}
 	for (size_t i = 0; i < s->n_keys; i++)
 		sorted[i] = &s->keys[i];
 	qsort(sorted, s->n_keys, sizeof(*sorted), cmp_entry_ptr);
@@ -145,11 +194,12 @@ static int write_keys(FILE *f, const struct conf_section *s, char *errmsg)
 			rv = -EINVAL;
 			break;
 		}
-		if (s->kind == CONF_SECTION_MAIN && unused_is_mounted(s, e))
+		if (unused_is_mounted(s, &mounted, e))
 			continue;
 		fprintf(f, "%s: %s\n", e->key, e->value);
 	}
 	free(sorted);
+	mounted_clear(&mounted);
 	return rv;
 }
 
@@ -275,7 +325,7 @@ static int write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
-/* fsync the folder that holds PATH, so a rename in it is durable. */
+/* fsync the folder that contains PATH, so a rename in it is durable. */
 static int sync_parent(const char *path)
 {
 	char *copy = strdup(path);

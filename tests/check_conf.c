@@ -1060,6 +1060,37 @@ START_TEST(test_conf_parse_max_size)
 }
 END_TEST
 
+START_TEST(test_conf_parse_max_size_headers)
+{
+	/* 1 MiB of snapshot headers: a name set keeps this linear. */
+	char *buf = malloc(CONF_MAX_FILE_SIZE + 1);
+	struct conf_file *cf = NULL;
+	size_t at = 0;
+	unsigned i = 0;
+
+	ck_assert_ptr_nonnull(buf);
+	while (CONF_MAX_FILE_SIZE - at > 16)
+		at += (size_t)sprintf(buf + at, "[s%u]\n", i++);
+	at += (size_t)sprintf(buf + at, "[s0]\n");
+	ck_assert_int_eq(conf_parse(buf, at, NULL, &cf), 0);
+	ck_assert_uint_eq(cf->n_sections, i + 1);
+	ck_assert_uint_eq(cf->n_errors, 1);
+	ck_assert_ptr_nonnull(conf_snapshot(cf, "s0"));
+	ck_assert_uint_eq(conf_snapshot(cf, "s0")->n_verbatim, 1);
+	conf_file_free(cf);
+	free(buf);
+}
+END_TEST
+
+START_TEST(test_conf_desc_decode_nul_kept)
+{
+	char *out = conf_desc_decode("a%00b%0", 7);
+
+	ck_assert_str_eq(out, "a%00b%0");
+	free(out);
+}
+END_TEST
+
 START_TEST(test_conf_parse_max_size_keys)
 {
 	/* 1 MiB of lines that become keys, verbatim lines and diagnostics. */
@@ -2001,6 +2032,7 @@ static Suite *conf_suite(void)
 	tcase_add_test(tc, test_conf_parse_diagnostics_sorted);
 	tcase_add_test(tc, test_conf_parse_max_size);
 	tcase_add_test(tc, test_conf_parse_max_size_keys);
+	tcase_add_test(tc, test_conf_parse_max_size_headers);
 
 	tc = tcase(s, "conf_read_file");
 	tcase_add_checked_fixture(tc, tmpdir_setup, tmpdir_teardown);
@@ -2036,6 +2068,7 @@ static Suite *conf_suite(void)
 	tcase_add_test(tc, test_conf_desc_decode_hex);
 	tcase_add_test(tc, test_conf_desc_decode_literal_percent);
 	tcase_add_test(tc, test_conf_desc_decode_length);
+	tcase_add_test(tc, test_conf_desc_decode_nul_kept);
 	tcase_add_test(tc, test_conf_desc_round_trip_every_byte);
 
 	tc = tcase(s, "conf_key_cmp");
