@@ -20,62 +20,11 @@
 #include <string.h>
 
 #include "conf/conf.h"
+#include "tests/conf_oracle.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define ENV_KEY "lxc.environment.runtime"
-
-/* Copy the volume of a mount point or unusedN value into BUF; false when none. */
-static bool volume_of(const char *value, char *buf, size_t size)
-{
-	for (const char *part = value; part != NULL && *part != '\0';) {
-		const char *comma = strchr(part, ',');
-		size_t len = comma != NULL ? (size_t)(comma - part) : strlen(part);
-		const char *eq = memchr(part, '=', len);
-
-		if (eq == NULL && part == value) {
-			snprintf(buf, size, "%.*s", (int)len, part);
-			return true;
-		}
-		if (eq != NULL && eq - part == 6 && strncmp(part, "volume", 6) == 0) {
-			snprintf(buf, size, "%.*s", (int)(len - 7), eq + 1);
-			return true;
-		}
-		part = comma != NULL ? comma + 1 : NULL;
-	}
-	return false;
-}
-
-/*
- * True when the writer leaves E of S out: a mounted unusedN of the main
- * section that has no shadowed (earlier duplicate) line.
- */
-static bool writer_drops(const struct conf_section *s, const struct conf_entry *e)
-{
-	char unused[512], mounted[512];
-	size_t key_len = strlen(e->key);
-
-	if (s->kind != CONF_SECTION_MAIN || strncmp(e->key, "unused", 6) != 0 ||
-	    !volume_of(e->value, unused, sizeof(unused)))
-		return false;
-	for (size_t i = 0; i < s->n_verbatim; i++) {
-		const char *text = s->verbatim[i].text;
-
-		if (s->verbatim[i].shadowed && strncmp(text, e->key, key_len) == 0 &&
-		    text[key_len] == ':')
-			return false;
-	}
-	for (size_t i = 0; i < s->n_keys; i++) {
-		const char *k = s->keys[i].key;
-		bool mount = strcmp(k, "rootfs") == 0 ||
-		             (strncmp(k, "mp", 2) == 0 && k[2] >= '0' && k[2] <= '9');
-
-		if (mount && volume_of(s->keys[i].value, mounted, sizeof(mounted)) &&
-		    strcmp(unused, mounted) == 0)
-			return true;
-	}
-	return false;
-}
 
 static const char *key_value(const struct conf_section *s, const char *key)
 {
@@ -105,7 +54,7 @@ static void compare_keys(const struct conf_section *a, const struct conf_section
 	for (size_t i = 0; i < a->n_keys; i++) {
 		const char *other;
 
-		if (writer_drops(a, &a->keys[i]))
+		if (conf_oracle_writer_drops(a, &a->keys[i]))
 			continue;
 		na++;
 		other = key_value(b, a->keys[i].key);
@@ -113,7 +62,7 @@ static void compare_keys(const struct conf_section *a, const struct conf_section
 			fail("key", a, a->keys[i].key);
 	}
 	for (size_t i = 0; i < b->n_keys; i++)
-		nb += !writer_drops(b, &b->keys[i]);
+		nb += !conf_oracle_writer_drops(b, &b->keys[i]);
 	if (na != nb)
 		fail("key count", a, "differs");
 }

@@ -1,7 +1,7 @@
 # fuzz/: libFuzzer targets, built only with --enable-fuzz (CC=clang).
 if ENABLE_FUZZ
 noinst_PROGRAMS += fuzz/fuzz_conf_parse fuzz/fuzz_propstr
-fuzz_fuzz_conf_parse_SOURCES = fuzz/fuzz_conf_parse.c
+fuzz_fuzz_conf_parse_SOURCES = fuzz/fuzz_conf_parse.c tests/conf_oracle.h tests/conf_oracle.c
 fuzz_fuzz_conf_parse_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer
 fuzz_fuzz_conf_parse_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
 fuzz_fuzz_conf_parse_LDADD = conf/libconf.la

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "conf/conf.h"
+#include "tests/conf_oracle.h"
 
 /* ---- helpers ---- */
 
@@ -107,62 +108,6 @@ static const char *diag_text(const struct conf_file *cf, unsigned line)
 	return d != NULL ? d->text : "";
 }
 
-/*
- * Copy the volume of a mount point or unusedN value into BUF: its first
- * part when that has no '=', else its `volume=` part. False when none.
- */
-static bool volume_of(const char *value, char *buf, size_t size)
-{
-	for (const char *part = value; part != NULL && *part != '\0';) {
-		const char *comma = strchr(part, ',');
-		size_t len = comma != NULL ? (size_t)(comma - part) : strlen(part);
-		const char *eq = memchr(part, '=', len);
-
-		if (eq == NULL && part == value) {
-			snprintf(buf, size, "%.*s", (int)len, part);
-			return true;
-		}
-		if (eq != NULL && eq - part == 6 && strncmp(part, "volume", 6) == 0) {
-			snprintf(buf, size, "%.*s", (int)(len - 7), eq + 1);
-			return true;
-		}
-		part = comma != NULL ? comma + 1 : NULL;
-	}
-	return false;
-}
-
-/*
- * True when the writer leaves entry E of S out: an unusedN of the main
- * section whose volume rootfs or an mpN of that section still uses, as
- * pct drops it, unless earlier duplicates of it were kept as shadowed lines.
- */
-static bool writer_drops(const struct conf_section *s, const struct conf_entry *e)
-{
-	char unused[512], mounted[512];
-	size_t key_len = strlen(e->key);
-
-	if (s->kind != CONF_SECTION_MAIN || strncmp(e->key, "unused", 6) != 0 ||
-	    !volume_of(e->value, unused, sizeof(unused)))
-		return false;
-	for (size_t i = 0; i < s->n_verbatim; i++) {
-		const char *text = s->verbatim[i].text;
-
-		if (s->verbatim[i].shadowed && strncmp(text, e->key, key_len) == 0 &&
-		    text[key_len] == ':')
-			return false;
-	}
-	for (size_t i = 0; i < s->n_keys; i++) {
-		const char *k = s->keys[i].key;
-		bool mount = strcmp(k, "rootfs") == 0 ||
-		             (strncmp(k, "mp", 2) == 0 && k[2] >= '0' && k[2] <= '9');
-
-		if (mount && volume_of(s->keys[i].value, mounted, sizeof(mounted)) &&
-		    strcmp(unused, mounted) == 0)
-			return true;
-	}
-	return false;
-}
-
 static const char *entry_value(const struct conf_entry *list, size_t n, const char *key)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -182,7 +127,7 @@ static void diff_keys(const struct conf_section *a, const struct conf_section *b
 		const struct conf_entry *e = &a->keys[i];
 		const char *other;
 
-		if (writer_drops(a, e))
+		if (conf_oracle_writer_drops(a, e))
 			continue;
 		na++;
 		other = entry_value(b->keys, b->n_keys, e->key);
@@ -194,7 +139,7 @@ static void diff_keys(const struct conf_section *a, const struct conf_section *b
 		}
 	}
 	for (size_t i = 0; i < b->n_keys; i++)
-		nb += !writer_drops(b, &b->keys[i]);
+		nb += !conf_oracle_writer_drops(b, &b->keys[i]);
 	if (na != nb)
 		snprintf(diff, size, "[%s] %zu keys became %zu", a->name != NULL ? a->name : "main",
 		         na, nb);
@@ -1867,7 +1812,7 @@ static void mark_section_lines(const struct conf_section *s, const char *out, bo
 
 		snprintf(line, sizeof(line), "%s: %s", e->key, e->value);
 		if (e->line > 0 && e->line <= n_lines)
-			covered[e->line - 1] = has_line(out, line) || writer_drops(s, e);
+			covered[e->line - 1] = has_line(out, line) || conf_oracle_writer_drops(s, e);
 	}
 	for (size_t i = 0; i < s->n_raw; i++) {
 		snprintf(line, sizeof(line), "%s: %s", s->raw[i].key, s->raw[i].value);

@@ -3,7 +3,7 @@ UNIT_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 UNIT_LIBS = $(CHECK_LIBS)
 
 check_PROGRAMS += tests/check_conf
-tests_check_conf_SOURCES = tests/check_conf.c
+tests_check_conf_SOURCES = tests/check_conf.c tests/conf_oracle.h tests/conf_oracle.c
 tests_check_conf_CFLAGS = $(UNIT_CFLAGS)
 tests_check_conf_LDADD = conf/libconf.la $(UNIT_LIBS)
 
