@@ -764,3 +764,19 @@ int pfs_tree_apply(struct pfs_tree *tree, const struct pfs_msg *msg, struct pfs_
 		res->errmsg[0] = '\0';
 	return res->rc;
 }
+
+void pfs_tree_drop_waiters(struct pfs_tree *tree, uint32_t node)
+{
+	struct pfs__waiter **wp = &tree->waiters;
+
+	while (*wp) {
+		struct pfs__waiter *w = *wp;
+
+		if (w->node != node) {
+			wp = &w->next;
+			continue;
+		}
+		*wp = w->next;
+		free(w);
+	}
+}

@@ -296,6 +296,68 @@ err_rollback:
 	return rv;
 }
 
+static int replace_row(const char *name, const struct pfs_stat *st, const char *data, void *ctx)
+{
+	struct pfs_db *db = ctx;
+
+	return write_row(db, st, name, data ? data : (st->type == PFS_TYPE_FILE ? "" : NULL));
+}
+
+static int insert_generation(struct pfs_db *db, const struct pfs_generation *g)
+{
+	static const char insert[] =
+		"INSERT INTO generations (ring_id, members, first_version, last_version)"
+		" VALUES (?, ?, ?, ?)";
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(db->sql, insert, -1, &st, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_text(st, 1, g->ring_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, g->members);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)g->first_version);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)g->last_version);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+int pfs_db_replace(struct pfs_db *db, const struct pfs_tree *tree,
+		   const struct pfs_generation *gens, size_t ngens, char *errmsg)
+{
+	struct pfs_stat root = {0};
+	int rv;
+
+	rv = exec(db, "BEGIN IMMEDIATE", "begin", errmsg);
+	if (rv < 0)
+		return rv;
+	rv = exec(db, "DELETE FROM tree; DELETE FROM generations", "clear", errmsg);
+	if (rv < 0)
+		goto err_rollback;
+
+	/* Every entry, then the __version__ row, then the history. */
+	rv = pfs_tree_walk(tree, replace_row, db);
+	if (rv == 0) {
+		root.version = pfs_tree_version(tree);
+		pfs__tree_root_meta(tree, &root.writer, &root.mtime);
+		rv = write_row(db, &root, "__version__", NULL);
+	}
+	for (size_t i = 0; rv == 0 && i < ngens; i++)
+		rv = insert_generation(db, &gens[i]);
+	if (rv < 0) {
+		sql_fail(db, "replace", errmsg);
+		goto err_rollback;
+	}
+	rv = exec(db, "COMMIT", "commit", errmsg);
+	if (rv < 0)
+		goto err_rollback;
+	return 0;
+
+err_rollback:
+	sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
+	return rv;
+}
+
 int pfs_db_generation_start(struct pfs_db *db, const char *ring_id, uint32_t members,
 			    uint64_t first_version, char *errmsg)
 {

@@ -68,6 +68,15 @@ int pfs_db_generation_start(struct pfs_db *db, const char *ring_id, uint32_t mem
 			    uint64_t first_version, char *errmsg);
 
 /*
+ * Replace every row of both tables with tree and gens (their ids are
+ * renumbered from 1) in one transaction, for a sync that brought a new
+ * tree. On error the database keeps its previous content.
+ * Errors: -EIO.
+ */
+int pfs_db_replace(struct pfs_db *db, const struct pfs_tree *tree,
+		   const struct pfs_generation *gens, size_t ngens, char *errmsg);
+
+/*
  * Read the generation history, oldest first (caller frees *out).
  * Errors: -EIO, -ENOMEM.
  */

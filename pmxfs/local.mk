@@ -6,7 +6,8 @@ pmxfs_libpfscore_la_SOURCES = \
 	pmxfs/tree.h pmxfs/tree_internal.h pmxfs/tree.c pmxfs/apply.c pmxfs/virtual.c \
 	pmxfs/db.h pmxfs/db.c pmxfs/log.h pmxfs/store.h pmxfs/store.c \
 	pmxfs/proto.h pmxfs/proto.c pmxfs/perm.h pmxfs/perm.c pmxfs/watch.h pmxfs/watch.c \
-	pmxfs/mirror.h pmxfs/mirror.c pmxfs/server.h pmxfs/server.c
+	pmxfs/mirror.h pmxfs/mirror.c pmxfs/server.h pmxfs/server.c \
+	pmxfs/sync.h pmxfs/sync.c pmxfs/sync_msg.c
 pmxfs_libpfscore_la_CFLAGS = $(AM_CFLAGS) $(QB_CFLAGS) $(JSON_CFLAGS) $(OPENSSL_CFLAGS) \
 	$(SQLITE_CFLAGS)
 pmxfs_libpfscore_la_LIBADD = $(QB_LIBS) $(JSON_LIBS) $(OPENSSL_LIBS) $(SQLITE_LIBS)

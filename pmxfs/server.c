@@ -769,10 +769,33 @@ static void restart_leases(struct pfs_server *server)
 	pfs_tree_list(ctx.tree, PFS_LOCK_DIR, restart_lease, &ctx);
 }
 
+static void stop_lease_timers(struct pfs_server *server)
+{
+	while (server->timers) {
+		struct lease_timer *t = server->timers;
+
+		server->timers = t->next;
+		qb_loop_timer_del(server->loop, t->handle);
+		free(t);
+	}
+}
+
+/* This node became the timekeeper (restart every lease) or stopped being
+ * it (another node times the leases now). */
+static void on_timekeeper(void *ctx, bool on)
+{
+	struct pfs_server *server = ctx;
+
+	stop_lease_timers(server);
+	if (on)
+		restart_leases(server);
+}
+
 static const struct pfs_store_hooks server_hooks = {
 	.event = on_event,
 	.lease = on_lease,
 	.reloaded = on_reloaded,
+	.timekeeper = on_timekeeper,
 };
 
 /* libqb poll glue -------------------------------------------------------- */
@@ -852,7 +875,8 @@ int pfs_server_start(qb_loop_t *loop, struct pfs_store *store, struct pfs_mirror
 		goto err_free;
 	}
 	pfs_store_set_hooks(store, &server_hooks, server);
-	restart_leases(server);
+	if (pfs_store_is_timekeeper(store))
+		restart_leases(server);
 	*out = server;
 	return 0;
 
@@ -873,13 +897,7 @@ void pfs_server_stop(struct pfs_server *server)
 		qb_loop_timer_del(server->loop, server->flush_timer);
 		flush_mirror(server);
 	}
-	while (server->timers) {
-		struct lease_timer *t = server->timers;
-
-		server->timers = t->next;
-		qb_loop_timer_del(server->loop, t->handle);
-		free(t);
-	}
+	stop_lease_timers(server);
 	free(server->buf);
 	free(server);
 }

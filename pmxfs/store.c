@@ -18,6 +18,12 @@ struct pending {
 	uint64_t request_id;
 	pfs_store_done_fn done;
 	void *ctx;
+
+	/* With the acknowledgement gate: the result waits for confirmation. */
+	bool delivered;  /* its message was applied (a queued ACQUIRE too) */
+	bool has_result;
+	uint64_t seq;    /* delivery number that must be confirmed */
+	struct pfs_apply_result res;
 };
 
 struct pfs_store {
@@ -32,6 +38,9 @@ struct pfs_store {
 	void *hooks_ctx;
 	struct pfs_store_stats stats;
 	bool broken;
+	bool ack_gate;      /* replies wait for pfs_store_release() */
+	bool timekeeper;    /* call the lease hook */
+	uint64_t delivered; /* messages passed to pfs_store_deliver() */
 };
 
 int pfs_store_open(const char *db_path, uint32_t node_id, struct pfs_store **out, char *errmsg)
@@ -44,6 +53,7 @@ int pfs_store_open(const char *db_path, uint32_t node_id, struct pfs_store **out
 	snprintf(store->db_path, sizeof(store->db_path), "%s", db_path);
 	store->node_id = node_id;
 	store->next_request_id = 1;
+	store->timekeeper = true;
 	rv = pfs_db_open(db_path, &store->db, errmsg);
 	if (rv == 0)
 		rv = pfs_db_load(store->db, &store->tree, errmsg);
@@ -169,9 +179,28 @@ static void reply(struct pfs_store *store, uint64_t request_id, const struct pfs
 	free(p);
 }
 
+/* Keep the result of a delivered request of this node until delivery
+ * number seq is confirmed. A queued ACQUIRE has no result yet. */
+static void hold_result(struct pfs_store *store, uint64_t request_id, uint64_t seq,
+			const struct pfs_apply_result *res)
+{
+	for (struct pending *p = store->pending; p; p = p->next) {
+		if (p->request_id != request_id)
+			continue;
+		p->delivered = true;
+		if (!res->queued) {
+			p->has_result = true;
+			p->seq = seq;
+			p->res = *res;
+		}
+		return;
+	}
+}
+
 struct round_item {
 	uint32_t writer;
 	uint64_t request_id;
+	uint64_t seq;
 	bool valid;
 	struct pfs_apply_result res;
 };
@@ -218,9 +247,14 @@ static void publish(struct pfs_store *store, struct round_item *items, size_t co
 	size_t n;
 
 	/* Clients first, then watches and the mirror, then the timekeeper. */
-	for (size_t i = 0; i < count; i++)
-		if (items[i].valid && items[i].writer == store->node_id && !items[i].res.queued)
+	for (size_t i = 0; i < count; i++) {
+		if (!items[i].valid || items[i].writer != store->node_id)
+			continue;
+		if (store->ack_gate)
+			hold_result(store, items[i].request_id, items[i].seq, &items[i].res);
+		else if (!items[i].res.queued)
 			reply(store, items[i].request_id, &items[i].res);
+	}
 
 	notices = pfs_tree_notices(store->tree, &n);
 	for (size_t i = 0; i < n; i++) {
@@ -233,14 +267,17 @@ static void publish(struct pfs_store *store, struct round_item *items, size_t co
 		res.version = notices[i].token;
 		if (res.rc == -ETIMEDOUT)
 			snprintf(res.errmsg, sizeof(res.errmsg), "timed out waiting for the lock");
-		reply(store, notices[i].request_id, &res);
+		if (store->ack_gate)
+			hold_result(store, notices[i].request_id, store->delivered, &res);
+		else
+			reply(store, notices[i].request_id, &res);
 	}
 
 	events = pfs_tree_events(store->tree, &n);
 	for (size_t i = 0; i < n && store->hooks.event; i++)
 		store->hooks.event(store->hooks_ctx, &events[i]);
 	leases = pfs_tree_leases(store->tree, &n);
-	for (size_t i = 0; i < n && store->hooks.lease; i++)
+	for (size_t i = 0; i < n && store->hooks.lease && store->timekeeper; i++)
 		store->hooks.lease(store->hooks_ctx, &leases[i]);
 }
 
@@ -255,6 +292,7 @@ int pfs_store_deliver(struct pfs_store *store, const uint8_t *const *bufs, const
 	if (!items)
 		return -ENOMEM;
 	store->stats.rounds++;
+	store->delivered += count;
 	pfs_tree_round_begin(store->tree);
 
 	/* Stage: apply every message of the round to the tree. */
@@ -270,6 +308,7 @@ int pfs_store_deliver(struct pfs_store *store, const uint8_t *const *bufs, const
 		}
 		store->stats.messages++;
 		items[i].valid = true;
+		items[i].seq = store->delivered - count + i + 1;
 		items[i].writer = msg.writer;
 		items[i].request_id = msg.request_id;
 		pfs_tree_apply(store->tree, &msg, &items[i].res);
@@ -287,6 +326,112 @@ int pfs_store_deliver(struct pfs_store *store, const uint8_t *const *bufs, const
 	}
 	free(items);
 	return rv;
+}
+
+void pfs_store_set_ack_gate(struct pfs_store *store, bool on)
+{
+	store->ack_gate = on;
+}
+
+uint64_t pfs_store_delivered(const struct pfs_store *store)
+{
+	return store->delivered;
+}
+
+void pfs_store_release(struct pfs_store *store, uint64_t seq)
+{
+	struct pending **pp = &store->pending;
+
+	while (*pp) {
+		struct pending *p = *pp;
+
+		if (!p->has_result || p->seq > seq) {
+			pp = &p->next;
+			continue;
+		}
+		*pp = p->next;
+		if (p->done)
+			p->done(p->ctx, &p->res);
+		free(p);
+	}
+}
+
+/* Reply to every pending request that matches (delivered, has_result). */
+static void answer_where(struct pfs_store *store, bool delivered, bool has_result,
+			 uint64_t before_id, int rc, const char *why)
+{
+	struct pending **pp = &store->pending;
+
+	while (*pp) {
+		struct pending *p = *pp;
+		struct pfs_apply_result res = {0};
+
+		if (p->delivered != delivered || p->has_result != has_result ||
+		    p->request_id >= before_id) {
+			pp = &p->next;
+			continue;
+		}
+		*pp = p->next;
+		res.rc = rc;
+		snprintf(res.errmsg, sizeof(res.errmsg), "%s", why);
+		if (p->done)
+			p->done(p->ctx, &res);
+		free(p);
+	}
+}
+
+void pfs_store_fail_unconfirmed(struct pfs_store *store, int rc, const char *why)
+{
+	answer_where(store, true, true, UINT64_MAX, rc, why);
+}
+
+void pfs_store_fail_undelivered(struct pfs_store *store, uint64_t before_id, int rc,
+				const char *why)
+{
+	answer_where(store, false, false, before_id, rc, why);
+}
+
+void pfs_store_answer(struct pfs_store *store, uint64_t request_id, int rc, const char *why)
+{
+	struct pfs_apply_result res = {0};
+
+	res.rc = rc;
+	snprintf(res.errmsg, sizeof(res.errmsg), "%s", why);
+	reply(store, request_id, &res);
+}
+
+void pfs_store_set_timekeeper(struct pfs_store *store, bool on)
+{
+	if (store->timekeeper == on)
+		return;
+	store->timekeeper = on;
+	if (store->hooks.timekeeper)
+		store->hooks.timekeeper(store->hooks_ctx, on);
+}
+
+bool pfs_store_is_timekeeper(const struct pfs_store *store)
+{
+	return store->timekeeper;
+}
+
+int pfs_store_replace_tree(struct pfs_store *store, struct pfs_tree *tree,
+			   const struct pfs_generation *gens, size_t ngens, char *errmsg)
+{
+	int rv = pfs_db_replace(store->db, tree, gens, ngens, errmsg);
+
+	if (rv < 0)
+		return rv;
+	pfs_tree_free(store->tree);
+	store->tree = tree;
+	if (store->hooks.reloaded)
+		store->hooks.reloaded(store->hooks_ctx);
+	return 0;
+}
+
+void pfs_store_drop_node(struct pfs_store *store, uint32_t node)
+{
+	pfs_tree_status_drop(store->tree, node);
+	pfs_tree_drop_waiters(store->tree, node);
 }
 
 /* The loopback transport ------------------------------------------------- */

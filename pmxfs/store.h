@@ -51,6 +51,7 @@ struct pfs_store_hooks {
 	void (*event)(void *ctx, const struct pfs_tree_event *ev);   /* mirror, watches */
 	void (*lease)(void *ctx, const struct pfs_lease *lease); /* the timekeeper */
 	void (*reloaded)(void *ctx);                             /* tree replaced */
+	void (*timekeeper)(void *ctx, bool on); /* on: restart every lease; off: stop timers */
 };
 
 struct pfs_store;
@@ -111,6 +112,43 @@ void pfs_store_stats(const struct pfs_store *store, struct pfs_store_stats *stat
 /* Return true after a failed commit whose reload failed too: the tree no
  * longer matches the database and the daemon must exit. */
 bool pfs_store_broken(const struct pfs_store *store);
+
+/*
+ * Cluster mode (see docs/sync.md). With the acknowledgement gate on, the
+ * result of a request of this node is kept until pfs_store_release() is
+ * called with a delivery number at or above its own: the number of
+ * messages passed to pfs_store_deliver() since open, up to and including
+ * the request's message (pfs_store_delivered() after its round).
+ */
+void pfs_store_set_ack_gate(struct pfs_store *store, bool on);
+uint64_t pfs_store_delivered(const struct pfs_store *store);
+void pfs_store_release(struct pfs_store *store, uint64_t seq);
+
+/* Reply with rc and the message why to every request whose result waits
+ * for confirmation (unconfirmed), to every request whose message was never
+ * delivered and whose id is below before_id (undelivered), or to the one
+ * request with request_id (answer). */
+void pfs_store_fail_unconfirmed(struct pfs_store *store, int rc, const char *why);
+void pfs_store_fail_undelivered(struct pfs_store *store, uint64_t before_id, int rc,
+				const char *why);
+void pfs_store_answer(struct pfs_store *store, uint64_t request_id, int rc, const char *why);
+
+/* Make this node the lock timekeeper or not: only the timekeeper gets the
+ * lease hook, and the timekeeper hook hears every change (default on). */
+void pfs_store_set_timekeeper(struct pfs_store *store, bool on);
+bool pfs_store_is_timekeeper(const struct pfs_store *store);
+
+/*
+ * Replace the tree and the generation history with tree (taken on
+ * success) and gens, in one transaction; the reloaded hook is called.
+ * Errors: -EIO with errmsg; the store keeps its tree.
+ */
+int pfs_store_replace_tree(struct pfs_store *store, struct pfs_tree *tree,
+			   const struct pfs_generation *gens, size_t ngens, char *errmsg);
+
+/* Drop the status values and the lock waiters of a node that left. Call it
+ * at the same point of the delivery order on every member. */
+void pfs_store_drop_node(struct pfs_store *store, uint32_t node);
 
 /*
  * The loopback transport of --local mode: send() queues a copy, and the

@@ -210,6 +210,9 @@ void pfs_tree_status_walk(const struct pfs_tree *tree, uint32_t node, pfs_tree_s
 /* Drop the status values of a node that left. */
 void pfs_tree_status_drop(struct pfs_tree *tree, uint32_t node);
 
+/* Drop the queued lock ACQUIREs of a node that left. */
+void pfs_tree_drop_waiters(struct pfs_tree *tree, uint32_t node);
+
 /*
  * Build the JSON of the virtual file name (".members", ".vmlist",
  * ".version") into a new string (caller frees). members lists the node

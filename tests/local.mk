@@ -56,6 +56,11 @@ tests_check_ipc_SOURCES = tests/check_ipc.c
 tests_check_ipc_CFLAGS = $(UNIT_CFLAGS) $(QB_CFLAGS) -pthread
 tests_check_ipc_LDADD = pmxfs/libpfscore.la pmxfs/libpmxfs.la $(UNIT_LIBS) -lpthread
 
+check_PROGRAMS += tests/check_sync
+tests_check_sync_SOURCES = tests/check_sync.c
+tests_check_sync_CFLAGS = $(UNIT_CFLAGS)
+tests_check_sync_LDADD = pmxfs/libpfscore.la $(UNIT_LIBS)
+
 # End-to-end tests of the store, run by ./run-tests store (they need root).
 EXTRA_DIST += tests/store
 # pmxfs-end

@@ -1,0 +1,1402 @@
+/*
+ * pfs_sync: the cluster state machine of one node. docs/sync.md has the
+ * protocol, the message formats and the full table of transitions.
+ *
+ * Invariants (numbered as in docs/sync.md; sync_check_invariants()
+ * asserts them in --enable-debug builds):
+ *  1. Change messages reach the store only in state PRIMARY: the batch is
+ *     empty in every other state.
+ *  2. Writes are sent only in PRIMARY; held writes exist only outside it.
+ *  3. Every accepted sync message carries the current round id.
+ *  4. From UPDATE on, every member's summary is in and the source is a
+ *     member chosen from the summaries alone.
+ *  5. PRIMARY is entered only from SYNCED, after every digest matched.
+ *
+ *              confchg               all SUMMARY in
+ *   START ------------> SUMMARY ----------------------> UPDATE
+ *                        ^   ^                             |
+ *        confchg, VERIFY |   | digest mismatch             | UPDATE and every LOST in
+ *                        |   +---------------------- VERIFY
+ *                        |                              | every DIGEST equal
+ *                        +------ PRIMARY <------- SYNCED
+ *                                  PRIMARY(ring) delivered
+ *
+ *   state    event                 function
+ *   any      configuration change  pfs_sync_confchg()
+ *   SUMMARY  SUMMARY               on_summary()
+ *   UPDATE   UPDATE, LOST          on_update(), on_lost()
+ *   VERIFY   DIGEST                on_digest()
+ *   SYNCED   quorum                pfs_sync_quorum() -> try_primary()
+ *   SYNCED   PRIMARY               on_primary()
+ *   PRIMARY  change message        pfs_sync_deliver(), pfs_sync_flush()
+ *   PRIMARY  CONFIRM               on_confirm()
+ *   PRIMARY  VERIFY                on_verify()
+ *   any      held write timed out  pfs_sync_tick()
+ */
+#include "config.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+
+#include "pmxfs/log.h"
+#include "pmxfs/sync.h"
+#include "pmxfs/tree_internal.h"
+
+#define LOST_DIR "/lost+found"
+
+struct member {
+	uint32_t id;
+	bool have_summary, have_digest, have_lost;
+	bool diverged;
+	uint64_t fork; /* last version shared with the source, when diverged */
+	struct pfs_sync_msg summary;
+	struct pfs_sync_msg lost;
+	uint8_t digest[32];
+	uint64_t confirmed; /* CONFIRM count in the current primary component */
+};
+
+/* A write submitted while no primary component exists. */
+struct held {
+	struct held *next;
+	uint8_t *buf;
+	size_t len;
+	uint64_t request_id;
+	uint64_t deadline_ms;
+};
+
+struct pfs_sync {
+	struct pfs_store *store;
+	uint32_t node_id;
+	char node_name[64];
+	struct pfs_sync_transport transport;
+	struct pfs_sync_clock clock;
+
+	enum pfs_sync_state state;
+	struct pfs_sync_round round;
+	struct member *members;
+	uint32_t *member_ids;
+	size_t nmembers;
+	uint32_t *primary_ids; /* members of the last primary component */
+	size_t nprimary;
+
+	/* the round in progress */
+	uint32_t source;
+	bool have_update;
+	struct pfs_sync_msg update;
+	bool diverged;        /* this node diverged in this round */
+	bool primary_sent;
+	uint32_t restarts;    /* digest mismatches in this ring */
+
+	/* votequorum's latest view */
+	bool quorum_known;
+	bool quorate;
+	uint64_t quorum_seq;
+	uint32_t expected_votes;
+
+	/* the primary component */
+	uint64_t primary_base; /* store delivery count at PRIMARY */
+	uint64_t confirm_sent;
+	uint64_t last_verify_ms;
+
+	/* change messages delivered, not yet passed to the store */
+	uint8_t **batch;
+	size_t *batch_len;
+	size_t nbatch, cbatch;
+
+	struct held *held, **held_tail;
+	size_t nheld;
+	struct pfs_sync_stats stats;
+};
+
+/* Clocks and helpers ------------------------------------------------------ */
+
+static uint64_t real_now_ms(void *ctx)
+{
+	struct timespec ts;
+
+	(void)ctx;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static uint32_t real_wall(void *ctx)
+{
+	(void)ctx;
+	return (uint32_t)time(NULL);
+}
+
+static uint64_t now_ms(const struct pfs_sync *s)
+{
+	return s->clock.now_ms(s->clock.ctx);
+}
+
+const char *pfs_sync_state_name(enum pfs_sync_state state)
+{
+	static const char *const names[] = {"start", "summary", "update", "verify", "synced",
+					    "primary"};
+
+	return state <= PFS_SYNC_STATE_PRIMARY ? names[state] : "?";
+}
+
+static bool same_round(const struct pfs_sync_round *a, const struct pfs_sync_round *b)
+{
+	return a->ring_node == b->ring_node && a->ring_seq == b->ring_seq &&
+	       a->counter == b->counter;
+}
+
+static struct member *member_of(struct pfs_sync *s, uint32_t id)
+{
+	for (size_t i = 0; i < s->nmembers; i++)
+		if (s->members[i].id == id)
+			return &s->members[i];
+	return NULL;
+}
+
+static int hex_to_bytes(const char hex[65], uint8_t out[32])
+{
+	for (int i = 0; i < 32; i++) {
+		unsigned v;
+
+		if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+			return -EINVAL;
+		out[i] = (uint8_t)v;
+	}
+	return 0;
+}
+
+static int tree_digest(const struct pfs_tree *tree, uint8_t out[32])
+{
+	char hex[65];
+	int rv = pfs_tree_digest(tree, hex);
+
+	return rv < 0 ? rv : hex_to_bytes(hex, out);
+}
+
+static void send_msg(struct pfs_sync *s, struct pfs_sync_msg *m)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int rv;
+
+	m->sender = s->node_id;
+	m->round = s->round;
+	rv = pfs_sync_msg_encode(m, &buf, &len);
+	if (rv == 0)
+		rv = s->transport.ops->mcast(s->transport.impl, buf, len);
+	free(buf);
+	if (rv < 0)
+		pfs_log(ERR, "sending sync message %d of round %" PRIu32 "/%" PRIu64 "/%" PRIu32
+			" failed: %s", m->type, s->round.ring_node, s->round.ring_seq,
+			s->round.counter, strerror(-rv));
+}
+
+#ifdef PMX_DEBUG
+static bool sync_check_invariants(const struct pfs_sync *s)
+{
+	/* 1 and 2: batches only in PRIMARY, held writes only outside it. */
+	if (s->state != PFS_SYNC_STATE_PRIMARY && s->nbatch)
+		return false;
+	if (s->state == PFS_SYNC_STATE_PRIMARY && s->nheld)
+		return false;
+
+	/* Members are sorted, unique, and include this node. */
+	if (s->state != PFS_SYNC_STATE_START) {
+		bool self = false;
+
+		for (size_t i = 0; i < s->nmembers; i++) {
+			if (i && s->member_ids[i - 1] >= s->member_ids[i])
+				return false;
+			self |= s->member_ids[i] == s->node_id;
+		}
+		if (!self)
+			return false;
+	}
+
+	/* 4: from UPDATE on, every summary is in and the source is a member. */
+	if (s->state >= PFS_SYNC_STATE_UPDATE && s->state <= PFS_SYNC_STATE_SYNCED) {
+		for (size_t i = 0; i < s->nmembers; i++)
+			if (!s->members[i].have_summary)
+				return false;
+		if (!member_of((struct pfs_sync *)s, s->source))
+			return false;
+	}
+	return true;
+}
+#define CHECK_INVARIANTS(s) assert(sync_check_invariants(s))
+#else
+#define CHECK_INVARIANTS(s) ((void)(s))
+#endif
+
+/* Held writes ------------------------------------------------------------ */
+
+static void held_free(struct held *h)
+{
+	free(h->buf);
+	free(h);
+}
+
+/* Answer and drop every held write with rc. */
+static void held_fail_all(struct pfs_sync *s, int rc, const char *why)
+{
+	while (s->held) {
+		struct held *h = s->held;
+
+		s->held = h->next;
+		pfs_store_answer(s->store, h->request_id, rc, why);
+		held_free(h);
+	}
+	s->held_tail = &s->held;
+	s->nheld = 0;
+}
+
+/* Send every held write, oldest first. */
+static void held_send_all(struct pfs_sync *s)
+{
+	while (s->held) {
+		struct held *h = s->held;
+		int rv;
+
+		s->held = h->next;
+		rv = s->transport.ops->mcast(s->transport.impl, h->buf, h->len);
+		if (rv < 0)
+			pfs_store_answer(s->store, h->request_id, rv,
+					 "sending the held change failed: it was not applied");
+		held_free(h);
+	}
+	s->held_tail = &s->held;
+	s->nheld = 0;
+}
+
+/* The latest quorum report covers the current ring, or a later one. */
+static bool quorum_current(const struct pfs_sync *s)
+{
+	return s->quorum_known && s->quorum_seq >= s->round.ring_seq;
+}
+
+static int store_send(void *impl, const uint8_t *buf, size_t len)
+{
+	struct pfs_sync *s = impl;
+	struct held *h;
+
+	/* In a primary component send at once; without quorum reject. */
+	if (s->state == PFS_SYNC_STATE_PRIMARY && (!quorum_current(s) || s->quorate))
+		return s->transport.ops->mcast(s->transport.impl, buf, len);
+	if (quorum_current(s) && !s->quorate)
+		return -EROFS;
+	if (s->nheld >= PFS_SYNC_MAX_HELD)
+		return -EAGAIN;
+
+	/* During a sync: hold the write, at most PFS_SYNC_HOLD_MS. */
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	h->buf = malloc(len);
+	if (!h->buf) {
+		free(h);
+		return -ENOMEM;
+	}
+	memcpy(h->buf, buf, len);
+	h->len = len;
+	h->request_id = len >= PFS_WIRE_HEADER_SIZE ? pfs__get_u64(buf + 16) : 0;
+	h->deadline_ms = now_ms(s) + PFS_SYNC_HOLD_MS;
+	*s->held_tail = h;
+	s->held_tail = &h->next;
+	s->nheld++;
+	return 0;
+}
+
+static const struct pfs_transport_ops store_transport_ops = {
+	.send = store_send,
+	.free = NULL,
+};
+
+/* Summaries --------------------------------------------------------------- */
+
+struct hash_ctx {
+	struct pfs_sync_hash *hashes;
+	uint32_t n, cap;
+	bool failed;
+};
+
+static void hash_u64(EVP_MD_CTX *ctx, uint64_t v)
+{
+	uint8_t b[8];
+
+	pfs__put_u64(b, v);
+	EVP_DigestUpdate(ctx, b, sizeof(b));
+}
+
+/* SHA-256 of an entry's metadata, name and data, as the tree digest
+ * covers them. */
+static int entry_hash(const char *name, const struct pfs_stat *st, const char *data,
+		      uint8_t out[32])
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned int len = 0;
+
+	if (!ctx)
+		return -ENOMEM;
+	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	hash_u64(ctx, st->inode);
+	hash_u64(ctx, st->parent);
+	hash_u64(ctx, st->version);
+	hash_u64(ctx, st->writer);
+	hash_u64(ctx, st->mtime);
+	hash_u64(ctx, st->type);
+	hash_u64(ctx, st->size);
+	EVP_DigestUpdate(ctx, name, strlen(name) + 1);
+	if (data && st->size)
+		EVP_DigestUpdate(ctx, data, st->size);
+	EVP_DigestFinal_ex(ctx, out, &len);
+	EVP_MD_CTX_free(ctx);
+	return 0;
+}
+
+static int collect_hash(const char *name, const struct pfs_stat *st, const char *data, void *arg)
+{
+	struct hash_ctx *c = arg;
+
+	if (c->n == c->cap) {
+		uint32_t cap = c->cap ? c->cap * 2 : 64;
+		struct pfs_sync_hash *grown = realloc(c->hashes, cap * sizeof(*grown));
+
+		if (!grown) {
+			c->failed = true;
+			return -ENOMEM;
+		}
+		c->hashes = grown;
+		c->cap = cap;
+	}
+	c->hashes[c->n].inode = st->inode;
+	if (entry_hash(name, st, data, c->hashes[c->n].hash) < 0) {
+		c->failed = true;
+		return -ENOMEM;
+	}
+	c->n++;
+	return 0;
+}
+
+static int send_summary(struct pfs_sync *s)
+{
+	const struct pfs_tree *tree = pfs_store_tree(s->store);
+	struct pfs_sync_msg m = {.type = PFS_SYNC_SUMMARY};
+	struct pfs_generation *gens = NULL;
+	struct hash_ctx hc = {0};
+	size_t ngens = 0;
+	int rv;
+
+	rv = pfs_db_generations(pfs_store_db(s->store), &gens, &ngens);
+	if (rv < 0)
+		return rv;
+	m.gens = calloc(ngens ? ngens : 1, sizeof(*m.gens));
+	if (!m.gens) {
+		free(gens);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < ngens; i++) {
+		snprintf(m.gens[i].ring_id, sizeof(m.gens[i].ring_id), "%s", gens[i].ring_id);
+		m.gens[i].members = gens[i].members;
+		m.gens[i].first_version = gens[i].first_version;
+		m.gens[i].last_version = gens[i].last_version;
+	}
+	m.ngens = (uint32_t)ngens;
+	free(gens);
+
+	pfs_tree_walk(tree, collect_hash, &hc);
+	if (hc.failed) {
+		free(hc.hashes);
+		free(m.gens);
+		return -ENOMEM;
+	}
+	m.hashes = hc.hashes;
+	m.nhashes = hc.n;
+	m.version = pfs_tree_version(tree);
+	m.start_time = s->clock.wall(s->clock.ctx);
+	rv = tree_digest(tree, m.digest);
+	if (rv == 0)
+		send_msg(s, &m);
+	pfs_sync_msg_clear(&m);
+	return rv;
+}
+
+/* Start round s->round: forget the last one's messages, send SUMMARY. */
+static int start_round(struct pfs_sync *s)
+{
+	for (size_t i = 0; i < s->nmembers; i++) {
+		struct member *mb = &s->members[i];
+
+		pfs_sync_msg_clear(&mb->summary);
+		pfs_sync_msg_clear(&mb->lost);
+		mb->have_summary = mb->have_digest = mb->have_lost = mb->diverged = false;
+		mb->fork = 0;
+	}
+	pfs_sync_msg_clear(&s->update);
+	s->have_update = false;
+	s->diverged = false;
+	s->primary_sent = false;
+	s->source = 0;
+	s->state = PFS_SYNC_STATE_SUMMARY;
+	s->stats.rounds++;
+	pfs_log(INFO, "sync round %" PRIu32 "/%" PRIu64 "/%" PRIu32 " started with %zu members",
+		s->round.ring_node, s->round.ring_seq, s->round.counter, s->nmembers);
+	return send_summary(s);
+}
+
+/* Source choice and divergence -------------------------------------------- */
+
+static uint32_t last_gen_members(const struct pfs_sync_msg *m)
+{
+	return m->ngens ? m->gens[m->ngens - 1].members : 0;
+}
+
+/* Return true when a is a better source than b: more members in its last
+ * generation, then a higher version, then a lower node id. */
+static bool better_source(const struct member *a, const struct member *b)
+{
+	uint32_t ma = last_gen_members(&a->summary), mb = last_gen_members(&b->summary);
+
+	if (ma != mb)
+		return ma > mb;
+	if (a->summary.version != b->summary.version)
+		return a->summary.version > b->summary.version;
+	return a->id < b->id;
+}
+
+static bool same_gen(const struct pfs_sync_gen *a, const struct pfs_sync_gen *b)
+{
+	return !strcmp(a->ring_id, b->ring_id) && a->first_version == b->first_version;
+}
+
+/* Decide whether m only lags behind src (its history a prefix of src's,
+ * its last generation possibly ending earlier), or diverged after *fork. */
+static bool history_diverged(const struct pfs_sync_msg *m, const struct pfs_sync_msg *src,
+			     uint64_t *fork)
+{
+	uint32_t k = 0;
+
+	while (k < m->ngens && k < src->ngens && same_gen(&m->gens[k], &src->gens[k]))
+		k++;
+	/* All of m's generations are src's: behind, unless m went further
+	 * inside its last one. A history-less member with data diverged. */
+	if (k == m->ngens && k == 0 && m->version == 0)
+		return false;
+	if (k == m->ngens && k > 0 && m->gens[k - 1].last_version <= src->gens[k - 1].last_version)
+		return false;
+	if (k == 0) {
+		*fork = 0;
+	} else {
+		uint64_t a = m->gens[k - 1].last_version, b = src->gens[k - 1].last_version;
+
+		*fork = a < b ? a : b;
+	}
+	return true;
+}
+
+static bool behind(const struct member *x, const struct member *y)
+{
+	uint64_t fork;
+
+	return !history_diverged(&x->summary, &y->summary, &fork);
+}
+
+/* Return true when another member's history strictly extends x's: x only
+ * lags behind and cannot be the source. */
+static bool extended_by_other(const struct pfs_sync *s, const struct member *x)
+{
+	for (size_t i = 0; i < s->nmembers; i++) {
+		const struct member *y = &s->members[i];
+
+		if (y != x && behind(x, y) && !behind(y, x))
+			return true;
+	}
+	return false;
+}
+
+static int cmp_hash(const void *a, const void *b)
+{
+	const struct pfs_sync_hash *x = a, *y = b;
+
+	return x->inode < y->inode ? -1 : x->inode > y->inode;
+}
+
+static const struct pfs_sync_hash *find_hash(const struct pfs_sync_msg *m, uint64_t inode)
+{
+	struct pfs_sync_hash key = {.inode = inode};
+
+	return bsearch(&key, m->hashes, m->nhashes, sizeof(key), cmp_hash);
+}
+
+/* Source: send the entries some member lacks and the inodes to delete. */
+static int send_update(struct pfs_sync *s, const struct member *self)
+{
+	const struct pfs_tree *tree = pfs_store_tree(s->store);
+	struct pfs_sync_msg m = {.type = PFS_SYNC_UPDATE};
+	size_t cap_del = 0;
+	int rv = 0;
+
+	m.entries = calloc(self->summary.nhashes ? self->summary.nhashes : 1, sizeof(*m.entries));
+	if (!m.entries)
+		return -ENOMEM;
+
+	/* Entries of the source whose hash differs on some member. */
+	for (uint32_t i = 0; i < self->summary.nhashes; i++) {
+		const struct pfs_sync_hash *mine = &self->summary.hashes[i];
+		struct pfs_sync_entry *e;
+		struct pfs_stat st;
+		const char *name, *data;
+		bool needed = false;
+
+		for (size_t j = 0; j < s->nmembers && !needed; j++) {
+			const struct pfs_sync_hash *theirs =
+				find_hash(&s->members[j].summary, mine->inode);
+
+			needed = !theirs || memcmp(theirs->hash, mine->hash, 32) != 0;
+		}
+		if (!needed || pfs__tree_by_inode(tree, mine->inode, &st, &name, &data) < 0)
+			continue;
+		e = &m.entries[m.nentries++];
+		e->inode = st.inode;
+		e->parent = st.parent;
+		e->version = st.version;
+		e->writer = st.writer;
+		e->mtime = st.mtime;
+		e->type = st.type;
+		e->size = st.type == PFS_TYPE_FILE ? st.size : 0;
+		e->name = (char *)name;
+		e->data = st.type == PFS_TYPE_FILE ? (char *)(data ? data : "") : NULL;
+	}
+
+	/* Inodes that a member has and the source does not. */
+	for (size_t j = 0; j < s->nmembers && rv == 0; j++) {
+		const struct pfs_sync_msg *theirs = &s->members[j].summary;
+
+		for (uint32_t i = 0; i < theirs->nhashes; i++) {
+			uint64_t inode = theirs->hashes[i].inode;
+			bool known = find_hash(&self->summary, inode) != NULL;
+
+			for (uint32_t k = 0; !known && k < m.ndeleted; k++)
+				known = m.deleted[k] == inode;
+			if (known)
+				continue;
+			if (pfs__grow((void **)&m.deleted, &cap_del, m.ndeleted, sizeof(uint64_t)) < 0) {
+				rv = -ENOMEM;
+				break;
+			}
+			m.deleted[m.ndeleted++] = inode;
+		}
+	}
+	m.version = pfs_tree_version(tree);
+	pfs__tree_root_meta(tree, &m.root_writer, &m.root_mtime);
+	if (rv == 0)
+		send_msg(s, &m);
+
+	/* The names and data belong to the tree. */
+	free(m.entries);
+	free(m.deleted);
+	return rv;
+}
+
+struct lost_ctx {
+	const struct pfs_tree *tree;
+	uint64_t fork;
+	struct pfs_sync_msg *m;
+	uint32_t cap;
+	int rv;
+};
+
+static bool outside_lost(const char *path)
+{
+	return strncmp(path, LOST_DIR "/", sizeof(LOST_DIR)) != 0 &&
+	       strncmp(path, PFS_LOCK_DIR "/", sizeof(PFS_LOCK_DIR)) != 0;
+}
+
+static int collect_lost(const char *name, const struct pfs_stat *st, const char *data, void *arg)
+{
+	struct lost_ctx *c = arg;
+	struct pfs_sync_entry *e;
+	char path[PFS_MAX_PATH];
+
+	(void)name;
+	if (st->version <= c->fork || pfs_tree_path_of(c->tree, st->inode, path, sizeof(path)) < 0 ||
+	    !outside_lost(path))
+		return 0;
+	if (c->m->nentries == c->cap) {
+		uint32_t cap = c->cap ? c->cap * 2 : 16;
+		struct pfs_sync_entry *grown = realloc(c->m->entries, cap * sizeof(*grown));
+
+		if (!grown)
+			goto err_nomem;
+		c->m->entries = grown;
+		c->cap = cap;
+	}
+	e = &c->m->entries[c->m->nentries];
+	memset(e, 0, sizeof(*e));
+	e->type = st->type;
+	e->name = strdup(path);
+	if (!e->name)
+		goto err_nomem;
+	if (st->type == PFS_TYPE_FILE) {
+		e->size = st->size;
+		e->data = malloc(st->size + 1u);
+		if (!e->data) {
+			free(e->name);
+			goto err_nomem;
+		}
+		memcpy(e->data, data ? data : "", st->size);
+		e->data[st->size] = '\0';
+	}
+	c->m->nentries++;
+	return 0;
+
+err_nomem:
+	c->rv = -ENOMEM;
+	return -ENOMEM;
+}
+
+/* A diverged member: send what it changed after the fork, by path. */
+static int send_lost(struct pfs_sync *s, uint64_t fork)
+{
+	struct pfs_sync_msg m = {.type = PFS_SYNC_LOST};
+	struct lost_ctx c = {pfs_store_tree(s->store), fork, &m, 0, 0};
+
+	m.node_name = strdup(s->node_name);
+	if (!m.node_name)
+		return -ENOMEM;
+	pfs_tree_walk(c.tree, collect_lost, &c);
+	if (c.rv == 0)
+		send_msg(s, &m);
+	pfs_sync_msg_clear(&m);
+	return c.rv;
+}
+
+static int on_summary(struct pfs_sync *s, struct member *mb, struct pfs_sync_msg *m)
+{
+	struct member *src, *self;
+	int rv = 0;
+
+	if (s->state != PFS_SYNC_STATE_SUMMARY || mb->have_summary)
+		return 0;
+	qsort(m->hashes, m->nhashes, sizeof(*m->hashes), cmp_hash);
+	mb->summary = *m;
+	memset(m, 0, sizeof(*m));
+	mb->have_summary = true;
+	for (size_t i = 0; i < s->nmembers; i++)
+		if (!s->members[i].have_summary)
+			return 0;
+
+	/* Every summary is in: the same source and divergence everywhere. */
+	src = NULL;
+	for (size_t i = 0; i < s->nmembers; i++)
+		if (!extended_by_other(s, &s->members[i]) &&
+		    (!src || better_source(&s->members[i], src)))
+			src = &s->members[i];
+	if (!src)
+		src = &s->members[0]; /* not reached: "behind" has a maximal member */
+	s->source = src->id;
+	for (size_t i = 0; i < s->nmembers; i++) {
+		struct member *x = &s->members[i];
+
+		x->diverged = x != src && history_diverged(&x->summary, &src->summary, &x->fork);
+		if (x->diverged)
+			pfs_log(ERR, "node %" PRIu32 " diverged from sync source %" PRIu32
+				" after version %" PRIu64 ": its later changes go to " LOST_DIR,
+				x->id, src->id, x->fork);
+	}
+	s->state = PFS_SYNC_STATE_UPDATE;
+	self = member_of(s, s->node_id);
+	if (!self)
+		return -EINVAL;
+	s->diverged = self->diverged;
+	if (s->diverged)
+		s->stats.diverged++;
+	if (s->source == s->node_id)
+		rv = send_update(s, self);
+	if (rv == 0 && s->diverged)
+		rv = send_lost(s, self->fork);
+	return rv;
+}
+
+/* Building the synced tree ------------------------------------------------ */
+
+static const struct pfs_sync_entry *update_entry(const struct pfs_sync_msg *u, uint64_t inode)
+{
+	/* LIMIT: a linear search; UPDATE carries only the differing entries. */
+	for (uint32_t i = 0; u && i < u->nentries; i++)
+		if (u->entries[i].inode == inode)
+			return &u->entries[i];
+	return NULL;
+}
+
+static bool update_deletes(const struct pfs_sync_msg *u, uint64_t inode)
+{
+	for (uint32_t i = 0; u && i < u->ndeleted; i++)
+		if (u->deleted[i] == inode)
+			return true;
+	return false;
+}
+
+struct merge_ctx {
+	struct pfs_tree *out;
+	const struct pfs_sync_msg *update;
+	char *errmsg;
+	int rv;
+};
+
+static int merge_own(const char *name, const struct pfs_stat *st, const char *data, void *arg)
+{
+	struct merge_ctx *c = arg;
+
+	if (update_entry(c->update, st->inode) || update_deletes(c->update, st->inode))
+		return 0;
+	c->rv = pfs__tree_load_entry(c->out, st, name, data, c->errmsg);
+	return c->rv;
+}
+
+/* A new tree: the entries of base that update neither replaces nor
+ * deletes, plus the entries of update (NULL: a copy of base). */
+static int merge_tree(const struct pfs_tree *base, const struct pfs_sync_msg *update,
+		      struct pfs_tree **out, char *errmsg)
+{
+	struct merge_ctx c = {NULL, update, errmsg, 0};
+	uint32_t writer, mtime;
+	int rv;
+
+	rv = pfs_tree_new(&c.out);
+	if (rv < 0)
+		return rv;
+	pfs_tree_walk(base, merge_own, &c);
+	rv = c.rv;
+	for (uint32_t i = 0; rv == 0 && update && i < update->nentries; i++) {
+		const struct pfs_sync_entry *e = &update->entries[i];
+		struct pfs_stat st = {e->inode, e->parent, e->version, e->writer, e->mtime,
+				      e->size, (enum pfs_type)e->type};
+
+		rv = pfs__tree_load_entry(c.out, &st, e->name, e->data, errmsg);
+	}
+	if (rv == 0) {
+		pfs__tree_root_meta(base, &writer, &mtime);
+		if (update)
+			pfs__tree_load_root(c.out, update->version, update->root_writer,
+					    update->root_mtime);
+		else
+			pfs__tree_load_root(c.out, pfs_tree_version(base), writer, mtime);
+		rv = pfs__tree_load_finish(c.out, errmsg);
+	}
+	if (rv < 0) {
+		pfs_tree_free(c.out);
+		return rv;
+	}
+	*out = c.out;
+	return 0;
+}
+
+static void apply_one(struct pfs_tree *tree, enum pfs_msg_type type, uint32_t writer,
+		      uint32_t mtime, const char *path, const char *data, uint32_t size)
+{
+	struct pfs_msg msg = {0};
+	struct pfs_apply_result res;
+
+	msg.type = type;
+	msg.writer = writer;
+	msg.mtime = mtime;
+	msg.path = path;
+	msg.data = data;
+	msg.data_len = size;
+	pfs_tree_apply(tree, &msg, &res);
+	if (res.rc < 0 && res.rc != -EEXIST)
+		pfs_log(ERR, "storing %s under " LOST_DIR " failed: %s", path, res.errmsg);
+}
+
+/* Create every missing directory of path (its last component excluded). */
+static void make_parents(struct pfs_tree *tree, uint32_t writer, uint32_t mtime, const char *path)
+{
+	char buf[PFS_MAX_PATH];
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = strchr(buf + 1, '/'); p; p = strchr(p + 1, '/')) {
+		struct pfs_stat st;
+
+		*p = '\0';
+		if (pfs_tree_stat(tree, buf, &st) < 0)
+			apply_one(tree, PFS_MSG_MKDIR, writer, mtime, buf, NULL, 0);
+		*p = '/';
+	}
+}
+
+/* Store a diverged member's entries under lost+found/<node>/<start>/. */
+static void store_lost(struct pfs_sync *s, struct pfs_tree *tree, const struct member *mb,
+		       uint32_t start)
+{
+	char stamp[32], path[PFS_MAX_PATH];
+	time_t t = (time_t)start;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
+	for (uint32_t i = 0; i < mb->lost.nentries; i++) {
+		const struct pfs_sync_entry *e = &mb->lost.entries[i];
+		int n = snprintf(path, sizeof(path), LOST_DIR "/%s/%s%s", mb->lost.node_name, stamp,
+				 e->name);
+
+		if (n < 0 || (size_t)n >= sizeof(path) || pfs_tree_check_path(path, NULL) < 0) {
+			pfs_log(ERR, "entry %s of node %" PRIu32 " cannot be stored under " LOST_DIR
+				": the path is invalid or too long", e->name, mb->id);
+			continue;
+		}
+		make_parents(tree, mb->id, start, path);
+		apply_one(tree, e->type == PFS_TYPE_DIR ? PFS_MSG_MKDIR : PFS_MSG_CREATE, mb->id,
+			  start, path, e->data, e->size);
+		s->stats.lost_entries++;
+		pfs_log(ERR, "diverged entry %s of node %s stored as %s", e->name,
+			mb->lost.node_name, path);
+	}
+}
+
+static int send_digest(struct pfs_sync *s)
+{
+	struct pfs_sync_msg m = {.type = PFS_SYNC_DIGEST};
+	int rv;
+
+	m.version = pfs_tree_version(pfs_store_tree(s->store));
+	rv = tree_digest(pfs_store_tree(s->store), m.digest);
+	if (rv == 0)
+		send_msg(s, &m);
+	return rv;
+}
+
+/* UPDATE and every LOST are in: build and persist the tree, send DIGEST. */
+static int finish_update(struct pfs_sync *s)
+{
+	const struct member *src = member_of(s, s->source);
+	struct pfs_generation *gens = NULL;
+	struct pfs_tree *tree = NULL;
+	char errmsg[PFS_ERRMSG_SIZE] = "";
+	bool any_lost = false;
+	int rv;
+
+	for (size_t i = 0; i < s->nmembers; i++) {
+		if (s->members[i].diverged && !s->members[i].have_lost)
+			return 0;
+		any_lost |= s->members[i].diverged;
+	}
+	s->state = PFS_SYNC_STATE_VERIFY;
+	if (s->source == s->node_id && !any_lost)
+		return send_digest(s);
+
+	/* The source's tree, then the lost entries in node id order. */
+	rv = merge_tree(pfs_store_tree(s->store), s->source == s->node_id ? NULL : &s->update,
+			&tree, errmsg);
+	if (rv < 0) {
+		pfs_log(ERR, "building the tree of sync source %" PRIu32 " failed: %s", s->source,
+			errmsg);
+		return send_digest(s);
+	}
+	pfs_tree_round_begin(tree);
+	for (size_t i = 0; i < s->nmembers; i++)
+		if (s->members[i].diverged)
+			store_lost(s, tree, &s->members[i], src->summary.start_time);
+	pfs_tree_round_end(tree);
+
+	/* The source's history replaces ours. */
+	gens = calloc(src->summary.ngens ? src->summary.ngens : 1, sizeof(*gens));
+	if (!gens) {
+		pfs_tree_free(tree);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < src->summary.ngens; i++) {
+		snprintf(gens[i].ring_id, sizeof(gens[i].ring_id), "%s", src->summary.gens[i].ring_id);
+		gens[i].members = src->summary.gens[i].members;
+		gens[i].first_version = src->summary.gens[i].first_version;
+		gens[i].last_version = src->summary.gens[i].last_version;
+	}
+	rv = pfs_store_replace_tree(s->store, tree, gens, src->summary.ngens, errmsg);
+	free(gens);
+	if (rv < 0) {
+		pfs_log(ERR, "storing the synced tree failed: %s", errmsg);
+		pfs_tree_free(tree);
+	}
+	return send_digest(s);
+}
+
+static int on_update(struct pfs_sync *s, struct member *mb, struct pfs_sync_msg *m)
+{
+	if (s->state != PFS_SYNC_STATE_UPDATE || mb->id != s->source || s->have_update)
+		return 0;
+	s->update = *m;
+	memset(m, 0, sizeof(*m));
+	s->have_update = true;
+	return finish_update(s);
+}
+
+static int on_lost(struct pfs_sync *s, struct member *mb, struct pfs_sync_msg *m)
+{
+	if (s->state != PFS_SYNC_STATE_UPDATE || !mb->diverged || mb->have_lost)
+		return 0;
+	mb->lost = *m;
+	memset(m, 0, sizeof(*m));
+	mb->have_lost = true;
+	return s->have_update ? finish_update(s) : 0;
+}
+
+/* Quorum and the primary component ----------------------------------------- */
+
+static void try_primary(struct pfs_sync *s)
+{
+	struct pfs_sync_msg m = {.type = PFS_SYNC_PRIMARY};
+
+	if (s->state != PFS_SYNC_STATE_SYNCED || s->source != s->node_id || s->primary_sent ||
+	    !quorum_current(s) || !s->quorate)
+		return;
+	s->primary_sent = true;
+	send_msg(s, &m);
+}
+
+/* The sync ended without quorum: nothing held can be applied. */
+static void answer_not_quorate(struct pfs_sync *s)
+{
+	held_fail_all(s, -EROFS, "cluster is not quorate: changes are disabled");
+	pfs_store_fail_unconfirmed(s->store, -EINPROGRESS,
+				   "outcome unknown: this node lost quorum before the change was "
+				   "confirmed");
+	pfs_store_fail_undelivered(s->store, UINT64_MAX, -EINPROGRESS,
+				   "outcome unknown: this node lost quorum before the change was "
+				   "delivered");
+}
+
+static int on_digest(struct pfs_sync *s, struct member *mb, struct pfs_sync_msg *m)
+{
+	const struct member *src;
+
+	if (s->state != PFS_SYNC_STATE_VERIFY || mb->have_digest)
+		return 0;
+	memcpy(mb->digest, m->digest, 32);
+	mb->have_digest = true;
+	for (size_t i = 0; i < s->nmembers; i++)
+		if (!s->members[i].have_digest)
+			return 0;
+
+	/* Every digest is in: equal to the source's, or start again. */
+	src = member_of(s, s->source);
+	for (size_t i = 0; i < s->nmembers; i++) {
+		if (memcmp(s->members[i].digest, src->digest, 32) == 0)
+			continue;
+		s->stats.restarts++;
+		pfs_log(ERR, "node %" PRIu32 " has a different digest than sync source %" PRIu32
+			" after round %" PRIu32, s->members[i].id, s->source, s->round.counter);
+		if (++s->restarts > PFS_SYNC_MAX_RESTARTS) {
+			pfs_log(ERR, "sync gave up after %u digest mismatches; waiting for the next "
+				"configuration change", PFS_SYNC_MAX_RESTARTS);
+			return 0;
+		}
+		s->round.counter++;
+		return start_round(s);
+	}
+	s->state = PFS_SYNC_STATE_SYNCED;
+	pfs_log(INFO, "sync round %" PRIu32 "/%" PRIu64 "/%" PRIu32 " done at version %" PRIu64
+		", source node %" PRIu32, s->round.ring_node, s->round.ring_seq, s->round.counter,
+		pfs_tree_version(pfs_store_tree(s->store)), s->source);
+	if (quorum_current(s) && !s->quorate)
+		answer_not_quorate(s);
+	try_primary(s);
+	return 0;
+}
+
+static bool is_member(const uint32_t *ids, size_t n, uint32_t id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ids[i] == id)
+			return true;
+	return false;
+}
+
+static int on_primary(struct pfs_sync *s, struct member *mb, struct pfs_sync_msg *m)
+{
+	char ring[PFS_SYNC_RING_ID_SIZE], errmsg[PFS_ERRMSG_SIZE] = "";
+	uint32_t *ids;
+	int rv;
+
+	(void)m;
+	if (s->state != PFS_SYNC_STATE_SYNCED || mb->id != s->source)
+		return 0;
+
+	/* A generation starts with the next version. */
+	snprintf(ring, sizeof(ring), "%" PRIu32 ".%" PRIu64 ".%" PRIu32, s->round.ring_node,
+		 s->round.ring_seq, s->round.counter);
+	rv = pfs_db_generation_start(pfs_store_db(s->store), ring, (uint32_t)s->nmembers,
+				     pfs_tree_version(pfs_store_tree(s->store)) + 1, errmsg);
+	if (rv < 0)
+		pfs_log(ERR, "recording generation %s failed: %s", ring, errmsg);
+
+	/* Departed nodes lose their status values and lock waiters. */
+	for (size_t i = 0; i < s->nprimary; i++)
+		if (!is_member(s->member_ids, s->nmembers, s->primary_ids[i]))
+			pfs_store_drop_node(s->store, s->primary_ids[i]);
+	ids = malloc(s->nmembers * sizeof(*ids));
+	if (ids) {
+		memcpy(ids, s->member_ids, s->nmembers * sizeof(*ids));
+		free(s->primary_ids);
+		s->primary_ids = ids;
+		s->nprimary = s->nmembers;
+	}
+
+	s->state = PFS_SYNC_STATE_PRIMARY;
+	s->restarts = 0;
+	s->primary_base = pfs_store_delivered(s->store);
+	s->confirm_sent = 0;
+	for (size_t i = 0; i < s->nmembers; i++)
+		s->members[i].confirmed = 0;
+	s->last_verify_ms = now_ms(s);
+	pfs_log(NOTICE, "primary component %s formed with %zu members, version %" PRIu64, ring,
+		s->nmembers, pfs_tree_version(pfs_store_tree(s->store)));
+
+	/* Replies from before the configuration change: the result holds
+	 * unless this node diverged; never-delivered changes are unknown. */
+	if (s->diverged)
+		pfs_store_fail_unconfirmed(s->store, -EINPROGRESS,
+					   "outcome unknown: this node diverged from the cluster");
+	else
+		pfs_store_release(s->store, UINT64_MAX);
+	pfs_store_fail_undelivered(s->store, s->held ? s->held->request_id : UINT64_MAX,
+				   -EINPROGRESS,
+				   "outcome unknown: the configuration changed before delivery");
+
+	pfs_store_set_timekeeper(s->store, s->member_ids[0] == s->node_id);
+	held_send_all(s);
+	return 0;
+}
+
+static int on_confirm(struct pfs_sync *s, struct member *mb, struct pfs_sync_msg *m)
+{
+	uint64_t sorted[PFS_SYNC_MAX_MEMBERS];
+	uint32_t expected, needed;
+
+	if (s->state != PFS_SYNC_STATE_PRIMARY)
+		return 0;
+	if (m->count > mb->confirmed)
+		mb->confirmed = m->count;
+
+	/* LIMIT: one vote per node. A majority of the expected votes must
+	 * have confirmed a delivery before its reply goes out. */
+	expected = s->expected_votes > s->nmembers ? s->expected_votes : (uint32_t)s->nmembers;
+	needed = expected / 2 + 1;
+	if (needed > s->nmembers)
+		return 0;
+	for (size_t i = 0; i < s->nmembers; i++)
+		sorted[i] = s->members[i].confirmed;
+	for (size_t i = 1; i < s->nmembers; i++)
+		for (size_t j = i; j > 0 && sorted[j - 1] < sorted[j]; j--) {
+			uint64_t t = sorted[j];
+
+			sorted[j] = sorted[j - 1];
+			sorted[j - 1] = t;
+		}
+	pfs_store_release(s->store, s->primary_base + sorted[needed - 1]);
+	return 0;
+}
+
+static int on_verify(struct pfs_sync *s, struct member *mb, struct pfs_sync_msg *m)
+{
+	(void)m;
+	if (s->state != PFS_SYNC_STATE_PRIMARY || mb->id != s->source)
+		return 0;
+	s->round.counter++;
+	return start_round(s);
+}
+
+/* Delivery ----------------------------------------------------------------- */
+
+typedef int (*handler_fn)(struct pfs_sync *s, struct member *mb, struct pfs_sync_msg *m);
+
+static const handler_fn handlers[PFS_SYNC_TYPE_MAX + 1] = {
+	[PFS_SYNC_SUMMARY] = on_summary,
+	[PFS_SYNC_UPDATE] = on_update,
+	[PFS_SYNC_LOST] = on_lost,
+	[PFS_SYNC_DIGEST] = on_digest,
+	[PFS_SYNC_PRIMARY] = on_primary,
+	[PFS_SYNC_CONFIRM] = on_confirm,
+	[PFS_SYNC_VERIFY] = on_verify,
+};
+
+static int dispatch(struct pfs_sync *s, uint32_t sender, const uint8_t *buf, size_t len)
+{
+	struct pfs_sync_msg m;
+	struct member *mb;
+	int rv;
+
+	rv = pfs_sync_msg_decode(buf, len, &m);
+	if (rv < 0) {
+		s->stats.bad++;
+		pfs_log(WARN, "sync message of %zu bytes from node %" PRIu32 " is malformed: %s", len,
+			sender, strerror(-rv));
+		return rv == -ENOMEM ? rv : 0;
+	}
+	mb = member_of(s, sender);
+	if (!mb || m.sender != sender || !same_round(&m.round, &s->round)) {
+		s->stats.stale++;
+		pfs_log(DEBUG, "sync message %d of round %" PRIu32 "/%" PRIu64 "/%" PRIu32
+			" from node %" PRIu32 " dropped: not the current round", m.type,
+			m.round.ring_node, m.round.ring_seq, m.round.counter, sender);
+		pfs_sync_msg_clear(&m);
+		return 0;
+	}
+	rv = handlers[m.type](s, mb, &m);
+	pfs_sync_msg_clear(&m);
+	CHECK_INVARIANTS(s);
+	return rv;
+}
+
+int pfs_sync_flush(struct pfs_sync *s)
+{
+	struct pfs_sync_msg m = {.type = PFS_SYNC_CONFIRM};
+	uint64_t count;
+	int rv = 0;
+
+	if (s->nbatch) {
+		rv = pfs_store_deliver(s->store, (const uint8_t *const *)s->batch, s->batch_len,
+				       s->nbatch);
+		for (size_t i = 0; i < s->nbatch; i++)
+			free(s->batch[i]);
+		s->nbatch = 0;
+		if (rv < 0)
+			return rv;
+	}
+
+	/* One CONFIRM covers everything this node delivered so far. */
+	if (s->state != PFS_SYNC_STATE_PRIMARY)
+		return 0;
+	count = pfs_store_delivered(s->store) - s->primary_base;
+	if (count > s->confirm_sent) {
+		s->confirm_sent = count;
+		m.count = count;
+		send_msg(s, &m);
+	}
+	return 0;
+}
+
+int pfs_sync_deliver(struct pfs_sync *s, uint32_t sender, const uint8_t *buf, size_t len)
+{
+	uint8_t *copy;
+	int rv;
+
+	if (pfs_sync_is_sync_msg(buf, len)) {
+		rv = pfs_sync_flush(s);
+		return rv < 0 ? rv : dispatch(s, sender, buf, len);
+	}
+
+	/* A change outside a primary component is dropped by every member. */
+	if (s->state != PFS_SYNC_STATE_PRIMARY) {
+		s->stats.dropped++;
+		if (sender == s->node_id && len >= PFS_WIRE_HEADER_SIZE)
+			pfs_store_answer(s->store, pfs__get_u64(buf + 16), -EAGAIN,
+					 "busy, not applied: the cluster configuration changed");
+		return 0;
+	}
+	if (s->nbatch == s->cbatch) {
+		size_t cap = s->cbatch ? s->cbatch * 2 : 64;
+		uint8_t **b = realloc(s->batch, cap * sizeof(*b));
+		size_t *l;
+
+		if (!b)
+			return -ENOMEM;
+		s->batch = b;
+		l = realloc(s->batch_len, cap * sizeof(*l));
+		if (!l)
+			return -ENOMEM;
+		s->batch_len = l;
+		s->cbatch = cap;
+	}
+	copy = malloc(len ? len : 1);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, buf, len);
+	s->batch[s->nbatch] = copy;
+	s->batch_len[s->nbatch++] = len;
+	return 0;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int pfs_sync_confchg(struct pfs_sync *s, const struct pfs_sync_round *round,
+		     const uint32_t *members, size_t count)
+{
+	struct member *mbs;
+	uint32_t *ids;
+	bool self = false;
+	int rv;
+
+	for (size_t i = 0; i < count; i++)
+		self |= members[i] == s->node_id;
+	if (count == 0 || count > PFS_SYNC_MAX_MEMBERS || !self)
+		return -EINVAL;
+
+	/* Changes delivered before the configuration change still apply. */
+	rv = pfs_sync_flush(s);
+	if (rv < 0)
+		return rv;
+
+	ids = malloc(count * sizeof(*ids));
+	mbs = calloc(count, sizeof(*mbs));
+	if (!ids || !mbs) {
+		free(ids);
+		free(mbs);
+		return -ENOMEM;
+	}
+	memcpy(ids, members, count * sizeof(*ids));
+	qsort(ids, count, sizeof(*ids), cmp_u32);
+	for (size_t i = 0; i < count; i++)
+		mbs[i].id = ids[i];
+	for (size_t i = 0; i < s->nmembers; i++) {
+		pfs_sync_msg_clear(&s->members[i].summary);
+		pfs_sync_msg_clear(&s->members[i].lost);
+	}
+	free(s->members);
+	free(s->member_ids);
+	s->members = mbs;
+	s->member_ids = ids;
+	s->nmembers = count;
+	if (s->round.ring_node != round->ring_node || s->round.ring_seq != round->ring_seq)
+		s->restarts = 0;
+	s->round = *round;
+	pfs_log(NOTICE, "configuration changed: %zu members, ring %" PRIu32 "/%" PRIu64, count,
+		round->ring_node, round->ring_seq);
+	rv = start_round(s);
+	CHECK_INVARIANTS(s);
+	return rv;
+}
+
+void pfs_sync_quorum(struct pfs_sync *s, uint32_t ring_node, uint64_t ring_seq, bool quorate,
+		     uint32_t expected_votes)
+{
+	(void)ring_node;
+	if (!s->quorum_known || s->quorate != quorate)
+		pfs_log(NOTICE, "quorum %s in ring %" PRIu32 "/%" PRIu64 " (expected votes %" PRIu32
+			")", quorate ? "gained" : "lost", ring_node, ring_seq, expected_votes);
+	s->quorum_known = true;
+	s->quorate = quorate;
+	s->quorum_seq = ring_seq;
+	s->expected_votes = expected_votes;
+	if (s->state == PFS_SYNC_STATE_SYNCED && quorum_current(s) && !quorate)
+		answer_not_quorate(s);
+	try_primary(s);
+	CHECK_INVARIANTS(s);
+}
+
+void pfs_sync_tick(struct pfs_sync *s)
+{
+	uint64_t now = now_ms(s);
+
+	/* Held writes past their deadline, oldest first. */
+	while (s->held && s->held->deadline_ms <= now) {
+		struct held *h = s->held;
+
+		s->held = h->next;
+		if (!s->held)
+			s->held_tail = &s->held;
+		s->nheld--;
+		pfs_store_answer(s->store, h->request_id, -EAGAIN,
+				 "busy, not applied: the cluster is syncing");
+		held_free(h);
+	}
+
+	/* The source starts a verify round at one point of the order. */
+	if (s->state == PFS_SYNC_STATE_PRIMARY && s->source == s->node_id &&
+	    now - s->last_verify_ms >= PFS_SYNC_VERIFY_MS) {
+		struct pfs_sync_msg m = {.type = PFS_SYNC_VERIFY};
+
+		s->last_verify_ms = now;
+		send_msg(s, &m);
+	}
+}
+
+int pfs_sync_new(struct pfs_store *store, uint32_t node_id, const char *node_name,
+		 struct pfs_sync_transport transport, const struct pfs_sync_clock *clock,
+		 struct pfs_sync **out)
+{
+	struct pfs_sync *s = calloc(1, sizeof(*s));
+	struct pfs_transport st;
+
+	if (!s)
+		return -ENOMEM;
+	s->store = store;
+	s->node_id = node_id;
+	snprintf(s->node_name, sizeof(s->node_name), "%s", node_name);
+	s->transport = transport;
+	if (clock) {
+		s->clock = *clock;
+	} else {
+		s->clock.now_ms = real_now_ms;
+		s->clock.wall = real_wall;
+	}
+	s->held_tail = &s->held;
+	s->state = PFS_SYNC_STATE_START;
+	st.ops = &store_transport_ops;
+	st.impl = s;
+	pfs_store_set_transport(store, st);
+	pfs_store_set_ack_gate(store, true);
+	pfs_store_set_timekeeper(store, false);
+	*out = s;
+	return 0;
+}
+
+void pfs_sync_free(struct pfs_sync *s)
+{
+	if (!s)
+		return;
+	while (s->held) {
+		struct held *h = s->held;
+
+		s->held = h->next;
+		held_free(h);
+	}
+	for (size_t i = 0; i < s->nbatch; i++)
+		free(s->batch[i]);
+	free(s->batch);
+	free(s->batch_len);
+	for (size_t i = 0; i < s->nmembers; i++) {
+		pfs_sync_msg_clear(&s->members[i].summary);
+		pfs_sync_msg_clear(&s->members[i].lost);
+	}
+	pfs_sync_msg_clear(&s->update);
+	free(s->members);
+	free(s->member_ids);
+	free(s->primary_ids);
+	free(s);
+}
+
+enum pfs_sync_state pfs_sync_state(const struct pfs_sync *s)
+{
+	return s->state;
+}
+
+bool pfs_sync_writable(const struct pfs_sync *s)
+{
+	return s->state == PFS_SYNC_STATE_PRIMARY && (!quorum_current(s) || s->quorate);
+}
+
+uint32_t pfs_sync_timekeeper(const struct pfs_sync *s)
+{
+	return s->state == PFS_SYNC_STATE_PRIMARY ? s->member_ids[0] : 0;
+}
+
+const uint32_t *pfs_sync_members(const struct pfs_sync *s, size_t *count)
+{
+	*count = s->nmembers;
+	return s->member_ids;
+}
+
+void pfs_sync_stats(const struct pfs_sync *s, struct pfs_sync_stats *stats)
+{
+	*stats = s->stats;
+}

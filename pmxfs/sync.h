@@ -1,0 +1,210 @@
+/*
+ * pfs_sync: the cluster state machine of one node (docs/sync.md).
+ *
+ * It sits between the store and a group transport with agreed order (CPG
+ * in the daemon, an in-memory group in tests):
+ *
+ *   store submit -> pfs_sync store transport -> mcast, hold or reject
+ *   group delivery -> pfs_sync_deliver() -> sync handlers, or a batch of
+ *                     change messages -> pfs_sync_flush() -> store deliver
+ *   membership     -> pfs_sync_confchg()  (starts a sync round)
+ *   votequorum     -> pfs_sync_quorum()
+ *   timers         -> pfs_sync_tick()     (held writes, verify rounds)
+ *
+ * Everything runs on one thread; no function blocks.
+ */
+#ifndef PMXFS_SYNC_H
+#define PMXFS_SYNC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pmxfs/store.h"
+
+#define PFS_SYNC_MAGIC 0x59534650u /* "PFSY" in little-endian byte order */
+#define PFS_SYNC_VERSION 1
+#define PFS_SYNC_HEADER_SIZE 32
+#define PFS_SYNC_HOLD_MS 30000u               /* a held write waits at most this long */
+#define PFS_SYNC_MAX_HELD 4096u               /* held writes; more get -EAGAIN */
+#define PFS_SYNC_VERIFY_MS (10u * 60 * 1000)  /* period of verify rounds */
+#define PFS_SYNC_MAX_RESTARTS 5u              /* digest mismatches per ring */
+#define PFS_SYNC_MAX_MEMBERS 64u
+#define PFS_SYNC_RING_ID_SIZE 64
+
+/* Explicit values: they are part of the wire format. */
+enum pfs_sync_msg_type {
+	PFS_SYNC_SUMMARY = 1,
+	PFS_SYNC_UPDATE = 2,
+	PFS_SYNC_LOST = 3,
+	PFS_SYNC_DIGEST = 4,
+	PFS_SYNC_PRIMARY = 5,
+	PFS_SYNC_CONFIRM = 6,
+	PFS_SYNC_VERIFY = 7,
+};
+#define PFS_SYNC_TYPE_MAX PFS_SYNC_VERIFY
+
+/* A sync round: the totem ring id plus a counter within the ring. */
+struct pfs_sync_round {
+	uint32_t ring_node;
+	uint64_t ring_seq;
+	uint32_t counter;
+};
+
+struct pfs_sync_gen {
+	char ring_id[PFS_SYNC_RING_ID_SIZE];
+	uint32_t members;
+	uint64_t first_version;
+	uint64_t last_version;
+};
+
+struct pfs_sync_hash {
+	uint64_t inode;
+	uint8_t hash[32];
+};
+
+/* An entry of UPDATE (inode and metadata) or of LOST (path in name). */
+struct pfs_sync_entry {
+	uint64_t inode, parent, version;
+	uint32_t writer, mtime, type, size;
+	char *name; /* NUL-terminated copy after decoding */
+	char *data; /* NULL for directories */
+};
+
+/* A decoded sync message; the fields of its type are set. */
+struct pfs_sync_msg {
+	enum pfs_sync_msg_type type;
+	uint32_t sender;
+	struct pfs_sync_round round;
+	uint64_t version;             /* SUMMARY, UPDATE, DIGEST */
+	uint8_t digest[32];           /* SUMMARY, DIGEST */
+	uint32_t start_time;          /* SUMMARY */
+	uint32_t root_writer, root_mtime; /* UPDATE */
+	uint64_t count;               /* CONFIRM */
+	char *node_name;              /* LOST: the sender's name, for lost+found */
+	struct pfs_sync_gen *gens;    /* SUMMARY */
+	uint32_t ngens;
+	struct pfs_sync_hash *hashes; /* SUMMARY */
+	uint32_t nhashes;
+	uint64_t *deleted;            /* UPDATE */
+	uint32_t ndeleted;
+	struct pfs_sync_entry *entries; /* UPDATE, LOST */
+	uint32_t nentries;
+};
+
+/* Return true when buf starts with the sync magic (else it is a change
+ * message of the store). */
+bool pfs_sync_is_sync_msg(const void *buf, size_t len);
+
+/*
+ * Encode m into a new buffer (caller frees *out).
+ * Errors: -EINVAL (unknown type, oversized string), -ENOMEM.
+ */
+int pfs_sync_msg_encode(const struct pfs_sync_msg *m, uint8_t **out, size_t *len);
+
+/*
+ * Decode exactly len bytes into m; the caller clears it with
+ * pfs_sync_msg_clear() after success. On error m is left empty.
+ * Errors: -EBADMSG (bad magic, lengths or counts), -EPROTO (unknown
+ * version or type), -ENOMEM.
+ */
+int pfs_sync_msg_decode(const void *buf, size_t len, struct pfs_sync_msg *m);
+
+/* Free what a decoded message owns and zero it. Accepts NULL. */
+void pfs_sync_msg_clear(struct pfs_sync_msg *m);
+
+enum pfs_sync_state {
+	PFS_SYNC_STATE_START = 0,
+	PFS_SYNC_STATE_SUMMARY,
+	PFS_SYNC_STATE_UPDATE,
+	PFS_SYNC_STATE_VERIFY,
+	PFS_SYNC_STATE_SYNCED,
+	PFS_SYNC_STATE_PRIMARY,
+};
+const char *pfs_sync_state_name(enum pfs_sync_state state);
+
+/* The group transport: multicast to every member, this node included,
+ * with agreed order. */
+struct pfs_sync_transport_ops {
+	int (*mcast)(void *impl, const uint8_t *buf, size_t len);
+};
+struct pfs_sync_transport {
+	const struct pfs_sync_transport_ops *ops;
+	void *impl;
+};
+
+/* Clocks, replaceable for tests: monotonic milliseconds and wall seconds. */
+struct pfs_sync_clock {
+	uint64_t (*now_ms)(void *ctx);
+	uint32_t (*wall)(void *ctx);
+	void *ctx;
+};
+
+struct pfs_sync;
+
+/*
+ * Create the state machine of node_id (named node_name, copied) over store and install its store
+ * transport (the store no longer writes without a primary component).
+ * clock may be NULL for the real clocks. Replies of the store wait for
+ * confirmation from then on.
+ * Errors: -ENOMEM.
+ */
+int pfs_sync_new(struct pfs_store *store, uint32_t node_id, const char *node_name,
+		 struct pfs_sync_transport transport, const struct pfs_sync_clock *clock,
+		 struct pfs_sync **out);
+
+/* Free the state machine and what it holds. Held writes are dropped
+ * without a reply. Accepts NULL. Call it before pfs_store_free(). */
+void pfs_sync_free(struct pfs_sync *sync);
+
+/*
+ * A configuration change: members (node ids, any order, this node
+ * included) form the group from now on and round names the new round.
+ * Change messages batched so far are applied first.
+ * Errors: -EINVAL (too many members or this node missing), -ENOMEM,
+ * -EIO (the store is broken).
+ */
+int pfs_sync_confchg(struct pfs_sync *sync, const struct pfs_sync_round *round,
+		     const uint32_t *members, size_t count);
+
+/*
+ * One delivered message from sender, in agreed order. Change messages are
+ * batched until pfs_sync_flush() or the next sync message.
+ * Errors: -ENOMEM, -EIO (the store is broken: the daemon must exit).
+ */
+int pfs_sync_deliver(struct pfs_sync *sync, uint32_t sender, const uint8_t *buf, size_t len);
+
+/*
+ * End of a dispatch batch: apply the batched change messages in one store
+ * round, then send one CONFIRM covering them.
+ * Errors: as pfs_sync_deliver().
+ */
+int pfs_sync_flush(struct pfs_sync *sync);
+
+/* votequorum's view: quorate or not for ring, with expected_votes. */
+void pfs_sync_quorum(struct pfs_sync *sync, uint32_t ring_node, uint64_t ring_seq, bool quorate,
+		     uint32_t expected_votes);
+
+/* Time passed: reply -EAGAIN to held writes older than PFS_SYNC_HOLD_MS, start a
+ * verify round when due. */
+void pfs_sync_tick(struct pfs_sync *sync);
+
+enum pfs_sync_state pfs_sync_state(const struct pfs_sync *sync);
+bool pfs_sync_writable(const struct pfs_sync *sync);
+/* The timekeeper: the lowest node id of the primary component, or 0. */
+uint32_t pfs_sync_timekeeper(const struct pfs_sync *sync);
+/* The members of the current configuration, sorted (not a copy). */
+const uint32_t *pfs_sync_members(const struct pfs_sync *sync, size_t *count);
+
+struct pfs_sync_stats {
+	uint64_t rounds;         /* rounds started */
+	uint64_t stale;          /* sync messages of another round dropped */
+	uint64_t dropped;        /* change messages delivered outside PRIMARY */
+	uint64_t bad;            /* malformed sync messages */
+	uint64_t diverged;       /* rounds in which this node diverged */
+	uint64_t lost_entries;   /* entries stored under lost+found */
+	uint64_t restarts;       /* digest mismatches */
+};
+void pfs_sync_stats(const struct pfs_sync *sync, struct pfs_sync_stats *stats);
+
+#endif

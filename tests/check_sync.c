@@ -1,0 +1,514 @@
+/* Unit tests of pfs_sync: several nodes in one process over an in-memory
+ * group with agreed order, partitions and a fake clock. */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pmxfs/sync.h"
+
+#define MAX_NODES 5
+
+/* A multicast in flight: delivered in queue order to its recipients. */
+struct event {
+	uint32_t sender;
+	uint8_t *buf;
+	size_t len;
+	bool to[MAX_NODES + 1];
+};
+
+struct node {
+	uint32_t id;
+	char name[16];
+	struct pfs_store *store;
+	struct pfs_sync *sync;
+	int component; /* nodes with the same component see each other */
+};
+
+static char dir[64];
+static struct node nodes[MAX_NODES + 1];
+static int nnodes;
+static struct event *queue;
+static size_t qhead, qlen, qcap;
+static uint64_t ring_seq;
+static uint64_t clock_ms;
+
+static uint64_t fake_now(void *ctx)
+{
+	(void)ctx;
+	return clock_ms;
+}
+
+static uint32_t fake_wall(void *ctx)
+{
+	(void)ctx;
+	return 1700000000u;
+}
+
+static const struct pfs_sync_clock fake_clock = {fake_now, fake_wall, NULL};
+
+static int group_mcast(void *impl, const uint8_t *buf, size_t len)
+{
+	struct node *n = impl;
+	struct event *e;
+
+	if (qlen == qcap) {
+		qcap = qcap ? qcap * 2 : 256;
+		queue = realloc(queue, qcap * sizeof(*queue));
+		ck_assert_ptr_nonnull(queue);
+	}
+	e = &queue[qlen++];
+	memset(e, 0, sizeof(*e));
+	e->sender = n->id;
+	e->buf = malloc(len);
+	ck_assert_ptr_nonnull(e->buf);
+	memcpy(e->buf, buf, len);
+	e->len = len;
+	for (int i = 1; i <= nnodes; i++)
+		e->to[i] = nodes[i].component == n->component;
+	return 0;
+}
+
+static const struct pfs_sync_transport_ops group_ops = {group_mcast};
+
+/* Deliver one queued message to every recipient still in the sender's
+ * component, each in its own dispatch batch. Returns false when empty. */
+static bool pump_one(void)
+{
+	struct event e;
+
+	if (qhead == qlen)
+		return false;
+	e = queue[qhead++];
+	for (int i = 1; i <= nnodes; i++) {
+		if (!e.to[i] || nodes[i].component != nodes[e.sender].component)
+			continue;
+		ck_assert_int_eq(pfs_sync_deliver(nodes[i].sync, e.sender, e.buf, e.len), 0);
+		ck_assert_int_eq(pfs_sync_flush(nodes[i].sync), 0);
+	}
+	free(e.buf);
+	return true;
+}
+
+static void pump(void)
+{
+	while (pump_one())
+		;
+}
+
+/* Give every node the membership of its component and votequorum's view,
+ * quorate with a majority of nnodes votes, or forced. */
+static void confchg(bool force_quorate_component, int forced)
+{
+	ring_seq++;
+	for (int i = 1; i <= nnodes; i++) {
+		uint32_t ids[MAX_NODES];
+		size_t n = 0;
+		struct pfs_sync_round round = {0};
+
+		for (int j = 1; j <= nnodes; j++)
+			if (nodes[j].component == nodes[i].component)
+				ids[n++] = nodes[j].id;
+		round.ring_node = ids[0];
+		round.ring_seq = ring_seq;
+		ck_assert_int_eq(pfs_sync_confchg(nodes[i].sync, &round, ids, n), 0);
+		bool force = force_quorate_component && nodes[i].component == forced;
+
+		/* corosync-quorumtool -e lowers the expected votes. */
+		pfs_sync_quorum(nodes[i].sync, ids[0], ring_seq, 2 * n > (size_t)nnodes || force,
+				force ? (uint32_t)n : (uint32_t)nnodes);
+	}
+}
+
+static void setup_nodes(int count)
+{
+	char errmsg[PFS_ERRMSG_SIZE], path[128];
+
+	snprintf(dir, sizeof(dir), "/tmp/check_sync.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	nnodes = count;
+	ring_seq = 0;
+	clock_ms = 1000;
+	for (int i = 1; i <= count; i++) {
+		struct pfs_sync_transport t = {&group_ops, &nodes[i]};
+
+		nodes[i].id = (uint32_t)i;
+		nodes[i].component = 0;
+		snprintf(nodes[i].name, sizeof(nodes[i].name), "node%d", i);
+		snprintf(path, sizeof(path), "%s/node%d.db", dir, i);
+		ck_assert_int_eq(pfs_store_open(path, nodes[i].id, &nodes[i].store, errmsg), 0);
+		ck_assert_int_eq(pfs_sync_new(nodes[i].store, nodes[i].id, nodes[i].name, t,
+					      &fake_clock, &nodes[i].sync),
+				 0);
+	}
+}
+
+static void setup3(void)
+{
+	setup_nodes(3);
+}
+
+static void setup5(void)
+{
+	setup_nodes(5);
+}
+
+static void teardown(void)
+{
+	char cmd[160];
+
+	while (qhead < qlen)
+		free(queue[qhead++].buf);
+	free(queue);
+	queue = NULL;
+	qhead = qlen = qcap = 0;
+	for (int i = 1; i <= nnodes; i++) {
+		pfs_sync_free(nodes[i].sync);
+		pfs_store_free(nodes[i].store);
+		memset(&nodes[i], 0, sizeof(nodes[i]));
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* A client request and its answer. */
+struct call {
+	int answers;
+	int rc;
+};
+
+static void on_done(void *ctx, const struct pfs_apply_result *res)
+{
+	struct call *c = ctx;
+
+	c->answers++;
+	c->rc = res->rc;
+}
+
+static int submit(int node, enum pfs_msg_type type, const char *path, const char *data,
+		  struct call *c)
+{
+	struct pfs_msg m = {0};
+
+	memset(c, 0, sizeof(*c));
+	m.type = type;
+	m.path = path;
+	m.data = data;
+	m.data_len = data ? (uint32_t)strlen(data) : 0;
+	return pfs_store_submit(nodes[node].store, &m, on_done, c, NULL);
+}
+
+/* Write path with data on node and run the group until it is answered. */
+static int write_file(int node, const char *path, const char *data)
+{
+	struct call c;
+
+	ck_assert_int_eq(submit(node, PFS_MSG_CREATE, path, data, &c), 0);
+	pump();
+	ck_assert_int_eq(c.answers, 1);
+	return c.rc;
+}
+
+static void assert_digests_equal(int first, int last)
+{
+	char a[65], b[65];
+
+	ck_assert_int_eq(pfs_tree_digest(pfs_store_tree(nodes[first].store), a), 0);
+	for (int i = first + 1; i <= last; i++) {
+		ck_assert_int_eq(pfs_tree_digest(pfs_store_tree(nodes[i].store), b), 0);
+		ck_assert_str_eq(a, b);
+	}
+}
+
+static void assert_state(int node, enum pfs_sync_state state)
+{
+	ck_assert_str_eq(pfs_sync_state_name(pfs_sync_state(nodes[node].sync)),
+			 pfs_sync_state_name(state));
+}
+
+static bool file_exists(int node, const char *path)
+{
+	struct pfs_stat st;
+
+	return pfs_tree_stat(pfs_store_tree(nodes[node].store), path, &st) == 0;
+}
+
+START_TEST(test_pfs_sync_confchg_join)
+{
+	confchg(false, 0);
+	pump();
+	for (int i = 1; i <= 3; i++)
+		assert_state(i, PFS_SYNC_STATE_PRIMARY);
+	ck_assert_uint_eq(pfs_sync_timekeeper(nodes[2].sync), 1);
+	ck_assert_int_eq(write_file(2, "/a", "hello"), 0);
+	for (int i = 1; i <= 3; i++)
+		ck_assert(file_exists(i, "/a"));
+	assert_digests_equal(1, 3);
+}
+END_TEST
+
+START_TEST(test_pfs_sync_flush_reply_after_majority)
+{
+	struct call c;
+
+	confchg(false, 0);
+	pump();
+
+	/* The change itself: committed on every node, but no CONFIRM yet. */
+	ck_assert_int_eq(submit(1, PFS_MSG_CREATE, "/a", "x", &c), 0);
+	ck_assert(pump_one());
+	ck_assert(file_exists(1, "/a"));
+	ck_assert_int_eq(c.answers, 0);
+
+	/* One CONFIRM (node 1's own) is not a majority of 3; two are. */
+	ck_assert(pump_one());
+	ck_assert_int_eq(c.answers, 0);
+	ck_assert(pump_one());
+	ck_assert_int_eq(c.answers, 1);
+	ck_assert_int_eq(c.rc, 0);
+	pump();
+}
+END_TEST
+
+START_TEST(test_pfs_sync_confchg_leave_and_catch_up)
+{
+	struct call c;
+	char path[32];
+
+	confchg(false, 0);
+	pump();
+	ck_assert_int_eq(write_file(1, "/before", "1"), 0);
+
+	/* Node 3 leaves: the majority goes on, node 3 rejects changes. */
+	nodes[3].component = 1;
+	confchg(false, 0);
+	pump();
+	assert_state(1, PFS_SYNC_STATE_PRIMARY);
+	assert_state(3, PFS_SYNC_STATE_SYNCED);
+	ck_assert_int_eq(submit(3, PFS_MSG_CREATE, "/minority", "x", &c), -EROFS);
+	for (int i = 0; i < 50; i++) {
+		snprintf(path, sizeof(path), "/f%d", i);
+		ck_assert_int_eq(write_file(i % 2 + 1, path, "data"), 0);
+	}
+	ck_assert(!file_exists(3, "/f49"));
+
+	/* It comes back and catches up. */
+	nodes[3].component = 0;
+	confchg(false, 0);
+	pump();
+	for (int i = 1; i <= 3; i++)
+		assert_state(i, PFS_SYNC_STATE_PRIMARY);
+	ck_assert(file_exists(3, "/f49"));
+	ck_assert(!file_exists(3, "/minority"));
+	assert_digests_equal(1, 3);
+}
+END_TEST
+
+START_TEST(test_pfs_sync_confchg_mid_sync)
+{
+	struct pfs_sync_stats stats;
+
+	confchg(false, 0);
+	pump();
+	ck_assert_int_eq(write_file(1, "/a", "1"), 0);
+
+	/* A second change arrives after one summary of the first round. */
+	nodes[3].component = 1;
+	confchg(false, 0);
+	ck_assert(pump_one());
+	nodes[3].component = 0;
+	confchg(false, 0);
+	pump();
+	for (int i = 1; i <= 3; i++)
+		assert_state(i, PFS_SYNC_STATE_PRIMARY);
+	pfs_sync_stats(nodes[1].sync, &stats);
+	ck_assert_uint_gt(stats.stale, 0);
+	ck_assert_int_eq(write_file(3, "/b", "2"), 0);
+	assert_digests_equal(1, 3);
+}
+END_TEST
+
+START_TEST(test_pfs_sync_deliver_stale_change_dropped)
+{
+	struct call c;
+	struct pfs_sync_stats stats;
+
+	confchg(false, 0);
+	pump();
+
+	/* Sent in the primary component, delivered after the next change. */
+	ck_assert_int_eq(submit(1, PFS_MSG_CREATE, "/late", "x", &c), 0);
+	confchg(false, 0);
+	pump();
+	ck_assert_int_eq(c.answers, 1);
+	ck_assert_int_eq(c.rc, -EAGAIN);
+	pfs_sync_stats(nodes[2].sync, &stats);
+	ck_assert_uint_eq(stats.dropped, 1);
+	for (int i = 1; i <= 3; i++)
+		ck_assert(!file_exists(i, "/late"));
+	assert_digests_equal(1, 3);
+}
+END_TEST
+
+START_TEST(test_pfs_sync_submit_held_during_sync)
+{
+	struct call c, late;
+
+	confchg(false, 0);
+
+	/* Held until the primary component forms, then applied. */
+	ck_assert_int_eq(submit(2, PFS_MSG_CREATE, "/held", "x", &c), 0);
+	ck_assert_int_eq(c.answers, 0);
+	pump();
+	ck_assert_int_eq(c.answers, 1);
+	ck_assert_int_eq(c.rc, 0);
+	ck_assert(file_exists(3, "/held"));
+
+	/* A sync that never ends: the held write is answered after 30 s. */
+	confchg(false, 0);
+	ck_assert_int_eq(submit(2, PFS_MSG_CREATE, "/late", "x", &late), 0);
+	clock_ms += PFS_SYNC_HOLD_MS - 1;
+	pfs_sync_tick(nodes[2].sync);
+	ck_assert_int_eq(late.answers, 0);
+	clock_ms += 1;
+	pfs_sync_tick(nodes[2].sync);
+	ck_assert_int_eq(late.answers, 1);
+	ck_assert_int_eq(late.rc, -EAGAIN);
+	pump();
+	ck_assert(!file_exists(1, "/late"));
+}
+END_TEST
+
+START_TEST(test_pfs_sync_confchg_divergence_both_sides)
+{
+	struct pfs_sync_stats stats;
+
+	confchg(false, 0);
+	pump();
+	ck_assert_int_eq(write_file(1, "/shared", "v1"), 0);
+
+	/* Split, and force the minority quorate (corosync-quorumtool -e). */
+	nodes[3].component = 1;
+	confchg(true, 1);
+	pump();
+	assert_state(3, PFS_SYNC_STATE_PRIMARY);
+	ck_assert_int_eq(write_file(3, "/minority", "m"), 0);
+	ck_assert_int_eq(write_file(1, "/majority", "M"), 0);
+
+	/* Heal: the majority's side wins, the minority's change is kept. */
+	nodes[3].component = 0;
+	confchg(false, 0);
+	pump();
+	for (int i = 1; i <= 3; i++) {
+		assert_state(i, PFS_SYNC_STATE_PRIMARY);
+		ck_assert(file_exists(i, "/majority"));
+		ck_assert(!file_exists(i, "/minority"));
+		ck_assert(file_exists(i, "/lost+found/node3/20231114-221320/minority"));
+	}
+	pfs_sync_stats(nodes[3].sync, &stats);
+	ck_assert_uint_eq(stats.diverged, 1);
+	ck_assert_uint_eq(stats.lost_entries, 1);
+	assert_digests_equal(1, 3);
+}
+END_TEST
+
+START_TEST(test_pfs_sync_confchg_five_nodes_merge)
+{
+	confchg(false, 0);
+	pump();
+
+	/* 2 + 3: only the three nodes can write. */
+	nodes[4].component = 1;
+	nodes[5].component = 1;
+	confchg(false, 0);
+	pump();
+	ck_assert_int_eq(write_file(1, "/three", "3"), 0);
+	assert_state(4, PFS_SYNC_STATE_SYNCED);
+
+	nodes[4].component = 0;
+	nodes[5].component = 0;
+	confchg(false, 0);
+	pump();
+	for (int i = 1; i <= 5; i++)
+		ck_assert(file_exists(i, "/three"));
+	assert_digests_equal(1, 5);
+}
+END_TEST
+
+START_TEST(test_pfs_sync_tick_verify_round)
+{
+	struct pfs_sync_stats before, after;
+
+	confchg(false, 0);
+	pump();
+	pfs_sync_stats(nodes[2].sync, &before);
+	clock_ms += PFS_SYNC_VERIFY_MS;
+	for (int i = 1; i <= 3; i++)
+		pfs_sync_tick(nodes[i].sync);
+	pump();
+	pfs_sync_stats(nodes[2].sync, &after);
+	ck_assert_uint_eq(after.rounds, before.rounds + 1);
+	for (int i = 1; i <= 3; i++)
+		assert_state(i, PFS_SYNC_STATE_PRIMARY);
+	ck_assert_int_eq(write_file(2, "/after", "x"), 0);
+}
+END_TEST
+
+START_TEST(test_pfs_sync_msg_decode_rejects)
+{
+	struct pfs_sync_msg m = {0}, out;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+
+	m.type = PFS_SYNC_CONFIRM;
+	m.count = 7;
+	ck_assert_int_eq(pfs_sync_msg_encode(&m, &buf, &len), 0);
+	ck_assert_int_eq(pfs_sync_msg_decode(buf, len, &out), 0);
+	ck_assert_uint_eq(out.count, 7);
+	pfs_sync_msg_clear(&out);
+	ck_assert_int_eq(pfs_sync_msg_decode(buf, len - 1, &out), -EBADMSG);
+	buf[4] = 9;
+	ck_assert_int_eq(pfs_sync_msg_decode(buf, len, &out), -EPROTO);
+	buf[4] = 1;
+	buf[6] = 99;
+	ck_assert_int_eq(pfs_sync_msg_decode(buf, len, &out), -EPROTO);
+	buf[0] = 'X';
+	ck_assert_int_eq(pfs_sync_msg_decode(buf, len, &out), -EBADMSG);
+	free(buf);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("pfs_sync");
+	TCase *tc3 = tcase_create("three nodes"), *tc5 = tcase_create("five nodes");
+	TCase *tcm = tcase_create("messages");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc3, setup3, teardown);
+	tcase_add_test(tc3, test_pfs_sync_confchg_join);
+	tcase_add_test(tc3, test_pfs_sync_flush_reply_after_majority);
+	tcase_add_test(tc3, test_pfs_sync_confchg_leave_and_catch_up);
+	tcase_add_test(tc3, test_pfs_sync_confchg_mid_sync);
+	tcase_add_test(tc3, test_pfs_sync_deliver_stale_change_dropped);
+	tcase_add_test(tc3, test_pfs_sync_submit_held_during_sync);
+	tcase_add_test(tc3, test_pfs_sync_confchg_divergence_both_sides);
+	tcase_add_test(tc3, test_pfs_sync_tick_verify_round);
+	tcase_set_timeout(tc3, 60);
+	suite_add_tcase(s, tc3);
+	tcase_add_checked_fixture(tc5, setup5, teardown);
+	tcase_add_test(tc5, test_pfs_sync_confchg_five_nodes_merge);
+	tcase_set_timeout(tc5, 60);
+	suite_add_tcase(s, tc5);
+	tcase_add_test(tcm, test_pfs_sync_msg_decode_rejects);
+	suite_add_tcase(s, tcm);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
