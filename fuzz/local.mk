@@ -20,6 +20,11 @@ fuzz_fuzz_ipc_request_SOURCES = fuzz/fuzz_ipc_request.c
 fuzz_fuzz_ipc_request_CFLAGS = $(AM_CFLAGS) $(QB_CFLAGS) -fsanitize=fuzzer
 fuzz_fuzz_ipc_request_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
 fuzz_fuzz_ipc_request_LDADD = pmxfs/libpfscore.la
+noinst_PROGRAMS += fuzz/fuzz_sync_msg
+fuzz_fuzz_sync_msg_SOURCES = fuzz/fuzz_sync_msg.c
+fuzz_fuzz_sync_msg_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer
+fuzz_fuzz_sync_msg_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
+fuzz_fuzz_sync_msg_LDADD = pmxfs/libpfscore.la
 # pmxfs-end
 endif
 EXTRA_DIST += fuzz/corpus
