@@ -1,6 +1,8 @@
 /*
- * pmxfs: the store daemon. This version runs a single node (--local): the
- * loopback transport delivers every change back to this node at once.
+ * pmxfs: the store daemon. With --local it runs a single node (the
+ * loopback transport delivers every change back to this node at once);
+ * otherwise it joins the corosync CPG group and syncs with the other
+ * nodes (docs/sync.md).
  */
 #include "config.h"
 
@@ -20,6 +22,7 @@
 #include <corosync/cmap.h>
 #include <qb/qbloop.h>
 
+#include "pmxfs/cpg.h"
 #include "pmxfs/log.h"
 #include "pmxfs/mirror.h"
 #include "pmxfs/server.h"
@@ -209,35 +212,62 @@ static int32_t on_signal(int32_t sig, void *data)
 
 struct daemon {
 	qb_loop_t *loop;
+	struct pfs_cpg *cpg; /* NULL in --local mode */
 	struct pfs_store *store;
 	struct pfs_mirror *mirror;
 	struct pfs_server *server;
 	int lock_fd;
 };
 
-static int start(const struct options *o, const char *node, gid_t reader_gid, struct daemon *d)
+/* --local: node id 1, a generation per start, the loopback transport. */
+static int start_local(const char *db_path, struct daemon *d, char *errmsg)
 {
-	struct pfs_server_config config = {o->service, node, reader_gid};
 	struct pfs_transport transport;
-	char errmsg[PFS_ERRMSG_SIZE] = "", path[4096];
 	int rv;
 
-	snprintf(path, sizeof(path), "%s/config.db", o->data_dir);
-	rv = pfs_store_open(path, LOCAL_NODE_ID, &d->store, errmsg);
-	if (rv < 0) {
-		pfs_log(ERR, "cannot open the store %s: %s", path, errmsg);
+	rv = pfs_store_open(db_path, LOCAL_NODE_ID, &d->store, errmsg);
+	if (rv < 0)
 		return rv;
-	}
 	rv = pfs_db_generation_start(pfs_store_db(d->store), "local", 1,
 				     pfs_tree_version(pfs_store_tree(d->store)) + 1, errmsg);
-	if (rv < 0) {
-		pfs_log(ERR, "cannot record the generation: %s", errmsg);
+	if (rv < 0)
 		return rv;
-	}
 	rv = pfs_loopback_new(d->loop, d->store, &transport);
 	if (rv < 0)
 		return rv;
 	pfs_store_set_transport(d->store, transport);
+	return 0;
+}
+
+/* A cluster: the node id from CPG, then the sync state machine. */
+static int start_cluster(const char *db_path, const char *node, struct daemon *d, char *errmsg)
+{
+	uint32_t node_id = 0;
+	int rv;
+
+	rv = pfs_cpg_connect(d->loop, &d->cpg, &node_id, errmsg);
+	if (rv < 0)
+		return rv;
+	rv = pfs_store_open(db_path, node_id, &d->store, errmsg);
+	if (rv < 0)
+		return rv;
+	return pfs_cpg_join(d->cpg, d->store, node, errmsg);
+}
+
+static int start(const struct options *o, const char *node, gid_t reader_gid, struct daemon *d)
+{
+	struct pfs_server_config config = {o->service, node, reader_gid, NULL};
+	char errmsg[PFS_ERRMSG_SIZE] = "", path[4096];
+	int rv;
+
+	snprintf(path, sizeof(path), "%s/config.db", o->data_dir);
+	rv = o->local ? start_local(path, d, errmsg) : start_cluster(path, node, d, errmsg);
+	if (rv < 0) {
+		pfs_log(ERR, "cannot start the store %s: %s", path, errmsg);
+		return rv;
+	}
+	if (d->cpg)
+		config.sync = pfs_cpg_sync(d->cpg);
 
 	snprintf(path, sizeof(path), "%s/mirror", o->data_dir);
 	rv = pfs_mirror_open(path, o->bind_mount ? o->mirror : NULL, node, reader_gid, &d->mirror,
@@ -276,12 +306,6 @@ int main(int argc, char **argv)
 	 * sets its modes explicitly. */
 	umask(077);
 	setup_logging(&o);
-	if (!o.local) {
-		/* TODO(cluster): CPG transport, sync and quorum. */
-		pfs_log(ERR, "cluster mode is not available yet: start pmxfs with --local");
-		fprintf(stderr, "pmxfs: cluster mode is not available yet: use --local\n");
-		return 2;
-	}
 	if (node_name(&o, node, sizeof(node)) < 0)
 		return 1;
 	gr = getgrnam(o.reader_group);
@@ -308,8 +332,9 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	if (start(&o, node, reader_gid, &d) == 0) {
-		pfs_log(INFO, "pmxfs started as node %s (local mode) on %s, version %llu", node,
-			o.data_dir, (unsigned long long)pfs_tree_version(pfs_store_tree(d.store)));
+		pfs_log(INFO, "pmxfs started as node %s (%s mode, node id %u) on %s, version %llu",
+			node, o.local ? "local" : "cluster", pfs_store_node_id(d.store), o.data_dir,
+			(unsigned long long)pfs_tree_version(pfs_store_tree(d.store)));
 		qb_loop_run(d.loop);
 		rv = pfs_store_broken(d.store) ? 1 : 0;
 		pfs_log(INFO, "pmxfs stopped");
@@ -317,6 +342,7 @@ int main(int argc, char **argv)
 
 	pfs_server_stop(d.server);
 	pfs_mirror_close(d.mirror);
+	pfs_cpg_free(d.cpg);
 	pfs_store_free(d.store);
 	qb_loop_destroy(d.loop);
 	close(d.lock_fd);

@@ -28,6 +28,7 @@
 #include "pmxfs/perm.h"
 #include "pmxfs/proto.h"
 #include "pmxfs/server.h"
+#include "pmxfs/sync.h"
 #include "pmxfs/watch.h"
 
 #define PFS_TYPE_LINK 10
@@ -51,6 +52,7 @@ struct pfs_server {
 	struct pfs_mirror *mirror;
 	char node[64];
 	gid_t reader_gid;
+	struct pfs_sync *sync; /* NULL in --local mode */
 	struct conn *conns;
 	struct lease_timer *timers;
 	bool flush_armed;
@@ -269,6 +271,31 @@ static void handle_list(struct conn *conn, const struct pfs_request *req)
 	respond(conn, req->op, 0, NULL, pfs_tree_version(tree_of(conn)), 0, ctx.buf, ctx.len);
 }
 
+/* Mode, quorum and members: this node alone in --local mode, else the
+ * sync state machine's view (members by node id). */
+static void add_membership(const struct pfs_server *server, struct json_object *o,
+			   struct json_object *members)
+{
+	const uint32_t *ids;
+	size_t n;
+
+	if (!server->sync) {
+		json_object_object_add(o, "mode", json_object_new_string("local"));
+		json_object_object_add(o, "quorate", json_object_new_boolean(1));
+		json_object_array_add(members, json_object_new_string(server->node));
+		json_object_object_add(o, "members", members);
+		return;
+	}
+	json_object_object_add(o, "mode", json_object_new_string("cluster"));
+	json_object_object_add(o, "quorate", json_object_new_boolean(pfs_sync_writable(server->sync)));
+	json_object_object_add(o, "sync_state",
+			       json_object_new_string(pfs_sync_state_name(pfs_sync_state(server->sync))));
+	ids = pfs_sync_members(server->sync, &n);
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(members, json_object_new_int64(ids[i]));
+	json_object_object_add(o, "members", members);
+}
+
 static void handle_status(struct conn *conn, const struct pfs_request *req)
 {
 	struct json_object *o = json_object_new_object(), *members = json_object_new_array();
@@ -279,10 +306,7 @@ static void handle_status(struct conn *conn, const struct pfs_request *req)
 	json_object_object_add(o, "node", json_object_new_string(conn->server->node));
 	json_object_object_add(o, "node_id",
 			       json_object_new_int64(pfs_store_node_id(conn->server->store)));
-	json_object_object_add(o, "mode", json_object_new_string("local"));
-	json_object_object_add(o, "quorate", json_object_new_boolean(1));
-	json_object_array_add(members, json_object_new_string(conn->server->node));
-	json_object_object_add(o, "members", members);
+	add_membership(conn->server, o, members);
 	json_object_object_add(o, "version", json_object_new_uint64(pfs_tree_version(tree_of(conn))));
 	json_object_object_add(o, "entries",
 			       json_object_new_int64(pfs_tree_entry_count(tree_of(conn))));
@@ -415,6 +439,11 @@ static void handle_change(struct conn *conn, const struct pfs_request *req)
 	conn->op = req->op;
 	conn->waiting = true;
 	rv = pfs_store_submit(conn->server->store, &msg, change_done, conn, &id);
+	if (rv == -EROFS) {
+		conn->waiting = false;
+		respond_error(conn, req->op, rv, "cluster is not quorate: changes are disabled");
+		return;
+	}
 	if (rv < 0) {
 		conn->waiting = false;
 		respond_error(conn, req->op, rv, "cannot send the %s of '%s': %s", pfs_op_name(req->op),
@@ -852,7 +881,7 @@ int pfs_server_start(qb_loop_t *loop, struct pfs_store *store, struct pfs_mirror
 	server->loop = loop;
 	server->store = store;
 	server->mirror = mirror;
-	server->reader_gid = config->reader_gid;
+	server->sync = config->sync;
 	snprintf(server->node, sizeof(server->node), "%s", config->node_name);
 	ipc_loop = loop;
 

@@ -19,10 +19,13 @@
 #define PFS_LOCK_MIN_LEASE_MS 1000u
 #define PFS_LOCK_MAX_LEASE_MS 3600000u
 
+struct pfs_sync;
+
 struct pfs_server_config {
 	const char *service;   /* IPC service name, "pmxfs" by default */
 	const char *node_name;
 	gid_t reader_gid;
+	struct pfs_sync *sync; /* the cluster state machine, NULL in --local mode */
 };
 
 struct pfs_server;

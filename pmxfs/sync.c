@@ -1218,7 +1218,10 @@ int pfs_sync_deliver(struct pfs_sync *s, uint32_t sender, const uint8_t *buf, si
 	memcpy(copy, buf, len);
 	s->batch[s->nbatch] = copy;
 	s->batch_len[s->nbatch++] = len;
-	return 0;
+
+	/* Bounded rounds keep each commit, and the time away from the
+	 * delivery path, short. */
+	return s->nbatch >= PFS_SYNC_BATCH_MAX ? pfs_sync_flush(s) : 0;
 }
 
 static int cmp_u32(const void *a, const void *b)

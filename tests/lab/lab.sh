@@ -16,12 +16,17 @@
 #   lab.sh cut K         take node K's link down (the bridge-side veth)
 #   lab.sh heal K        bring node K's link up again
 #   lab.sh wait-quorate K [SECONDS]   wait until node K reports quorum
+#   lab.sh pmxfs-start K [ARGS..]  start `pmxfs -f ARGS` on node K (pid file
+#                        pmxfs.pid, output pmxfs.out in the node's folder)
+#   lab.sh pmxfs-stop K  stop pmxfs on node K (SIGTERM, then SIGKILL)
+#   lab.sh pmxfs-kill K  SIGKILL pmxfs on node K
 #   lab.sh status        show the nodes and their corosync pids
 #
 # Environment: LAB (name prefix, default pmxlab; lets tests run side by
 # side), LAB_DIR (state folder, default /var/tmp/$LAB; not under a folder
 # the nodes get privately, such as /run), LAB_TOKEN_MS (totem
-# token, default 1000). Addresses come from 192.0.2.0/24 (TEST-NET-1),
+# token, default 1000), PMXFS (the pmxfs binary, default
+# $BUILD_DIR/pmxfs/pmxfs). Addresses come from 192.0.2.0/24 (TEST-NET-1),
 # which exists only inside the lab's namespaces.
 set -euo pipefail
 
@@ -195,6 +200,23 @@ cmd_kill() {
 	stop_pid_file "$(node_dir "$1")/corosync.pid" KILL
 }
 
+cmd_pmxfs_start() {
+	local k=$1 dir bin
+	shift
+	check_node "$k"
+	dir=$(node_dir "$k")
+	bin=${PMXFS:-${BUILD_DIR:-$(pwd)/build}/pmxfs/pmxfs}
+	[ -x "$bin" ] || die "pmxfs binary $bin not found: set PMXFS or BUILD_DIR"
+	if [ -s "$dir/pmxfs.pid" ] && kill -0 "$(cat "$dir/pmxfs.pid")" 2>/dev/null; then
+		return 0
+	fi
+	# Descriptors above 2 closed, as for corosync.
+	nsenter --net="/run/netns/$(node_ns "$k")" --mount="$dir/mnt" -- \
+		bash -c 'for fd in /proc/$$/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done 2>/dev/null; exec 2>&1; exec "$@"' \
+		pmxfs "$bin" -f "$@" >> "$dir/pmxfs.out" 2>&1 < /dev/null &
+	echo $! > "$dir/pmxfs.pid"
+}
+
 cmd_link() {
 	local k=$1 state=$2
 	check_node "$k"
@@ -269,6 +291,9 @@ kill) cmd_kill "${1:?node}" ;;
 cut) cmd_link "${1:?node}" down ;;
 heal) cmd_link "${1:?node}" up ;;
 wait-quorate) cmd_wait_quorate "${1:?node}" "${2:-30}" ;;
+pmxfs-start) cmd_pmxfs_start "${1:?node}" "${@:2}" ;;
+pmxfs-stop) check_node "${1:?node}"; stop_pid_file "$(node_dir "$1")/pmxfs.pid" TERM ;;
+pmxfs-kill) check_node "${1:?node}"; stop_pid_file "$(node_dir "$1")/pmxfs.pid" KILL ;;
 status) cmd_status ;;
-*) die "usage: $0 up N | down | exec K CMD... | start K | stop K | kill K | cut K | heal K | wait-quorate K [S] | status" ;;
+*) die "usage: $0 up N | down | exec K CMD... | start K | stop K | kill K | cut K | heal K | wait-quorate K [S] | pmxfs-start K [ARGS] | pmxfs-stop K | pmxfs-kill K | status" ;;
 esac

@@ -1,0 +1,536 @@
+/* pfs_cpg: corosync CPG and votequorum glue for the sync state machine
+ * (see cpg.h). CS_ERR_* results stop here. */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <corosync/cpg.h>
+#include <corosync/votequorum.h>
+
+#include "pmxfs/cpg.h"
+#include "pmxfs/log.h"
+
+/* A message waiting because corosync returned CS_ERR_TRY_AGAIN. */
+struct outgoing {
+	struct outgoing *next;
+	uint8_t *buf;
+	size_t len;
+	uint64_t first_try_ms;
+};
+
+struct pfs_cpg {
+	qb_loop_t *loop;
+	cpg_handle_t cpg;
+	votequorum_handle_t vq;
+	bool cpg_open, vq_open, joined, cpg_polled, vq_polled;
+	int cpg_fd, vq_fd;
+	uint32_t node_id;
+	struct pfs_sync *sync;
+
+	/* The last totem ring and the group's members. */
+	struct cpg_ring_id ring;
+	uint32_t members[PFS_SYNC_MAX_MEMBERS];
+	size_t nmembers;
+	uint32_t counter;
+
+	/* votequorum's view */
+	bool quorate;
+	votequorum_ring_id_t vq_ring;
+	uint32_t expected_votes;
+
+	struct outgoing *out, **out_tail;
+	bool retry_armed, tick_armed;
+	qb_loop_timer_handle retry_timer, tick_timer;
+};
+
+static int errno_of(cs_error_t err)
+{
+	switch (err) {
+	case CS_OK: return 0;
+	case CS_ERR_NO_MEMORY: return -ENOMEM;
+	case CS_ERR_TRY_AGAIN: return -EAGAIN;
+	case CS_ERR_TOO_BIG: return -EMSGSIZE;
+	default: return -ENOTCONN;
+	}
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void fail(struct pfs_cpg *c, const char *what, int rv)
+{
+	pfs_log(ERR, "%s failed: %s; stopping, because the store cannot follow the cluster", what,
+		strerror(-rv));
+	qb_loop_stop(c->loop);
+}
+
+/* Sending ------------------------------------------------------------------ */
+
+static cs_error_t mcast_now(struct pfs_cpg *c, const uint8_t *buf, size_t len)
+{
+	struct iovec iov = {(void *)buf, len};
+
+	return cpg_mcast_joined(c->cpg, CPG_TYPE_AGREED, &iov, 1);
+}
+
+static void retry_job(void *data);
+
+static void arm_retry(struct pfs_cpg *c)
+{
+	if (c->retry_armed)
+		return;
+	if (qb_loop_timer_add(c->loop, QB_LOOP_HIGH, PFS_CPG_RETRY_MS * 1000000ull, c, retry_job,
+			      &c->retry_timer) == 0)
+		c->retry_armed = true;
+}
+
+/* Send the queued messages in order until corosync pushes back again. */
+static void retry_job(void *data)
+{
+	struct pfs_cpg *c = data;
+
+	c->retry_armed = false;
+	while (c->out) {
+		struct outgoing *o = c->out;
+		cs_error_t err = mcast_now(c, o->buf, o->len);
+
+		if (err == CS_ERR_TRY_AGAIN) {
+			if (mono_ms() - o->first_try_ms > PFS_CPG_MAX_RETRY_MS) {
+				fail(c, "sending to the CPG group (CS_ERR_TRY_AGAIN for 30 s)",
+				     -ETIMEDOUT);
+				return;
+			}
+			arm_retry(c);
+			return;
+		}
+		if (err != CS_OK) {
+			fail(c, "sending to the CPG group", errno_of(err));
+			return;
+		}
+		c->out = o->next;
+		if (!c->out)
+			c->out_tail = &c->out;
+		free(o->buf);
+		free(o);
+	}
+}
+
+static int group_mcast(void *impl, const uint8_t *buf, size_t len)
+{
+	struct pfs_cpg *c = impl;
+	struct outgoing *o;
+	cs_error_t err;
+
+	/* Keep the order: nothing overtakes a queued message. */
+	if (!c->out) {
+		err = mcast_now(c, buf, len);
+		if (err == CS_OK)
+			return 0;
+		if (err != CS_ERR_TRY_AGAIN)
+			return errno_of(err);
+	}
+	o = calloc(1, sizeof(*o));
+	if (!o)
+		return -ENOMEM;
+	o->buf = malloc(len);
+	if (!o->buf) {
+		free(o);
+		return -ENOMEM;
+	}
+	memcpy(o->buf, buf, len);
+	o->len = len;
+	o->first_try_ms = mono_ms();
+	*c->out_tail = o;
+	c->out_tail = &o->next;
+	arm_retry(c);
+	return 0;
+}
+
+static const struct pfs_sync_transport_ops group_ops = {group_mcast};
+
+/* CPG callbacks -------------------------------------------------------------- */
+
+static struct pfs_cpg *cpg_context(cpg_handle_t handle)
+{
+	void *ctx = NULL;
+
+	cpg_context_get(handle, &ctx);
+	return ctx;
+}
+
+static void on_deliver(cpg_handle_t handle, const struct cpg_name *group, uint32_t nodeid,
+		       uint32_t pid, void *msg, size_t len)
+{
+	struct pfs_cpg *c = cpg_context(handle);
+	int rv;
+
+	(void)group;
+	(void)pid;
+	if (!c || !c->sync)
+		return;
+	rv = pfs_sync_deliver(c->sync, nodeid, msg, len);
+	if (rv < 0)
+		fail(c, "applying a delivered message", rv);
+}
+
+static int cmp_address(const void *a, const void *b)
+{
+	const struct cpg_address *x = a, *y = b;
+
+	if (x->nodeid != y->nodeid)
+		return x->nodeid < y->nodeid ? -1 : 1;
+	return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+/* FNV-1a over the sorted members and their pids: the same on every member
+ * for one membership (the joined and left lists are not, because after a
+ * merge each side lists the other as joined), and different for a process
+ * that rejoined with a new pid. */
+static uint32_t hash_members(const struct cpg_address *list, size_t n)
+{
+	struct cpg_address sorted[PFS_SYNC_MAX_MEMBERS];
+	uint32_t h = 2166136261u;
+
+	n = n < PFS_SYNC_MAX_MEMBERS ? n : PFS_SYNC_MAX_MEMBERS;
+	memcpy(sorted, list, n * sizeof(*list));
+	qsort(sorted, n, sizeof(*sorted), cmp_address);
+	for (size_t i = 0; i < n; i++) {
+		uint32_t v[2] = {sorted[i].nodeid, sorted[i].pid};
+
+		for (size_t j = 0; j < sizeof(v); j++) {
+			h ^= ((const uint8_t *)v)[j];
+			h *= 16777619u;
+		}
+	}
+	return h;
+}
+
+static void start_round(struct pfs_cpg *c)
+{
+	struct pfs_sync_round round = {c->ring.nodeid, c->ring.seq, c->counter};
+	int rv;
+
+	/* The ring id comes with the first totem configuration callback. */
+	if (!c->nmembers || c->ring.seq == 0)
+		return;
+	rv = pfs_sync_confchg(c->sync, &round, c->members, c->nmembers);
+	if (rv < 0)
+		fail(c, "starting a sync round", rv);
+}
+
+static void on_confchg(cpg_handle_t handle, const struct cpg_name *group,
+		       const struct cpg_address *members, size_t nmembers,
+		       const struct cpg_address *left, size_t nleft,
+		       const struct cpg_address *joined, size_t njoined)
+{
+	struct pfs_cpg *c = cpg_context(handle);
+	size_t n = 0;
+
+	(void)group;
+	if (!c || !c->sync)
+		return;
+	for (size_t i = 0; i < nmembers && n < PFS_SYNC_MAX_MEMBERS; i++) {
+		bool seen = false;
+
+		for (size_t j = 0; j < n; j++)
+			seen |= c->members[j] == members[i].nodeid;
+		if (!seen)
+			c->members[n++] = members[i].nodeid;
+	}
+	c->nmembers = n;
+	c->counter = hash_members(members, nmembers) & 0x7fffffffu; /* restarts within a round count upwards */
+	pfs_log(NOTICE, "CPG group membership: %zu members, %zu left, %zu joined", nmembers, nleft,
+		njoined);
+	start_round(c);
+}
+
+static void on_totem_confchg(cpg_handle_t handle, struct cpg_ring_id ring, uint32_t nmembers,
+			     const uint32_t *members)
+{
+	struct pfs_cpg *c = cpg_context(handle);
+	bool changed;
+
+	(void)nmembers;
+	(void)members;
+	if (!c)
+		return;
+	changed = ring.nodeid != c->ring.nodeid || ring.seq != c->ring.seq;
+	c->ring = ring;
+	pfs_log(NOTICE, "totem ring %" PRIu32 "/%" PRIu64 " with %" PRIu32 " nodes", ring.nodeid,
+		(uint64_t)ring.seq, nmembers);
+
+	/* A new ring restarts the sync; before our own join nothing runs. */
+	if (changed && c->sync)
+		start_round(c);
+}
+
+static int32_t on_cpg_fd(int32_t fd, int32_t revents, void *data)
+{
+	struct pfs_cpg *c = data;
+	cs_error_t err;
+	int rv;
+
+	(void)fd;
+	(void)revents;
+	err = cpg_dispatch(c->cpg, CS_DISPATCH_ALL);
+	if (err != CS_OK && err != CS_ERR_TRY_AGAIN) {
+		fail(c, "dispatching CPG messages", errno_of(err));
+		return -1;
+	}
+
+	/* The end of a dispatch batch: commit it and confirm it. */
+	rv = pfs_sync_flush(c->sync);
+	if (rv < 0)
+		fail(c, "committing delivered changes", rv);
+	return 0;
+}
+
+/* votequorum callbacks ----------------------------------------------------- */
+
+static struct pfs_cpg *vq_context(votequorum_handle_t handle)
+{
+	void *ctx = NULL;
+
+	votequorum_context_get(handle, &ctx);
+	return ctx;
+}
+
+static void report_quorum(struct pfs_cpg *c)
+{
+	if (c->sync)
+		pfs_sync_quorum(c->sync, c->vq_ring.nodeid, c->vq_ring.seq, c->quorate,
+				c->expected_votes);
+}
+
+static void on_quorum(votequorum_handle_t handle, uint64_t context, uint32_t quorate,
+		      uint32_t nnodes, votequorum_node_t nodes[])
+{
+	struct pfs_cpg *c = vq_context(handle);
+	struct votequorum_info info;
+
+	(void)context;
+	(void)nnodes;
+	(void)nodes;
+	if (!c)
+		return;
+	c->quorate = quorate != 0;
+	if (votequorum_getinfo(c->vq, c->node_id, &info) == CS_OK)
+		c->expected_votes = info.node_expected_votes;
+	report_quorum(c);
+}
+
+static void on_nodelist(votequorum_handle_t handle, uint64_t context, votequorum_ring_id_t ring,
+			uint32_t nnodes, uint32_t nodes[])
+{
+	struct pfs_cpg *c = vq_context(handle);
+
+	(void)context;
+	(void)nnodes;
+	(void)nodes;
+	if (!c)
+		return;
+	c->vq_ring = ring;
+	report_quorum(c);
+}
+
+static void on_expected(votequorum_handle_t handle, uint64_t context, uint32_t expected)
+{
+	struct pfs_cpg *c = vq_context(handle);
+
+	(void)context;
+	if (!c)
+		return;
+	c->expected_votes = expected;
+	report_quorum(c);
+}
+
+static int32_t on_vq_fd(int32_t fd, int32_t revents, void *data)
+{
+	struct pfs_cpg *c = data;
+	cs_error_t err;
+
+	(void)fd;
+	(void)revents;
+	err = votequorum_dispatch(c->vq, CS_DISPATCH_ALL);
+	if (err != CS_OK && err != CS_ERR_TRY_AGAIN) {
+		fail(c, "dispatching votequorum events", errno_of(err));
+		return -1;
+	}
+	return 0;
+}
+
+static void tick_job(void *data)
+{
+	struct pfs_cpg *c = data;
+
+	c->tick_armed = false;
+	pfs_sync_tick(c->sync);
+	if (qb_loop_timer_add(c->loop, QB_LOOP_LOW, PFS_CPG_TICK_MS * 1000000ull, c, tick_job,
+			      &c->tick_timer) == 0)
+		c->tick_armed = true;
+}
+
+/* Setup ------------------------------------------------------------------------ */
+
+int pfs_cpg_connect(qb_loop_t *loop, struct pfs_cpg **out, uint32_t *node_id, char *errmsg)
+{
+	static cpg_model_v1_data_t model = {
+		.model = CPG_MODEL_V1,
+		.cpg_deliver_fn = on_deliver,
+		.cpg_confchg_fn = on_confchg,
+		.cpg_totem_confchg_fn = on_totem_confchg,
+		.flags = CPG_MODEL_V1_DELIVER_INITIAL_TOTEM_CONF,
+	};
+	static votequorum_callbacks_t vq_callbacks = {on_quorum, on_expected, on_nodelist};
+	struct pfs_cpg *c = calloc(1, sizeof(*c));
+	unsigned int id = 0;
+	cs_error_t err;
+
+	if (!c)
+		return -ENOMEM;
+	c->loop = loop;
+	c->out_tail = &c->out;
+	c->cpg_fd = c->vq_fd = -1;
+
+	err = cpg_model_initialize(&c->cpg, CPG_MODEL_V1, (cpg_model_data_t *)&model, c);
+	if (err != CS_OK) {
+		snprintf(errmsg, PFS_ERRMSG_SIZE, "cannot connect to corosync CPG (error %d): is "
+			 "corosync running?", err);
+		goto err_free;
+	}
+	c->cpg_open = true;
+	err = cpg_local_get(c->cpg, &id);
+	if (err != CS_OK) {
+		snprintf(errmsg, PFS_ERRMSG_SIZE, "cannot read the local node id (error %d)", err);
+		goto err_free;
+	}
+	err = votequorum_initialize(&c->vq, &vq_callbacks);
+	if (err != CS_OK) {
+		snprintf(errmsg, PFS_ERRMSG_SIZE, "cannot connect to corosync votequorum (error %d)",
+			 err);
+		goto err_free;
+	}
+	c->vq_open = true;
+	votequorum_context_set(c->vq, c);
+	c->node_id = id;
+	*node_id = id;
+	*out = c;
+	return 0;
+
+err_free:
+	pfs_cpg_free(c);
+	return errno_of(err);
+}
+
+/* Join the group, retrying on CS_ERR_TRY_AGAIN for at most
+ * PFS_CPG_MAX_RETRY_MS. */
+static cs_error_t join_group(struct pfs_cpg *c)
+{
+	struct cpg_name name;
+	cs_error_t err;
+
+	snprintf(name.value, sizeof(name.value), "%s", PFS_CPG_GROUP);
+	name.length = (uint32_t)strlen(PFS_CPG_GROUP);
+	for (unsigned i = 0; i < PFS_CPG_MAX_RETRY_MS / PFS_CPG_RETRY_MS; i++) {
+		struct timespec ts = {0, PFS_CPG_RETRY_MS * 1000000L};
+
+		err = cpg_join(c->cpg, &name);
+		if (err != CS_ERR_TRY_AGAIN)
+			return err;
+		nanosleep(&ts, NULL);
+	}
+	return CS_ERR_TRY_AGAIN;
+}
+
+int pfs_cpg_join(struct pfs_cpg *c, struct pfs_store *store, const char *node_name,
+		 char *errmsg)
+{
+	struct pfs_sync_transport t = {&group_ops, c};
+	cs_error_t err;
+	int rv;
+
+	rv = pfs_sync_new(store, c->node_id, node_name, t, NULL, &c->sync);
+	if (rv < 0) {
+		snprintf(errmsg, PFS_ERRMSG_SIZE, "cannot create the sync state machine: %s",
+			 strerror(-rv));
+		return rv;
+	}
+
+	/* votequorum first, so the quorum is known when the first round ends. */
+	err = votequorum_trackstart(c->vq, 0, CS_TRACK_CURRENT | CS_TRACK_CHANGES);
+	if (err == CS_OK)
+		err = votequorum_fd_get(c->vq, &c->vq_fd);
+	if (err == CS_OK && qb_loop_poll_add(c->loop, QB_LOOP_HIGH, c->vq_fd, POLLIN, c, on_vq_fd) == 0)
+		c->vq_polled = true;
+	if (!c->vq_polled) {
+		snprintf(errmsg, PFS_ERRMSG_SIZE, "cannot track votequorum (error %d)", err);
+		return -ENOTCONN;
+	}
+
+	err = cpg_fd_get(c->cpg, &c->cpg_fd);
+	if (err == CS_OK && qb_loop_poll_add(c->loop, QB_LOOP_HIGH, c->cpg_fd, POLLIN, c, on_cpg_fd) == 0)
+		c->cpg_polled = true;
+	if (c->cpg_polled)
+		err = join_group(c);
+	if (err != CS_OK || !c->cpg_polled) {
+		snprintf(errmsg, PFS_ERRMSG_SIZE, "cannot join the CPG group %s (error %d)",
+			 PFS_CPG_GROUP, err);
+		return errno_of(err ? err : CS_ERR_LIBRARY);
+	}
+	c->joined = true;
+	if (qb_loop_timer_add(c->loop, QB_LOOP_LOW, PFS_CPG_TICK_MS * 1000000ull, c, tick_job,
+			      &c->tick_timer) == 0)
+		c->tick_armed = true;
+	pfs_log(INFO, "joined CPG group %s as node %" PRIu32, PFS_CPG_GROUP, c->node_id);
+	return 0;
+}
+
+struct pfs_sync *pfs_cpg_sync(struct pfs_cpg *c)
+{
+	return c->sync;
+}
+
+void pfs_cpg_free(struct pfs_cpg *c)
+{
+	struct cpg_name name;
+
+	if (!c)
+		return;
+	if (c->tick_armed)
+		qb_loop_timer_del(c->loop, c->tick_timer);
+	if (c->retry_armed)
+		qb_loop_timer_del(c->loop, c->retry_timer);
+	if (c->cpg_polled)
+		qb_loop_poll_del(c->loop, c->cpg_fd);
+	if (c->vq_polled)
+		qb_loop_poll_del(c->loop, c->vq_fd);
+	if (c->joined) {
+		snprintf(name.value, sizeof(name.value), "%s", PFS_CPG_GROUP);
+		name.length = (uint32_t)strlen(PFS_CPG_GROUP);
+		cpg_leave(c->cpg, &name);
+	}
+	if (c->cpg_open)
+		cpg_finalize(c->cpg);
+	if (c->vq_open)
+		votequorum_finalize(c->vq);
+	while (c->out) {
+		struct outgoing *o = c->out;
+
+		c->out = o->next;
+		free(o->buf);
+		free(o);
+	}
+	pfs_sync_free(c->sync);
+	free(c);
+}
