@@ -65,5 +65,17 @@ tests_check_sync_LDADD = pmxfs/libpfscore.la $(UNIT_LIBS)
 EXTRA_DIST += tests/store
 # pmxfs-end
 
+# lock-begin: liblock and the container lock property, against a real
+# pmxfs --local daemon that each program starts from $BUILD_DIR; ctlock
+# also runs lock/ctlockctl from there. `make check` builds both first.
+check_PROGRAMS += tests/check_lock tests/check_ctlock
+tests_check_lock_SOURCES = tests/check_lock.c tests/lock_daemon.h tests/lock_daemon.c
+tests_check_lock_CFLAGS = $(UNIT_CFLAGS) -pthread
+tests_check_lock_LDADD = lock/liblock.la $(UNIT_LIBS) -lpthread
+tests_check_ctlock_SOURCES = tests/check_ctlock.c tests/lock_daemon.h tests/lock_daemon.c
+tests_check_ctlock_CFLAGS = $(UNIT_CFLAGS) -pthread
+tests_check_ctlock_LDADD = lock/liblock.la $(UNIT_LIBS) -lpthread
+# lock-end
+
 TESTS += $(check_PROGRAMS) tests/ctconf.test
 EXTRA_DIST += tests/ctconf.test
