@@ -2,7 +2,7 @@
 noinst_LTLIBRARIES += conf/libconf.la
 conf_libconf_la_SOURCES = \
 	conf/conf.h conf/conf_internal.h conf/conf.c \
-	conf/parse.c conf/write.c conf/desc.c \
+	conf/parse.c conf/write.c conf/desc.c conf/volumes.c \
 	conf/schema.h conf/schema.c \
 	conf/propstr.h conf/propstr.c \
 	conf/snapshot.h conf/snapshot.c

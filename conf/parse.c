@@ -19,6 +19,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <search.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -334,13 +335,13 @@ static int parse_key_line(struct parser *p, unsigned line, const char *key, cons
 	if (strcmp(key, "delete") == 0 && p->section->kind != CONF_SECTION_PENDING)
 		return keep_verbatim(p, line, "'delete' is allowed only in the [pve:pending] section");
 
-	if (strcmp(key, "snapstate") == 0 && p->section->kind == CONF_SECTION_MAIN) {
+	if (strcmp(key, "snapstate") == 0 && p->section->kind != CONF_SECTION_SNAPSHOT) {
 		int rv = conf__verbatim_add(p->section, p->lines[line - 1], line, false);
 
 		if (rv != 0)
 			return rv;
 		return conf_diag_add(p->cf, line, CONF_WARNING,
-		                     "'snapstate' belongs in a snapshot section and has no effect in the main section; the line is kept as it is");
+		                     "'snapstate' belongs in a snapshot section and has no effect here; the line is kept as it is");
 	}
 
 	return parse_value(p, line, key, value);
@@ -472,14 +473,17 @@ static int split_lines(struct parser *p, char *buf, size_t len)
 /* Report NUL bytes, which a text config cannot hold, and drop them. */
 static int drop_nul_bytes(struct conf_file *cf, char *buf, size_t *len)
 {
-	unsigned line = 1;
+	unsigned line = 1, reported = 0;
 	size_t out = 0;
 	int rv = 0;
 
 	for (size_t i = 0; i < *len; i++) {
 		if (buf[i] == '\0') {
-			if (rv == 0)
-				rv = conf_diag_add(cf, line, CONF_ERROR, "NUL byte in the line: it is removed");
+			/* One diagnostic per line, however many NUL bytes it has. */
+			if (rv == 0 && reported != line)
+				rv = conf_diag_add(cf, line, CONF_ERROR,
+				                   "NUL bytes in the line: they are removed");
+			reported = line;
 			continue;
 		}
 		line += buf[i] == '\n';
@@ -487,6 +491,110 @@ static int drop_nul_bytes(struct conf_file *cf, char *buf, size_t *len)
 	}
 	*len = out;
 	buf[out] = '\0';
+	return rv;
+}
+
+/* Warn about each unusedN of the main section that the writer leaves out. */
+static int check_unused(struct conf_file *cf)
+{
+	struct conf_section *s = conf_main(cf);
+	struct conf__mounted mounted = { 0 };
+	int rv = conf__mounted_collect(s, &mounted);
+
+	for (size_t i = 0; i < s->n_keys && rv == 0; i++) {
+		const struct conf_entry *e = &s->keys[i];
+
+		if (conf__unused_is_dropped(s, &mounted, e))
+			rv = conf_diag_add(cf, e->line, CONF_WARNING,
+			                   "'%s' names a volume that rootfs or an mpN still uses: it is left out when the file is written, as pct does",
+			                   e->key);
+	}
+	conf__mounted_clear(&mounted);
+	return rv;
+}
+
+/* Index of the snapshot named NAME in CF->sections, or -1; TABLE maps names. */
+static long snapshot_index(struct hsearch_data *table, const char *name)
+{
+	ENTRY query = { .key = (char *)name }, *found = NULL;
+
+	if (hsearch_r(query, FIND, &found, table) == 0 || found == NULL)
+		return -1;
+	return (long)(intptr_t)found->data;
+}
+
+/*
+ * Follow the parent chain from snapshot START. STATE per section: 0 not
+ * seen, 1 on the current chain, 2 done. Warns once about a cycle.
+ */
+static int walk_parents(struct conf_file *cf, struct hsearch_data *table, unsigned char *state,
+                        long start)
+{
+	long i = start, next;
+	int rv = 0;
+
+	while (i >= 0 && state[i] == 0) {
+		const char *parent = conf_get(&cf->sections[i], "parent");
+
+		state[i] = 1;
+		next = parent != NULL ? snapshot_index(table, parent) : -1;
+		if (next >= 0 && state[next] == 1) {
+			rv = conf_diag_add(cf, cf->sections[next].line, CONF_WARNING,
+			                   "the parents of snapshot '%s' form a cycle: check its 'parent' line",
+			                   cf->sections[next].name);
+			break;
+		}
+		i = next;
+	}
+	for (i = start; i >= 0 && state[i] == 1;) {
+		const char *parent = conf_get(&cf->sections[i], "parent");
+
+		state[i] = 2;
+		i = parent != NULL ? snapshot_index(table, parent) : -1;
+	}
+	return rv;
+}
+
+/* A `parent` line of the main section or of a snapshot, without its snapshot. */
+static int check_parent_exists(struct conf_file *cf, struct hsearch_data *table,
+                               const struct conf_section *s)
+{
+	for (size_t k = 0; k < s->n_keys; k++) {
+		const struct conf_entry *e = &s->keys[k];
+
+		if (strcmp(e->key, "parent") == 0 && snapshot_index(table, e->value) < 0)
+			return conf_diag_add(cf, e->line, CONF_WARNING,
+			                     "parent '%s' names no snapshot of this file", e->value);
+	}
+	return 0;
+}
+
+/* Warn about parents that do not exist and about cycles of parents. */
+static int check_parents(struct conf_file *cf)
+{
+	struct hsearch_data table = { 0 };
+	unsigned char *state = calloc(cf->n_sections, 1);
+	int rv = -ENOMEM;
+
+	if (state == NULL || hcreate_r(cf->n_sections * 2 + 8, &table) == 0)
+		goto out_free;
+	rv = 0;
+	for (size_t i = 1; i < cf->n_sections && rv == 0; i++) {
+		ENTRY item = { .key = cf->sections[i].name, .data = (void *)(intptr_t)i }, *added;
+
+		if (cf->sections[i].kind == CONF_SECTION_SNAPSHOT &&
+		    hsearch_r(item, ENTER, &added, &table) == 0)
+			rv = -ENOMEM;
+	}
+	for (size_t i = 0; i < cf->n_sections && rv == 0; i++) {
+		if (cf->sections[i].kind != CONF_SECTION_PENDING)
+			rv = check_parent_exists(cf, &table, &cf->sections[i]);
+		if (rv == 0 && cf->sections[i].kind == CONF_SECTION_SNAPSHOT)
+			rv = walk_parents(cf, &table, state, (long)i);
+	}
+	hdestroy_r(&table);
+out_free:
+	free(state);
 	return rv;
 }
 
@@ -511,6 +619,10 @@ static int parse_all(struct parser *p)
 	}
 	for (size_t i = 0; i < p->cf->n_sections && rv == 0; i++)
 		rv = resolve_duplicates(p, &p->cf->sections[i]);
+	if (rv == 0)
+		rv = check_unused(p->cf);
+	if (rv == 0)
+		rv = check_parents(p->cf);
 
 	/*
 	 * Put the diagnostics in line order. qsort() is not stable, so those of
@@ -585,7 +697,8 @@ int conf_read_file(const char *path, struct conf_file **out, char *errmsg)
 	ssize_t n;
 	int fd, rv;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		rv = -errno;
 		conf__errmsg(errmsg, "cannot open %s: %s", path, strerror(errno));

@@ -26,120 +26,6 @@
 
 #define ENV_KEY "lxc.environment.runtime"
 
-/*
- * Copy the volume of a mount point or unusedN property string (its first
- * part when that has no '=', else its `volume=` part) into BUF.
- * Returns false when there is none.
- */
-static bool volume_of(const char *value, char *buf, size_t size)
-{
-	const char *part = value;
-
-	while (part != NULL && *part != '\0') {
-		const char *end = strchr(part, ',');
-		size_t len = end != NULL ? (size_t)(end - part) : strlen(part);
-		const char *eq = memchr(part, '=', len);
-
-		if (eq == NULL && part == value) {
-			snprintf(buf, size, "%.*s", (int)len, part);
-			return true;
-		}
-		if (eq != NULL && (size_t)(eq - part) == 6 && strncmp(part, "volume", 6) == 0) {
-			snprintf(buf, size, "%.*s", (int)(len - 7), eq + 1);
-			return true;
-		}
-		part = end != NULL ? end + 1 : NULL;
-	}
-	return false;
-}
-
-static bool is_mount_key(const char *key)
-{
-	if (strcmp(key, "rootfs") == 0)
-		return true;
-	return strncmp(key, "mp", 2) == 0 && key[2] >= '0' && key[2] <= '9';
-}
-
-/* True when S keeps a shadowed line, an earlier duplicate, of KEY. */
-static bool has_shadowed(const struct conf_section *s, const char *key)
-{
-	size_t len = strlen(key);
-
-	for (size_t i = 0; i < s->n_verbatim; i++) {
-		const char *text = s->verbatim[i].text;
-
-		if (s->verbatim[i].shadowed && strncmp(text, key, len) == 0 && text[len] == ':')
-			return true;
-	}
-	return false;
-}
-
-/*
- * True when the unusedN entry E of S names a volume that S mounts, and can
- * be left out. It stays when S has shadowed lines of its key: leaving it
- * out would bring the earlier value back into effect on the next read.
- */
-/* The volumes a section mounts (rootfs, mpN), sorted for bsearch. */
-struct mounted {
-	char **volumes;
-	size_t n;
-};
-
-static int cmp_string_ptr(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void mounted_clear(struct mounted *m)
-{
-	for (size_t i = 0; i < m->n; i++)
-		free(m->volumes[i]);
-	free(m->volumes);
-	m->volumes = NULL;
-	m->n = 0;
-}
-
-/* Collect the volumes S mounts, so that each unusedN costs one bsearch. */
-static int mounted_collect(const struct conf_section *s, struct mounted *m)
-{
-	char volume[512];
-
-	m->n = 0;
-	m->volumes = malloc((s->n_keys + 1) * sizeof(*m->volumes));
-	if (m->volumes == NULL)
-		return -ENOMEM;
-	for (size_t i = 0; i < s->n_keys; i++) {
-		if (!is_mount_key(s->keys[i].key) ||
-		    !volume_of(s->keys[i].value, volume, sizeof(volume)))
-			continue;
-		m->volumes[m->n] = strdup(volume);
-		if (m->volumes[m->n] == NULL) {
-			mounted_clear(m);
-			return -ENOMEM;
-		}
-		m->n++;
-	}
-	if (m->n > 0)
-		qsort(m->volumes, m->n, sizeof(*m->volumes), cmp_string_ptr);
-	return 0;
-}
-
-/* True when the unusedN entry E of S names a volume that S mounts. */
-static bool unused_is_mounted(const struct conf_section *s, const struct mounted *m,
-                              const struct conf_entry *e)
-{
-	char unused[512], *key = unused;
-
-	if (m->n == 0 || strncmp(e->key, "unused", 6) != 0 ||
-	    !volume_of(e->value, unused, sizeof(unused)))
-		return false;
-	if (bsearch(&key, m->volumes, m->n, sizeof(*m->volumes), cmp_string_ptr) == NULL)
-		return false;
-
-	/* Dropping it would bring back a shadowed earlier value on re-read. */
-	return !has_shadowed(s, e->key);
-}
-
 static int cmp_entry_ptr(const void *a, const void *b)
 {
 	const struct conf_entry *x = *(const struct conf_entry *const *)a;
@@ -169,16 +55,16 @@ static int write_description(FILE *f, const char *description)
 static int write_keys(FILE *f, const struct conf_section *s, char *errmsg)
 {
 	const struct conf_entry **sorted;
-	struct mounted mounted = { 0 };
+	struct conf__mounted mounted = { 0 };
 	int rv = 0;
 
 	if (s->n_keys == 0)
 		return 0;
-	if (s->kind == CONF_SECTION_MAIN && mounted_collect(s, &mounted) != 0)
+	if (s->kind == CONF_SECTION_MAIN && conf__mounted_collect(s, &mounted) != 0)
 		return -ENOMEM;
 	sorted = malloc(s->n_keys * sizeof(*sorted));
 	if (sorted == NULL) {
-		mounted_clear(&mounted);
+		conf__mounted_clear(&mounted);
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < s->n_keys; i++)
@@ -194,12 +80,12 @@ static int write_keys(FILE *f, const struct conf_section *s, char *errmsg)
 			rv = -EINVAL;
 			break;
 		}
-		if (unused_is_mounted(s, &mounted, e))
+		if (conf__unused_is_dropped(s, &mounted, e))
 			continue;
 		fprintf(f, "%s: %s\n", e->key, e->value);
 	}
 	free(sorted);
-	mounted_clear(&mounted);
+	conf__mounted_clear(&mounted);
 	return rv;
 }
 
