@@ -109,7 +109,7 @@ static size_t match_header(const char *text)
 }
 
 /*
- * The snapshot named NAME, or NULL. The set of names read so far answers
+ * The snapshot named NAME, or NULL. The set of names read so far settles
  * the common case (a new name) without a scan of every section, which a
  * file of many thousand headers would make quadratic.
  */
