@@ -882,6 +882,7 @@ int pfs_server_start(qb_loop_t *loop, struct pfs_store *store, struct pfs_mirror
 	server->store = store;
 	server->mirror = mirror;
 	server->sync = config->sync;
+	server->reader_gid = config->reader_gid;
 	snprintf(server->node, sizeof(server->node), "%s", config->node_name);
 	ipc_loop = loop;
 
