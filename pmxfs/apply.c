@@ -4,9 +4,9 @@
  *
  * Each function validates against the tree and the message only (never
  * the local clock or node), and changes nothing when it fails. Error
- * codes: -EINVAL (bad path or name, reserved name, CTID out of range),
- * -ENAMETOOLONG, -ENOENT, -ENOTDIR, -EISDIR, -EEXIST (exists, CTID
- * taken), -ENOTEMPTY, -EBUSY (the root, a held lock), -ESTALE (version
+ * codes: -EINVAL (bad path or name, the root, reserved name, CTID out of
+ * range), -ENAMETOOLONG, -ENOENT, -ENOTDIR, -EISDIR, -EEXIST (exists,
+ * CTID taken), -ENOTEMPTY, -EBUSY (a held lock), -ESTALE (version
  * mismatch), -ENOLCK (token not current), -EPERM (lock entries changed by
  * a file operation), -EFBIG, -ENOSPC, -ENOMEM.
  */
@@ -95,7 +95,7 @@ static struct pfs__entry *lookup_parent(const struct pfs_tree *tree, const char 
 		return NULL;
 	}
 	if (!slash || slash[1] == '\0') {
-		fail(res, -EBUSY, "the root directory cannot be changed");
+		fail(res, -EINVAL, "invalid path: the root directory cannot be changed");
 		return NULL;
 	}
 	plen = slash == path ? 1 : (size_t)(slash - path);
@@ -358,7 +358,7 @@ static struct pfs__entry *lookup_existing(const struct pfs_tree *tree, const cha
 		return NULL;
 	}
 	if (e->st.inode == 0) {
-		fail(res, -EBUSY, "the root directory cannot be changed");
+		fail(res, -EINVAL, "invalid path: the root directory cannot be changed");
 		return NULL;
 	}
 	return e;

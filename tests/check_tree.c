@@ -115,7 +115,9 @@ START_TEST(test_pfs_tree_apply_create_errors)
 	ck_assert_int_eq(op(PFS_MSG_CREATE, "/missing/a", NULL, "2"), -ENOENT);
 	ck_assert_int_eq(op(PFS_MSG_CREATE, "/a/b", NULL, "2"), -ENOTDIR);
 	ck_assert_int_eq(op(PFS_MSG_CREATE, "relative", NULL, "2"), -EINVAL);
-	ck_assert_int_eq(op(PFS_MSG_CREATE, "/", NULL, "2"), -EBUSY);
+	ck_assert_int_eq(op(PFS_MSG_CREATE, "/", NULL, "2"), -EINVAL);
+	ck_assert_int_eq(op(PFS_MSG_WRITE, "/", NULL, ""), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(res.errmsg, "root directory"));
 	ck_assert_int_eq(op(PFS_MSG_CREATE, "/.vmlist", NULL, "2"), -EINVAL);
 	ck_assert_int_eq(op(PFS_MSG_CREATE, "/local", NULL, "2"), -EINVAL);
 	ck_assert_int_eq(op(PFS_MSG_CREATE, "/priv/lock/x", NULL, "2"), -EPERM);
@@ -251,7 +253,7 @@ START_TEST(test_pfs_tree_apply_delete)
 	ck_assert_int_eq(op(PFS_MSG_MKDIR, "/d", NULL, NULL), 0);
 	ck_assert_int_eq(op(PFS_MSG_DELETE, "/d", NULL, NULL), -EISDIR);
 	ck_assert_int_eq(op(PFS_MSG_DELETE, "/nope", NULL, NULL), -ENOENT);
-	ck_assert_int_eq(op(PFS_MSG_DELETE, "/", NULL, NULL), -EBUSY);
+	ck_assert_int_eq(op(PFS_MSG_DELETE, "/", NULL, NULL), -EINVAL);
 	ck_assert_int_eq(op(PFS_MSG_DELETE, "/a", NULL, NULL), 0);
 	ck_assert_uint_eq(res.version, 3);
 	ck_assert_uint_eq(pfs_tree_entry_count(tree), 1);
@@ -267,7 +269,7 @@ START_TEST(test_pfs_tree_apply_mkdir_rmdir)
 	ck_assert_int_eq(op(PFS_MSG_RMDIR, "/d", NULL, NULL), -ENOTEMPTY);
 	ck_assert_int_eq(op(PFS_MSG_RMDIR, "/d/f", NULL, NULL), -ENOTDIR);
 	ck_assert_int_eq(op(PFS_MSG_RMDIR, "/nope", NULL, NULL), -ENOENT);
-	ck_assert_int_eq(op(PFS_MSG_RMDIR, "/", NULL, NULL), -EBUSY);
+	ck_assert_int_eq(op(PFS_MSG_RMDIR, "/", NULL, NULL), -EINVAL);
 	ck_assert_int_eq(op(PFS_MSG_DELETE, "/d/f", NULL, NULL), 0);
 	ck_assert_int_eq(op(PFS_MSG_RMDIR, "/d", NULL, NULL), 0);
 	ck_assert_uint_eq(pfs_tree_entry_count(tree), 0);
