@@ -147,6 +147,28 @@ static int check_name(const char *name, size_t len, char *errmsg)
 	return 0;
 }
 
+/*
+ * Reject control characters (bytes below 0x20 and 0x7f) in a name of a
+ * request or message. A newline would split one entry over two lines of
+ * `ls` or `watch` output, and the others garble terminals and logs.
+ * Loading skips this check, so a database written before the rule loads.
+ */
+static int check_name_chars(const char *name, size_t len, char *errmsg)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		if (c < 0x20 || c == 0x7f) {
+			if (errmsg)
+				snprintf(errmsg, PFS_ERRMSG_SIZE,
+					 "invalid path: a name contains the control character 0x%02x",
+					 c);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 int pfs_tree_check_path(const char *path, char *errmsg)
 {
 	const char *p, *slash;
@@ -170,8 +192,13 @@ int pfs_tree_check_path(const char *path, char *errmsg)
 
 	/* Each component between slashes must be a valid name. */
 	for (p = path + 1;; p = slash + 1) {
+		size_t n;
+
 		slash = strchr(p, '/');
-		rv = check_name(p, slash ? (size_t)(slash - p) : strlen(p), errmsg);
+		n = slash ? (size_t)(slash - p) : strlen(p);
+		rv = check_name(p, n, errmsg);
+		if (rv == 0)
+			rv = check_name_chars(p, n, errmsg);
 		if (rv < 0)
 			return rv;
 		if (!slash)

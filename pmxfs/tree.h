@@ -9,7 +9,8 @@
  *    entry's inode is that new version; rename keeps the inode and gives
  *    the entry the new version. The root has inode 0.
  *  - writer and mtime of a changed entry come from the message header.
- *  - Names are 1..255 bytes, not "." or "..", without "/". Direct children
+ *  - Names are 1..255 bytes, not "." or "..", without "/" and without
+ *    control characters (bytes below 0x20, 0x7f). Direct children
  *    of /nodes are directories named as DNS labels.
  *  - Limits: PFS_MAX_FILE_SIZE per file (-EFBIG), PFS_TREE_MAX_BYTES of
  *    file data and PFS_TREE_MAX_ENTRIES entries (-ENOSPC).

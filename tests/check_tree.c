@@ -152,6 +152,25 @@ START_TEST(test_pfs_tree_check_path_names)
 }
 END_TEST
 
+START_TEST(test_pfs_tree_check_path_control_chars)
+{
+	char errmsg[PFS_ERRMSG_SIZE] = "";
+
+	ck_assert_int_eq(pfs_tree_check_path("/a\nb", errmsg), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(errmsg, "control character 0x0a"));
+	ck_assert_int_eq(pfs_tree_check_path("/dir\t/b", NULL), -EINVAL);
+	ck_assert_int_eq(pfs_tree_check_path("/a\x01", NULL), -EINVAL);
+	ck_assert_int_eq(pfs_tree_check_path("/a\x1f", NULL), -EINVAL);
+	ck_assert_int_eq(pfs_tree_check_path("/a\x7f", NULL), -EINVAL);
+	ck_assert_int_eq(pfs_tree_check_path("/a b~", NULL), 0);
+	ck_assert_int_eq(pfs_tree_check_path("/caf\xc3\xa9", NULL), 0);
+	ck_assert_int_eq(op(PFS_MSG_CREATE, "/two\nlines", NULL, "x"), -EINVAL);
+	ck_assert_int_eq(op(PFS_MSG_MKDIR, "/d\r", NULL, NULL), -EINVAL);
+	ck_assert_int_eq(op(PFS_MSG_CREATE, "/ok", NULL, "x"), 0);
+	ck_assert_int_eq(op(PFS_MSG_RENAME, "/ok", "/bad\x7f", NULL), -EINVAL);
+}
+END_TEST
+
 START_TEST(test_pfs_tree_apply_nodes_names)
 {
 	ck_assert_int_eq(op(PFS_MSG_MKDIR, "/nodes", NULL, NULL), 0);
@@ -562,6 +581,7 @@ int main(void)
 	tc = tcase_create("pfs_tree_paths");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_pfs_tree_check_path_names);
+	tcase_add_test(tc, test_pfs_tree_check_path_control_chars);
 	tcase_add_test(tc, test_pfs_tree_guest_ctid_parse);
 	tcase_add_test(tc, test_pfs_tree_resolve_link_paths);
 	tcase_add_test(tc, test_pfs_tree_virtual_files);
