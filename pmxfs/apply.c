@@ -6,9 +6,10 @@
  * the local clock or node), and changes nothing when it fails. Error
  * codes: -EINVAL (bad path or name, the root, reserved name, CTID out of
  * range), -ENAMETOOLONG, -ENOENT, -ENOTDIR, -EISDIR, -EEXIST (exists,
- * CTID taken), -ENOTEMPTY, -EBUSY (a held lock), -ESTALE (version
- * mismatch), -ENOLCK (token not current), -EPERM (lock entries changed by
- * a file operation), -EFBIG, -ENOSPC, -ENOMEM.
+ * CTID taken, a guest config renamed onto a file), -ENOTEMPTY, -EBUSY (a
+ * held lock), -ESTALE (version mismatch), -ENOLCK (token not current),
+ * -EPERM (lock entries changed by a file operation), -EFBIG, -ENOSPC,
+ * -ENOMEM.
  */
 #include "config.h"
 
@@ -410,6 +411,31 @@ static int apply_rmdir(struct pfs_tree *tree, const struct pfs_msg *msg,
 }
 
 /*
+ * Check a rename of a guest config onto the existing file old. Without a
+ * condition it would silently replace another file (often another guest's
+ * config), so it needs the expected version, and that is compared with the
+ * target's version instead of the source's. Renames of other files onto
+ * existing ones (write a temporary file, rename it over the config) keep
+ * comparing with the source.
+ */
+static int check_guest_replace(const struct pfs_tree *tree, const struct pfs_msg *msg,
+			       const struct pfs__entry *old, struct pfs_apply_result *res)
+{
+	struct pfs_msg token_only = *msg;
+
+	if (!(msg->flags & PFS_COND_VERSION))
+		return fail(res, -EEXIST,
+			    "renaming guest config '%s' onto '%s' would replace an existing file; "
+			    "give the target's version as the expected version to replace it",
+			    msg->path, msg->path2);
+	if (old->st.version != msg->expected_version)
+		return fail(res, -ESTALE, "version of '%s' is %" PRIu64 ", expected %" PRIu64,
+			    msg->path2, old->st.version, msg->expected_version);
+	token_only.flags &= ~(uint32_t)PFS_COND_VERSION;
+	return check_cond(tree, &token_only, NULL, res);
+}
+
+/*
  * Move an entry to path2, replacing a file there. A directory moves only
  * when empty, so a subtree never changes its CTIDs or paths at once.
  */
@@ -438,8 +464,13 @@ static int apply_rename(struct pfs_tree *tree, const struct pfs_msg *msg,
 		return fail(res, -EISDIR, "target '%s' is a directory", msg->path2);
 	if (old && src->st.type == PFS_TYPE_DIR)
 		return fail(res, -EEXIST, "target '%s' already exists", msg->path2);
-	if (check_cond(tree, msg, src, res) < 0 ||
-	    check_new_name(dir, msg->path2, name, src->st.type, res) < 0 ||
+	if (old && pfs_tree_guest_ctid(msg->path) != 0) {
+		if (check_guest_replace(tree, msg, old, res) < 0)
+			return res->rc;
+	} else if (check_cond(tree, msg, src, res) < 0) {
+		return res->rc;
+	}
+	if (check_new_name(dir, msg->path2, name, src->st.type, res) < 0 ||
 	    check_ctid(tree, msg->path2, src->st.type, src, old, res) < 0)
 		return res->rc;
 	new_name = strdup(name);

@@ -331,6 +331,53 @@ START_TEST(test_pfs_tree_apply_rename)
 }
 END_TEST
 
+START_TEST(test_pfs_tree_apply_rename_guest_config_onto_file)
+{
+	struct pfs_stat st;
+	const char *data;
+	uint64_t target_version;
+
+	mkdirs();
+	ck_assert_int_eq(op(PFS_MSG_CREATE, "/nodes/n1/lxc/100.conf", NULL, "ct100"), 0);
+	ck_assert_int_eq(op(PFS_MSG_CREATE, "/nodes/n2/lxc/301.conf", NULL, "ct301"), 0);
+	target_version = res.version;
+
+	/* Without an expected version the target survives. */
+	ck_assert_int_eq(op(PFS_MSG_RENAME, "/nodes/n1/lxc/100.conf", "/nodes/n2/lxc/301.conf",
+			    NULL),
+			 -EEXIST);
+	ck_assert_ptr_nonnull(strstr(res.errmsg, "/nodes/n1/lxc/100.conf"));
+	ck_assert_ptr_nonnull(strstr(res.errmsg, "/nodes/n2/lxc/301.conf"));
+	ck_assert_int_eq(pfs_tree_read(tree, "/nodes/n2/lxc/301.conf", &data, &st), 0);
+	ck_assert_int_eq(memcmp(data, "ct301", 5), 0);
+	ck_assert_int_eq(pfs_tree_stat(tree, "/nodes/n1/lxc/100.conf", &st), 0);
+
+	/* Onto a plain file too. */
+	ck_assert_int_eq(op(PFS_MSG_CREATE, "/nodes/n1/lxc/notes", NULL, "n"), 0);
+	ck_assert_int_eq(op(PFS_MSG_RENAME, "/nodes/n1/lxc/100.conf", "/nodes/n1/lxc/notes", NULL),
+			 -EEXIST);
+
+	/* The expected version is the target's. */
+	ck_assert_int_eq(op_cond(PFS_MSG_RENAME, "/nodes/n1/lxc/100.conf", "/nodes/n2/lxc/301.conf",
+				 NULL, PFS_COND_VERSION, target_version + 100, 0),
+			 -ESTALE);
+	ck_assert_int_eq(op_cond(PFS_MSG_RENAME, "/nodes/n1/lxc/100.conf", "/nodes/n2/lxc/301.conf",
+				 NULL, PFS_COND_VERSION, target_version, 0),
+			 0);
+	ck_assert_int_eq(pfs_tree_read(tree, "/nodes/n2/lxc/301.conf", &data, &st), 0);
+	ck_assert_int_eq(memcmp(data, "ct100", 5), 0);
+	ck_assert_int_eq(pfs_tree_stat(tree, "/nodes/n1/lxc/100.conf", &st), -ENOENT);
+
+	/* A temporary file renamed over a config still replaces it. */
+	ck_assert_int_eq(op(PFS_MSG_CREATE, "/nodes/n2/lxc/301.conf.tmp.123", NULL, "new"), 0);
+	ck_assert_int_eq(op(PFS_MSG_RENAME, "/nodes/n2/lxc/301.conf.tmp.123",
+			    "/nodes/n2/lxc/301.conf", NULL),
+			 0);
+	ck_assert_int_eq(pfs_tree_read(tree, "/nodes/n2/lxc/301.conf", &data, &st), 0);
+	ck_assert_int_eq(memcmp(data, "new", 3), 0);
+}
+END_TEST
+
 START_TEST(test_pfs_tree_guest_ctid_parse)
 {
 	ck_assert_uint_eq(pfs_tree_guest_ctid("/nodes/n1/lxc/100.conf"), 100);
@@ -571,6 +618,7 @@ int main(void)
 	tcase_add_test(tc, test_pfs_tree_apply_mkdir_rmdir);
 	tcase_add_test(tc, test_pfs_tree_apply_rename);
 	tcase_add_test(tc, test_pfs_tree_apply_ctid_rules);
+	tcase_add_test(tc, test_pfs_tree_apply_rename_guest_config_onto_file);
 	tcase_add_test(tc, test_pfs_tree_apply_lock_queue);
 	tcase_add_test(tc, test_pfs_tree_apply_lock_errors);
 	tcase_add_test(tc, test_pfs_tree_apply_status);
