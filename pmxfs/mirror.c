@@ -35,17 +35,42 @@ static void full_path(const struct pfs_mirror *m, const char *path, char *out, s
 	snprintf(out, len, "%s%s", m->copy, strcmp(path, "/") ? path : "");
 }
 
+/*
+ * Create a temporary file next to path, named TMP_PREFIX and a counter.
+ * The name stays short, so a 255-byte name gets a temporary file too.
+ * O_EXCL skips a tree file or a leftover of a killed daemon that has the
+ * same name; a full sync prunes such leftovers.
+ */
+#define TMP_PREFIX ".pmxfs-tmp."
+#define TMP_ATTEMPTS 100
+
+static int open_temp(const char *path, mode_t mode, char *tmp, size_t size)
+{
+	static unsigned long counter;
+	const char *slash = strrchr(path, '/');
+	int dir_len = slash ? (int)(slash - path + 1) : 0;
+
+	for (int i = 0; i < TMP_ATTEMPTS; i++) {
+		int fd;
+
+		snprintf(tmp, size, "%.*s" TMP_PREFIX "%lu", dir_len, path, counter++);
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+		if (fd >= 0 || errno != EEXIST)
+			return fd < 0 ? -errno : fd;
+	}
+	return -EEXIST;
+}
+
 /* Write data to path by a temporary file and a rename. */
 static int write_atomic(const struct pfs_mirror *m, const char *path, const char *data,
 			size_t len, mode_t mode)
 {
-	char tmp[PFS_MAX_PATH + 64];
+	char tmp[PFS_MAX_PATH * 2 + 64];
 	int fd, rv = 0;
 
-	snprintf(tmp, sizeof(tmp), "%s.pmxfs-tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	fd = open_temp(path, mode, tmp, sizeof(tmp));
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (fchown(fd, 0, m->gid) < 0 || fchmod(fd, mode) < 0)
 		rv = -errno;
 	for (size_t off = 0; rv == 0 && off < len;) {
@@ -176,6 +201,8 @@ static int sync_child(const char *name, const struct pfs_stat *st, void *data)
 	snprintf(child, sizeof(child), "%s/%s", strcmp(ctx->dir, "/") ? ctx->dir : "", name);
 	rv = st->type == PFS_TYPE_DIR ? sync_dir(ctx->m, ctx->tree, child)
 				      : write_file(ctx->m, ctx->tree, child);
+	if (rv < 0 && st->type != PFS_TYPE_DIR)
+		pfs_log(WARN, "mirror sync of %s failed: %s", child, strerror(-rv));
 	if (rv < 0 && ctx->rv == 0)
 		ctx->rv = rv;
 	return 0;
@@ -215,8 +242,10 @@ static int sync_dir(struct pfs_mirror *m, const struct pfs_tree *tree, const cha
 	int rv;
 
 	rv = make_dir(m, tree_dir);
-	if (rv < 0)
+	if (rv < 0) {
+		pfs_log(WARN, "mirror sync of directory %s failed: %s", tree_dir, strerror(-rv));
 		return rv;
+	}
 	prune_dir(m, tree, tree_dir);
 	rv = pfs_tree_list(tree, tree_dir, sync_child, &ctx);
 	return rv < 0 ? rv : ctx.rv;

@@ -278,7 +278,8 @@ static int start(const struct options *o, const char *node, gid_t reader_gid, st
 	}
 	rv = pfs_mirror_sync(d->mirror, pfs_store_tree(d->store));
 	if (rv < 0)
-		pfs_log(WARN, "initial mirror sync of %s failed: %s", path, strerror(-rv));
+		pfs_log(WARN, "initial mirror sync of %s left some paths out of date (logged above); "
+			"the first error was: %s", path, strerror(-rv));
 
 	rv = pfs_server_start(d->loop, d->store, d->mirror, &config, &d->server, errmsg);
 	if (rv < 0) {
