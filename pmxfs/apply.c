@@ -803,7 +803,7 @@ void pfs_tree_drop_waiters(struct pfs_tree *tree, uint32_t node)
 	while (*wp) {
 		struct pfs__waiter *w = *wp;
 
-		if (w->node != node) {
+		if (node && w->node != node) {
 			wp = &w->next;
 			continue;
 		}

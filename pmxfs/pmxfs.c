@@ -178,6 +178,21 @@ static int corosync_node_name(char *out, size_t len)
 	return rv;
 }
 
+/* The shortest lock lease in a cluster: four totem tokens plus 5 s, so a
+ * lease outlasts the membership change that removes a dead holder. */
+static uint32_t cluster_min_lease_ms(void)
+{
+	cmap_handle_t handle;
+	uint32_t token = 0;
+
+	if (cmap_initialize(&handle) != CS_OK)
+		return 0;
+	if (cmap_get_uint32(handle, "runtime.config.totem.token", &token) != CS_OK)
+		token = 0;
+	cmap_finalize(handle);
+	return token ? 4 * token + 5000 : 0;
+}
+
 static int node_name(const struct options *o, char *out, size_t len)
 {
 	char host[256];
@@ -256,7 +271,7 @@ static int start_cluster(const char *db_path, const char *node, struct daemon *d
 
 static int start(const struct options *o, const char *node, gid_t reader_gid, struct daemon *d)
 {
-	struct pfs_server_config config = {o->service, node, reader_gid, NULL};
+	struct pfs_server_config config = {o->service, node, reader_gid, NULL, 0};
 	char errmsg[PFS_ERRMSG_SIZE] = "", path[4096];
 	int rv;
 
@@ -266,8 +281,13 @@ static int start(const struct options *o, const char *node, gid_t reader_gid, st
 		pfs_log(ERR, "cannot start the store %s: %s", path, errmsg);
 		return rv;
 	}
-	if (d->cpg)
+	if (d->cpg) {
 		config.sync = pfs_cpg_sync(d->cpg);
+		config.min_lease_ms = cluster_min_lease_ms();
+		if (!config.min_lease_ms)
+			pfs_log(WARN, "the totem token is unknown, so the shortest lock lease stays %u ms",
+				PFS_LOCK_MIN_LEASE_MS);
+	}
 
 	snprintf(path, sizeof(path), "%s/mirror", o->data_dir);
 	rv = pfs_mirror_open(path, o->bind_mount ? o->mirror : NULL, node, reader_gid, &d->mirror,

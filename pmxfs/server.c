@@ -53,6 +53,7 @@ struct pfs_server {
 	char node[64];
 	gid_t reader_gid;
 	struct pfs_sync *sync; /* NULL in --local mode */
+	uint32_t min_lease_ms;
 	struct conn *conns;
 	struct lease_timer *timers;
 	bool flush_armed;
@@ -402,11 +403,11 @@ static void acquire_timeout(void *data)
 			strerror(-rv));
 }
 
-static int lock_lease(uint32_t requested)
+static int lock_lease(const struct pfs_server *server, uint32_t requested)
 {
 	if (requested == 0)
 		return PFS_LOCK_DEFAULT_LEASE_MS;
-	if (requested < PFS_LOCK_MIN_LEASE_MS || requested > PFS_LOCK_MAX_LEASE_MS)
+	if (requested < server->min_lease_ms || requested > PFS_LOCK_MAX_LEASE_MS)
 		return -EINVAL;
 	return (int)requested;
 }
@@ -426,10 +427,11 @@ static void handle_change(struct conn *conn, const struct pfs_request *req)
 	msg.expected_version = req->expected_version;
 	msg.token = req->token;
 	if (req->op == PFS_OP_LOCK_ACQUIRE) {
-		lease = lock_lease(req->arg);
+		lease = lock_lease(conn->server, req->arg);
 		if (lease < 0) {
 			respond_error(conn, req->op, -EINVAL, "lease %u ms of lock '%s' is outside %u..%u ms",
-				      req->arg, req->path, PFS_LOCK_MIN_LEASE_MS, PFS_LOCK_MAX_LEASE_MS);
+				      req->arg, req->path, conn->server->min_lease_ms,
+				      PFS_LOCK_MAX_LEASE_MS);
 			return;
 		}
 		msg.lease_ms = (uint32_t)lease;
@@ -882,6 +884,8 @@ int pfs_server_start(qb_loop_t *loop, struct pfs_store *store, struct pfs_mirror
 	server->store = store;
 	server->mirror = mirror;
 	server->sync = config->sync;
+	server->min_lease_ms = config->min_lease_ms > PFS_LOCK_MIN_LEASE_MS ? config->min_lease_ms
+									 : PFS_LOCK_MIN_LEASE_MS;
 	server->reader_gid = config->reader_gid;
 	snprintf(server->node, sizeof(server->node), "%s", config->node_name);
 	ipc_loop = loop;

@@ -14,8 +14,8 @@
 #include "pmxfs/store.h"
 
 #define PFS_LOCK_DEFAULT_LEASE_MS 120000u /* as pmxcfs locks */
-/* LIMIT: the shortest lease in --local mode. With corosync it must also
- * cover four totem tokens plus 5 s; the cluster half raises it. */
+/* LIMIT: the shortest lease in --local mode. With corosync the daemon
+ * raises it to four totem tokens plus 5 s (min_lease_ms). */
 #define PFS_LOCK_MIN_LEASE_MS 1000u
 #define PFS_LOCK_MAX_LEASE_MS 3600000u
 
@@ -26,6 +26,7 @@ struct pfs_server_config {
 	const char *node_name;
 	gid_t reader_gid;
 	struct pfs_sync *sync; /* the cluster state machine, NULL in --local mode */
+	uint32_t min_lease_ms; /* shortest lease; 0 or less than PFS_LOCK_MIN_LEASE_MS: that */
 };
 
 struct pfs_server;

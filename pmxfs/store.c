@@ -434,6 +434,12 @@ void pfs_store_drop_node(struct pfs_store *store, uint32_t node)
 	pfs_tree_drop_waiters(store->tree, node);
 }
 
+void pfs_store_drop_waiters(struct pfs_store *store, int rc, const char *why)
+{
+	pfs_tree_drop_waiters(store->tree, 0);
+	answer_where(store, true, false, UINT64_MAX, rc, why);
+}
+
 /* The loopback transport ------------------------------------------------- */
 
 struct loopback {

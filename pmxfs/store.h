@@ -150,6 +150,11 @@ int pfs_store_replace_tree(struct pfs_store *store, struct pfs_tree *tree,
  * at the same point of the delivery order on every member. */
 void pfs_store_drop_node(struct pfs_store *store, uint32_t node);
 
+/* Drop every queued lock ACQUIRE and reply with rc and why to this node's
+ * queued ones. A sync rebuilds trees without the queues, so every member
+ * starts the primary component with empty queues. */
+void pfs_store_drop_waiters(struct pfs_store *store, int rc, const char *why);
+
 /*
  * The loopback transport of --local mode: send() queues a copy, and the
  * queue is delivered as one dispatch round on the next turn of the libqb

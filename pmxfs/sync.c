@@ -1034,10 +1034,14 @@ static int on_primary(struct pfs_sync *s, struct member *mb, struct pfs_sync_msg
 	if (rv < 0)
 		pfs_log(ERR, "recording generation %s failed: %s", ring, errmsg);
 
-	/* Departed nodes lose their status values and lock waiters. */
+	/* Departed nodes lose their status values. Lock queues are not part
+	 * of the synced state, so every member empties them here. */
 	for (size_t i = 0; i < s->nprimary; i++)
 		if (!is_member(s->member_ids, s->nmembers, s->primary_ids[i]))
 			pfs_store_drop_node(s->store, s->primary_ids[i]);
+	pfs_store_drop_waiters(s->store, -EAGAIN,
+			       "busy, not applied: the cluster configuration changed while the "
+			       "request waited for the lock");
 	ids = malloc(s->nmembers * sizeof(*ids));
 	if (ids) {
 		memcpy(ids, s->member_ids, s->nmembers * sizeof(*ids));

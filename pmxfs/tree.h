@@ -211,7 +211,8 @@ void pfs_tree_status_walk(const struct pfs_tree *tree, uint32_t node, pfs_tree_s
 /* Drop the status values of a node that left. */
 void pfs_tree_status_drop(struct pfs_tree *tree, uint32_t node);
 
-/* Drop the queued lock ACQUIREs of a node that left. */
+/* Drop the queued lock ACQUIREs of a node that left (node 0: of every
+ * node). */
 void pfs_tree_drop_waiters(struct pfs_tree *tree, uint32_t node);
 
 /*

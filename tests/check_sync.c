@@ -438,6 +438,65 @@ START_TEST(test_pfs_sync_confchg_five_nodes_merge)
 }
 END_TEST
 
+/* Acquire lock name on node with waiter_id (1: wait in the queue). */
+static int acquire(int node, const char *name, uint64_t waiter_id, struct call *c)
+{
+	struct pfs_msg m = {0};
+
+	memset(c, 0, sizeof(*c));
+	m.type = PFS_MSG_LOCK_ACQUIRE;
+	m.path = name;
+	m.lease_ms = 10000;
+	m.waiter_id = waiter_id;
+	return pfs_store_submit(nodes[node].store, &m, on_done, c, NULL);
+}
+
+START_TEST(test_pfs_sync_confchg_drops_lock_waiters)
+{
+	struct call holder, waiter, later;
+
+	confchg(false, 0);
+	pump();
+	ck_assert_int_eq(acquire(1, "t", 0, &holder), 0);
+	pump();
+	ck_assert_int_eq(holder.answers, 1);
+	ck_assert_int_eq(holder.rc, 0);
+
+	/* Node 2 waits in the queue; a configuration change empties it. */
+	ck_assert_int_eq(acquire(2, "t", 1, &waiter), 0);
+	pump();
+	ck_assert_int_eq(waiter.answers, 0);
+	confchg(false, 0);
+	pump();
+	ck_assert_int_eq(waiter.answers, 1);
+	ck_assert_int_eq(waiter.rc, -EAGAIN);
+
+	/* The lock itself survives the change. */
+	ck_assert_int_eq(acquire(3, "t", 0, &later), 0);
+	pump();
+	ck_assert_int_eq(later.rc, -EBUSY);
+	assert_digests_equal(1, 3);
+}
+END_TEST
+
+START_TEST(test_pfs_sync_timekeeper_hand_over)
+{
+	confchg(false, 0);
+	pump();
+	ck_assert_uint_eq(pfs_sync_timekeeper(nodes[3].sync), 1);
+	ck_assert(pfs_store_is_timekeeper(nodes[1].store));
+	ck_assert(!pfs_store_is_timekeeper(nodes[2].store));
+
+	/* Node 1 leaves: node 2, the lowest id left, keeps time. */
+	nodes[1].component = 1;
+	confchg(false, 0);
+	pump();
+	ck_assert_uint_eq(pfs_sync_timekeeper(nodes[3].sync), 2);
+	ck_assert(pfs_store_is_timekeeper(nodes[2].store));
+	ck_assert(!pfs_store_is_timekeeper(nodes[3].store));
+}
+END_TEST
+
 START_TEST(test_pfs_sync_tick_verify_round)
 {
 	struct pfs_sync_stats before, after;
@@ -498,6 +557,8 @@ int main(void)
 	tcase_add_test(tc3, test_pfs_sync_submit_held_during_sync);
 	tcase_add_test(tc3, test_pfs_sync_confchg_divergence_both_sides);
 	tcase_add_test(tc3, test_pfs_sync_tick_verify_round);
+	tcase_add_test(tc3, test_pfs_sync_confchg_drops_lock_waiters);
+	tcase_add_test(tc3, test_pfs_sync_timekeeper_hand_over);
 	tcase_set_timeout(tc3, 60);
 	suite_add_tcase(s, tc3);
 	tcase_add_checked_fixture(tc5, setup5, teardown);
