@@ -1163,6 +1163,9 @@ int pfs_sync_flush(struct pfs_sync *s)
 	int rv = 0;
 
 	if (s->nbatch) {
+		struct pfs_store_stats before, after;
+
+		pfs_store_stats(s->store, &before);
 		rv = pfs_store_deliver(s->store, (const uint8_t *const *)s->batch, s->batch_len,
 				       s->nbatch);
 		for (size_t i = 0; i < s->nbatch; i++)
@@ -1170,6 +1173,12 @@ int pfs_sync_flush(struct pfs_sync *s)
 		s->nbatch = 0;
 		if (rv < 0)
 			return rv;
+
+		/* The other members committed this round: a node that could not
+		 * must leave the group rather than go on with another tree. */
+		pfs_store_stats(s->store, &after);
+		if (after.failed_commits != before.failed_commits)
+			return -EIO;
 	}
 
 	/* One CONFIRM covers everything this node delivered so far. */

@@ -178,7 +178,9 @@ int pfs_sync_deliver(struct pfs_sync *sync, uint32_t sender, const uint8_t *buf,
 /*
  * End of a dispatch batch: apply the batched change messages in one store
  * round, then send one CONFIRM covering them.
- * Errors: as pfs_sync_deliver().
+ * Errors: -ENOMEM, -EIO (the store is broken, or the round's commit failed
+ * and this node no longer has the other members' tree: the daemon must
+ * leave the group).
  */
 int pfs_sync_flush(struct pfs_sync *sync);
 

@@ -497,6 +497,32 @@ START_TEST(test_pfs_sync_timekeeper_hand_over)
 }
 END_TEST
 
+static int fail_commit(void *ctx)
+{
+	(void)ctx;
+	return 1;
+}
+
+START_TEST(test_pfs_sync_flush_failed_commit)
+{
+	struct call c;
+	struct event e;
+
+	confchg(false, 0);
+	pump();
+
+	/* Node 2 cannot commit the round that the others commit. */
+	pfs_db_set_commit_hook(pfs_store_db(nodes[2].store), fail_commit, NULL);
+	ck_assert_int_eq(submit(1, PFS_MSG_CREATE, "/a", "x", &c), 0);
+	ck_assert_uint_eq(qlen - qhead, 1);
+	e = queue[qhead++];
+	ck_assert_int_eq(pfs_sync_deliver(nodes[2].sync, e.sender, e.buf, e.len), 0);
+	ck_assert_int_eq(pfs_sync_flush(nodes[2].sync), -EIO);
+	ck_assert(!file_exists(2, "/a"));
+	free(e.buf);
+}
+END_TEST
+
 START_TEST(test_pfs_sync_tick_verify_round)
 {
 	struct pfs_sync_stats before, after;
@@ -559,6 +585,7 @@ int main(void)
 	tcase_add_test(tc3, test_pfs_sync_tick_verify_round);
 	tcase_add_test(tc3, test_pfs_sync_confchg_drops_lock_waiters);
 	tcase_add_test(tc3, test_pfs_sync_timekeeper_hand_over);
+	tcase_add_test(tc3, test_pfs_sync_flush_failed_commit);
 	tcase_set_timeout(tc3, 60);
 	suite_add_tcase(s, tc3);
 	tcase_add_checked_fixture(tc5, setup5, teardown);
