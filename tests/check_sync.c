@@ -497,6 +497,34 @@ START_TEST(test_pfs_sync_timekeeper_hand_over)
 }
 END_TEST
 
+START_TEST(test_pfs_sync_confchg_unconfirmed_replies)
+{
+	struct call minority, majority;
+
+	confchg(false, 0);
+	pump();
+
+	/* Both changes are delivered everywhere, no CONFIRM is. */
+	ck_assert_int_eq(submit(3, PFS_MSG_CREATE, "/m", "x", &minority), 0);
+	ck_assert_int_eq(submit(1, PFS_MSG_CREATE, "/M", "y", &majority), 0);
+	ck_assert(pump_one());
+	ck_assert(pump_one());
+	ck_assert_int_eq(minority.answers, 0);
+	ck_assert_int_eq(majority.answers, 0);
+
+	/* Node 3 ends up alone without quorum: outcome unknown. Node 1's
+	 * change is in the new primary component: its true result. */
+	nodes[3].component = 1;
+	confchg(false, 0);
+	pump();
+	ck_assert_int_eq(minority.answers, 1);
+	ck_assert_int_eq(minority.rc, -EINPROGRESS);
+	ck_assert_int_eq(majority.answers, 1);
+	ck_assert_int_eq(majority.rc, 0);
+	ck_assert(file_exists(2, "/m"));
+}
+END_TEST
+
 static int fail_commit(void *ctx)
 {
 	(void)ctx;
@@ -586,6 +614,7 @@ int main(void)
 	tcase_add_test(tc3, test_pfs_sync_confchg_drops_lock_waiters);
 	tcase_add_test(tc3, test_pfs_sync_timekeeper_hand_over);
 	tcase_add_test(tc3, test_pfs_sync_flush_failed_commit);
+	tcase_add_test(tc3, test_pfs_sync_confchg_unconfirmed_replies);
 	tcase_set_timeout(tc3, 60);
 	suite_add_tcase(s, tc3);
 	tcase_add_checked_fixture(tc5, setup5, teardown);
