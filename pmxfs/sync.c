@@ -533,6 +533,31 @@ static const struct pfs_sync_hash *find_hash(const struct pfs_sync_msg *m, uint6
 	return bsearch(&key, m->hashes, m->nhashes, sizeof(key), cmp_hash);
 }
 
+#define STATUS_COLLECT_FAILED UINT32_MAX
+
+static void collect_status(uint32_t node, const char *key, const char *value, uint32_t len,
+			   void *arg)
+{
+	struct pfs_sync_msg *m = arg;
+	struct pfs_sync_status *grown;
+
+	if (m->nstatus == STATUS_COLLECT_FAILED)
+		return;
+	grown = realloc(m->status, ((size_t)m->nstatus + 1) * sizeof(*grown));
+	if (!grown) {
+		free(m->status);
+		m->status = NULL;
+		m->nstatus = STATUS_COLLECT_FAILED;
+		return;
+	}
+	m->status = grown;
+	m->status[m->nstatus].node = node;
+	m->status[m->nstatus].key = (char *)key;
+	m->status[m->nstatus].value = (char *)value;
+	m->status[m->nstatus].len = len;
+	m->nstatus++;
+}
+
 /* Source: send the entries some member lacks and the inodes to delete. */
 static int send_update(struct pfs_sync *s, const struct member *self)
 {
@@ -594,12 +619,19 @@ static int send_update(struct pfs_sync *s, const struct member *self)
 	}
 	m.version = pfs_tree_version(tree);
 	pfs__tree_root_meta(tree, &m.root_writer, &m.root_mtime);
-	if (rv == 0)
-		send_msg(s, &m);
 
-	/* The names and data belong to the tree. */
+	/* The whole status area: it is not in the entries, and a rebuilt
+	 * tree starts without it. */
+	pfs_tree_status_walk(tree, 0, collect_status, &m);
+	if (rv == 0 && m.nstatus != STATUS_COLLECT_FAILED)
+		send_msg(s, &m);
+	else if (rv == 0)
+		rv = -ENOMEM;
+
+	/* The names, data and status values belong to the tree. */
 	free(m.entries);
 	free(m.deleted);
+	free(m.status);
 	return rv;
 }
 
@@ -811,7 +843,8 @@ static void apply_one(struct pfs_tree *tree, enum pfs_msg_type type, uint32_t wr
 	msg.data_len = size;
 	pfs_tree_apply(tree, &msg, &res);
 	if (res.rc < 0 && res.rc != -EEXIST)
-		pfs_log(ERR, "storing %s under " LOST_DIR " failed: %s", path, res.errmsg);
+		pfs_log(ERR, "applying %s of %s during a sync failed: %s", pfs_msg_type_name(type),
+			path, res.errmsg);
 }
 
 /* Create every missing directory of path (its last component excluded). */
@@ -902,6 +935,13 @@ static int finish_update(struct pfs_sync *s)
 	for (size_t i = 0; i < s->nmembers; i++)
 		if (s->members[i].diverged)
 			store_lost(s, tree, &s->members[i], src->summary.start_time);
+
+	/* The source's status area, which the rebuilt tree lacks. */
+	for (uint32_t i = 0; i < s->update.nstatus; i++) {
+		const struct pfs_sync_status *sv = &s->update.status[i];
+
+		apply_one(tree, PFS_MSG_STATUS_SET, sv->node, 0, sv->key, sv->value, sv->len);
+	}
 	pfs_tree_round_end(tree);
 
 	/* The source's history replaces ours. */

@@ -72,6 +72,14 @@ struct pfs_sync_entry {
 	char *data; /* NULL for directories */
 };
 
+/* A value of the ephemeral status area (UPDATE). */
+struct pfs_sync_status {
+	uint32_t node;
+	uint32_t len;
+	char *key;   /* NUL-terminated copies after decoding */
+	char *value;
+};
+
 /* A decoded sync message; the fields of its type are set. */
 struct pfs_sync_msg {
 	enum pfs_sync_msg_type type;
@@ -91,6 +99,8 @@ struct pfs_sync_msg {
 	uint32_t ndeleted;
 	struct pfs_sync_entry *entries; /* UPDATE, LOST */
 	uint32_t nentries;
+	struct pfs_sync_status *status; /* UPDATE: the source's whole status area */
+	uint32_t nstatus;
 };
 
 /* Return true when buf starts with the sync magic (else it is a change

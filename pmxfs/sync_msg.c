@@ -13,6 +13,7 @@
 #define HASH_SIZE (8 + 32)
 #define UPDATE_ENTRY_SIZE (8 + 8 + 8 + 4 + 4 + 4 + 4 + 4)
 #define LOST_ENTRY_SIZE (4 + 4 + 4)
+#define STATUS_SIZE (4 + 4 + 4)
 #define MAX_BODY (256u * 1024 * 1024) /* LIMIT: the largest sync message */
 
 /* A growable output buffer; a failed allocation is sticky. */
@@ -117,6 +118,17 @@ static void encode_update(struct writer *w, const struct pfs_sync_msg *m)
 		put_bytes(w, e->name, name_len);
 		if (e->data)
 			put_bytes(w, e->data, e->size);
+	}
+	put32(w, m->nstatus);
+	for (uint32_t i = 0; i < m->nstatus; i++) {
+		const struct pfs_sync_status *sv = &m->status[i];
+		size_t key_len = strlen(sv->key);
+
+		put32(w, sv->node);
+		put32(w, (uint32_t)key_len);
+		put32(w, sv->len);
+		put_bytes(w, sv->key, key_len);
+		put_bytes(w, sv->value, sv->len);
 	}
 }
 
@@ -316,6 +328,32 @@ static int decode_entry_strings(struct reader *r, struct pfs_sync_entry *e, uint
 	return 0;
 }
 
+static int decode_status(struct reader *r, struct pfs_sync_msg *m)
+{
+	m->nstatus = get32(r);
+	m->status = alloc_records(r, m->nstatus, STATUS_SIZE, sizeof(*m->status));
+	if (!m->status)
+		return r->bad ? -EBADMSG : -ENOMEM;
+	for (uint32_t i = 0; i < m->nstatus && !r->bad; i++) {
+		struct pfs_sync_status *sv = &m->status[i];
+		uint32_t key_len;
+
+		sv->node = get32(r);
+		key_len = get32(r);
+		sv->len = get32(r);
+		if (r->bad || key_len == 0 || key_len > PFS_MAX_STATUS_KEY || sv->len == 0 ||
+		    sv->len > PFS_MAX_STATUS_VALUE)
+			return -EBADMSG;
+		sv->key = take_string(r, key_len, true);
+		if (!sv->key)
+			return r->bad ? -EBADMSG : -ENOMEM;
+		sv->value = take_string(r, sv->len, false);
+		if (!sv->value)
+			return r->bad ? -EBADMSG : -ENOMEM;
+	}
+	return r->bad ? -EBADMSG : 0;
+}
+
 static int decode_update(struct reader *r, struct pfs_sync_msg *m)
 {
 	int rv = 0;
@@ -348,7 +386,9 @@ static int decode_update(struct reader *r, struct pfs_sync_msg *m)
 		if (!r->bad)
 			rv = decode_entry_strings(r, e, name_len, data_len, PFS_MAX_NAME);
 	}
-	return rv < 0 ? rv : r->bad ? -EBADMSG : 0;
+	if (rv < 0 || r->bad)
+		return rv < 0 ? rv : -EBADMSG;
+	return decode_status(r, m);
 }
 
 static int decode_lost(struct reader *r, struct pfs_sync_msg *m)
@@ -441,6 +481,11 @@ void pfs_sync_msg_clear(struct pfs_sync_msg *m)
 		free(m->entries[i].data);
 	}
 	free(m->entries);
+	for (uint32_t i = 0; m->status && i < m->nstatus; i++) {
+		free(m->status[i].key);
+		free(m->status[i].value);
+	}
+	free(m->status);
 	free(m->node_name);
 	free(m->gens);
 	free(m->hashes);

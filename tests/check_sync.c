@@ -525,6 +525,44 @@ START_TEST(test_pfs_sync_confchg_unconfirmed_replies)
 }
 END_TEST
 
+START_TEST(test_pfs_sync_confchg_status_to_joiner)
+{
+	struct call c;
+	struct pfs_msg m = {0};
+	const char *value;
+	uint32_t len = 0;
+
+	/* Node 3 is away while node 1 sets a status value. */
+	nodes[3].component = 1;
+	confchg(false, 0);
+	pump();
+	m.type = PFS_MSG_STATUS_SET;
+	m.path = "agent";
+	m.data = "up";
+	m.data_len = 2;
+	ck_assert_int_eq(pfs_store_submit(nodes[1].store, &m, on_done, &c, NULL), 0);
+	pump();
+	ck_assert_int_eq(c.rc, 0);
+
+	/* It joins and gets the value through the sync. */
+	nodes[3].component = 0;
+	confchg(false, 0);
+	pump();
+	value = pfs_tree_status_get(pfs_store_tree(nodes[3].store), 1, "agent", &len);
+	ck_assert_ptr_nonnull(value);
+	ck_assert_uint_eq(len, 2);
+	ck_assert_int_eq(memcmp(value, "up", 2), 0);
+	value = pfs_tree_status_get(pfs_store_tree(nodes[2].store), 1, "agent", &len);
+	ck_assert_ptr_nonnull(value);
+
+	/* Node 1 leaves: its value is dropped everywhere. */
+	nodes[1].component = 1;
+	confchg(false, 0);
+	pump();
+	ck_assert_ptr_null(pfs_tree_status_get(pfs_store_tree(nodes[3].store), 1, "agent", &len));
+}
+END_TEST
+
 static int fail_commit(void *ctx)
 {
 	(void)ctx;
@@ -615,6 +653,7 @@ int main(void)
 	tcase_add_test(tc3, test_pfs_sync_timekeeper_hand_over);
 	tcase_add_test(tc3, test_pfs_sync_flush_failed_commit);
 	tcase_add_test(tc3, test_pfs_sync_confchg_unconfirmed_replies);
+	tcase_add_test(tc3, test_pfs_sync_confchg_status_to_joiner);
 	tcase_set_timeout(tc3, 60);
 	suite_add_tcase(s, tc3);
 	tcase_add_checked_fixture(tc5, setup5, teardown);
