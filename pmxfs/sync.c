@@ -104,6 +104,8 @@ struct pfs_sync {
 	uint64_t primary_base; /* store delivery count at PRIMARY */
 	uint64_t confirm_sent;
 	uint64_t last_verify_ms;
+	uint64_t round_start_ms; /* when the current round started */
+	bool stuck_logged;
 
 	/* change messages delivered, not yet passed to the store */
 	uint8_t **batch;
@@ -242,7 +244,7 @@ static void held_free(struct held *h)
 	free(h);
 }
 
-/* Answer and drop every held write with rc. */
+/* Reply with rc to every held write and drop it. */
 static void held_fail_all(struct pfs_sync *s, int rc, const char *why)
 {
 	while (s->held) {
@@ -443,6 +445,8 @@ static int start_round(struct pfs_sync *s)
 	s->primary_sent = false;
 	s->source = 0;
 	s->state = PFS_SYNC_STATE_SUMMARY;
+	s->round_start_ms = now_ms(s);
+	s->stuck_logged = false;
 	s->stats.rounds++;
 	pfs_log(INFO, "sync round %" PRIu32 "/%" PRIu64 "/%" PRIu32 " started with %zu members",
 		s->round.ring_node, s->round.ring_seq, s->round.counter, s->nmembers);
@@ -1100,8 +1104,8 @@ static int on_primary(struct pfs_sync *s, struct member *mb, struct pfs_sync_msg
 	pfs_log(NOTICE, "primary component %s formed with %zu members, version %" PRIu64, ring,
 		s->nmembers, pfs_tree_version(pfs_store_tree(s->store)));
 
-	/* Replies from before the configuration change: the result holds
-	 * unless this node diverged; never-delivered changes are unknown. */
+	/* Replies from before the configuration change: the result stands
+	 * unless this node diverged, and never-delivered changes are unknown. */
 	if (s->diverged)
 		pfs_store_fail_unconfirmed(s->store, -EINPROGRESS,
 					   "outcome unknown: this node diverged from the cluster");
@@ -1364,6 +1368,16 @@ void pfs_sync_tick(struct pfs_sync *s)
 		pfs_store_answer(s->store, h->request_id, -EAGAIN,
 				 "busy, not applied: the cluster is syncing");
 		held_free(h);
+	}
+
+	/* A round waits for every member's messages without a timeout, so
+	 * log a warning when one takes unusually long. */
+	if (s->state >= PFS_SYNC_STATE_SUMMARY && s->state <= PFS_SYNC_STATE_VERIFY &&
+	    !s->stuck_logged && now - s->round_start_ms >= PFS_SYNC_SLOW_MS) {
+		s->stuck_logged = true;
+		pfs_log(WARN, "sync round %" PRIu32 "/%" PRIu64 "/%" PRIu32 " is still in state %s "
+			"after %u s: a member may be hung", s->round.ring_node, s->round.ring_seq,
+			s->round.counter, pfs_sync_state_name(s->state), PFS_SYNC_SLOW_MS / 1000);
 	}
 
 	/* The source starts a verify round at one point of the order. */

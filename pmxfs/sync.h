@@ -29,6 +29,7 @@
 #define PFS_SYNC_MAX_HELD 4096u               /* held writes; more get -EAGAIN */
 #define PFS_SYNC_VERIFY_MS (10u * 60 * 1000)  /* period of verify rounds */
 #define PFS_SYNC_MAX_RESTARTS 5u              /* digest mismatches per ring */
+#define PFS_SYNC_SLOW_MS 60000u               /* warn about a round that takes longer */
 #define PFS_SYNC_MAX_MEMBERS 64u
 #define PFS_SYNC_BATCH_MAX 256u               /* change messages per store round */
 #define PFS_SYNC_RING_ID_SIZE 64
