@@ -494,6 +494,9 @@ START_TEST(test_pfs_sync_timekeeper_hand_over)
 	ck_assert_uint_eq(pfs_sync_timekeeper(nodes[3].sync), 2);
 	ck_assert(pfs_store_is_timekeeper(nodes[2].store));
 	ck_assert(!pfs_store_is_timekeeper(nodes[3].store));
+
+	/* Alone without quorum, node 1 stops keeping time. */
+	ck_assert(!pfs_store_is_timekeeper(nodes[1].store));
 }
 END_TEST
 
