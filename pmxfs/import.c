@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <sqlite3.h>
 
@@ -86,8 +87,15 @@ static int read_rows(const char *file, struct row **out, size_t *count, char *er
 	size_t n = 0;
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
+	struct stat sb;
 	int rc, rv = 0;
 
+	/* sqlite reports a missing file only as "unable to open". */
+	if (stat(file, &sb) < 0) {
+		rv = -errno;
+		snprintf(errmsg, errlen, "cannot open %s: %s", file, strerror(errno));
+		return rv;
+	}
 	if (sqlite3_open_v2(file, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, query, -1, &st, NULL) != SQLITE_OK) {
 		snprintf(errmsg, errlen, "cannot read the tree table of %s: %s", file,

@@ -24,7 +24,8 @@ struct pfs_import_entry {
 /*
  * Read file into *entries (free with pfs_import_free()), ordered so that
  * each directory comes before its children.
- * Errors: -EIO (not readable or no `tree` table), -EINVAL (unknown type,
+ * Errors: -ENOENT and other stat() errors of file, -EIO (not readable or
+ * no `tree` table), -EINVAL (unknown type,
  * missing parent, a loop, an invalid name; errmsg names the entry),
  * -ENOMEM.
  */

@@ -2,6 +2,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,13 +14,15 @@
 #include "pmxfs/pmxfs.h"
 #include "pmxfs/proto.h"
 
-/* LIMIT: how long a request waits for its reply. Changes wait for the
- * commit; lock acquisition adds its own timeout on top. */
+/* LIMIT: how long a request waits for its reply unless pfs_set_timeout()
+ * says otherwise. Changes wait for the commit; lock acquisition adds its
+ * own timeout on top. */
 #define REQUEST_TIMEOUT_MS 120000
 
 struct pfs_conn {
 	qb_ipcc_connection_t *c;
 	uint8_t *buf; /* responses and events, PFS_IPC_MAX_MSG bytes */
+	uint32_t timeout_ms;
 	char errmsg[256];
 };
 
@@ -38,9 +42,35 @@ struct call {
 	size_t payload_len;
 };
 
-int pfs_connect(const char *service, struct pfs_conn **out)
+/* Finish an asynchronous connect within timeout_ms, so a stopped daemon
+ * cannot block the caller. */
+static int connect_within(const char *service, uint32_t timeout_ms, qb_ipcc_connection_t **out)
+{
+	struct pollfd pfd = {.events = POLLIN};
+	qb_ipcc_connection_t *c;
+	int rv;
+
+	c = qb_ipcc_connect_async(service, PFS_IPC_MAX_MSG, &pfd.fd);
+	if (!c)
+		return -ENOTCONN;
+	do {
+		rv = poll(&pfd, 1, (int)timeout_ms);
+	} while (rv < 0 && errno == EINTR);
+	if (rv <= 0) {
+		qb_ipcc_disconnect(c);
+		return rv == 0 ? -ETIMEDOUT : -ENOTCONN;
+	}
+	/* On failure qb_ipcc_connect_continue() frees c itself. */
+	if (qb_ipcc_connect_continue(c) < 0)
+		return -ENOTCONN;
+	*out = c;
+	return 0;
+}
+
+int pfs_connect_timeout(const char *service, uint32_t timeout_ms, struct pfs_conn **out)
 {
 	struct pfs_conn *conn = calloc(1, sizeof(*conn));
+	int rv;
 
 	if (!conn)
 		return -ENOMEM;
@@ -48,19 +78,70 @@ int pfs_connect(const char *service, struct pfs_conn **out)
 		service = getenv("PMXFS_SERVICE");
 	if (!service || !*service)
 		service = PFS_IPC_SERVICE;
+	conn->timeout_ms = timeout_ms ? timeout_ms : REQUEST_TIMEOUT_MS;
 	conn->buf = malloc(PFS_IPC_MAX_MSG);
 	if (!conn->buf) {
 		free(conn);
 		return -ENOMEM;
 	}
-	conn->c = qb_ipcc_connect(service, PFS_IPC_MAX_MSG);
-	if (!conn->c) {
+	rv = connect_within(service, conn->timeout_ms, &conn->c);
+	if (rv < 0) {
 		free(conn->buf);
 		free(conn);
-		return -ENOTCONN;
+		return rv;
 	}
 	*out = conn;
 	return 0;
+}
+
+int pfs_connect(const char *service, struct pfs_conn **out)
+{
+	return pfs_connect_timeout(service, 0, out);
+}
+
+void pfs_set_timeout(struct pfs_conn *conn, uint32_t timeout_ms)
+{
+	conn->timeout_ms = timeout_ms ? timeout_ms : REQUEST_TIMEOUT_MS;
+}
+
+/* Reads change nothing; every other request may have been applied once
+ * it was sent. */
+static bool is_change(enum pfs_op op)
+{
+	switch (op) {
+	case PFS_OP_GET:
+	case PFS_OP_STAT:
+	case PFS_OP_LIST:
+	case PFS_OP_STATUS:
+	case PFS_OP_WATCH:
+	case PFS_OP_UNWATCH:
+	case PFS_OP_KV_GET:
+	case PFS_OP_DIGEST:
+		return false;
+	default:
+		return true;
+	}
+}
+
+/*
+ * Map a failed receive after the request was sent. A change may have been
+ * applied, so its outcome is unknown (-EINPROGRESS); a read timed out
+ * (-ETIMEDOUT) or lost the daemon (-ENOTCONN).
+ */
+static int receive_error(struct pfs_conn *conn, const struct call *k, ssize_t n)
+{
+	bool timed_out = n == -ETIMEDOUT || n == -EAGAIN;
+
+	if (is_change(k->op)) {
+		snprintf(conn->errmsg, sizeof(conn->errmsg),
+			 "outcome unknown: the request was sent, but %s before pmxfs replied, so "
+			 "the change may or may not have been applied",
+			 timed_out ? "the timeout ran out" : "the connection was lost");
+		return -EINPROGRESS;
+	}
+	snprintf(conn->errmsg, sizeof(conn->errmsg), "no reply from pmxfs: %s",
+		 timed_out ? "timed out" : strerror((int)-n));
+	return timed_out ? -ETIMEDOUT : -ENOTCONN;
 }
 
 void pfs_disconnect(struct pfs_conn *conn)
@@ -121,13 +202,18 @@ static int call(struct pfs_conn *conn, struct call *k)
 	iov[2] = (struct iovec){(void *)k->path2, p2len};
 	iov[3] = (struct iovec){(void *)k->data, k->data_len};
 
-	n = qb_ipcc_sendv_recv(conn->c, iov, 4, conn->buf, PFS_IPC_MAX_MSG,
-			       (int32_t)(REQUEST_TIMEOUT_MS + k->timeout_ms));
+	/* Send and receive apart: only a failure after sending leaves the
+	 * outcome of a change unknown. */
+	n = qb_ipcc_sendv(conn->c, iov, 4);
 	if (n < 0) {
-		snprintf(conn->errmsg, sizeof(conn->errmsg), "request to pmxfs failed: %s",
+		snprintf(conn->errmsg, sizeof(conn->errmsg), "cannot send the request to pmxfs: %s",
 			 strerror((int)-n));
-		return n == -ETIMEDOUT || n == -EAGAIN ? -ETIMEDOUT : -ENOTCONN;
+		return n == -EAGAIN ? -ETIMEDOUT : -ENOTCONN;
 	}
+	n = qb_ipcc_recv(conn->c, conn->buf, PFS_IPC_MAX_MSG,
+			 (int32_t)(conn->timeout_ms + k->timeout_ms));
+	if (n < 0)
+		return receive_error(conn, k, n);
 	if ((size_t)n < sizeof(res))
 		return -EBADMSG;
 	memcpy(&res, conn->buf, sizeof(res));

@@ -13,10 +13,14 @@
  * (expected version differs), -ENOLCK (fencing token not current), -EBUSY
  * (lock held), -ENOENT, -ENOTDIR, -EISDIR, -ENOTEMPTY, -EINVAL (invalid
  * path, name or CTID), -EFBIG, -ENOSPC (store limits), -EACCES, -EIO (the
- * change was not stored), -ETIMEDOUT, -ENOTCONN (daemon not running).
- * In a cluster two more: -EROFS (not quorate, changes are disabled) and
- * -EINPROGRESS (outcome unknown: the node lost quorum before it learned
- * whether the change was applied).
+ * change was not stored), -ETIMEDOUT (no reply in time to a read),
+ * -ENOTCONN (daemon not running, or gone before it replied to a read),
+ * -EINPROGRESS (outcome unknown: the change was sent, but the connection
+ * was lost or the timeout ran out before the reply, or in a cluster the
+ * node lost quorum before it learned whether the change was applied).
+ * In a cluster also -EROFS (not quorate, changes are disabled). After
+ * -ETIMEDOUT or -EINPROGRESS a late reply may still arrive, so disconnect
+ * instead of sending the next request.
  *
  * One connection carries one request at a time; it is not thread-safe.
  * The library never logs.
@@ -69,6 +73,19 @@ struct pfs_event {
  * Errors: -ENOTCONN (no daemon), -ENOMEM.
  */
 PFS_API int pfs_connect(const char *service, struct pfs_conn **out);
+
+/*
+ * Connect like pfs_connect(), and wait at most timeout_ms (0: 120 s) for
+ * the daemon to accept; the timeout then also applies to every request
+ * (see pfs_set_timeout()). Errors: -ENOTCONN, -ETIMEDOUT, -ENOMEM.
+ */
+PFS_API int pfs_connect_timeout(const char *service, uint32_t timeout_ms, struct pfs_conn **out);
+
+/*
+ * Set how long each request waits for its reply, in milliseconds; 0
+ * restores the default of 120 s. Lock acquisition adds its own timeout.
+ */
+PFS_API void pfs_set_timeout(struct pfs_conn *conn, uint32_t timeout_ms);
 
 /* Disconnect and free. Accepts NULL. */
 PFS_API void pfs_disconnect(struct pfs_conn *conn);

@@ -33,7 +33,8 @@ struct opts {
 	bool json;
 	struct pfs_cond cond;
 	long count;        /* watch: stop after this many events, -1 = never */
-	int timeout_ms;    /* watch: stop after this long without events */
+	int timeout_ms;    /* each request's reply, and watch's wait for an event;
+			      -1 = the library default, and watch waits forever */
 };
 
 static struct pfs_conn *conn;
@@ -98,7 +99,14 @@ static void usage(FILE *out)
 	      "  --if-version N         change only if the entry's version is N (0: must not exist)\n"
 	      "  --token T              change only while T is the token of a held lock\n"
 	      "  --count N              watch: exit after N events\n"
-	      "  --timeout MS           watch: exit 7 after MS milliseconds without an event\n"
+	      "  --timeout MS           wait at most MS milliseconds for each reply (default\n"
+	      "                         120000); exit 7 when a read times out and 8 when a\n"
+	      "                         change was sent but not answered. watch: exit 7 after\n"
+	      "                         MS milliseconds without an event\n"
+	      "\n"
+	      "Environment:\n"
+	      "  PMXFS_SERVICE          IPC service name of the daemon (default pmxfs)\n"
+	      "  VISUAL, EDITOR         edit: the editor command, run by sh (default vi)\n"
 	      "\n"
 	      "Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 conflict, 5 not quorate,\n"
 	      "6 permission denied, 7 timed out, 8 outcome unknown.\n",
@@ -391,7 +399,7 @@ static int cmd_watch(const struct opts *o, char **args)
 	return EXIT_OK;
 }
 
-/* Run $EDITOR (default vi) on file and wait for it. */
+/* Run $VISUAL or $EDITOR (default vi) through sh on file and wait for it. */
 static int run_editor(const char *file)
 {
 	const char *editor = getenv("VISUAL");
@@ -406,7 +414,12 @@ static int run_editor(const char *file)
 	if (pid < 0)
 		return -errno;
 	if (pid == 0) {
-		execl("/bin/sh", "sh", "-c", "exec $0 \"$1\"", editor, file, (char *)NULL);
+		/* As git and crontab do: the shell splits and unquotes the editor
+		 * command, and the file is its last argument. */
+		if (setenv("PMXFSCTL_EDITOR", editor, 1) < 0)
+			_exit(127);
+		execl("/bin/sh", "sh", "-c", "eval \"$PMXFSCTL_EDITOR\" '\"$1\"'", "sh", file,
+		      (char *)NULL);
 		_exit(127);
 	}
 	if (waitpid(pid, &status, 0) < 0)
@@ -519,18 +532,22 @@ static int cmd_import(const struct opts *o, char **args)
 	long files = 0, failed = 0, imported = 0;
 	int rv;
 
-	rv = count_files("/", &files);
-	if (rv < 0)
-		return fail(rv, "read", "the store");
-	if (files > 0) {
-		fprintf(stderr, "pmxfsctl: cannot import %s: the store already contains %ld files; "
-			"import needs an empty store\n", args[0], files);
-		return EXIT_CONFLICT;
-	}
+	/* Check the file first: a missing file is the error to report. */
 	rv = pfs_import_read(args[0], &list, &n, errmsg, sizeof(errmsg));
 	if (rv < 0) {
 		fprintf(stderr, "pmxfsctl: cannot import %s: %s\n", args[0], errmsg);
-		return EXIT_ERROR;
+		return rv == -ENOENT ? EXIT_NOT_FOUND : EXIT_ERROR;
+	}
+	rv = count_files("/", &files);
+	if (rv < 0) {
+		pfs_import_free(list, n);
+		return fail(rv, "read", "the store");
+	}
+	if (files > 0) {
+		pfs_import_free(list, n);
+		fprintf(stderr, "pmxfsctl: cannot import %s: the store already contains %ld files; "
+			"import needs an empty store\n", args[0], files);
+		return EXIT_CONFLICT;
 	}
 
 	/* Parents come first; the store gives every entry a new inode. */
@@ -599,6 +616,7 @@ int main(int argc, char **argv)
 	};
 	struct opts o = {.count = -1, .timeout_ms = -1};
 	const struct command *cmd = NULL;
+	const char *service;
 	uint64_t v;
 	int c, rv, code;
 
@@ -660,11 +678,20 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 
-	rv = pfs_connect(NULL, &conn);
-	if (rv < 0) {
-		fprintf(stderr, "pmxfsctl: cannot connect to pmxfs: %s; is the daemon running?\n",
-			rv == -ENOTCONN ? "its IPC service does not respond" : strerror(-rv));
+	service = getenv("PMXFS_SERVICE");
+	if (!service || !*service)
+		service = "pmxfs";
+	rv = pfs_connect_timeout(service, o.timeout_ms > 0 ? (uint32_t)o.timeout_ms : 0, &conn);
+	if (rv == -ENOTCONN) {
+		fprintf(stderr, "pmxfsctl: cannot connect to pmxfs: IPC service '%s' does not "
+			"respond; is the daemon running, and is PMXFS_SERVICE its --service name?\n",
+			service);
 		return EXIT_ERROR;
+	}
+	if (rv < 0) {
+		fprintf(stderr, "pmxfsctl: cannot connect to pmxfs IPC service '%s': %s\n", service,
+			rv == -ETIMEDOUT ? "the daemon did not accept in time" : strerror(-rv));
+		return exit_code_of(rv);
 	}
 	code = cmd->fn(&o, argv + optind + 1);
 	pfs_disconnect(conn);
