@@ -264,7 +264,8 @@ int pfs_get(struct pfs_conn *conn, const char *path, char **data, size_t *len,
 		return -ENOMEM;
 	memcpy(*data, k.payload + sizeof(struct pfs_ipc_stat), e.size);
 	(*data)[e.size] = '\0';
-	*len = e.size;
+	if (len)
+		*len = e.size;
 	if (st)
 		*st = e;
 	return 0;

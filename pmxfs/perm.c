@@ -93,3 +93,8 @@ int pfs_perm_check(enum pfs_access access, enum pfs_op op, const char *path, con
 		return -EACCES;
 	return 0;
 }
+
+bool pfs_perm_is_read_op(enum pfs_op op)
+{
+	return is_read_op(op);
+}

@@ -40,4 +40,7 @@ bool pfs_perm_is_private(const char *path);
  */
 int pfs_perm_check(enum pfs_access access, enum pfs_op op, const char *path, const char *path2);
 
+/* True when OP only reads (get, stat, list, status, watch, ...). */
+bool pfs_perm_is_read_op(enum pfs_op op);
+
 #endif

@@ -94,8 +94,8 @@ PFS_API void pfs_disconnect(struct pfs_conn *conn);
 PFS_API const char *pfs_last_error(const struct pfs_conn *conn);
 
 /*
- * Read a file: *data (caller frees, NUL-terminated) and *len; st may be
- * NULL. Also reads the virtual files /.members, /.vmlist and /.version.
+ * Read a file: *data (caller frees, NUL-terminated) and *len; len and st
+ * may be NULL. Also reads the virtual files /.members, /.vmlist and /.version.
  */
 PFS_API int pfs_get(struct pfs_conn *conn, const char *path, char **data, size_t *len,
 		    struct pfs_entry *st);

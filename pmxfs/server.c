@@ -556,9 +556,17 @@ static int32_t msg_process(qb_ipcs_connection_t *c, void *data, size_t size)
 	}
 	rv = pfs_perm_check(conn->access, req->op, req->path, req->path2[0] ? req->path2 : NULL);
 	if (rv < 0) {
-		respond_error(conn, req->op, rv, "permission denied: %s of '%s' needs %s",
-			      pfs_op_name(req->op), req->path,
-			      conn->access == PFS_ACCESS_READ ? "root" : "root or the reader group");
+		/* Changes and priv/ need root; other reads also take the reader group. */
+		const char *needs = conn->access == PFS_ACCESS_READ || !pfs_perm_is_read_op(req->op)
+					    ? "root"
+					    : "root or the reader group";
+
+		if (req->path[0] != '\0')
+			respond_error(conn, req->op, rv, "permission denied: %s of '%s' needs %s",
+				      pfs_op_name(req->op), req->path, needs);
+		else
+			respond_error(conn, req->op, rv, "permission denied: %s needs %s",
+				      pfs_op_name(req->op), needs);
 		goto out;
 	}
 	if (conn->waiting) {
