@@ -27,6 +27,7 @@ pmxfs_pmxfs_CFLAGS = $(AM_CFLAGS) $(QB_CFLAGS) $(CMAP_CFLAGS) $(CPG_CFLAGS) $(VO
 pmxfs_pmxfs_LDADD = pmxfs/libpfscore.la $(CMAP_LIBS) $(CPG_LIBS) $(VOTEQUORUM_LIBS)
 
 bin_PROGRAMS += pmxfs/pmxfsctl
-pmxfs_pmxfsctl_SOURCES = pmxfs/pmxfsctl.c pmxfs/import.h pmxfs/import.c
+pmxfs_pmxfsctl_SOURCES = pmxfs/pmxfsctl.c pmxfs/import.h pmxfs/import.c \
+	pmxfs/pmxfsctl_lock.h pmxfs/pmxfsctl_lock.c
 pmxfs_pmxfsctl_CFLAGS = $(AM_CFLAGS) $(JSON_CFLAGS) $(SQLITE_CFLAGS)
-pmxfs_pmxfsctl_LDADD = pmxfs/libpmxfs.la $(JSON_LIBS) $(SQLITE_LIBS)
+pmxfs_pmxfsctl_LDADD = lock/liblock.la pmxfs/libpmxfs.la $(JSON_LIBS) $(SQLITE_LIBS) -lpthread

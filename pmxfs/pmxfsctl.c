@@ -15,6 +15,7 @@
 
 #include <json-c/json.h>
 #include "pmxfs/import.h"
+#include "pmxfs/pmxfsctl_lock.h"
 #include "pmxfs/pmxfs.h"
 
 enum exit_code {
@@ -93,6 +94,9 @@ static void usage(FILE *out)
 	      "  watch PREFIX           print VERSION OP PATH for each change under PREFIX\n"
 	      "  digest                 print the SHA-256 digest of the whole tree\n"
 	      "  import CONFIG.DB       copy a pmxcfs database into an empty store\n"
+	      "  lock NAME -- COMMAND   run COMMAND holding the cluster lock NAME\n"
+	      "                         (see pmxfsctl lock --help)\n"
+	      "  locks                  list held locks: holder node, token, lease\n"
 	      "\n"
 	      "Options:\n"
 	      "  --json, --output-format json   machine-readable output\n"
@@ -578,6 +582,12 @@ static int cmd_import(const struct opts *o, char **args)
 	return failed ? EXIT_ERROR : EXIT_OK;
 }
 
+static int cmd_locks(const struct opts *o, char **args)
+{
+	(void)args;
+	return pmxfsctl_locks(conn, o->json);
+}
+
 struct command {
 	const char *name;
 	int nargs;
@@ -589,7 +599,7 @@ static const struct command commands[] = {
 	{"get", 1, cmd_get},       {"put", 1, cmd_put},       {"create", 1, cmd_create},
 	{"rm", 1, cmd_rm},         {"mkdir", 1, cmd_mkdir},   {"rmdir", 1, cmd_rmdir},
 	{"mv", 2, cmd_mv},         {"edit", 1, cmd_edit},     {"watch", 1, cmd_watch},
-	{"digest", 0, cmd_digest}, {"import", 1, cmd_import},
+	{"digest", 0, cmd_digest}, {"import", 1, cmd_import}, {"locks", 0, cmd_locks},
 };
 
 static int parse_u64(const char *s, uint64_t *out)
@@ -619,6 +629,13 @@ int main(int argc, char **argv)
 	const char *service;
 	uint64_t v;
 	int c, rv, code;
+
+	/* `lock` has options of its own and a command line after "--". */
+	if (argc >= 2 && strcmp(argv[1], "lock") == 0) {
+		service = getenv("PMXFS_SERVICE");
+		return pmxfsctl_lock_main(service && *service ? service : "pmxfs", argc - 1,
+					  argv + 1);
+	}
 
 	while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
 		switch (c) {
