@@ -17,15 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/exit_code.h"
 #include "conf/conf.h"
-
-enum exit_code {
-	EXIT_OK = 0,
-	EXIT_ERROR = 1,
-	EXIT_USAGE = 2,
-	EXIT_NOT_FOUND = 3,
-	EXIT_PERMISSION = 6,
-};
 
 static const char usage_text[] =
 	"Usage: ctconf [--json | --output-format json] COMMAND FILE...\n"
@@ -42,19 +35,6 @@ static const char usage_text[] =
 
 static bool json_output;
 
-static int exit_code_for_errno(int err)
-{
-	switch (err) {
-	case -ENOENT:
-		return EXIT_NOT_FOUND;
-	case -EACCES:
-	case -EPERM:
-		return EXIT_PERMISSION;
-	default:
-		return EXIT_ERROR;
-	}
-}
-
 /* Read PATH; on failure print the reason and return the exit code. */
 static int load(const char *path, struct conf_file **cf)
 {
@@ -64,7 +44,7 @@ static int load(const char *path, struct conf_file **cf)
 	if (rv == 0)
 		return EXIT_OK;
 	fprintf(stderr, "ctconf: %s\n", errmsg[0] != '\0' ? errmsg : strerror(-rv));
-	return exit_code_for_errno(rv);
+	return pmx_exit_code(rv);
 }
 
 static const char *severity_name(enum conf_severity severity)

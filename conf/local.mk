@@ -10,6 +10,6 @@ conf_libconf_la_CFLAGS = $(AM_CFLAGS)
 conf_libconf_la_LIBADD = $(OPENSSL_LIBS)
 
 bin_PROGRAMS += conf/ctconf
-conf_ctconf_SOURCES = conf/ctconf.c
+conf_ctconf_SOURCES = conf/ctconf.c common/exit_code.h
 conf_ctconf_CFLAGS = $(AM_CFLAGS) $(JSON_CFLAGS)
 conf_ctconf_LDADD = conf/libconf.la $(JSON_LIBS)

@@ -12,45 +12,8 @@
 
 #include <json-c/json.h>
 
+#include "common/exit_code.h"
 #include "lock/ctlock.h"
-
-enum exit_code {
-	EXIT_OK = 0,
-	EXIT_ERROR = 1,
-	EXIT_USAGE = 2,
-	EXIT_NOT_FOUND = 3,
-	EXIT_CONFLICT = 4,
-	EXIT_NOT_QUORATE = 5,
-	EXIT_DENIED = 6,
-	EXIT_TIMEOUT = 7,
-	EXIT_UNKNOWN = 8,
-};
-
-static int exit_code_of(int rv)
-{
-	switch (-rv) {
-	case 0:
-		return EXIT_OK;
-	case ENOENT:
-		return EXIT_NOT_FOUND;
-	case EEXIST:
-	case ESTALE:
-	case ENOLCK:
-	case EBUSY:
-		return EXIT_CONFLICT;
-	case EROFS:
-		return EXIT_NOT_QUORATE;
-	case EACCES:
-	case EPERM:
-		return EXIT_DENIED;
-	case ETIMEDOUT:
-		return EXIT_TIMEOUT;
-	case EINPROGRESS:
-		return EXIT_UNKNOWN;
-	default:
-		return EXIT_ERROR;
-	}
-}
 
 static void usage(FILE *out)
 {
@@ -220,7 +183,7 @@ int main(int argc, char **argv)
 	if (rv < 0) {
 		fprintf(stderr, "ctlockctl: cannot connect to pmxfs: %s; is the daemon running?\n",
 			strerror(-rv));
-		return exit_code_of(rv);
+		return pmx_exit_code(rv);
 	}
 
 	if (!strcmp(a.command, "set")) {
@@ -243,5 +206,5 @@ int main(int argc, char **argv)
 	else if (a.json && strcmp(a.command, "check") != 0)
 		print_state(a.ctid, &state, true);
 	pfs_disconnect(conn);
-	return exit_code_of(rv);
+	return pmx_exit_code(rv);
 }

@@ -14,21 +14,10 @@
 #include <unistd.h>
 
 #include <json-c/json.h>
+#include "common/exit_code.h"
 #include "pmxfs/import.h"
 #include "pmxfs/pmxfsctl_lock.h"
 #include "pmxfs/pmxfs.h"
-
-enum exit_code {
-	EXIT_OK = 0,
-	EXIT_ERROR = 1,
-	EXIT_USAGE = 2,
-	EXIT_NOT_FOUND = 3,
-	EXIT_CONFLICT = 4,
-	EXIT_NOT_QUORATE = 5,
-	EXIT_DENIED = 6,
-	EXIT_TIMEOUT = 7,
-	EXIT_UNKNOWN = 8,
-};
 
 struct opts {
 	bool json;
@@ -40,39 +29,13 @@ struct opts {
 
 static struct pfs_conn *conn;
 
-static int exit_code_of(int rv)
-{
-	switch (-rv) {
-	case 0:
-		return EXIT_OK;
-	case ENOENT:
-		return EXIT_NOT_FOUND;
-	case EEXIST:
-	case ESTALE:
-	case ENOLCK:
-	case EBUSY:
-		return EXIT_CONFLICT;
-	case EROFS: /* changes are disabled without quorum */
-		return EXIT_NOT_QUORATE;
-	case EACCES:
-	case EPERM:
-		return EXIT_DENIED;
-	case ETIMEDOUT:
-		return EXIT_TIMEOUT;
-	case EINPROGRESS: /* the change may or may not have been applied */
-		return EXIT_UNKNOWN;
-	default:
-		return EXIT_ERROR;
-	}
-}
-
 /* Print "pmxfsctl: cannot VERB OBJECT: CAUSE" and return the exit code. */
 static int fail(int rv, const char *verb, const char *object)
 {
 	const char *cause = conn && pfs_last_error(conn)[0] ? pfs_last_error(conn) : strerror(-rv);
 
 	fprintf(stderr, "pmxfsctl: cannot %s %s: %s\n", verb, object, cause);
-	return exit_code_of(rv);
+	return pmx_exit_code(rv);
 }
 
 static void usage(FILE *out)
@@ -708,7 +671,7 @@ int main(int argc, char **argv)
 	if (rv < 0) {
 		fprintf(stderr, "pmxfsctl: cannot connect to pmxfs IPC service '%s': %s\n", service,
 			rv == -ETIMEDOUT ? "the daemon did not accept in time" : strerror(-rv));
-		return exit_code_of(rv);
+		return pmx_exit_code(rv);
 	}
 	code = cmd->fn(&o, argv + optind + 1);
 	pfs_disconnect(conn);

@@ -28,17 +28,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/exit_code.h"
 #include "lock/lock.h"
 #include "pmxfs/pmxfs.h"
 #include "pmxfs/pmxfsctl_lock.h"
-
-#define EXIT_OK 0
-#define EXIT_ERROR 1
-#define EXIT_USAGE 2
-#define EXIT_CONFLICT 4
-#define EXIT_NOT_QUORATE 5
-#define EXIT_DENIED 6
-#define EXIT_TIMEOUT 7
 
 /* The default wait for the lock, as pct waits for its config lock. */
 #define LOCK_CMD_DEFAULT_TIMEOUT_S 10
@@ -48,20 +41,10 @@ struct running {
 	atomic_bool lost;
 };
 
+/* Like pmx_exit_code(), but a lock still held after the wait is a timeout. */
 static int exit_code_of(int rv)
 {
-	switch (-rv) {
-	case ETIMEDOUT:
-	case EBUSY:
-		return EXIT_TIMEOUT;
-	case EROFS:
-		return EXIT_NOT_QUORATE;
-	case EACCES:
-	case EPERM:
-		return EXIT_DENIED;
-	default:
-		return EXIT_ERROR;
-	}
+	return rv == -EBUSY ? EXIT_TIMEOUT : pmx_exit_code(rv);
 }
 
 /* Runs on a lock thread: stop the command before anyone else acts. */
