@@ -50,9 +50,9 @@ struct conf_entry {
 
 /*
  * A line the reader kept as it was. The writer puts an unparsable line
- * back at the end of its section, and the earlier of duplicate keys
- * (a shadowed line) just before the section's keys, so that the value
- * in effect stays the later one when the file is read again.
+ * back at the end of its section. It puts the earlier of duplicate keys
+ * (a shadowed line) just before the section's keys, so the later value
+ * stays in effect when the file is read again.
  */
 struct conf_verbatim {
 	char *text;

@@ -1,5 +1,5 @@
 /*
- * The container config schema: every top-level key pct knows, with its
+ * The container config schema: every top-level key pct accepts, with its
  * type and limits, and the rules for raw `lxc.*` keys.
  *
  * Two levels of checking, as pct has them:
@@ -27,7 +27,7 @@ enum conf_type {
 	CONF_TYPE_PROPSTR,
 };
 
-/* What the schema holds about one key (indexed keys such as mp0..mp255
+/* The schema entry of one key (indexed keys such as mp0..mp255
  * share one entry, named by their prefix, e.g. "mp"). */
 struct conf_key_info {
 	const char *name;
@@ -61,7 +61,7 @@ int conf_schema_validate(const char *key, const char *value, char *errmsg);
 enum conf_raw_class {
 	CONF_RAW_VALID = 0,      /* whitelisted, or lxc.cgroup2.*, lxc.prlimit.*, lxc.net.* */
 	CONF_RAW_DEPRECATED = 1, /* kept with a warning: lxc 2.x names, lxc.cgroup.*, lxc.limit.* */
-	CONF_RAW_INVALID = 2,    /* rejected: an error, ERRMSG says why */
+	CONF_RAW_INVALID = 2,    /* rejected: an error, ERRMSG gives the reason */
 };
 
 /* Classify the raw key KEY (starting with "lxc."), as pct does. */

@@ -1,9 +1,9 @@
 /*
- * Snapshot transformations on a parsed config, as pure functions: they
- * change the conf_file in memory and nothing else (no storage, no clock;
- * the caller passes the time). Each operation has the phases pct has, so
- * a caller can do the storage work between them and a crash in between
- * leaves the config in a state pct would recognise (`lock: snapshot`,
+ * Snapshot transformations on a parsed config, as pure functions. They
+ * change the conf_file in memory and nothing else: no storage, and no
+ * clock, because the caller passes the time. Each operation has the
+ * phases pct has. A caller does the storage work between them, so a crash
+ * in between leaves a state pct recognises (`lock: snapshot`,
  * `snapstate: prepare` and so on).
  *
  * Every function returns 0, or a negative errno with ERRMSG
@@ -19,7 +19,7 @@
 
 #include "conf/conf.h"
 
-/* The longest snapshot name pct allows. */
+/* The maximum length of a snapshot name in pct, in bytes. */
 #define CONF_SNAPSHOT_NAME_MAX 40
 
 /*
@@ -36,12 +36,12 @@ int conf_snapshot_check_name(const char *name, char *errmsg);
 int conf_check_lock(const struct conf_file *cf, char *errmsg);
 
 /*
- * Create, first phase: refuse templates and locked configs, refuse a
- * duplicate name, set `lock: snapshot`, drop stale `parent` references
- * to NAME, and add section NAME with a copy of the main section (all keys
- * except lock, snapstate, snaptime, vmstate, digest and unusedN; the raw
- * lxc.* entries included), `snaptime: SNAPTIME`, `snapstate: prepare`
- * and COMMENT (may be NULL) as its description.
+ * Create, first phase: reject templates, locked configs and a duplicate
+ * name. Then set `lock: snapshot`, drop stale `parent` references to NAME,
+ * and add section NAME. The section is a copy of the main section without
+ * lock, snapstate, snaptime, vmstate, digest and unusedN, raw lxc.*
+ * entries included, plus `snaptime: SNAPTIME`, `snapstate: prepare` and
+ * COMMENT (may be NULL) as its description.
  * Errors: -EBUSY locked, -EEXIST name used, -EINVAL bad name or
  * template, -ENOMEM.
  */
@@ -57,9 +57,9 @@ int conf_snapshot_prepare(struct conf_file *cf, const char *name, const char *co
 int conf_snapshot_commit(struct conf_file *cf, const char *name, char *errmsg);
 
 /*
- * Delete, first phase: refuse a locked config, except that FORCE takes
- * over a `snapshot` or `snapshot-delete` lock left by a failed create or
- * delete (any other lock, such as `backup`, still rejects it); set
+ * Delete, first phase: reject a locked config. FORCE takes over a
+ * `snapshot` or `snapshot-delete` lock left by a failed create or delete,
+ * but any other lock, such as `backup`, still rejects it. Then set
  * `lock: snapshot-delete` and `snapstate: delete` on the snapshot.
  * Errors: -ENOENT, -EBUSY, -EINVAL template, -ENOMEM.
  */
@@ -67,11 +67,11 @@ int conf_snapshot_delete_prepare(struct conf_file *cf, const char *name, bool fo
                                  char *errmsg);
 
 /*
- * Delete, last phase: require `lock: snapshot-delete`; re-point every
- * `parent: NAME` (other snapshots and the main section) to the deleted
- * snapshot's parent, or remove it when there is none; remove the section
- * and the lock; volumes that only the deleted snapshot used become
- * `unusedN` entries of the main section (lowest free N).
+ * Delete, last phase: require `lock: snapshot-delete`. Every
+ * `parent: NAME` (in other snapshots and the main section) is re-pointed
+ * to the deleted snapshot's parent, or removed when there is none. The
+ * section and the lock are removed. Volumes that only the deleted snapshot
+ * used become `unusedN` entries of the main section (lowest free N).
  * Errors: -ENOENT, -EINVAL wrong lock, -ENOSPC all 256 unusedN taken,
  * -ENOMEM.
  */
@@ -86,11 +86,11 @@ int conf_snapshot_delete_commit(struct conf_file *cf, const char *name, char *er
 int conf_snapshot_rollback_prepare(struct conf_file *cf, const char *name, char *errmsg);
 
 /*
- * Rollback, last phase: require `lock: rollback` ("got wrong lock"),
- * remove it; the new main section is the snapshot's keys (copy rules as
+ * Rollback, last phase: require `lock: rollback` ("got wrong lock") and
+ * remove it. The new main section is the snapshot's keys (copy rules as
  * for create) plus the current description and unusedN entries, with
- * `parent: NAME`; current volumes the snapshot does not have become
- * `unusedN`; the pending section is dropped.
+ * `parent: NAME`. Current volumes the snapshot does not have become
+ * `unusedN`, and the pending section is dropped.
  * Errors: -ENOENT, -EINVAL wrong lock, -ENOSPC, -ENOMEM.
  */
 int conf_snapshot_rollback_commit(struct conf_file *cf, const char *name, char *errmsg);

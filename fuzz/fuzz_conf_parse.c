@@ -163,7 +163,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 
-	/* A parsed value never holds a newline, so writing cannot fail. */
+	/* A parsed value never contains a newline, so writing cannot fail. */
 	if (conf_write(first, &out1, &len1, errmsg) != 0) {
 		fprintf(stderr, "first write failed: %s\n", errmsg);
 		abort();

@@ -42,7 +42,7 @@ extern const char *const ctlock_values[];
 /* True when VALUE is one of the ten legal values. */
 bool ctlock_value_valid(const char *value);
 
-/* Where a container's config is and what its lock is. */
+/* The location of a container's config and its lock value. */
 struct ctlock_state {
 	char path[4097];                 /* /nodes/<node>/lxc/<CTID>.conf */
 	char node[256];

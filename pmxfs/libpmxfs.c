@@ -15,7 +15,7 @@
 #include "pmxfs/proto.h"
 
 /* LIMIT: how long a request waits for its reply unless pfs_set_timeout()
- * says otherwise. Changes wait for the commit; lock acquisition adds its
+ * sets another. Changes wait for the commit; lock acquisition adds its
  * own timeout on top. */
 #define REQUEST_TIMEOUT_MS 120000
 

@@ -293,7 +293,9 @@ static int by_length(const void *a, const void *b)
 	const char *const *x = a, *const *y = b;
 	size_t lx = strlen(*x), ly = strlen(*y);
 
-	return lx != ly ? (lx < ly ? -1 : 1) : strcmp(*x, *y);
+	if (lx != ly)
+		return lx < ly ? -1 : 1;
+	return strcmp(*x, *y);
 }
 
 /* Make one path of the copy equal to the tree. */

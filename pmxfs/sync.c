@@ -1107,7 +1107,7 @@ static int on_primary(struct pfs_sync *s, struct member *mb, struct pfs_sync_msg
 	pfs_log(NOTICE, "primary component %s formed with %zu members, version %" PRIu64, ring,
 		s->nmembers, pfs_tree_version(pfs_store_tree(s->store)));
 
-	/* Replies from before the configuration change: the result stands
+	/* Replies from before the configuration change: the result is final
 	 * unless this node diverged, and never-delivered changes are unknown. */
 	if (s->diverged)
 		pfs_store_fail_unconfirmed(s->store, -EINPROGRESS,

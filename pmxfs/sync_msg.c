@@ -417,7 +417,9 @@ static int decode_lost(struct reader *r, struct pfs_sync_msg *m)
 		if (!r->bad)
 			rv = decode_entry_strings(r, e, path_len, data_len, PFS_MAX_PATH);
 	}
-	return rv < 0 ? rv : r->bad ? -EBADMSG : 0;
+	if (rv < 0)
+		return rv;
+	return r->bad ? -EBADMSG : 0;
 }
 
 bool pfs_sync_is_sync_msg(const void *buf, size_t len)

@@ -122,7 +122,7 @@ uint64_t pfs_tree_byte_count(const struct pfs_tree *tree);
 
 /*
  * Check an absolute path: "/" or "/a/b" with valid names, no empty
- * component and no trailing slash. On error errmsg (may be NULL) says why.
+ * component and no trailing slash. On error errmsg (may be NULL) gives the reason.
  * Errors: -EINVAL, -ENAMETOOLONG.
  */
 int pfs_tree_check_path(const char *path, char *errmsg);

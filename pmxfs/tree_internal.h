@@ -55,7 +55,7 @@ struct pfs_tree {
 	size_t nleases, cleases;
 };
 
-/* Grow *arr (elements of size elem) so that it holds at least n + 1. */
+/* Grow *arr (elements of size elem) so that it has room for at least n + 1. */
 int pfs__grow(void **arr, size_t *cap, size_t n, size_t elem);
 
 struct pfs__entry *pfs__lookup(const struct pfs_tree *tree, const char *path, int *rv);

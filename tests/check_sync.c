@@ -174,7 +174,7 @@ static void teardown(void)
 	ck_assert_int_eq(system(cmd), 0);
 }
 
-/* A client request and its answer. */
+/* A client request and its reply. */
 struct call {
 	int answers;
 	int rc;
