@@ -15,6 +15,12 @@
 #   lab.sh kill K        SIGKILL corosync on node K
 #   lab.sh cut K         take node K's link down (the bridge-side veth)
 #   lab.sh heal K        bring node K's link up again
+#   lab.sh partition G1 G2..  split the cluster into groups of nodes given
+#                        as comma lists (1,2 3,4,5): every packet between
+#                        groups is dropped silently by nftables in the
+#                        nodes' namespaces, links stay up; nodes named in
+#                        no group are cut off from everyone
+#   lab.sh join          drop every partition rule again
 #   lab.sh wait-quorate K [SECONDS]   wait until node K reports quorum
 #   lab.sh pmxfs-start K [ARGS..]  start `pmxfs -f ARGS` on node K (pid file
 #                        pmxfs.pid, output pmxfs.out in the node's folder)
@@ -223,6 +229,48 @@ cmd_link() {
 	ip -n "$BRIDGE_NS" link set "${IF_PREFIX}v${k}b" "$state"
 }
 
+# Each node gets one nftables table, "lab_partition", whose input and
+# output chains drop the addresses of every node outside its group.
+cmd_partition() {
+	local n k g member peers group_of=() i
+	n=$(node_count)
+	[ "$#" -ge 1 ] || die "usage: $0 partition G1 [G2..], each a comma list of node numbers"
+	i=0
+	for g in "$@"; do
+		i=$((i + 1))
+		[[ "$g" =~ ^[0-9]+(,[0-9]+)*$ ]] || die "partition group '$g' is not a comma list of node numbers"
+		for member in ${g//,/ }; do
+			check_node "$member"
+			[ -z "${group_of[$member]:-}" ] || die "node $member is named in two groups"
+			group_of[$member]=$i
+		done
+	done
+	cmd_join
+	for k in $(seq 1 "$n"); do
+		peers=""
+		for member in $(seq 1 "$n"); do
+			[ "$member" -ne "$k" ] || continue
+			if [ -z "${group_of[$k]:-}" ] || [ "${group_of[$member]:-}" != "${group_of[$k]}" ]; then
+				peers="$peers${peers:+, }$(node_addr "$member")"
+			fi
+		done
+		[ -n "$peers" ] || continue
+		ip netns exec "$(node_ns "$k")" nft -f - <<-NFT
+			table inet lab_partition {
+				chain in { type filter hook input priority 0; ip saddr { $peers } drop; }
+				chain out { type filter hook output priority 0; ip daddr { $peers } drop; }
+			}
+		NFT
+	done
+}
+
+cmd_join() {
+	local k
+	for k in $(seq 1 "$(node_count)"); do
+		ip netns exec "$(node_ns "$k")" nft delete table inet lab_partition 2>/dev/null || true
+	done
+}
+
 cmd_wait_quorate() {
 	local k=$1 limit=${2:-30} i
 	check_node "$k"
@@ -290,10 +338,12 @@ stop) cmd_stop "${1:?node}" ;;
 kill) cmd_kill "${1:?node}" ;;
 cut) cmd_link "${1:?node}" down ;;
 heal) cmd_link "${1:?node}" up ;;
+partition) cmd_partition "$@" ;;
+join) cmd_join ;;
 wait-quorate) cmd_wait_quorate "${1:?node}" "${2:-30}" ;;
 pmxfs-start) cmd_pmxfs_start "${1:?node}" "${@:2}" ;;
 pmxfs-stop) check_node "${1:?node}"; stop_pid_file "$(node_dir "$1")/pmxfs.pid" TERM ;;
 pmxfs-kill) check_node "${1:?node}"; stop_pid_file "$(node_dir "$1")/pmxfs.pid" KILL ;;
 status) cmd_status ;;
-*) die "usage: $0 up N | down | exec K CMD... | start K | stop K | kill K | cut K | heal K | wait-quorate K [S] | pmxfs-start K [ARGS] | pmxfs-stop K | pmxfs-kill K | status" ;;
+*) die "usage: $0 up N | down | exec K CMD... | start K | stop K | kill K | cut K | heal K | partition G1 G2.. | join | wait-quorate K [S] | pmxfs-start K [ARGS] | pmxfs-stop K | pmxfs-kill K | status" ;;
 esac
