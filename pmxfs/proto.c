@@ -100,15 +100,15 @@ int pfs_request_decode(const void *buf, size_t len, struct pfs_request *req)
 		return -ENAMETOOLONG;
 	if (h.data_len > PFS_MAX_FILE_SIZE)
 		return -E2BIG;
+	if (is_node_op((enum pfs_op)h.hdr.id)) {
+		rv = check_node_op((enum pfs_op)h.hdr.id, &h);
+		if (rv < 0)
+			return rv;
+	}
 	if ((size_t)h.path_len + h.path2_len + h.data_len != len - sizeof(h))
 		return -EBADMSG;
 
 	req->op = (enum pfs_op)h.hdr.id;
-	if (is_node_op(req->op)) {
-		rv = check_node_op(req->op, &h);
-		if (rv < 0)
-			return rv;
-	}
 	needs(req->op, &need_path, &need_path2, &need_data);
 	if ((need_path && h.path_len == 0) || (!need_path && h.path_len) ||
 	    (need_path2 != (h.path2_len != 0)) || (!need_data && h.data_len))
