@@ -585,7 +585,8 @@ int pfs_node_request(struct pfs_conn *conn, const char *node, const char *servic
 	}
 	if (reply_len)
 		*reply_len = k.payload_len;
-	*status = (int)(int64_t)k.rtoken;
+	if (status)
+		*status = (int)(int64_t)k.rtoken;
 	return 0;
 }
 

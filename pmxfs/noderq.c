@@ -408,6 +408,8 @@ static void on_request(struct pfs_noderq *nrq, uint32_t origin, const struct pfs
 	}
 	in = calloc(1, sizeof(*in));
 	if (!in) {
+		pfs_log(ERR, "node request %" PRIu64 " of node %s rejected: out of memory",
+			msg->request_id, name_of(nrq, origin, buf));
 		send_error(nrq, origin, msg->request_id, -ENOMEM, "the target node is out of memory");
 		return;
 	}
@@ -502,6 +504,7 @@ int pfs_noderq_register(struct pfs_noderq *nrq, void *agent, const char *service
 	if (a) {
 		snprintf(errmsg, PFS_ERRMSG_SIZE, "service '%s' already has an agent on node %s",
 			 service, nrq->node_name);
+		pfs_log(WARN, "agent registration rejected: %s", errmsg);
 		return -EEXIST;
 	}
 	for (a = nrq->agents; a; a = a->next)
@@ -524,7 +527,8 @@ int pfs_noderq_register(struct pfs_noderq *nrq, void *agent, const char *service
 	return 0;
 }
 
-/* Send the request of o through the group. */
+/* Send the request of o to its target: through the group, or straight to
+ * this node's agent. */
 static int send_request(struct pfs_noderq *nrq, const struct outgoing *o, const void *data,
 			uint32_t len)
 {
@@ -656,11 +660,13 @@ int pfs_noderq_reply(struct pfs_noderq *nrq, void *agent, uint64_t handle, int32
 	if (!in) {
 		snprintf(errmsg, PFS_ERRMSG_SIZE, "request handle %" PRIu64 " is not pending: it was "
 			 "answered, it timed out or its requester left", handle);
+		pfs_log(INFO, "agent reply dropped: %s", errmsg);
 		return -ENOENT;
 	}
 	if (in->agent != agent) {
 		snprintf(errmsg, PFS_ERRMSG_SIZE, "request handle %" PRIu64 " was handed to another "
 			 "agent", handle);
+		pfs_log(WARN, "agent reply rejected: %s", errmsg);
 		return -EPERM;
 	}
 	unlink_incoming(nrq, in);

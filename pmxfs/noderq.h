@@ -19,8 +19,12 @@
  * replied: answered at the membership change), -ENOENT (no agent for the
  * service on the target), -ECONNRESET (the agent disconnected before it
  * replied), -EBUSY (the agent's event channel is full), -ETIMEDOUT. After
- * any error but -ENXIO and -EHOSTUNREACH before sending, the agent may have
- * acted on the request.
+ * a timeout or a departure the agent may have acted on the request.
+ *
+ * Request ids count from 1 in each daemon run. A reply to a request of an
+ * earlier run cannot reach the new run: the target drops the requests of
+ * a node when it sees that node's process leave, which CPG delivers before
+ * any message of the new process.
  *
  * Everything runs on the daemon's main loop; hooks may be called from
  * within the calls below (a request to this node is answered at once when
@@ -49,8 +53,8 @@ struct pfs_node_info {
 	char addr[PFS_NODE_ADDR_SIZE]; /* "" when unknown */
 };
 
-/* A node as the daemon sees it: configured, or a member missing from the
- * node list (named by its decimal id then), and whether it is a member. */
+/* A node in the daemon's view: listed, or a member missing from the node
+ * list (named by its decimal id then), and whether it is a member now. */
 struct pfs_node_view {
 	struct pfs_node_info info;
 	bool online;
@@ -127,8 +131,8 @@ int pfs_noderq_set_nodes(struct pfs_noderq *nrq, const struct pfs_node_info *nod
 int pfs_noderq_confchg(struct pfs_noderq *nrq, const uint32_t *members, size_t count,
 		       const uint32_t *left, size_t nleft);
 
-/* The nodes as this daemon sees them, sorted by node id (not a copy;
- * valid until the next change). */
+/* The nodes in this daemon's view, sorted by node id (not a copy; valid
+ * until the next change). */
 const struct pfs_node_view *pfs_noderq_nodes(const struct pfs_noderq *nrq, size_t *count);
 
 /*

@@ -173,18 +173,18 @@ PFS_API int pfs_event_fd(struct pfs_conn *conn, int *fd);
 /*
  * Node-addressed requests: a message from a client on one node to the
  * agent of a named node, with a reply. The daemons pass them through the
- * cluster group; they are not stored, need no quorum, and reach only
- * nodes whose pmxfs is a member of the group. A request to this node
- * stays on this node. Service names are 1 to 64 letters, digits, '.', '_'
+ * cluster group. They are not stored and need no quorum, and they reach
+ * only nodes whose pmxfs is a member of the group. A request to this
+ * node stays on this node. Service names are 1 to 64 letters, digits, '.', '_'
  * or '-'; payloads are at most 64 KiB. Only root may send, serve or reply.
  */
 
 /*
  * Send data (len bytes, may be NULL when len is 0) to the agent of service
  * on node (a node name, or a decimal node id) and wait up to timeout_ms
- * (0: 120 s) for its reply. On success *status is the agent's status
- * (0, or by convention a negative errno value) and *reply (caller frees,
- * NUL-terminated; reply and reply_len may be NULL) its payload.
+ * (0: 120 s) for its reply. On success *status is the agent's status: 0,
+ * or by convention a negative errno value. *reply (caller frees,
+ * NUL-terminated) is its payload. status, reply and reply_len may be NULL.
  * Errors: -ENXIO (no such node in the node list), -EHOSTUNREACH (the node
  * is not a member, or left before it replied), -ENOENT (no agent serves
  * service on the node), -ECONNRESET (the agent disconnected before it

@@ -18,8 +18,8 @@ int pmxfsctl_request(struct pfs_conn *conn, const char *node, const char *servic
 		     const char *data, int timeout_ms, bool json);
 
 /*
- * Run `pmxfsctl serve`: ARGV[0] is "serve", then SERVICE, "--" and the
- * command. SERVICE_NAME is the daemon's IPC service. Returns the exit
+ * Run `pmxfsctl serve`: argv[0] is "serve", then SERVICE, "--" and the
+ * command. ipc_service is the daemon's IPC service. Returns the exit
  * status when the connection to the daemon ends.
  */
 int pmxfsctl_serve_main(const char *ipc_service, int argc, char **argv);

@@ -323,6 +323,23 @@ static void add_membership(const struct pfs_server *server, struct json_object *
 	json_object_object_add(o, "members", members);
 }
 
+/* The counts of node-addressed requests, as "node_requests". */
+static void add_node_requests(const struct pfs_server *server, struct json_object *o)
+{
+	struct json_object *n = json_object_new_object();
+	struct pfs_noderq_stats stats;
+
+	pfs_noderq_stats(server->noderq, &stats);
+	json_object_object_add(n, "sent", json_object_new_uint64(stats.sent));
+	json_object_object_add(n, "answered", json_object_new_uint64(stats.answered));
+	json_object_object_add(n, "failed", json_object_new_uint64(stats.failed));
+	json_object_object_add(n, "pending", json_object_new_uint64(stats.pending));
+	json_object_object_add(n, "served", json_object_new_uint64(stats.served));
+	json_object_object_add(n, "in_progress", json_object_new_uint64(stats.in_progress));
+	json_object_object_add(n, "bad_messages", json_object_new_uint64(stats.bad));
+	json_object_object_add(o, "node_requests", n);
+}
+
 static void handle_status(struct conn *conn, const struct pfs_request *req)
 {
 	struct json_object *o = json_object_new_object(), *members = json_object_new_array();
@@ -343,6 +360,7 @@ static void handle_status(struct conn *conn, const struct pfs_request *req)
 	json_object_object_add(o, "mirror_mounted",
 			       json_object_new_boolean(conn->server->mirror &&
 						       pfs_mirror_mounted(conn->server->mirror)));
+	add_node_requests(conn->server, o);
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	respond(conn, req->op, 0, NULL, pfs_tree_version(tree_of(conn)), 0, text, strlen(text));
 	json_object_put(o);

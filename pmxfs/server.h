@@ -1,6 +1,7 @@
 /*
  * pfs_server: the client API of the daemon over libqb IPC, the watches,
- * the lock timekeeper and the mirror updates, all on one libqb main loop.
+ * the lock timekeeper, node-addressed requests and the mirror updates,
+ * all on one libqb main loop.
  */
 #ifndef PMXFS_SERVER_H
 #define PMXFS_SERVER_H

@@ -263,7 +263,7 @@ START_TEST(test_pfs_noderq_request_errors)
 	ck_assert_int_eq(r.rc, -ENOENT);
 	ck_assert_str_eq(r.errmsg, "no agent is registered for service 'svc' on node node3");
 
-	/* On this node the answer comes before the call returns. */
+	/* On this node the result comes before the call returns. */
 	ck_assert_int_eq(pfs_noderq_request(nrq(1), &local, "node1", "svc", NULL, 0, 0, errmsg),
 			 0);
 	ck_assert(local.done);
@@ -308,7 +308,7 @@ START_TEST(test_pfs_noderq_forget_agent)
 	flush_group();
 	ck_assert_int_eq(nodes[2].handed, 2);
 
-	/* Another agent cannot answer it. */
+	/* Another agent cannot reply to it. */
 	ck_assert_int_eq(pfs_noderq_reply(nrq(3), &agent_b, nodes[2].last.handle, 0, NULL, 0,
 					  errmsg), -EPERM);
 
@@ -532,7 +532,7 @@ static void daemon_teardown(void)
 	ck_assert_int_eq(system(cmd), 0);
 }
 
-/* The agent's side in a thread: answer requests until one says "stop",
+/* The agent's side in a thread: reply to requests until one says "stop",
  * replying "<service>:<origin name>:<payload>" with status -<payload
  * length>, or disconnect on "hang up". */
 static void *agent_main(void *arg)
@@ -637,7 +637,7 @@ START_TEST(test_pfs_node_request_timeout)
 	char *reply = NULL;
 	int status = 0;
 
-	/* Nobody reads the agent's requests: the requester times out. */
+	/* The agent reads no requests, so the requester times out. */
 	ck_assert_int_eq(pfs_agent_register(agent, "slow"), 0);
 	ck_assert_int_eq(pfs_node_request(requester, "node1", "slow", "x", 1, 200, &status, &reply,
 					  NULL), -ETIMEDOUT);
