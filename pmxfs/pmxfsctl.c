@@ -64,7 +64,7 @@ static void usage(FILE *out)
 	      "  locks                  list held locks: holder node, token, lease\n"
 	      "  request NODE SERVICE   send a request (--data, or standard input) to the\n"
 	      "                         agent of SERVICE on NODE (a name or a node id) and\n"
-	      "                         print its reply; exit with the agent's status\n"
+	      "                         print its reply; the exit code follows its status\n"
 	      "  serve SERVICE -- COMMAND  be the agent of SERVICE on this node: run COMMAND\n"
 	      "                         for each request (see pmxfsctl serve --help)\n"
 	      "\n"

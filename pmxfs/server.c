@@ -1061,8 +1061,10 @@ int pfs_server_start(qb_loop_t *loop, struct pfs_store *store, struct pfs_mirror
 		goto err_free;
 	}
 	pfs_store_set_hooks(store, &server_hooks, server);
-	if (mirror)
+	if (mirror) {
 		pfs_mirror_set_virtual(mirror, server_virtual, server);
+		node_list_changed(server);
+	}
 	if (pfs_store_is_timekeeper(store))
 		restart_leases(server);
 	*out = server;
