@@ -357,17 +357,141 @@ static char *list_normalise(const char *text)
 
 /* ---- confined file access ---- */
 
-/* Open PATH (absolute, inside the guest) with every symlink kept inside the root. */
+/* LIMIT: symlinks followed in one path, as the kernel's limit (ELOOP). */
+#define WALK_MAX_LINKS 40
+/* LIMIT: directory depth of a path in the guest for the fallback walk. */
+#define WALK_MAX_DEPTH 256
+
+/*
+ * Resolve PATH below ROOT one component at a time, for kernels (and
+ * valgrind) without openat2. Each component is opened with O_NOFOLLOW; a
+ * symlink's target is spliced into the rest of the path, and an absolute
+ * target starts again at ROOT. ".." pops to the descriptor of the parent
+ * held on a stack and stays at ROOT at the top, so neither a symlink nor a
+ * concurrent rename leads out of ROOT. The last component is opened with
+ * FLAGS | O_NOFOLLOW: if it turned into a symlink meanwhile, the open
+ * fails with ELOOP instead of following it. FLAGS must not hold O_CREAT.
+ */
+static int walk_open(int root, const char *path, int flags)
+{
+	int stack[WALK_MAX_DEPTH];
+	char *rest = NULL, *spliced, *comp, target[PATH_MAX];
+	struct stat st;
+	bool had_slash, last;
+	int depth = 0, links = 0, fd, rv;
+	ssize_t n;
+	size_t len;
+
+	stack[0] = root;
+	rest = strdup(path);
+	if (!rest)
+		return -ENOMEM;
+
+	for (char *p = rest;;) {
+		p += strspn(p, "/");
+		if (!*p) {
+			/* PATH named a directory: open the one reached. */
+			rv = openat(stack[depth], ".", flags | O_CLOEXEC);
+			rv = rv < 0 ? -errno : rv;
+			goto out;
+		}
+		len = strcspn(p, "/");
+		comp = p;
+		had_slash = p[len] == '/';
+		p += len;
+		if (had_slash)
+			*p++ = '\0';
+		last = p[strspn(p, "/")] == '\0';
+
+		if (strcmp(comp, ".") == 0)
+			continue;
+		if (strcmp(comp, "..") == 0) {
+			if (depth > 0)
+				close(stack[depth--]);
+			continue;
+		}
+
+		fd = openat(stack[depth], comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 || fstat(fd, &st) < 0) {
+			rv = -errno;
+			if (fd >= 0)
+				close(fd);
+			goto out;
+		}
+
+		if (S_ISLNK(st.st_mode)) {
+			n = readlinkat(fd, "", target, sizeof(target) - 1);
+			close(fd);
+			if (n < 0 || ++links > WALK_MAX_LINKS) {
+				rv = n < 0 ? -errno : -ELOOP;
+				goto out;
+			}
+			target[n] = '\0';
+			if (target[0] == '/')
+				while (depth > 0)
+					close(stack[depth--]);
+			if (asprintf(&spliced, "%s%s%s", target, had_slash ? "/" : "", p) < 0) {
+				rv = -ENOMEM;
+				goto out;
+			}
+			free(rest);
+			rest = p = spliced;
+			continue;
+		}
+
+		if (last) {
+			if (had_slash && !S_ISDIR(st.st_mode)) {
+				close(fd);
+				rv = -ENOTDIR;
+				goto out;
+			}
+			if ((flags & O_PATH) && !(flags & O_DIRECTORY)) {
+				rv = fd;
+				goto out;
+			}
+			close(fd);
+			rv = openat(stack[depth], comp, flags | O_NOFOLLOW | O_CLOEXEC);
+			rv = rv < 0 ? -errno : rv;
+			goto out;
+		}
+
+		if (!S_ISDIR(st.st_mode) || depth + 1 >= WALK_MAX_DEPTH) {
+			close(fd);
+			rv = S_ISDIR(st.st_mode) ? -ENAMETOOLONG : -ENOTDIR;
+			goto out;
+		}
+		stack[++depth] = fd;
+	}
+
+out:
+	while (depth > 0)
+		close(stack[depth--]);
+	free(rest);
+	return rv;
+}
+
+/*
+ * Open PATH (absolute, inside the guest) with every symlink kept inside
+ * the root: openat2 with RESOLVE_IN_ROOT, or walk_open() where the kernel
+ * lacks openat2.
+ */
 static int root_open(struct setup *s, const char *path, int flags, mode_t mode)
 {
+	static bool no_openat2;
 	struct open_how how = {
 		.flags = (uint64_t)(flags | O_CLOEXEC),
 		.mode = (flags & O_CREAT) ? mode : 0,
 		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
 	};
-	long fd = syscall(SYS_openat2, s->root, path, &how, sizeof(how));
+	long fd;
 
-	return fd < 0 ? -errno : (int)fd;
+	if (!no_openat2) {
+		fd = syscall(SYS_openat2, s->root, path, &how, sizeof(how));
+		if (fd >= 0 || errno != ENOSYS)
+			return fd < 0 ? -errno : (int)fd;
+		no_openat2 = true;
+	}
+	return walk_open(s->root, path, flags);
 }
 
 /* Split "/a/b/c" into the directory "/a/b" (in DIR) and the name "c". */
