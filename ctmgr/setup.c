@@ -1261,7 +1261,7 @@ static bool version_at_least(const struct setup *s, int major, int minor)
 	return s->major > major || (s->major == major && s->minor >= minor);
 }
 
-static int debian_version(struct setup *s)
+static int debian_version(struct setup *s, const char *os_release)
 {
 	/* Testing and derivative names that carry no number. */
 	static const struct {
@@ -1276,9 +1276,14 @@ static int debian_version(struct setup *s)
 	int rv;
 
 	rv = file_first_line(s, "/etc/debian_version", &line);
+	if (rv == -ENOENT && os_release) {
+		/* Unlike pct, accept a guest that only has os-release (a minimal rootfs). */
+		line = os_release_value(os_release, "VERSION_ID");
+		rv = line ? 0 : -ENOENT;
+	}
 	if (rv == -ENOENT)
-		return fail(s, -EINVAL, "cannot read the Debian release: /etc/debian_version is "
-		                        "missing in the guest");
+		return fail(s, -EINVAL, "cannot read the Debian release: the guest has neither "
+		                        "/etc/debian_version nor VERSION_ID in /etc/os-release");
 	if (rv < 0)
 		return rv;
 	snprintf(s->report->version, sizeof(s->report->version), "%s", line);
@@ -1391,6 +1396,66 @@ static bool config_bool(struct setup *s, const char *key)
 	bool b = false;
 
 	return value && conf_bool_parse(value, &b) && b;
+}
+
+/* Whether TEXT is a DNS name: labels of letters, digits and '-', joined by '.'. */
+static bool is_dns_name(const char *text)
+{
+	size_t n = strlen(text);
+
+	if (n == 0 || n > 255 || text[0] == '.' || text[0] == '-')
+		return false;
+	for (const char *p = text; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.')
+			return false;
+	return strstr(text, "..") == NULL;
+}
+
+/* Whether TEXT is an IPv4 or IPv6 address, the latter with an optional %zone. */
+static bool is_ip(const char *text)
+{
+	unsigned char addr[16];
+	char host[INET6_ADDRSTRLEN + 1];
+	size_t n = strcspn(text, "%");
+
+	if (n >= sizeof(host))
+		return false;
+	memcpy(host, text, n);
+	host[n] = '\0';
+	if (text[n] == '%')
+		return inet_pton(AF_INET6, host, addr) == 1 && text[n + 1] != '\0';
+	return inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
+}
+
+/*
+ * Check the config values that end up in guest files, so that a value the
+ * lenient config reader kept cannot put stray words into /etc/hosts or
+ * resolv.conf.
+ */
+static int config_check(struct setup *s)
+{
+	const char *hostname = conf_get(s->ct, "hostname");
+	const char *keys[] = { "nameserver", "searchdomain" };
+	char *list, *word, *save = NULL;
+	int rv = 0;
+
+	if (hostname && !is_dns_name(hostname))
+		return fail(s, -EINVAL, "invalid hostname \"%.60s\" in the config: expected a DNS "
+		                        "name of letters, digits, '-' and '.'", hostname);
+	for (size_t k = 0; k < 2 && rv == 0; k++) {
+		if (!conf_get(s->ct, keys[k]))
+			continue;
+		list = list_normalise(conf_get(s->ct, keys[k]));
+		if (!list)
+			return fail(s, -ENOMEM, "out of memory");
+		for (word = strtok_r(list, " ", &save); word && rv == 0;
+		     word = strtok_r(NULL, " ", &save))
+			if (k == 0 ? !is_ip(word) : !is_dns_name(word))
+				rv = fail(s, -EINVAL, "invalid %s \"%.60s\" in the config: expected %s",
+				          keys[k], word, k == 0 ? "IP addresses" : "DNS names");
+		free(list);
+	}
+	return rv;
 }
 
 /* Parse every netN of the config into NETS (index N); unset ones stay zero. */
@@ -2630,7 +2695,7 @@ static int read_release(struct setup *s, const char *os_release)
 {
 	switch (s->os) {
 	case OS_DEBIAN:
-		return debian_version(s);
+		return debian_version(s, os_release);
 	case OS_UBUNTU:
 		return ubuntu_version(s, os_release);
 	case OS_ALPINE:
@@ -2745,6 +2810,8 @@ int ctm_setup_run(const char *rootfs, const struct conf_section *ct,
 		goto out;
 	}
 	rv = read_release(&s, os_release);
+	if (rv == 0)
+		rv = config_check(&s);
 	if (rv == 0)
 		rv = nets_parse(&s, nets);
 	if (rv == 0)

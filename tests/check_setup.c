@@ -706,6 +706,53 @@ START_TEST(test_ctm_setup_run_bad_net)
 }
 END_TEST
 
+START_TEST(test_ctm_setup_run_bad_dns)
+{
+	static const char *const configs[] = {
+		"ostype: debian\nhostname: a b\n",
+		"ostype: debian\nhostname: x/../y\n",
+		"ostype: debian\nnameserver: 192.0.2.1 evil\n",
+		"ostype: debian\nsearchdomain: ok.example bad_domain!\n",
+	};
+	struct ctm_setup_opts o = default_opts(false);
+	struct ctm_setup_report r;
+	struct conf_file *cf;
+
+	copy_fixture("debian-9");
+	tree_record(rootfs);
+	for (size_t i = 0; i < sizeof(configs) / sizeof(configs[0]); i++) {
+		cf = config_from_text(configs[i]);
+		ck_assert_int_eq(run_setup(cf, &o, &r), -EINVAL);
+		ck_assert_ptr_nonnull(strstr(errmsg, "in the config"));
+		ctm_setup_report_clear(&r);
+		conf_file_free(cf);
+	}
+	tree_assert_unchanged(rootfs);
+
+	/* A link-local server with its zone is valid. */
+	cf = config_from_text("ostype: debian\nnameserver: fe80::1%eth0\n");
+	ck_assert_msg(run_setup(cf, &o, &r) == 0, "%s", errmsg);
+	ctm_setup_report_clear(&r);
+	conf_file_free(cf);
+}
+END_TEST
+
+/* A minimal Debian rootfs with only os-release, as test containers have. */
+START_TEST(test_ctm_setup_run_debian_os_release_only)
+{
+	struct ctm_setup_opts o = default_opts(false);
+	struct ctm_setup_report r;
+	struct conf_file *cf = config_from_text("ostype: debian\nhostname: bb\n");
+
+	ck_assert_int_eq(mkdir(in_root("/etc"), 0755), 0);
+	write_text(in_root("/etc/os-release"), "ID=debian\nVERSION_ID=\"12\"\n");
+	ck_assert_msg(run_setup(cf, &o, &r) == 0, "%s", errmsg);
+	ck_assert_str_eq(r.version, "12");
+	ctm_setup_report_clear(&r);
+	conf_file_free(cf);
+}
+END_TEST
+
 /* ---- DNS, password, tty ---- */
 
 START_TEST(test_ctm_setup_run_host_resolv_conf)
@@ -838,6 +885,8 @@ static Suite *setup_suite(void)
 	tcase_add_test(tc, test_ctm_setup_run_old_release);
 	tcase_add_test(tc, test_ctm_setup_run_bad_rootfs);
 	tcase_add_test(tc, test_ctm_setup_run_bad_net);
+	tcase_add_test(tc, test_ctm_setup_run_bad_dns);
+	tcase_add_test(tc, test_ctm_setup_run_debian_os_release_only);
 	tcase_add_test(tc, test_ctm_setup_run_host_resolv_conf);
 	tcase_add_test(tc, test_ctm_setup_run_password_hash_given);
 	tcase_add_test(tc, test_ctm_setup_run_tty_zero);
