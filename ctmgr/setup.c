@@ -173,7 +173,7 @@ static void buf_printf(struct buf *b, const char *fmt, ...)
 	free(text);
 }
 
-/* Make sure B holds a string, even an empty one. Returns -ENOMEM or 0. */
+/* Make sure B contains a string, even an empty one. Returns -ENOMEM or 0. */
 static int buf_finish(struct buf *b)
 {
 	buf_add(b, "", 0);
@@ -233,9 +233,9 @@ static int note(struct setup *s, const char *fmt, ...)
 }
 
 /*
- * Split TEXT at '\n'. KEEP_EMPTY_TAIL false drops every empty line at the
- * end, as Perl's split does; true keeps them, as reading line by line does
- * (a final '\n' still ends the last line rather than starting a new one).
+ * Split TEXT at '\n'. Without KEEP_EMPTY_TAIL, every empty line at the end
+ * is dropped, as Perl's split does. With it they are kept, as reading line
+ * by line does, but a final '\n' still ends the last line.
  */
 static int lines_split(const char *text, bool keep_empty_tail, struct lines *out)
 {
@@ -717,7 +717,7 @@ static int link_read(struct setup *s, const char *path, char *target, size_t siz
 	return 0;
 }
 
-/* Whether the regular file NAME in DIRFD holds exactly DATA. */
+/* Whether the regular file NAME in DIRFD contains exactly DATA. */
 static bool same_content(int dirfd, const char *name, const char *data, size_t len)
 {
 	char *old = NULL;
@@ -994,11 +994,11 @@ enum {
 };
 
 /*
- * Put DATA between the markers in the guest file PATH: the first section
- * is replaced in place, the rest of the file is kept; a file without a
- * section gets one (appended, or as its whole content with
- * SECTION_REPLACE); a missing file is created (MODE) with just the section.
- * Empty DATA creates nothing. As pct does, blank lines at the end of the
+ * Put DATA between the markers in the guest file PATH. The first section
+ * is replaced in place and the rest of the file is kept. A file without a
+ * section gets one appended, or with SECTION_REPLACE the section becomes
+ * its whole content. A missing file is created (MODE) with the section
+ * alone, unless DATA is empty. As pct does, blank lines at the end of the
  * file are dropped when it is rewritten.
  */
 static int section_write(struct setup *s, const char *path, const char *data, int how,
@@ -1926,7 +1926,7 @@ static bool ip_in_cidr(const char *ip, const char *cidr, int family)
 	return rest == 0 || ((a[full] ^ net[full]) & (0xff << (8 - rest)) & 0xff) == 0;
 }
 
-/* What one interface of the config asks for, in ifupdown terms. */
+/* The settings of one configured interface, in ifupdown terms. */
 struct iface {
 	const char *name;
 	char *address;  /* "dhcp", "manual" or the IPv4 address; NULL: no IPv4 stanza */
@@ -2151,7 +2151,8 @@ static void interfaces_line(struct ifupdown *u, const char *line)
 	const char *p;
 	int words = word_count(line);
 
-	if (is_marker(line, "BEGIN") || is_marker(line, "END")) {
+	if (strncmp(line, MARK_BEGIN, strlen(MARK_BEGIN)) == 0 ||
+	    strncmp(line, MARK_END, strlen(MARK_END)) == 0) {
 		if (u->in_section && list_add(&u->attrs, &u->n_attrs, line) < 0)
 			u->rv = -ENOMEM;
 		return;
@@ -2209,11 +2210,11 @@ static int iface_cmp(const void *a, const void *b)
 }
 
 /*
- * Rewrite /etc/network/interfaces: stanzas of other interfaces and every
- * comment are kept; the address, netmask, gateway and broadcast lines of
- * the configured interfaces are replaced and their other options kept;
- * missing stanzas are appended in name order; a loopback stanza is put
- * first when the file has no `auto lo`.
+ * Rewrite /etc/network/interfaces. Stanzas of other interfaces and every
+ * comment are kept. In the stanzas of configured interfaces, the address,
+ * netmask, gateway and broadcast lines are replaced and the other options
+ * kept. Missing stanzas are appended in name order, and a loopback stanza
+ * is put first when the file has no `auto lo`.
  */
 static int interfaces_write(struct setup *s, const struct conf_net *nets)
 {
@@ -2790,7 +2791,7 @@ int ctm_setup_run(const char *rootfs, const struct conf_section *ct,
 	s.gid = s.opts->root_gid;
 	s.chown = s.uid != (uid_t)-1 && s.uid != 0;
 
-	/* Fail early on kernels without openat2: nothing below is safe without it. */
+	/* Resolve the root once, so that a failing resolver is reported before any work. */
 	rv = root_open(&s, "/", O_PATH | O_DIRECTORY, 0);
 	if (rv < 0) {
 		rv = fail(&s, rv, "cannot resolve paths inside %.150s: openat2 failed: %s", rootfs,

@@ -6,7 +6,8 @@
  * docs/guest-setup.md lists what is written where for each distribution.
  *
  * Safety: ROOTFS is opened once and every path inside it is resolved with
- * openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), so a symlink in the
+ * openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), or by an equivalent
+ * walk with O_NOFOLLOW where the kernel lacks openat2. So a symlink in the
  * guest, absolute or relative, is followed as if ROOTFS were `/` and can
  * never reach a host file. Files are replaced by writing a temporary file
  * in the same directory and renaming it over the name. The last path
@@ -73,7 +74,7 @@ struct ctm_setup_opts {
 };
 
 /*
- * What a run found and did. Paths are inside the root file system and
+ * The outcome of one run. Paths are inside the root file system and
  * start with '/'. The arrays belong to the report; free them with
  * ctm_setup_report_clear().
  */
@@ -102,7 +103,7 @@ struct ctm_setup_report {
  * Arch Linux, Gentoo, Devuan and openEuler only /etc/hostname and
  * /etc/hosts, with a note saying so; NixOS nothing.
  *
- * REPORT (required) is overwritten; on error it holds what was changed
+ * REPORT (required) is overwritten; on error it lists what was changed
  * before the error, so the caller can log it. ERRMSG (CONF_ERRMSG_SIZE
  * bytes) gets one sentence on error.
  *
@@ -112,7 +113,6 @@ struct ctm_setup_report {
  *            differs from the detected OS; a netN value is invalid.
  *   -ENOTSUP the guest's release is older than pct supports.
  *   -ENOENT, -ENOTDIR  ROOTFS does not exist or is not a directory.
- *   -ENOSYS  the kernel has no openat2 (Linux < 5.6).
  *   -ENOMEM, or the negative errno of a failed file operation (ERRMSG
  *            names the path inside the guest).
  */

@@ -33,7 +33,7 @@
 #define CHECKED_SNPRINTF(buf, size, ...) \
 	ck_assert_int_lt(snprintf(buf, size, __VA_ARGS__), (int)(size))
 
-static char tmpdir[PATH_MAX]; /* per test: holds rootfs/ and outside/ */
+static char tmpdir[PATH_MAX]; /* per test: contains rootfs/ and outside/ */
 static char rootfs[PATH_MAX];
 static char outside[PATH_MAX]; /* a host directory next to the rootfs */
 static char errmsg[CONF_ERRMSG_SIZE];
