@@ -2056,21 +2056,88 @@ static void attrs_clear(struct ifupdown *u)
 	u->n_attrs = 0;
 }
 
-/* Drop the attribute lines between markers, and the markers: the route block setup wrote. */
+/* LINE with every run of blanks made one space, into BUF. */
+static void squeeze_blanks(const char *line, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	for (const char *p = line; *p && n + 1 < size; p++) {
+		if (isspace((unsigned char)*p)) {
+			if (n > 0 && buf[n - 1] != ' ')
+				buf[n++] = ' ';
+		} else {
+			buf[n++] = *p;
+		}
+	}
+	while (n > 0 && buf[n - 1] == ' ')
+		n--;
+	buf[n] = '\0';
+}
+
+/*
+ * Whether attribute lines I..I+3 are the four route lines that older
+ * releases wrote without markers for one gateway and device.
+ */
+static bool is_legacy_route_block(char **attrs, size_t n, size_t i)
+{
+	char line[256], want[256], gw[128], dev[64];
+
+	if (i + 4 > n)
+		return false;
+	squeeze_blanks(attrs[i], line, sizeof(line));
+	if (word_count(line) != 7 || !word_at(line, 4, gw, sizeof(gw)) ||
+	    !word_at(line, 6, dev, sizeof(dev)))
+		return false;
+	snprintf(want, sizeof(want), "post-up ip route add %s dev %s", gw, dev);
+	if (strcmp(line, want) != 0)
+		return false;
+	squeeze_blanks(attrs[i + 1], line, sizeof(line));
+	snprintf(want, sizeof(want), "post-up ip route add default via %s dev %s", gw, dev);
+	if (strcmp(line, want) != 0)
+		return false;
+	squeeze_blanks(attrs[i + 2], line, sizeof(line));
+	snprintf(want, sizeof(want), "pre-down ip route del default via %s dev %s", gw, dev);
+	if (strcmp(line, want) != 0)
+		return false;
+	squeeze_blanks(attrs[i + 3], line, sizeof(line));
+	snprintf(want, sizeof(want), "pre-down ip route del %s dev %s", gw, dev);
+	return strcmp(line, want) == 0;
+}
+
+/*
+ * Drop the route block an earlier run wrote: the attribute lines between
+ * markers and the markers. A stanza without markers may still carry the
+ * unmarked four-line block of older releases, which pct also removes.
+ */
 static void attrs_drop_routes(struct ifupdown *u)
 {
 	size_t kept = 0;
-	bool keep = true;
+	bool keep = true, found = false;
 
 	for (size_t i = 0; i < u->n_attrs; i++) {
 		if (strcmp(u->attrs[i], MARK_BEGIN) == 0 || strcmp(u->attrs[i], MARK_END) == 0) {
 			keep = strcmp(u->attrs[i], MARK_END) == 0;
+			found = true;
 			free(u->attrs[i]);
 		} else if (keep) {
 			u->attrs[kept++] = u->attrs[i];
 		} else {
 			free(u->attrs[i]);
 		}
+	}
+	u->n_attrs = kept;
+	if (found)
+		return;
+
+	kept = 0;
+	for (size_t i = 0; i < u->n_attrs; i++) {
+		if (is_legacy_route_block(u->attrs, u->n_attrs, i)) {
+			for (size_t j = i; j < i + 4; j++)
+				free(u->attrs[j]);
+			i += 3;
+			continue;
+		}
+		u->attrs[kept++] = u->attrs[i];
 	}
 	u->n_attrs = kept;
 }

@@ -519,6 +519,38 @@ START_TEST(test_ctm_setup_run_markers_append)
 }
 END_TEST
 
+/* The unmarked route lines older releases wrote are replaced too. */
+START_TEST(test_ctm_setup_run_legacy_routes)
+{
+	struct ctm_setup_opts o = default_opts(false);
+	struct ctm_setup_report r;
+	struct conf_file *cf = config_from_text(
+		"ostype: debian\nnet0: name=eth0,ip=198.51.100.5/24,gw=198.51.100.1\n");
+	char *text;
+
+	copy_fixture("debian-9");
+	write_text(in_root("/etc/network/interfaces"),
+	           "auto lo\niface lo inet loopback\n\n"
+	           "auto eth0\niface eth0 inet static\n"
+	           "\taddress 10.0.0.5\n\tnetmask 255.255.255.0\n"
+	           "\tpost-up ip route add 203.0.113.1 dev eth0\n"
+	           "\tpost-up  ip route add default via 203.0.113.1 dev eth0\n"
+	           "\tpre-down ip route del default via 203.0.113.1 dev eth0\n"
+	           "\tpre-down ip route del 203.0.113.1 dev eth0\n"
+	           "\tpost-up ip route add 192.0.2.9 dev eth1\n");
+	ck_assert_msg(run_setup(cf, &o, &r) == 0, "%s", errmsg);
+	text = read_text(in_root("/etc/network/interfaces"));
+	ck_assert_str_eq(text, "auto lo\niface lo inet loopback\n\n"
+	                       "auto eth0\niface eth0 inet static\n"
+	                       "\taddress 198.51.100.5\n\tnetmask 255.255.255.0\n"
+	                       "\tgateway 198.51.100.1\n"
+	                       "\tpost-up ip route add 192.0.2.9 dev eth1\n\n");
+	free(text);
+	ctm_setup_report_clear(&r);
+	conf_file_free(cf);
+}
+END_TEST
+
 /* ---- confinement ---- */
 
 /*
@@ -878,6 +910,7 @@ static Suite *setup_suite(void)
 	tcase_add_test(tc, test_ctm_setup_run_pve_ignore_dir);
 	tcase_add_test(tc, test_ctm_setup_run_markers_in_place);
 	tcase_add_test(tc, test_ctm_setup_run_markers_append);
+	tcase_add_test(tc, test_ctm_setup_run_legacy_routes);
 	tcase_add_test(tc, test_ctm_setup_run_symlink_escape);
 	tcase_add_test(tc, test_ctm_setup_run_symlink_home);
 	tcase_add_test(tc, test_ctm_setup_run_ostype_mismatch);
