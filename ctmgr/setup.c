@@ -1303,6 +1303,44 @@ static int debian_version(struct setup *s, const char *os_release)
 	return rv;
 }
 
+/* Devuan names its releases; setup uses the Debian release each is based on. */
+static int devuan_version(struct setup *s)
+{
+	static const struct {
+		const char *name;
+		int debian;
+	} names[] = {
+		{ "jessie", 8 },     { "ascii", 9 },            { "ascii/ceres", 9 },
+		{ "beowulf", 10 },   { "beowulf/ceres", 10 },   { "chimaera", 11 },
+		{ "chimaera/ceres", 11 }, { "daedalus", 12 },   { "daedalus/ceres", 12 },
+		{ "excalibur", 13 }, { "excalibur/ceres", 13 },
+	};
+	char *line = NULL;
+	int rv;
+
+	rv = file_first_line(s, "/etc/devuan_version", &line);
+	if (rv == -ENOENT)
+		return fail(s, -EINVAL, "cannot read the Devuan release: /etc/devuan_version is "
+		                        "missing in the guest");
+	if (rv < 0)
+		return rv;
+	for (char *p = line; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	snprintf(s->report->version, sizeof(s->report->version), "%s", line);
+
+	s->major = -1;
+	s->minor = 0;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(line, names[i].name) == 0)
+			s->major = names[i].debian;
+	rv = 0;
+	if (s->major < 0)
+		rv = fail(s, -ENOTSUP, "the guest's Devuan release \"%.40s\" in /etc/devuan_version "
+		                       "is not supported; setup supports jessie to excalibur", line);
+	free(line);
+	return rv;
+}
+
 static int ubuntu_version(struct setup *s, const char *os_release)
 {
 	/* Releases before 17.04 that pct still accepts. */
@@ -1864,6 +1902,7 @@ static int init_setup(struct setup *s)
 
 	switch (s->os) {
 	case OS_DEBIAN:
+	case OS_DEVUAN:
 		if (init_is_systemd(s)) {
 			rv = getty_setup(s, ttys, "");
 			if (rv == 0 && version_at_least(s, 12, 0))
@@ -2756,7 +2795,7 @@ static int template_fixup(struct setup *s)
 
 static bool fully_managed(enum os os)
 {
-	return os == OS_DEBIAN || os == OS_UBUNTU || os == OS_ALPINE;
+	return os == OS_DEBIAN || os == OS_DEVUAN || os == OS_UBUNTU || os == OS_ALPINE;
 }
 
 static int read_release(struct setup *s, const char *os_release)
@@ -2764,6 +2803,8 @@ static int read_release(struct setup *s, const char *os_release)
 	switch (s->os) {
 	case OS_DEBIAN:
 		return debian_version(s, os_release);
+	case OS_DEVUAN:
+		return devuan_version(s);
 	case OS_UBUNTU:
 		return ubuntu_version(s, os_release);
 	case OS_ALPINE:
@@ -2773,7 +2814,7 @@ static int read_release(struct setup *s, const char *os_release)
 	}
 }
 
-/* The steps for Debian, Ubuntu and Alpine. */
+/* The steps for Debian, Devuan, Ubuntu and Alpine. */
 static int setup_full(struct setup *s, const struct conf_net *nets)
 {
 	int rv = 0;

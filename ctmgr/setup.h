@@ -99,8 +99,8 @@ struct ctm_setup_report {
  * The guest OS is read from /etc/os-release (or /usr/lib/os-release), and
  * from the release files pct checks when that file is missing or its ID
  * is unknown. `ostype: unmanaged` returns at once, with nothing changed.
- * Debian, Ubuntu and Alpine get the full setup; CentOS, Fedora, openSUSE,
- * Arch Linux, Gentoo, Devuan and openEuler only /etc/hostname and
+ * Debian, Devuan, Ubuntu and Alpine get the full setup; CentOS, Fedora,
+ * openSUSE, Arch Linux, Gentoo and openEuler only /etc/hostname and
  * /etc/hosts, with a note saying so; NixOS nothing.
  *
  * REPORT (required) is overwritten; on error it lists what was changed

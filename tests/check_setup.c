@@ -345,6 +345,12 @@ START_TEST(test_ctm_setup_run_ubuntu2204)
 }
 END_TEST
 
+START_TEST(test_ctm_setup_run_devuan)
+{
+	check_fixture("devuan-4", false);
+}
+END_TEST
+
 START_TEST(test_ctm_setup_run_alpine)
 {
 	check_fixture("alpine-3.18", true);
@@ -903,6 +909,7 @@ static Suite *setup_suite(void)
 	tcase_add_test(tc, test_ctm_setup_run_debian9);
 	tcase_add_test(tc, test_ctm_setup_run_ubuntu1604);
 	tcase_add_test(tc, test_ctm_setup_run_ubuntu2204);
+	tcase_add_test(tc, test_ctm_setup_run_devuan);
 	tcase_add_test(tc, test_ctm_setup_run_alpine);
 	tcase_add_test(tc, test_ctm_setup_run_centos);
 	tcase_add_test(tc, test_ctm_setup_run_unmanaged);
