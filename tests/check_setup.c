@@ -14,10 +14,13 @@
 #include <errno.h>
 #include <ftw.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "conf/conf.h"
@@ -621,6 +624,65 @@ START_TEST(test_ctm_setup_run_symlink_escape)
 }
 END_TEST
 
+/*
+ * The literal case: guest files linked to /etc/passwd, absolute and
+ * relative. The test runs in a child with its own mount namespace, where
+ * a sentinel file is bind-mounted over /etc/passwd, so a bug writes into
+ * the sentinel and never into the host's file. Needs root; skipped
+ * otherwise.
+ */
+START_TEST(test_ctm_setup_run_link_to_passwd)
+{
+	struct ctm_setup_opts o = default_opts(false);
+	struct ctm_setup_report r;
+	struct conf_file *cf = config_of_fixture("debian-12");
+	char sentinel[PATH_MAX], *text;
+	struct stat st;
+	int status, rv;
+	pid_t pid;
+
+	if (geteuid() != 0) {
+		conf_file_free(cf);
+		return;
+	}
+	copy_fixture("debian-12");
+	CHECKED_SNPRINTF(sentinel, sizeof(sentinel), "%s/passwd", outside);
+	write_text(sentinel, "sentinel\n");
+	ck_assert_int_eq(symlink("/etc/passwd", in_root("/etc/hostname")), 0);
+	unlink(in_root("/etc/hosts"));
+	ck_assert_int_eq(symlink("../../../../../../../../../../etc/passwd", in_root("/etc/hosts")),
+	                 0);
+
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		if (unshare(CLONE_NEWNS) < 0 ||
+		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+		    mount(sentinel, "/etc/passwd", NULL, MS_BIND, NULL) < 0)
+			_exit(77);
+		rv = run_setup(cf, &o, &r);
+		ctm_setup_report_clear(&r);
+		text = read_text("/etc/passwd");
+		_exit(rv != 0 ? 1 : strcmp(text, "sentinel\n") != 0 ? 2 : 0);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	conf_file_free(cf);
+	if (WEXITSTATUS(status) == 77)
+		return;
+	ck_assert_msg(WEXITSTATUS(status) == 0, "child failed with %d (1: setup failed, 2: "
+	              "/etc/passwd was written)", WEXITSTATUS(status));
+
+	text = read_text(sentinel);
+	ck_assert_str_eq(text, "sentinel\n");
+	free(text);
+	ck_assert_int_eq(lstat(in_root("/etc/hostname"), &st), 0);
+	ck_assert(S_ISREG(st.st_mode));
+	ck_assert_int_eq(lstat(in_root("/etc/hosts"), &st), 0);
+	ck_assert(S_ISREG(st.st_mode));
+}
+END_TEST
+
 /* A home directory linked out of the guest is not where SSH keys go. */
 START_TEST(test_ctm_setup_run_symlink_home)
 {
@@ -919,6 +981,7 @@ static Suite *setup_suite(void)
 	tcase_add_test(tc, test_ctm_setup_run_markers_append);
 	tcase_add_test(tc, test_ctm_setup_run_legacy_routes);
 	tcase_add_test(tc, test_ctm_setup_run_symlink_escape);
+	tcase_add_test(tc, test_ctm_setup_run_link_to_passwd);
 	tcase_add_test(tc, test_ctm_setup_run_symlink_home);
 	tcase_add_test(tc, test_ctm_setup_run_ostype_mismatch);
 	tcase_add_test(tc, test_ctm_setup_run_unknown_os);

@@ -82,6 +82,7 @@ check_PROGRAMS += tests/check_setup
 tests_check_setup_SOURCES = tests/check_setup.c
 tests_check_setup_CFLAGS = $(UNIT_CFLAGS)
 tests_check_setup_LDADD = ctmgr/libctsetup.la $(UNIT_LIBS) -lcrypt
+EXTRA_DIST += tests/data/setup
 # setup-end
 
 TESTS += $(check_PROGRAMS) tests/ctconf.test
