@@ -851,10 +851,14 @@ static int file_write_str(struct setup *s, const char *path, const char *data, i
 	return file_write(s, path, data, strlen(data), 0644, flags);
 }
 
-/* Make PATH a symlink to TARGET unless it already is one or is ignored. */
+/*
+ * Make PATH a symlink to TARGET unless it already is one or is ignored.
+ * The new link is made under a temporary name and renamed over PATH, so
+ * PATH never goes missing.
+ */
 static int symlink_ensure(struct setup *s, const char *path, const char *target, int flags)
 {
-	char dir[PATH_MAX], old[PATH_MAX];
+	char dir[PATH_MAX], old[PATH_MAX], tmp[NAME_MAX + 32];
 	const char *base;
 	struct stat st;
 	ssize_t n;
@@ -886,19 +890,27 @@ static int symlink_ensure(struct setup *s, const char *path, const char *target,
 			rv = fail(s, -EISDIR, "cannot link %s in the guest: it is a directory", path);
 			goto out;
 		}
-		if (unlinkat(dirfd, base, 0) < 0) {
-			rv = fail(s, -errno, "cannot remove %s in the guest: %s", path, strerror(errno));
-			goto out;
-		}
 	}
 
-	if (symlinkat(target, dirfd, base) < 0) {
+	if ((size_t)snprintf(tmp, sizeof(tmp), ".%s.ctmgr-%ld", base, (long)getpid()) >=
+	    sizeof(tmp)) {
+		rv = fail(s, -ENAMETOOLONG, "cannot link %s in the guest: name too long", path);
+		goto out;
+	}
+	unlinkat(dirfd, tmp, 0);
+	if (symlinkat(target, dirfd, tmp) < 0) {
 		rv = fail(s, -errno, "cannot link %s in the guest: %s", path, strerror(errno));
 		goto out;
 	}
-	rv = give_to_root(s, dirfd, base);
-	if (rv == 0)
-		rv = report_changed(s, path);
+	rv = give_to_root(s, dirfd, tmp);
+	if (rv == 0 && renameat(dirfd, tmp, dirfd, base) < 0)
+		rv = -errno;
+	if (rv < 0) {
+		unlinkat(dirfd, tmp, 0);
+		rv = fail(s, rv, "cannot link %s in the guest: %s", path, strerror(-rv));
+		goto out;
+	}
+	rv = report_changed(s, path);
 
 out:
 	close(dirfd);
@@ -1465,6 +1477,17 @@ static bool is_ip(const char *text)
 	return inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
 }
 
+/* Whether TEXT is a zone name such as Europe/Vienna: no "..", no leading '/'. */
+static bool is_zone_name(const char *text)
+{
+	if (!*text || text[0] == '/' || strstr(text, "..") || strlen(text) > 128)
+		return false;
+	for (const char *p = text; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("/_+-", *p))
+			return false;
+	return true;
+}
+
 /*
  * Check the config values that end up in guest files, so that a value the
  * lenient config reader kept cannot put stray words into /etc/hosts or
@@ -1477,6 +1500,13 @@ static int config_check(struct setup *s)
 	char *list, *word, *save = NULL;
 	int rv = 0;
 
+	const char *zone = conf_get(s->ct, "timezone");
+
+	if (zone && strcmp(zone, "host") == 0)
+		zone = s->opts->host_timezone;
+	if (zone && !is_zone_name(zone))
+		return fail(s, -EINVAL, "invalid timezone \"%.60s\": expected a zone name such as "
+		                        "Europe/Vienna, or host", zone);
 	if (hostname && !is_dns_name(hostname))
 		return fail(s, -EINVAL, "invalid hostname \"%.60s\" in the config: expected a DNS "
 		                        "name of letters, digits, '-' and '.'", hostname);
@@ -1732,6 +1762,70 @@ static int dns_set(struct setup *s)
 	else
 		rv = fail(s, rv, "out of memory");
 	buf_free(&b);
+	return rv;
+}
+
+/* The host's zone name: OPTS' host_timezone, else from the /etc/localtime link. */
+static char *host_zone(struct setup *s)
+{
+	static const char prefix[] = "/usr/share/zoneinfo/";
+	char *real;
+	char *zone = NULL;
+
+	if (s->opts->host_timezone)
+		return strdup(s->opts->host_timezone);
+	real = realpath("/etc/localtime", NULL);
+	if (real && strncmp(real, prefix, strlen(prefix)) == 0)
+		zone = strdup(real + strlen(prefix));
+	free(real);
+	return zone;
+}
+
+/*
+ * Point /etc/localtime at the zone of the `timezone` key (`host` means the
+ * host's zone) and write the zone to /etc/timezone when the guest has that
+ * file. A link that already leads to the zone's file is kept. A guest
+ * without the zone file keeps its time zone, with a note.
+ */
+static int timezone_set(struct setup *s)
+{
+	const char *value = conf_get(s->ct, "timezone");
+	struct stat want, have;
+	char *zone, *tz_path = NULL, *line = NULL;
+	int rv = 0;
+
+	if (!value)
+		return 0;
+	zone = strcmp(value, "host") == 0 ? host_zone(s) : strdup(value);
+	if (!zone)
+		return strcmp(value, "host") == 0
+		           ? note(s, "the host's time zone is unknown; the guest's is left alone")
+		           : fail(s, -ENOMEM, "out of memory");
+	if (!is_zone_name(zone)) {
+		rv = fail(s, -EINVAL, "invalid timezone \"%.60s\": expected a zone name such as "
+		                      "Europe/Vienna, or host", zone);
+		goto out;
+	}
+	if (asprintf(&tz_path, "/usr/share/zoneinfo/%s", zone) < 0) {
+		tz_path = NULL;
+		rv = fail(s, -ENOMEM, "out of memory");
+		goto out;
+	}
+	if (path_stat(s, tz_path, &want) < 0 || !S_ISREG(want.st_mode)) {
+		rv = note(s, "the guest has no %s; its time zone is left alone", tz_path);
+		goto out;
+	}
+
+	if (path_stat(s, "/etc/localtime", &have) < 0 || have.st_dev != want.st_dev ||
+	    have.st_ino != want.st_ino)
+		rv = symlink_ensure(s, "/etc/localtime", tz_path, 0);
+	if (rv == 0 && is_file(s, "/etc/timezone") && asprintf(&line, "%s\n", zone) >= 0)
+		rv = file_write_str(s, "/etc/timezone", line, 0);
+
+out:
+	free(line);
+	free(tz_path);
+	free(zone);
 	return rv;
 }
 
@@ -2840,9 +2934,8 @@ static int setup_full(struct setup *s, const struct conf_net *nets)
 		rv = hostname_set(s, nets, false);
 	if (rv == 0)
 		rv = dns_set(s);
-	if (rv == 0 && conf_get(s->ct, "timezone"))
-		rv = note(s, "the timezone setting is not applied to the guest; set it inside the "
-		             "container");
+	if (rv == 0)
+		rv = timezone_set(s);
 	return rv;
 }
 

@@ -64,6 +64,12 @@ struct ctm_setup_opts {
 	const char *host_resolv_conf;
 
 	/*
+	 * The host's zone name (such as Europe/Vienna) for `timezone: host`.
+	 * NULL reads it from the host's /etc/localtime link.
+	 */
+	const char *host_timezone;
+
+	/*
 	 * Owner given to files and directories that setup creates, such as
 	 * the mapped root of an unprivileged container (100000). 0 or -1
 	 * keeps the owner of the calling process. A replaced file keeps its

@@ -932,6 +932,45 @@ START_TEST(test_ctm_setup_run_tty_zero)
 }
 END_TEST
 
+START_TEST(test_ctm_setup_run_timezone)
+{
+	struct ctm_setup_opts o = default_opts(false);
+	struct ctm_setup_report r;
+	struct conf_file *cf = config_from_text("ostype: debian\ntimezone: host\n");
+	char target[PATH_MAX];
+	ssize_t n;
+
+	copy_fixture("debian-12");
+
+	/* A relative link to the zone's file is kept. */
+	o.host_timezone = "Europe/Vienna";
+	unlink(in_root("/etc/localtime"));
+	ck_assert_int_eq(symlink("../usr/share/zoneinfo/Europe/Vienna", in_root("/etc/localtime")),
+	                 0);
+	ck_assert_msg(run_setup(cf, &o, &r) == 0, "%s", errmsg);
+	n = readlink(in_root("/etc/localtime"), target, sizeof(target) - 1);
+	ck_assert_int_gt(n, 0);
+	target[n] = '\0';
+	ck_assert_str_eq(target, "../usr/share/zoneinfo/Europe/Vienna");
+	ctm_setup_report_clear(&r);
+
+	/* A zone the guest lacks leaves the link alone, with a note. */
+	o.host_timezone = "America/Lima";
+	ck_assert_msg(run_setup(cf, &o, &r) == 0, "%s", errmsg);
+	ck_assert_uint_eq(r.n_notes, 1);
+	ck_assert_ptr_nonnull(strstr(r.notes[0], "/usr/share/zoneinfo/America/Lima"));
+	ctm_setup_report_clear(&r);
+	conf_file_free(cf);
+
+	/* A zone name that climbs out of the zoneinfo tree is invalid. */
+	cf = config_from_text("ostype: debian\ntimezone: ../../../etc/shadow\n");
+	ck_assert_int_eq(run_setup(cf, &o, &r), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(errmsg, "invalid timezone"));
+	ctm_setup_report_clear(&r);
+	conf_file_free(cf);
+}
+END_TEST
+
 /* New files of an unprivileged container belong to its mapped root. */
 START_TEST(test_ctm_setup_run_owner)
 {
@@ -993,6 +1032,7 @@ static Suite *setup_suite(void)
 	tcase_add_test(tc, test_ctm_setup_run_host_resolv_conf);
 	tcase_add_test(tc, test_ctm_setup_run_password_hash_given);
 	tcase_add_test(tc, test_ctm_setup_run_tty_zero);
+	tcase_add_test(tc, test_ctm_setup_run_timezone);
 	tcase_add_test(tc, test_ctm_setup_run_owner);
 	suite_add_tcase(s, tc);
 	return s;
