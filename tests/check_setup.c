@@ -657,13 +657,16 @@ START_TEST(test_ctm_setup_run_link_to_passwd)
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
 		if (unshare(CLONE_NEWNS) < 0 ||
-		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-		    mount(sentinel, "/etc/passwd", NULL, MS_BIND, NULL) < 0)
+		    mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0 ||
+		    mount(sentinel, "/etc/passwd", "none", MS_BIND, NULL) < 0)
 			_exit(77);
 		rv = run_setup(cf, &o, &r);
 		ctm_setup_report_clear(&r);
+		conf_file_free(cf);
 		text = read_text("/etc/passwd");
-		_exit(rv != 0 ? 1 : strcmp(text, "sentinel\n") != 0 ? 2 : 0);
+		status = rv != 0 ? 1 : strcmp(text, "sentinel\n") != 0 ? 2 : 0;
+		free(text);
+		_exit(status);
 	}
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert(WIFEXITED(status));
