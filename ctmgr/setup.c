@@ -470,10 +470,15 @@ out:
 	return rv;
 }
 
+/* LIMIT: openat2 attempts that end in EAGAIN before the walk takes over. */
+#define OPENAT2_TRIES 16
+
 /*
  * Open PATH (absolute, inside the guest) with every symlink kept inside
  * the root: openat2 with RESOLVE_IN_ROOT, or walk_open() where the kernel
- * lacks openat2.
+ * lacks openat2. openat2 fails with EAGAIN when a rename or mount anywhere
+ * on the system races with a ".." in the path; it is retried, and the
+ * walk, which has no such failure, resolves the path when that persists.
  */
 static int root_open(struct setup *s, const char *path, int flags, mode_t mode)
 {
@@ -485,11 +490,14 @@ static int root_open(struct setup *s, const char *path, int flags, mode_t mode)
 	};
 	long fd;
 
-	if (!no_openat2) {
+	for (int i = 0; !no_openat2 && i < OPENAT2_TRIES; i++) {
 		fd = syscall(SYS_openat2, s->root, path, &how, sizeof(how));
-		if (fd >= 0 || errno != ENOSYS)
-			return fd < 0 ? -errno : (int)fd;
-		no_openat2 = true;
+		if (fd >= 0)
+			return (int)fd;
+		if (errno == ENOSYS)
+			no_openat2 = true;
+		else if (errno != EAGAIN)
+			return -errno;
 	}
 	return walk_open(s->root, path, flags);
 }
@@ -2115,6 +2123,15 @@ static void auto_mark(struct ifupdown *u, const char *name)
 		u->rv = -ENOMEM;
 }
 
+static void iface_clear(struct iface *f)
+{
+	free(f->address);
+	free(f->netmask);
+	free(f->address6);
+	free(f->netmask6);
+	memset(f, 0, sizeof(*f));
+}
+
 /* Build the iface table from the netN values; Alpine turns IPv6 dhcp/auto into manual. */
 static int ifaces_build(struct ifupdown *u, const struct conf_net *nets)
 {
@@ -2130,8 +2147,11 @@ static int ifaces_build(struct ifupdown *u, const struct conf_net *nets)
 
 		if (!n->name || (!n->ip && !n->gw && !n->ip6 && !n->gw6))
 			continue;
+		/* A later netN with the same interface name replaces the earlier one. */
 		f = iface_find(u, n->name);
-		if (!f)
+		if (f)
+			iface_clear(f);
+		else
 			f = &u->ifaces[u->n_ifaces++];
 		memset(f, 0, sizeof(*f));
 		f->name = n->name;
@@ -2469,12 +2489,8 @@ static int interfaces_write(struct setup *s, const struct conf_net *nets)
 		                WRITE_MKPARENTS);
 
 out:
-	for (size_t i = 0; i < u.n_ifaces; i++) {
-		free(u.ifaces[i].address);
-		free(u.ifaces[i].netmask);
-		free(u.ifaces[i].address6);
-		free(u.ifaces[i].netmask6);
-	}
+	for (size_t i = 0; i < u.n_ifaces; i++)
+		iface_clear(&u.ifaces[i]);
 	attrs_clear(&u);
 	list_free(u.autos, u.n_autos);
 	buf_free(&u.out);

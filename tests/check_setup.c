@@ -560,6 +560,29 @@ START_TEST(test_ctm_setup_run_legacy_routes)
 }
 END_TEST
 
+/* Two netN with one interface name: the later one wins, nothing leaks. */
+START_TEST(test_ctm_setup_run_duplicate_iface)
+{
+	struct ctm_setup_opts o = default_opts(false);
+	struct ctm_setup_report r;
+	struct conf_file *cf = config_from_text("ostype: debian\n"
+	                                        "net0: name=eth0,ip=192.0.2.5/24,ip6=2001:db8::5/64\n"
+	                                        "net1: name=eth0,ip=198.51.100.5/24\n");
+	char *text;
+
+	copy_fixture("debian-9");
+	unlink(in_root("/etc/network/interfaces"));
+	ck_assert_msg(run_setup(cf, &o, &r) == 0, "%s", errmsg);
+	text = read_text(in_root("/etc/network/interfaces"));
+	ck_assert_str_eq(text, "auto lo\niface lo inet loopback\niface lo inet6 loopback\n\n"
+	                       "auto eth0\niface eth0 inet static\n"
+	                       "\taddress 198.51.100.5\n\tnetmask 255.255.255.0\n\n");
+	free(text);
+	ctm_setup_report_clear(&r);
+	conf_file_free(cf);
+}
+END_TEST
+
 /* ---- confinement ---- */
 
 /*
@@ -1022,6 +1045,7 @@ static Suite *setup_suite(void)
 	tcase_add_test(tc, test_ctm_setup_run_markers_in_place);
 	tcase_add_test(tc, test_ctm_setup_run_markers_append);
 	tcase_add_test(tc, test_ctm_setup_run_legacy_routes);
+	tcase_add_test(tc, test_ctm_setup_run_duplicate_iface);
 	tcase_add_test(tc, test_ctm_setup_run_symlink_escape);
 	tcase_add_test(tc, test_ctm_setup_run_link_to_passwd);
 	tcase_add_test(tc, test_ctm_setup_run_symlink_home);
