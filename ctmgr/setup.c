@@ -477,8 +477,8 @@ out:
  * Open PATH (absolute, inside the guest) with every symlink kept inside
  * the root: openat2 with RESOLVE_IN_ROOT, or walk_open() where the kernel
  * lacks openat2. openat2 fails with EAGAIN when a rename or mount anywhere
- * on the system races with a ".." in the path; it is retried, and the
- * walk, which has no such failure, resolves the path when that persists.
+ * on the system races with a ".." in the path. So it is retried, and when
+ * that persists the walk, which has no such failure, resolves the path.
  */
 static int root_open(struct setup *s, const char *path, int flags, mode_t mode)
 {

@@ -1,7 +1,8 @@
 /*
  * Guest setup: the changes made to a container's root file system before
  * every start and once at create time, so that the guest comes up with
- * the hostname, addresses, DNS servers and consoles of its config. The
+ * the hostname, addresses, DNS servers, time zone and consoles of its
+ * config. The
  * behaviour follows pct's guest setup (pve-container, the LXC::Setup modules);
  * docs/guest-setup.md lists what is written where for each distribution.
  *
@@ -116,9 +117,12 @@ struct ctm_setup_report {
  * Errors:
  *   -EINVAL  ROOTFS is `/` or not absolute; the OS cannot be detected or
  *            its version read (ERRMSG names the files checked); `ostype`
- *            differs from the detected OS; a netN value is invalid.
+ *            differs from the detected OS; a hostname, nameserver,
+ *            searchdomain, timezone, tty or netN value is invalid. These
+ *            are found before anything is written.
  *   -ENOTSUP the guest's release is older than pct supports.
- *   -ENOENT, -ENOTDIR  ROOTFS does not exist or is not a directory.
+ *   -ENOENT, -ENOTDIR  ROOTFS does not exist or is not a directory; at
+ *            create time, root's home directory is missing in the guest.
  *   -ENOMEM, or the negative errno of a failed file operation (ERRMSG
  *            names the path inside the guest).
  */
