@@ -1504,12 +1504,14 @@ static bool is_zone_name(const char *text)
 static int config_check(struct setup *s)
 {
 	const char *hostname = conf_get(s->ct, "hostname");
+	const char *zone = conf_get(s->ct, "timezone");
 	const char *keys[] = { "nameserver", "searchdomain" };
 	char *list, *word, *save = NULL;
-	int rv = 0;
+	int ttys, rv;
 
-	const char *zone = conf_get(s->ct, "timezone");
-
+	rv = tty_count(s, &ttys);
+	if (rv < 0)
+		return rv;
 	if (zone && strcmp(zone, "host") == 0)
 		zone = s->opts->host_timezone;
 	if (zone && !is_zone_name(zone))

@@ -951,8 +951,10 @@ START_TEST(test_ctm_setup_run_tty_zero)
 	conf_file_free(cf);
 
 	cf = config_from_text("ostype: debian\ntty: 9\n");
+	tree_record(rootfs);
 	ck_assert_int_eq(run_setup(cf, &o, &r), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(errmsg, "tty"));
+	tree_assert_unchanged(rootfs);
 	ctm_setup_report_clear(&r);
 	conf_file_free(cf);
 }
