@@ -77,5 +77,13 @@ tests_check_ctlock_CFLAGS = $(UNIT_CFLAGS) -pthread
 tests_check_ctlock_LDADD = lock/liblock.la $(UNIT_LIBS) -lpthread
 # lock-end
 
+# setup-begin: guest setup on fixture root file systems in tests/data/setup/
+check_PROGRAMS += tests/check_setup
+tests_check_setup_SOURCES = tests/check_setup.c
+tests_check_setup_CFLAGS = $(UNIT_CFLAGS)
+tests_check_setup_LDADD = ctmgr/libctsetup.la $(UNIT_LIBS) -lcrypt
+EXTRA_DIST += tests/data/setup
+# setup-end
+
 TESTS += $(check_PROGRAMS) tests/ctconf.test
 EXTRA_DIST += tests/ctconf.test
