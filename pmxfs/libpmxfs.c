@@ -465,7 +465,9 @@ static int take_waiters(const struct call *k, size_t *off, struct pfs_lock_state
 	/* Each waiter takes at least its fixed part, which bounds nwaiters. */
 	if (nwaiters > (k->payload_len - *off) / sizeof(w))
 		return -EBADMSG;
-	l->waiters = calloc(nwaiters ? nwaiters : 1, sizeof(*l->waiters));
+	if (nwaiters == 0)
+		return 0;
+	l->waiters = calloc(nwaiters, sizeof(*l->waiters));
 	if (!l->waiters)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < nwaiters; i++) {
