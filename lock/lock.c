@@ -161,7 +161,7 @@ static enum lock_lost_cause read_events(struct lock *lock, int *fd)
 
 /*
  * Sleep until deadline_ns, a wake-up (stop or loss) or an event from
- * pmxfs. Returns the cause when pmxfs said the lock is lost.
+ * pmxfs. Returns the cause when pmxfs sent a loss notice for this lock.
  */
 static enum lock_lost_cause wait_renewal(struct lock *lock, int64_t deadline_ns, int *event_fd)
 {

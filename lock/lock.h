@@ -23,8 +23,8 @@
  * deadline still covers a daemon that cannot tell (hung or gone).
  *
  * A lost lock stays lost: the threads stop, lock_held() returns false,
- * lock_cond() and lock_write() fail with -ENOLCK, lock_lost_cause() says
- * why, and the on_lost callback runs once, on the watchdog or the
+ * lock_cond() and lock_write() fail with -ENOLCK, lock_lost_cause()
+ * returns the cause, and the on_lost callback runs once, on the watchdog or the
  * renewal thread.
  *
  * Return convention: 0 or a negative errno value. Functions that can fail
@@ -57,7 +57,7 @@
 
 struct lock;
 
-/* Why a lock was lost. */
+/* The cause of a lost lock. */
 enum lock_lost_cause {
 	LOCK_LOST_NONE = 0,  /* still held, or released */
 	LOCK_LOST_DEADLINE,  /* no renewal succeeded before the lease minus the margin */
@@ -114,7 +114,7 @@ int64_t lock_time_left_ms(const struct lock *lock);
 /* Successful renewals since the acquire. */
 unsigned lock_renewals(const struct lock *lock);
 
-/* Why the lock was lost, LOCK_LOST_NONE while it is held. */
+/* Return the cause of the loss, LOCK_LOST_NONE while the lock is held. */
 enum lock_lost_cause lock_lost_cause(const struct lock *lock);
 
 /* A short phrase for cause ("this node lost quorum"), a static string. */

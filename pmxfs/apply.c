@@ -536,7 +536,7 @@ static struct pfs__entry *ensure_dir(struct pfs_tree *tree, const struct pfs_msg
 	return e;
 }
 
-/* Who asked for a lock: the fields of an ACQUIRE that its entry keeps. */
+/* The requester of a lock: the fields of an ACQUIRE that its entry keeps. */
 struct holder {
 	uint32_t node;
 	uint64_t request_id;
@@ -545,8 +545,8 @@ struct holder {
 	const char *node_name;
 };
 
-/* LIMIT: room for the entry text with a 128-byte lock name's numbers and
- * a 63-byte node name. */
+/* LIMIT: the longest entry text, with the largest numbers and a 63-byte
+ * node name, is 154 bytes. */
 #define LOCK_ENTRY_SIZE 192
 
 /* Create the lock entry for holder h and record its lease. */

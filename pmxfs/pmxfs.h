@@ -63,10 +63,11 @@ struct pfs_cond {
 #define PFS_EVENT_KIND_CHANGE 0
 #define PFS_EVENT_KIND_RESYNC 1
 #define PFS_EVENT_KIND_OVERFLOW 2
-/* A lock this connection acquired is lost, without a watch: path is the
- * lock name, version its token, op the cause: "expired" (the lease ran
- * out), "released" (another client released it), "no-quorum" (this node
- * lost quorum) or "replaced" (a sync replaced the tree without it). */
+/* A lock this connection acquired is lost; no watch is needed. path is
+ * the lock name, version its token and op the cause: "expired" (the
+ * lease ran out), "released" (another client released it), "no-quorum"
+ * (this node lost quorum) or "replaced" (a sync replaced the tree
+ * without it). */
 #define PFS_EVENT_KIND_LOCK_LOST 3
 
 struct pfs_event {

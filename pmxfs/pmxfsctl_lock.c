@@ -10,7 +10,7 @@
  * killed), 7 when the lock was not acquired within the timeout, 4 when
  * the lock was lost while the command ran.
  *
- * `locks` lists the held locks as the local daemon sees them: name,
+ * `locks` lists the held locks as the local daemon shows them: name,
  * holder node and pid, token, waiters (count, then one line each) and the
  * lease left as this node times it.
  */

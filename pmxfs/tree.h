@@ -237,9 +237,9 @@ void pfs_tree_status_drop(struct pfs_tree *tree, uint32_t node);
 void pfs_tree_drop_waiters(struct pfs_tree *tree, uint32_t node);
 
 /*
- * Parse the data of a lock entry into the holder fields of *lock (node,
- * request_id, lease_ms, pid, node_name); entries written before pid and
- * node name were recorded leave those two empty.
+ * Parse the data of a lock entry into the holder fields of *lock: node,
+ * request_id, lease_ms, pid and node_name. Entries written before the pid
+ * and node name were recorded leave those two empty.
  * Errors: -EBADMSG (not the layout apply writes).
  */
 int pfs_tree_lock_parse(const char *data, struct pfs_lock_entry *lock);

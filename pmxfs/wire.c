@@ -40,7 +40,7 @@ struct wire_lock_body {
 	uint64_t waiter_id;
 };
 
-/* What ACQUIRE adds after struct wire_lock_body. */
+/* The fields ACQUIRE adds after struct wire_lock_body. */
 struct wire_acquire_extra {
 	uint32_t pid;
 	uint32_t node_name_len;

@@ -55,9 +55,9 @@ static void wait_until_ms(int64_t start_ms)
 		;
 }
 
-static int fail(const char *what, const char *errmsg, int rv)
+static int fail(const char *step, const char *errmsg, int rv)
 {
-	fprintf(stderr, "lock_client: %s: %s\n", what, errmsg[0] ? errmsg : strerror(-rv));
+	fprintf(stderr, "lock_client: %s failed: %s\n", step, errmsg[0] ? errmsg : strerror(-rv));
 	return 1;
 }
 
