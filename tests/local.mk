@@ -75,6 +75,12 @@ tests_check_lock_LDADD = lock/liblock.la $(UNIT_LIBS) -lpthread
 tests_check_ctlock_SOURCES = tests/check_ctlock.c tests/lock_daemon.h tests/lock_daemon.c
 tests_check_ctlock_CFLAGS = $(UNIT_CFLAGS) -pthread
 tests_check_ctlock_LDADD = lock/liblock.la $(UNIT_LIBS) -lpthread
+
+# The liblock client that tests/cluster/lock-3node.test runs on each node.
+noinst_PROGRAMS += tests/lock_client
+tests_lock_client_SOURCES = tests/lock_client.c
+tests_lock_client_CFLAGS = $(AM_CFLAGS) -pthread
+tests_lock_client_LDADD = lock/liblock.la -lpthread
 # lock-end
 
 # setup-begin: guest setup on fixture root file systems in tests/data/setup/
