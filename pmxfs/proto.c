@@ -29,13 +29,14 @@ static const char *const op_names[PFS_OP_MAX + 1] = {
 	[PFS_OP_AGENT_REGISTER] = "agent-register",
 	[PFS_OP_NODE_REQUEST] = "node-request",
 	[PFS_OP_NODE_REPLY] = "node-reply",
+	[PFS_OP_LOCK_LIST] = "lock-list",
 };
 
 const char *pfs_op_name(enum pfs_op op)
 {
 	if ((int)op < 1 || op > PFS_OP_MAX)
 		return op == PFS_OP_EVENT ? "event" : "?";
-	return op_names[op];
+	return op_names[op] ? op_names[op] : "?";
 }
 
 /* Which strings each op needs. */
@@ -45,7 +46,8 @@ static int needs(enum pfs_op op, int *path, int *path2, int *data)
 	*path2 = op == PFS_OP_RENAME || op == PFS_OP_NODE_REQUEST;
 	*data = op == PFS_OP_CREATE || op == PFS_OP_WRITE || op == PFS_OP_KV_SET ||
 		op == PFS_OP_NODE_REQUEST || op == PFS_OP_NODE_REPLY;
-	if (op == PFS_OP_STATUS || op == PFS_OP_DIGEST || op == PFS_OP_NODE_REPLY)
+	if (op == PFS_OP_STATUS || op == PFS_OP_DIGEST || op == PFS_OP_LOCK_LIST ||
+	    op == PFS_OP_NODE_REPLY)
 		*path = 0;
 	return 0;
 }
@@ -92,7 +94,8 @@ int pfs_request_decode(const void *buf, size_t len, struct pfs_request *req)
 	memcpy(&h, buf, sizeof(h));
 	if (h.magic != PFS_IPC_MAGIC || h.hdr.size < 0 || (size_t)h.hdr.size != len)
 		return -EBADMSG;
-	if (h.hdr.id < 1 || h.hdr.id > PFS_OP_MAX)
+	/* Unassigned numbers below PFS_OP_MAX have no handler either. */
+	if (h.hdr.id < 1 || h.hdr.id > PFS_OP_MAX || !op_names[h.hdr.id])
 		return -EOPNOTSUPP;
 	if (h.flags & ~PFS_COND_MASK)
 		return -EBADMSG;

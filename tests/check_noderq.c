@@ -662,7 +662,7 @@ static void *watching_agent(void *arg)
 	do {
 		if (pfs_next_event(agent, &ev, 5000) < 0)
 			return (void *)1;
-	} while (ev.kind != 4);
+	} while (ev.kind != PFS_EVENT_KIND_NODE_REQUEST);
 	if (strcmp(ev.op, "request") || strcmp(ev.path, "w") || strcmp(ev.path2, "node1"))
 		return (void *)2;
 	if (pfs_node_request_take(agent, &req) < 0 || req.handle != ev.version)
