@@ -646,7 +646,7 @@ START_TEST(test_pfs_node_request_timeout)
 	ck_assert_str_eq(req.data, "x");
 
 	/* The daemon dropped it at the same deadline, a moment later. */
-	usleep(100 * 1000);
+	usleep(300 * 1000);
 	ck_assert_int_eq(pfs_node_reply(agent, req.handle, 0, NULL, 0), -ENOENT);
 	pfs_node_request_clear(&req);
 }
