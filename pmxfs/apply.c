@@ -809,7 +809,8 @@ static const apply_fn handlers[PFS_MSG_TYPE_MAX + 1] = {
 int pfs_tree_apply(struct pfs_tree *tree, const struct pfs_msg *msg, struct pfs_apply_result *res)
 {
 	memset(res, 0, sizeof(*res));
-	if ((int)msg->type < 1 || msg->type > PFS_MSG_TYPE_MAX || !msg->path)
+	/* Node-addressed requests share the format but never change the tree. */
+	if ((int)msg->type < 1 || msg->type > PFS_MSG_TYPE_MAX || !handlers[msg->type] || !msg->path)
 		return fail(res, -EINVAL, "invalid message type %d", (int)msg->type);
 	if (reserve_round(tree) < 0)
 		return fail(res, -ENOMEM, "out of memory");

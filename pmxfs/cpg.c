@@ -15,6 +15,8 @@
 
 #include "pmxfs/cpg.h"
 #include "pmxfs/log.h"
+#include "pmxfs/noderq.h"
+#include "pmxfs/nodelist.h"
 
 /* A message waiting because corosync returned CS_ERR_TRY_AGAIN. */
 struct outgoing {
@@ -32,6 +34,7 @@ struct pfs_cpg {
 	int cpg_fd, vq_fd;
 	uint32_t node_id;
 	struct pfs_sync *sync;
+	struct pfs_noderq *noderq; /* node-addressed requests, or NULL */
 
 	/* The last totem ring and the group's members. */
 	struct cpg_ring_id ring;
@@ -179,6 +182,11 @@ static void on_deliver(cpg_handle_t handle, const struct cpg_name *group, uint32
 	(void)pid;
 	if (!c || !c->sync)
 		return;
+	/* Node-addressed requests bypass the sync state machine and the store. */
+	if (c->noderq && pfs_msg_is_node_msg(msg, len)) {
+		pfs_noderq_deliver(c->noderq, nodeid, msg, len);
+		return;
+	}
 	rv = pfs_sync_deliver(c->sync, nodeid, msg, len);
 	if (rv < 0)
 		fail(c, "applying a delivered message", rv);
@@ -229,6 +237,31 @@ static void start_round(struct pfs_cpg *c)
 		fail(c, "starting a sync round", rv);
 }
 
+/* Tell the node-addressed requests about the members and the nodes that
+ * left, with corosync's node list read again (a node added to it joins
+ * with a membership change). */
+static void noderq_confchg(struct pfs_cpg *c, const struct cpg_address *left, size_t nleft)
+{
+	uint32_t left_ids[PFS_SYNC_MAX_MEMBERS];
+	struct pfs_node_info *nodes = NULL;
+	size_t n = 0, count = 0;
+	int rv;
+
+	if (!c->noderq)
+		return;
+	rv = pfs_nodelist_read(&nodes, &count);
+	if (rv == 0)
+		rv = pfs_noderq_set_nodes(c->noderq, nodes, count);
+	if (rv < 0)
+		pfs_log(WARN, "reading corosync's node list failed, node names stay as they were: %s",
+			strerror(-rv));
+	free(nodes);
+	for (size_t i = 0; i < nleft && n < PFS_SYNC_MAX_MEMBERS; i++)
+		left_ids[n++] = left[i].nodeid;
+	if (pfs_noderq_confchg(c->noderq, c->members, c->nmembers, left_ids, n) < 0)
+		pfs_log(ERR, "out of memory for the membership of node requests");
+}
+
 static void on_confchg(cpg_handle_t handle, const struct cpg_name *group,
 		       const struct cpg_address *members, size_t nmembers,
 		       const struct cpg_address *left, size_t nleft,
@@ -252,6 +285,7 @@ static void on_confchg(cpg_handle_t handle, const struct cpg_name *group,
 	c->counter = hash_members(members, nmembers) & 0x7fffffffu; /* restarts within a round count upwards */
 	pfs_log(NOTICE, "CPG group membership: %zu members, %zu left, %zu joined", nmembers, nleft,
 		njoined);
+	noderq_confchg(c, left, nleft);
 	start_round(c);
 }
 
@@ -499,6 +533,13 @@ int pfs_cpg_join(struct pfs_cpg *c, struct pfs_store *store, const char *node_na
 struct pfs_sync *pfs_cpg_sync(struct pfs_cpg *c)
 {
 	return c->sync;
+}
+
+void pfs_cpg_attach_noderq(struct pfs_cpg *c, struct pfs_noderq *nrq)
+{
+	c->noderq = nrq;
+	pfs_noderq_set_transport(nrq, group_mcast, c);
+	noderq_confchg(c, NULL, 0);
 }
 
 void pfs_cpg_free(struct pfs_cpg *c)

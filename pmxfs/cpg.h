@@ -43,6 +43,15 @@ int pfs_cpg_join(struct pfs_cpg *cpg, struct pfs_store *store, const char *node_
 /* The sync state machine, after pfs_cpg_join(). */
 struct pfs_sync *pfs_cpg_sync(struct pfs_cpg *cpg);
 
+/*
+ * Route node-addressed requests through the group from now on: nrq sends
+ * through it, gets its NODE_REQUEST and NODE_REPLY messages, its
+ * membership changes and corosync's node list (read again at each change).
+ * nrq must outlive the group's dispatching.
+ */
+struct pfs_noderq;
+void pfs_cpg_attach_noderq(struct pfs_cpg *cpg, struct pfs_noderq *nrq);
+
 /* Leave the group, disconnect and free. Accepts NULL. Call it before
  * pfs_store_free(). */
 void pfs_cpg_free(struct pfs_cpg *cpg);

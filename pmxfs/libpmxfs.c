@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #include <qb/qbipcc.h>
 
@@ -18,12 +19,16 @@
  * sets another. Changes wait for the commit; lock acquisition adds its
  * own timeout on top. */
 #define REQUEST_TIMEOUT_MS 120000
+/* A node request's own timeout when the caller gives 0, as the daemon's. */
+#define NODE_TIMEOUT_MS 120000u
 
 struct pfs_conn {
 	qb_ipcc_connection_t *c;
 	uint8_t *buf; /* responses and events, PFS_IPC_MAX_MSG bytes */
 	uint32_t timeout_ms;
 	char errmsg[256];
+	struct pfs_node_request request; /* of the last node request event */
+	bool has_request;
 };
 
 struct call {
@@ -133,6 +138,13 @@ static int receive_error(struct pfs_conn *conn, const struct call *k, ssize_t n)
 {
 	bool timed_out = n == -ETIMEDOUT || n == -EAGAIN;
 
+	if (k->op == PFS_OP_NODE_REQUEST) {
+		snprintf(conn->errmsg, sizeof(conn->errmsg),
+			 "outcome unknown: the request was sent, but %s before pmxfs replied, so "
+			 "its agent may or may not have acted on it",
+			 timed_out ? "the timeout ran out" : "the connection was lost");
+		return -EINPROGRESS;
+	}
 	if (is_change(k->op)) {
 		snprintf(conn->errmsg, sizeof(conn->errmsg),
 			 "outcome unknown: the request was sent, but %s before pmxfs replied, so "
@@ -149,6 +161,7 @@ void pfs_disconnect(struct pfs_conn *conn)
 {
 	if (!conn)
 		return;
+	pfs_node_request_clear(&conn->request);
 	qb_ipcc_disconnect(conn->c);
 	free(conn->buf);
 	free(conn);
@@ -573,6 +586,45 @@ int pfs_unwatch(struct pfs_conn *conn, const char *prefix)
 	return call(conn, &k);
 }
 
+/* Keep the node request event of n bytes in conn->buf for
+ * pfs_node_request_take(), and describe it in ev. */
+static int node_request_event(struct pfs_conn *conn, size_t n, struct pfs_event *ev)
+{
+	struct pfs_node_request *r = &conn->request;
+	struct pfs_ipc_node_event e;
+	const char *s = (const char *)conn->buf + sizeof(e);
+
+	if (n < sizeof(e))
+		return -EBADMSG;
+	memcpy(&e, conn->buf, sizeof(e));
+	if (e.magic != PFS_IPC_MAGIC || e.service_len == 0 || e.service_len >= sizeof(r->service) ||
+	    e.origin_name_len >= sizeof(r->origin_name) || e.data_len > PFS_MAX_NODE_PAYLOAD ||
+	    sizeof(e) + e.service_len + e.origin_name_len + e.data_len != n)
+		return -EBADMSG;
+	pfs_node_request_clear(r);
+	conn->has_request = false;
+	r->data = malloc((size_t)e.data_len + 1);
+	if (!r->data)
+		return -ENOMEM;
+	r->handle = e.handle;
+	r->origin = e.origin;
+	r->timeout_ms = e.timeout_ms;
+	memcpy(r->service, s, e.service_len);
+	memcpy(r->origin_name, s + e.service_len, e.origin_name_len);
+	memcpy(r->data, s + e.service_len + e.origin_name_len, e.data_len);
+	r->data[e.data_len] = '\0';
+	r->len = e.data_len;
+	conn->has_request = true;
+
+	memset(ev, 0, sizeof(*ev));
+	ev->kind = PFS_EVENT_NODE_REQUEST;
+	ev->version = r->handle;
+	snprintf(ev->op, sizeof(ev->op), "request");
+	snprintf(ev->path, sizeof(ev->path), "%s", r->service);
+	snprintf(ev->path2, sizeof(ev->path2), "%s", r->origin_name);
+	return 0;
+}
+
 int pfs_next_event(struct pfs_conn *conn, struct pfs_event *ev, int timeout_ms)
 {
 	struct pfs_ipc_event e;
@@ -587,6 +639,8 @@ int pfs_next_event(struct pfs_conn *conn, struct pfs_event *ev, int timeout_ms)
 	if ((size_t)n < sizeof(e))
 		return -EBADMSG;
 	memcpy(&e, conn->buf, sizeof(e));
+	if (e.kind == PFS_EVENT_NODE_REQUEST)
+		return node_request_event(conn, (size_t)n, ev);
 	if (e.magic != PFS_IPC_MAGIC || e.op_len >= sizeof(ev->op) || e.path_len > PFS_MAX_PATH ||
 	    e.path2_len > PFS_MAX_PATH || sizeof(e) + e.op_len + e.path_len + e.path2_len != (size_t)n)
 		return -EBADMSG;
@@ -605,4 +659,108 @@ int pfs_event_fd(struct pfs_conn *conn, int *fd)
 	int32_t rv = qb_ipcc_fd_get(conn->c, fd);
 
 	return rv < 0 ? rv : 0;
+}
+
+/* Node-addressed requests ------------------------------------------------------- */
+
+int pfs_node_request(struct pfs_conn *conn, const char *node, const char *service,
+		     const void *data, size_t len, uint32_t timeout_ms, int *status, char **reply,
+		     size_t *reply_len)
+{
+	struct call k = {.op = PFS_OP_NODE_REQUEST, .path = node, .path2 = service, .data = data,
+			 .data_len = len, .timeout_ms = timeout_ms ? timeout_ms : NODE_TIMEOUT_MS};
+	int rv;
+
+	if (len > PFS_MAX_NODE_PAYLOAD) {
+		snprintf(conn->errmsg, sizeof(conn->errmsg),
+			 "request payload of %zu bytes is above the limit of %u bytes", len,
+			 PFS_MAX_NODE_PAYLOAD);
+		return -E2BIG;
+	}
+	rv = call(conn, &k);
+	if (rv < 0)
+		return rv;
+	if (reply) {
+		*reply = malloc(k.payload_len + 1);
+		if (!*reply)
+			return -ENOMEM;
+		memcpy(*reply, k.payload, k.payload_len);
+		(*reply)[k.payload_len] = '\0';
+	}
+	if (reply_len)
+		*reply_len = k.payload_len;
+	if (status)
+		*status = (int)(int64_t)k.rtoken;
+	return 0;
+}
+
+int pfs_agent_register(struct pfs_conn *conn, const char *service)
+{
+	struct call k = {.op = PFS_OP_AGENT_REGISTER, .path = service};
+
+	return call(conn, &k);
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int pfs_next_node_request(struct pfs_conn *conn, struct pfs_node_request *req, int timeout_ms)
+{
+	uint64_t deadline = mono_ms() + (timeout_ms > 0 ? (uint64_t)timeout_ms : 0);
+	struct pfs_event *ev = malloc(sizeof(*ev));
+	int rv, wait = timeout_ms;
+
+	if (!ev)
+		return -ENOMEM;
+	for (;;) {
+		rv = pfs_next_event(conn, ev, wait);
+		if (rv < 0 || ev->kind == PFS_EVENT_NODE_REQUEST)
+			break;
+		/* A watch event: skip it, within what is left of the timeout. */
+		if (timeout_ms >= 0) {
+			uint64_t now = mono_ms();
+
+			wait = now >= deadline ? 0 : (int)(deadline - now);
+		}
+	}
+	free(ev);
+	return rv < 0 ? rv : pfs_node_request_take(conn, req);
+}
+
+int pfs_node_request_take(struct pfs_conn *conn, struct pfs_node_request *req)
+{
+	if (!conn->has_request)
+		return -ENOENT;
+	*req = conn->request;
+	memset(&conn->request, 0, sizeof(conn->request));
+	conn->has_request = false;
+	return 0;
+}
+
+void pfs_node_request_clear(struct pfs_node_request *req)
+{
+	if (!req)
+		return;
+	free(req->data);
+	memset(req, 0, sizeof(*req));
+}
+
+int pfs_node_reply(struct pfs_conn *conn, uint64_t handle, int status, const void *data,
+		   size_t len)
+{
+	struct call k = {.op = PFS_OP_NODE_REPLY, .token = handle, .arg = (uint32_t)status,
+			 .data = data, .data_len = len};
+
+	if (len > PFS_MAX_NODE_PAYLOAD) {
+		snprintf(conn->errmsg, sizeof(conn->errmsg),
+			 "reply payload of %zu bytes is above the limit of %u bytes", len,
+			 PFS_MAX_NODE_PAYLOAD);
+		return -E2BIG;
+	}
+	return call(conn, &k);
 }

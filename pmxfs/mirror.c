@@ -28,6 +28,8 @@ struct pfs_mirror {
 	char **dirty;      /* tree paths changed since the last flush */
 	size_t ndirty;
 	bool full_sync;    /* too many paths: sync everything at the flush */
+	pfs_mirror_virtual_fn virtual_fn; /* NULL: this node alone in .members */
+	void *virtual_ctx;
 };
 
 static void full_path(const struct pfs_mirror *m, const char *path, char *out, size_t len)
@@ -163,17 +165,24 @@ static int write_links(const struct pfs_mirror *m)
 	return 0;
 }
 
+void pfs_mirror_set_virtual(struct pfs_mirror *m, pfs_mirror_virtual_fn fn, void *ctx)
+{
+	m->virtual_fn = fn;
+	m->virtual_ctx = ctx;
+}
+
 int pfs_mirror_virtual(struct pfs_mirror *m, const struct pfs_tree *tree)
 {
 	static const char *const names[] = {".members", ".vmlist", ".version"};
-	struct pfs_member self = {1, m->node, true};
+	struct pfs_member self = {1, m->node, true, NULL};
 	char p[PFS_MAX_PATH + 32];
 	int rv = 0;
 
 	for (size_t i = 0; i < 3 && rv == 0; i++) {
 		char *json = NULL;
 
-		rv = pfs_tree_virtual(tree, names[i], m->node, &self, 1, true, &json);
+		rv = m->virtual_fn ? m->virtual_fn(m->virtual_ctx, tree, names[i], &json)
+				   : pfs_tree_virtual(tree, names[i], m->node, &self, 1, true, &json);
 		if (rv < 0)
 			break;
 		snprintf(p, sizeof(p), "%s/%s", m->copy, names[i]);

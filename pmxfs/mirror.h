@@ -58,6 +58,12 @@ int pfs_mirror_flush(struct pfs_mirror *mirror, const struct pfs_tree *tree);
 /* Rewrite the virtual files. */
 int pfs_mirror_virtual(struct pfs_mirror *mirror, const struct pfs_tree *tree);
 
+/* Build the virtual files with fn (as pfs_tree_virtual() does) from now
+ * on, so the copy shows the daemon's view of the cluster. */
+typedef int (*pfs_mirror_virtual_fn)(void *ctx, const struct pfs_tree *tree, const char *name,
+				     char **json);
+void pfs_mirror_set_virtual(struct pfs_mirror *mirror, pfs_mirror_virtual_fn fn, void *ctx);
+
 /* Return true when the copy is mounted read-only on the target. */
 bool pfs_mirror_mounted(const struct pfs_mirror *mirror);
 

@@ -306,6 +306,8 @@ static int start(const struct options *o, const char *node, gid_t reader_gid, st
 		pfs_log(ERR, "%s", errmsg);
 		return rv;
 	}
+	if (d->cpg)
+		pfs_cpg_attach_noderq(d->cpg, pfs_server_noderq(d->server));
 	return pfs_server_bootstrap(d->server);
 }
 

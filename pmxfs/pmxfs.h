@@ -69,14 +69,30 @@ struct pfs_cond {
  * (this node lost quorum) or "replaced" (a sync replaced the tree
  * without it). */
 #define PFS_EVENT_KIND_LOCK_LOST 3
+/* A request to an agent of this connection (see pfs_agent_register()):
+ * version is its handle, op "request", path the service and path2 the
+ * requester's node name. pfs_node_request_take() returns all of it. */
+#define PFS_EVENT_KIND_NODE_REQUEST 4
 
 struct pfs_event {
 	int kind;           /* PFS_EVENT_KIND_* */
 	uint64_t version;
 	char op[16];        /* "create", "write", "delete", "mkdir", "rmdir", "rename",
-			       "lock", "unlock", "expire", "resync", "overflow" */
+			       "lock", "unlock", "expire", "resync", "overflow",
+			       "request" */
 	char path[4097];
 	char path2[4097];   /* rename target, else "" */
+};
+
+/* A node-addressed request, as its agent receives it. */
+struct pfs_node_request {
+	uint64_t handle;      /* pass it to pfs_node_reply() */
+	uint32_t origin;      /* node id of the requester */
+	char origin_name[64]; /* its node name */
+	char service[65];
+	uint32_t timeout_ms;  /* the requester waits this long for the reply */
+	char *data;           /* the payload, NUL-terminated; owned by the struct */
+	size_t len;
 };
 
 /*
@@ -198,5 +214,74 @@ PFS_API int pfs_next_event(struct pfs_conn *conn, struct pfs_event *ev, int time
 
 /* The file descriptor to poll for events. */
 PFS_API int pfs_event_fd(struct pfs_conn *conn, int *fd);
+
+/*
+ * Node-addressed requests: a message from a client on one node to the
+ * agent of a named node, with a reply. The daemons pass them through the
+ * cluster group. They are not stored and need no quorum, and they reach
+ * only nodes whose pmxfs is a member of the group. A request to this
+ * node stays on this node. Service names are 1 to 64 letters, digits, '.', '_'
+ * or '-'; payloads are at most 64 KiB. Only root may send, serve or reply.
+ */
+
+/*
+ * Send data (len bytes, may be NULL when len is 0) to the agent of service
+ * on node (a node name, or a decimal node id) and wait up to timeout_ms
+ * (0: 120 s) for its reply. On success *status is the agent's status: 0,
+ * or by convention a negative errno value. *reply (caller frees,
+ * NUL-terminated) is its payload. status, reply and reply_len may be NULL.
+ * Errors: -ENXIO (no such node in the node list), -EHOSTUNREACH (the node
+ * is not a member, or left before it replied), -ENOENT (no agent serves
+ * service on the node), -ECONNRESET (the agent disconnected before it
+ * replied), -EBUSY (the agent does not read its requests), -ETIMEDOUT,
+ * -EINVAL (invalid service name), -E2BIG (payload above 64 KiB), -EACCES,
+ * -ENOTCONN, -EINPROGRESS (the connection to pmxfs was lost after sending).
+ * After any error but -ENXIO, -EINVAL, -E2BIG, -EACCES and -ENOTCONN the
+ * agent may have acted on the request.
+ */
+PFS_API int pfs_node_request(struct pfs_conn *conn, const char *node, const char *service,
+			     const void *data, size_t len, uint32_t timeout_ms, int *status,
+			     char **reply, size_t *reply_len);
+
+/*
+ * Serve service on this node from conn, until conn is closed: its requests
+ * arrive as events (pfs_next_node_request(), or pfs_next_event() with
+ * pfs_node_request_take()). A connection serves up to 16 services.
+ * Errors: -EEXIST (another connection serves service), -EINVAL, -ENOSPC,
+ * -EACCES, -ENOTCONN.
+ */
+PFS_API int pfs_agent_register(struct pfs_conn *conn, const char *service);
+
+/*
+ * Wait up to timeout_ms (-1: forever) for the next request to an agent
+ * and fill req (clear it with pfs_node_request_clear()). Other events of
+ * conn (watches) are skipped: a connection that watches too reads with
+ * pfs_next_event() instead.
+ * Errors: -ETIMEDOUT, -ENOTCONN, -EBADMSG, -ENOMEM.
+ */
+PFS_API int pfs_next_node_request(struct pfs_conn *conn, struct pfs_node_request *req,
+				  int timeout_ms);
+
+/*
+ * Move the request of the last event of kind PFS_EVENT_KIND_NODE_REQUEST
+ * that pfs_next_event() returned into req (clear it with
+ * pfs_node_request_clear()). A request not taken before the next event is
+ * dropped and gets no reply from this agent, so its requester times out.
+ * Errors: -ENOENT (no request waiting).
+ */
+PFS_API int pfs_node_request_take(struct pfs_conn *conn, struct pfs_node_request *req);
+
+/* Free the payload of req and zero it. Accepts NULL. */
+PFS_API void pfs_node_request_clear(struct pfs_node_request *req);
+
+/*
+ * Reply to the request with handle: status (0, or a negative errno value)
+ * and data (len bytes, at most 64 KiB) go to the requester.
+ * Errors: -ENOENT (the request is no longer pending: it timed out or its
+ * requester left), -EPERM (another connection got it), -E2BIG, -EACCES,
+ * -ENOTCONN.
+ */
+PFS_API int pfs_node_reply(struct pfs_conn *conn, uint64_t handle, int status, const void *data,
+			   size_t len);
 
 #endif

@@ -17,6 +17,7 @@
 #include "common/exit_code.h"
 #include "pmxfs/import.h"
 #include "pmxfs/pmxfsctl_lock.h"
+#include "pmxfs/pmxfsctl_node.h"
 #include "pmxfs/pmxfs.h"
 
 struct opts {
@@ -25,6 +26,7 @@ struct opts {
 	long count;        /* watch: stop after this many events, -1 = never */
 	int timeout_ms;    /* each request's reply, and watch's wait for an event;
 			      -1 = the library default, and watch waits forever */
+	const char *data;  /* request: the payload, NULL = standard input */
 };
 
 static struct pfs_conn *conn;
@@ -61,6 +63,11 @@ static void usage(FILE *out)
 	      "                         (see pmxfsctl lock --help)\n"
 	      "  locks                  list held locks: holder node and pid, token,\n"
 	      "                         waiters, lease left\n"
+	      "  request NODE SERVICE   send a request (--data, or standard input) to the\n"
+	      "                         agent of SERVICE on NODE (a name or a node id) and\n"
+	      "                         print its reply; the exit code follows its status\n"
+	      "  serve SERVICE -- COMMAND  be the agent of SERVICE on this node: run COMMAND\n"
+	      "                         for each request (see pmxfsctl serve --help)\n"
 	      "\n"
 	      "Options:\n"
 	      "  --json, --output-format json   machine-readable output\n"
@@ -70,7 +77,9 @@ static void usage(FILE *out)
 	      "  --timeout MS           wait at most MS milliseconds for each reply (default\n"
 	      "                         120000); exit 7 when a read times out and 8 when a\n"
 	      "                         change was sent but not answered. watch: exit 7 after\n"
-	      "                         MS milliseconds without an event\n"
+	      "                         MS milliseconds without an event. request: wait at\n"
+	      "                         most MS milliseconds for the agent's reply\n"
+	      "  --data STRING          request: the payload (default: standard input)\n"
 	      "\n"
 	      "Environment:\n"
 	      "  PMXFS_SERVICE          IPC service name of the daemon (default pmxfs)\n"
@@ -552,6 +561,11 @@ static int cmd_locks(const struct opts *o, char **args)
 	return pmxfsctl_locks(conn, o->json);
 }
 
+static int cmd_request(const struct opts *o, char **args)
+{
+	return pmxfsctl_request(conn, args[0], args[1], o->data, o->timeout_ms, o->json);
+}
+
 struct command {
 	const char *name;
 	int nargs;
@@ -564,6 +578,7 @@ static const struct command commands[] = {
 	{"rm", 1, cmd_rm},         {"mkdir", 1, cmd_mkdir},   {"rmdir", 1, cmd_rmdir},
 	{"mv", 2, cmd_mv},         {"edit", 1, cmd_edit},     {"watch", 1, cmd_watch},
 	{"digest", 0, cmd_digest}, {"import", 1, cmd_import}, {"locks", 0, cmd_locks},
+	{"request", 2, cmd_request},
 };
 
 static int parse_u64(const char *s, uint64_t *out)
@@ -577,7 +592,8 @@ static int parse_u64(const char *s, uint64_t *out)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_JSON = 256, OPT_FORMAT, OPT_IF_VERSION, OPT_TOKEN, OPT_COUNT, OPT_TIMEOUT };
+	enum { OPT_JSON = 256, OPT_FORMAT, OPT_IF_VERSION, OPT_TOKEN, OPT_COUNT, OPT_TIMEOUT,
+	       OPT_DATA };
 	static const struct option long_options[] = {
 		{"json", no_argument, NULL, OPT_JSON},
 		{"output-format", required_argument, NULL, OPT_FORMAT},
@@ -585,6 +601,7 @@ int main(int argc, char **argv)
 		{"token", required_argument, NULL, OPT_TOKEN},
 		{"count", required_argument, NULL, OPT_COUNT},
 		{"timeout", required_argument, NULL, OPT_TIMEOUT},
+		{"data", required_argument, NULL, OPT_DATA},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -594,11 +611,17 @@ int main(int argc, char **argv)
 	uint64_t v;
 	int c, rv, code;
 
-	/* `lock` has options of its own and a command line after "--". */
+	/* `lock` and `serve` have options of their own and a command line
+	 * after "--". */
 	if (argc >= 2 && strcmp(argv[1], "lock") == 0) {
 		service = getenv("PMXFS_SERVICE");
 		return pmxfsctl_lock_main(service && *service ? service : "pmxfs", argc - 1,
 					  argv + 1);
+	}
+	if (argc >= 2 && strcmp(argv[1], "serve") == 0) {
+		service = getenv("PMXFS_SERVICE");
+		return pmxfsctl_serve_main(service && *service ? service : "pmxfs", argc - 1,
+					   argv + 1);
 	}
 
 	while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
@@ -633,6 +656,9 @@ int main(int argc, char **argv)
 			if (parse_u64(optarg, &v) < 0 || v > 86400000)
 				goto bad_number;
 			o.timeout_ms = (int)v;
+			break;
+		case OPT_DATA:
+			o.data = optarg;
 			break;
 		case 'h':
 			usage(stdout);

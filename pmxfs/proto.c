@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "pmxfs/proto.h"
@@ -25,6 +26,9 @@ static const char *const op_names[PFS_OP_MAX + 1] = {
 	[PFS_OP_KV_SET] = "kv-set",
 	[PFS_OP_KV_GET] = "kv-get",
 	[PFS_OP_DIGEST] = "digest",
+	[PFS_OP_AGENT_REGISTER] = "agent-register",
+	[PFS_OP_NODE_REQUEST] = "node-request",
+	[PFS_OP_NODE_REPLY] = "node-reply",
 	[PFS_OP_LOCK_LIST] = "lock-list",
 };
 
@@ -39,10 +43,31 @@ const char *pfs_op_name(enum pfs_op op)
 static int needs(enum pfs_op op, int *path, int *path2, int *data)
 {
 	*path = 1;
-	*path2 = op == PFS_OP_RENAME;
-	*data = op == PFS_OP_CREATE || op == PFS_OP_WRITE || op == PFS_OP_KV_SET;
-	if (op == PFS_OP_STATUS || op == PFS_OP_DIGEST || op == PFS_OP_LOCK_LIST)
+	*path2 = op == PFS_OP_RENAME || op == PFS_OP_NODE_REQUEST;
+	*data = op == PFS_OP_CREATE || op == PFS_OP_WRITE || op == PFS_OP_KV_SET ||
+		op == PFS_OP_NODE_REQUEST || op == PFS_OP_NODE_REPLY;
+	if (op == PFS_OP_STATUS || op == PFS_OP_DIGEST || op == PFS_OP_LOCK_LIST ||
+	    op == PFS_OP_NODE_REPLY)
 		*path = 0;
+	return 0;
+}
+
+static bool is_node_op(enum pfs_op op)
+{
+	return op == PFS_OP_AGENT_REGISTER || op == PFS_OP_NODE_REQUEST || op == PFS_OP_NODE_REPLY;
+}
+
+/* Node ops: the payload limit, and zero in every field the op does not use. */
+static int check_node_op(enum pfs_op op, const struct pfs_ipc_req *h)
+{
+	if (h->data_len > PFS_MAX_NODE_PAYLOAD)
+		return -E2BIG;
+	if (h->flags || h->expected_version || h->reserved)
+		return -EBADMSG;
+	if (op != PFS_OP_NODE_REPLY && (h->token || h->arg))
+		return -EBADMSG;
+	if (op != PFS_OP_NODE_REQUEST && h->timeout_ms)
+		return -EBADMSG;
 	return 0;
 }
 
@@ -78,6 +103,11 @@ int pfs_request_decode(const void *buf, size_t len, struct pfs_request *req)
 		return -ENAMETOOLONG;
 	if (h.data_len > PFS_MAX_FILE_SIZE)
 		return -E2BIG;
+	if (is_node_op((enum pfs_op)h.hdr.id)) {
+		rv = check_node_op((enum pfs_op)h.hdr.id, &h);
+		if (rv < 0)
+			return rv;
+	}
 	if ((size_t)h.path_len + h.path2_len + h.data_len != len - sizeof(h))
 		return -EBADMSG;
 

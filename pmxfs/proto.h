@@ -20,9 +20,21 @@
  *   LOCK_LIST  per held lock: struct pfs_ipc_lock, the lock name, the
  *           holder's node name, then per waiter (first in line first)
  *           struct pfs_ipc_lock_waiter and its node name
+ *   NODE_REQUEST  the agent's reply payload; token is its status (an int32
+ *           sign-extended), error a failure of the delivery itself
+ *
+ * Node-addressed requests (see noderq.h):
+ *   AGENT_REGISTER path = service
+ *   NODE_REQUEST   path = target node (name or decimal id), path2 =
+ *                  service, data = payload, timeout_ms (0: 120 s)
+ *   NODE_REPLY     token = request handle, arg = status (int32), data =
+ *                  payload
+ * Their unused fields must be zero.
  *
  * Event (daemon to client, on the event channel): a libqb response header
- * (id = PFS_OP_EVENT), struct pfs_ipc_event, then op, path and path2.
+ * (id = PFS_OP_EVENT), struct pfs_ipc_event, then op, path and path2. An
+ * event of kind PFS_EVENT_NODE_REQUEST is a struct pfs_ipc_node_event
+ * instead, then the service, the requester's node name and the payload.
  */
 #ifndef PMXFS_PROTO_H
 #define PMXFS_PROTO_H
@@ -58,6 +70,9 @@ enum pfs_op {
 	PFS_OP_KV_SET = 16,
 	PFS_OP_KV_GET = 17,
 	PFS_OP_DIGEST = 18,
+	PFS_OP_AGENT_REGISTER = 19,
+	PFS_OP_NODE_REQUEST = 20,
+	PFS_OP_NODE_REPLY = 21,
 	PFS_OP_LOCK_LIST = 22,
 	PFS_OP_EVENT = 100,
 };
@@ -69,8 +84,9 @@ struct pfs_ipc_req {
 	uint32_t flags;             /* PFS_COND_VERSION, PFS_COND_TOKEN */
 	uint64_t expected_version;
 	uint64_t token;             /* fencing token, or lock token */
-	uint32_t arg;               /* lease ms (ACQUIRE); node id (KV_GET) */
-	uint32_t timeout_ms;        /* ACQUIRE: how long to wait, 0 = fail at once */
+	uint32_t arg;               /* lease ms (ACQUIRE); node id (KV_GET); status (NODE_REPLY) */
+	uint32_t timeout_ms;        /* ACQUIRE: how long to wait, 0 = fail at once;
+				       NODE_REQUEST: how long to wait for the reply */
 	uint32_t path_len;
 	uint32_t path2_len;
 	uint32_t data_len;
@@ -87,7 +103,7 @@ struct pfs_ipc_res {
 	uint32_t data_len;
 	uint32_t reserved;
 	uint64_t version;   /* tree version after a change, or of the read */
-	uint64_t token;     /* lock token */
+	uint64_t token;     /* lock token; the agent's status (NODE_REQUEST) */
 };
 _Static_assert(sizeof(struct qb_ipc_response_header) == 24, "libqb response header");
 _Static_assert(sizeof(struct pfs_ipc_res) == 56, "response size");
@@ -109,6 +125,7 @@ enum pfs_event_kind {
 	PFS_EVENT_OVERFLOW = 2, /* events were lost: re-read what you watch */
 	PFS_EVENT_LOCK_LOST = 3, /* a lock this connection acquired is lost: op is the
 				    cause, path the lock name, version its token */
+	PFS_EVENT_NODE_REQUEST = 4, /* a request for an agent: struct pfs_ipc_node_event */
 };
 
 struct pfs_ipc_event {
@@ -147,6 +164,22 @@ struct pfs_ipc_lock_waiter {
 };
 _Static_assert(sizeof(struct pfs_ipc_lock_waiter) == 16, "lock waiter size");
 
+struct pfs_ipc_node_event {
+	struct qb_ipc_response_header hdr;
+	uint32_t magic;
+	uint32_t kind;          /* PFS_EVENT_NODE_REQUEST, at the offset of pfs_ipc_event's */
+	uint64_t handle;        /* the argument of the agent's NODE_REPLY */
+	uint32_t origin;        /* node id of the requester */
+	uint32_t timeout_ms;    /* the requester's timeout */
+	uint32_t service_len;
+	uint32_t origin_name_len;
+	uint32_t data_len;
+	uint32_t reserved;
+};
+_Static_assert(sizeof(struct pfs_ipc_node_event) == 64, "node event size");
+_Static_assert(offsetof(struct pfs_ipc_node_event, kind) == offsetof(struct pfs_ipc_event, kind),
+	       "node event kind offset");
+
 /* A decoded request. Strings are NUL-terminated copies; data points into
  * the buffer that was decoded. */
 struct pfs_request {
@@ -166,8 +199,10 @@ struct pfs_request {
  * Decode and validate a request of len bytes: sizes agree, lengths are
  * within the limits, strings hold no NUL, the op is known and has the
  * arguments it needs (a path for file operations, a target for RENAME).
- * Errors: -EBADMSG (malformed), -EOPNOTSUPP (unknown op), -E2BIG (data
- * above the file limit), -ENAMETOOLONG.
+ * Errors: -EBADMSG (malformed, or a field the op does not use is not
+ * zero), -EOPNOTSUPP (unknown op), -E2BIG (data above the file limit, or
+ * above PFS_MAX_NODE_PAYLOAD for node requests and replies),
+ * -ENAMETOOLONG.
  */
 int pfs_request_decode(const void *buf, size_t len, struct pfs_request *req);
 

@@ -26,6 +26,7 @@
 #include <qb/qbipcs.h>
 
 #include "pmxfs/log.h"
+#include "pmxfs/noderq.h"
 #include "pmxfs/perm.h"
 #include "pmxfs/proto.h"
 #include "pmxfs/server.h"
@@ -71,6 +72,7 @@ struct pfs_server {
 	char node[64];
 	gid_t reader_gid;
 	struct pfs_sync *sync; /* NULL in --local mode */
+	struct pfs_noderq *noderq;
 	uint32_t min_lease_ms;
 	struct conn *conns;
 	struct lease_timer *timers;
@@ -172,11 +174,35 @@ static bool is_virtual(const char *path)
 	       !strcmp(path, "/.version");
 }
 
+/* A virtual file from the server's view: every node of the node list,
+ * whether it is a member now, and quorum. */
+static int server_virtual(void *ctx, const struct pfs_tree *tree, const char *name, char **json)
+{
+	struct pfs_server *server = ctx;
+	const struct pfs_node_view *nodes;
+	struct pfs_member *members;
+	size_t n;
+	int rv;
+
+	nodes = pfs_noderq_nodes(server->noderq, &n);
+	members = calloc(n ? n : 1, sizeof(*members));
+	if (!members)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		members[i].id = nodes[i].info.id;
+		members[i].name = nodes[i].info.name;
+		members[i].online = nodes[i].online;
+		members[i].ip = nodes[i].info.addr;
+	}
+	rv = pfs_tree_virtual(tree, name, server->node, members, n,
+			      server->sync ? pfs_sync_writable(server->sync) : true, json);
+	free(members);
+	return rv;
+}
+
 static int virtual_file(struct conn *conn, const char *path, char **json)
 {
-	struct pfs_member self = {pfs_store_node_id(conn->server->store), conn->server->node, true};
-
-	return pfs_tree_virtual(tree_of(conn), path + 1, conn->server->node, &self, 1, true, json);
+	return server_virtual(conn->server, tree_of(conn), path + 1, json);
 }
 
 static void handle_get(struct conn *conn, const struct pfs_request *req)
@@ -317,6 +343,23 @@ static void add_membership(const struct pfs_server *server, struct json_object *
 	json_object_object_add(o, "members", members);
 }
 
+/* The counts of node-addressed requests, as "node_requests". */
+static void add_node_requests(const struct pfs_server *server, struct json_object *o)
+{
+	struct json_object *n = json_object_new_object();
+	struct pfs_noderq_stats stats;
+
+	pfs_noderq_stats(server->noderq, &stats);
+	json_object_object_add(n, "sent", json_object_new_uint64(stats.sent));
+	json_object_object_add(n, "answered", json_object_new_uint64(stats.answered));
+	json_object_object_add(n, "failed", json_object_new_uint64(stats.failed));
+	json_object_object_add(n, "pending", json_object_new_uint64(stats.pending));
+	json_object_object_add(n, "served", json_object_new_uint64(stats.served));
+	json_object_object_add(n, "in_progress", json_object_new_uint64(stats.in_progress));
+	json_object_object_add(n, "bad_messages", json_object_new_uint64(stats.bad));
+	json_object_object_add(o, "node_requests", n);
+}
+
 static void handle_status(struct conn *conn, const struct pfs_request *req)
 {
 	struct json_object *o = json_object_new_object(), *members = json_object_new_array();
@@ -337,6 +380,7 @@ static void handle_status(struct conn *conn, const struct pfs_request *req)
 	json_object_object_add(o, "mirror_mounted",
 			       json_object_new_boolean(conn->server->mirror &&
 						       pfs_mirror_mounted(conn->server->mirror)));
+	add_node_requests(conn->server, o);
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	respond(conn, req->op, 0, NULL, pfs_tree_version(tree_of(conn)), 0, text, strlen(text));
 	json_object_put(o);
@@ -494,6 +538,96 @@ static void handle_change(struct conn *conn, const struct pfs_request *req)
 	}
 }
 
+/* Node-addressed requests ---------------------------------------------------- */
+
+static void handle_agent_register(struct conn *conn, const struct pfs_request *req)
+{
+	char errmsg[PFS_ERRMSG_SIZE] = "";
+	int rv = pfs_noderq_register(conn->server->noderq, conn, req->path, errmsg);
+
+	respond(conn, req->op, rv, errmsg, 0, 0, NULL, 0);
+}
+
+static void handle_node_request(struct conn *conn, const struct pfs_request *req)
+{
+	char errmsg[PFS_ERRMSG_SIZE] = "";
+	int rv;
+
+	/* The result may come before pfs_noderq_request() returns. */
+	conn->op = req->op;
+	conn->waiting = true;
+	rv = pfs_noderq_request(conn->server->noderq, conn, req->path, req->path2, req->data,
+				req->data_len, req->timeout_ms, errmsg);
+	if (rv < 0) {
+		conn->waiting = false;
+		respond(conn, req->op, rv, errmsg, 0, 0, NULL, 0);
+	}
+}
+
+static void handle_node_reply(struct conn *conn, const struct pfs_request *req)
+{
+	char errmsg[PFS_ERRMSG_SIZE] = "";
+	int rv = pfs_noderq_reply(conn->server->noderq, conn, req->token, (int32_t)req->arg,
+				  req->data, req->data_len, errmsg);
+
+	respond(conn, req->op, rv, errmsg, 0, 0, NULL, 0);
+}
+
+/* Hand a request to its agent on the agent's event channel. */
+static int node_deliver(void *ctx, void *agent, const struct pfs_noderq_request *req)
+{
+	struct conn *conn = agent;
+	struct pfs_ipc_node_event ev;
+	size_t slen = strlen(req->service), olen = strlen(req->origin_name);
+	struct iovec iov[4];
+	ssize_t sent;
+
+	(void)ctx;
+	memset(&ev, 0, sizeof(ev));
+	ev.hdr.id = PFS_OP_EVENT;
+	ev.hdr.size = (int32_t)(sizeof(ev) + slen + olen + req->data_len);
+	ev.magic = PFS_IPC_MAGIC;
+	ev.kind = PFS_EVENT_NODE_REQUEST;
+	ev.handle = req->handle;
+	ev.origin = req->origin;
+	ev.timeout_ms = req->timeout_ms;
+	ev.service_len = (uint32_t)slen;
+	ev.origin_name_len = (uint32_t)olen;
+	ev.data_len = req->data_len;
+	iov[0] = (struct iovec){&ev, sizeof(ev)};
+	iov[1] = (struct iovec){(void *)req->service, slen};
+	iov[2] = (struct iovec){(void *)req->origin_name, olen};
+	iov[3] = (struct iovec){(void *)req->data, req->data_len};
+	sent = qb_ipcs_event_sendv(conn->c, iov, 4);
+	return sent < 0 ? (int)sent : 0;
+}
+
+/* The result of a client's node request: the agent's status goes in the
+ * token field. */
+static void node_done(void *ctx, void *client, const struct pfs_noderq_result *res)
+{
+	struct conn *conn = client;
+
+	(void)ctx;
+	conn->waiting = false;
+	respond(conn, PFS_OP_NODE_REQUEST, res->rc, res->errmsg, 0,
+		(uint64_t)(int64_t)res->status, res->data, res->data_len);
+}
+
+static void node_list_changed(void *ctx)
+{
+	struct pfs_server *server = ctx;
+
+	if (server->mirror && pfs_mirror_virtual(server->mirror, pfs_store_tree(server->store)) < 0)
+		pfs_log(WARN, "rewriting the virtual files of the mirror failed");
+}
+
+static const struct pfs_noderq_hooks noderq_hooks = {
+	.deliver = node_deliver,
+	.done = node_done,
+	.nodes_changed = node_list_changed,
+};
+
 typedef void (*handler_fn)(struct conn *conn, const struct pfs_request *req);
 
 static void handle_lock_list(struct conn *conn, const struct pfs_request *req);
@@ -517,6 +651,9 @@ static const handler_fn handlers[PFS_OP_MAX + 1] = {
 	[PFS_OP_KV_SET] = handle_change,
 	[PFS_OP_KV_GET] = handle_kv_get,
 	[PFS_OP_DIGEST] = handle_digest,
+	[PFS_OP_AGENT_REGISTER] = handle_agent_register,
+	[PFS_OP_NODE_REQUEST] = handle_node_request,
+	[PFS_OP_NODE_REPLY] = handle_node_reply,
 	[PFS_OP_LOCK_LIST] = handle_lock_list,
 };
 
@@ -677,6 +814,7 @@ static void connection_destroyed(qb_ipcs_connection_t *c)
 		qb_loop_timer_del(conn->server->loop, conn->overflow_timer);
 	holder_drop(conn, NULL, 0);
 	pfs_store_forget(conn->server->store, conn);
+	pfs_noderq_forget(conn->server->noderq, conn);
 	if (conn->prev)
 		conn->prev->next = conn->next;
 	else if (conn->server->conns == conn)
@@ -1206,6 +1344,12 @@ int pfs_server_start(qb_loop_t *loop, struct pfs_store *store, struct pfs_mirror
 	server->reader_gid = config->reader_gid;
 	snprintf(server->node, sizeof(server->node), "%s", config->node_name);
 	ipc_loop = loop;
+	rv = pfs_noderq_new(loop, pfs_store_node_id(store), server->node, &server->noderq);
+	if (rv < 0) {
+		snprintf(errmsg, PFS_ERRMSG_SIZE, "cannot set up node requests: %s", strerror(-rv));
+		goto err_free;
+	}
+	pfs_noderq_set_hooks(server->noderq, &noderq_hooks, server);
 
 	server->service = qb_ipcs_create(name, 0, QB_IPC_NATIVE, &service_handlers);
 	if (!server->service) {
@@ -1226,14 +1370,24 @@ int pfs_server_start(qb_loop_t *loop, struct pfs_store *store, struct pfs_mirror
 		goto err_free;
 	}
 	pfs_store_set_hooks(store, &server_hooks, server);
+	if (mirror) {
+		pfs_mirror_set_virtual(mirror, server_virtual, server);
+		node_list_changed(server);
+	}
 	restart_leases(server);
 	*out = server;
 	return 0;
 
 err_free:
+	pfs_noderq_free(server->noderq);
 	free(server->buf);
 	free(server);
 	return rv;
+}
+
+struct pfs_noderq *pfs_server_noderq(struct pfs_server *server)
+{
+	return server->noderq;
 }
 
 void pfs_server_stop(struct pfs_server *server)
@@ -1254,6 +1408,9 @@ void pfs_server_stop(struct pfs_server *server)
 		server->holders = h->next;
 		free(h);
 	}
+	if (server->mirror)
+		pfs_mirror_set_virtual(server->mirror, NULL, NULL);
+	pfs_noderq_free(server->noderq);
 	free(server->buf);
 	free(server);
 }

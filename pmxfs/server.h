@@ -1,6 +1,7 @@
 /*
  * pfs_server: the client API of the daemon over libqb IPC, the watches,
- * the lock timekeeper and the mirror updates, all on one libqb main loop.
+ * the lock timekeeper, node-addressed requests and the mirror updates,
+ * all on one libqb main loop.
  */
 #ifndef PMXFS_SERVER_H
 #define PMXFS_SERVER_H
@@ -19,6 +20,7 @@
 #define PFS_LOCK_MIN_LEASE_MS 1000u
 #define PFS_LOCK_MAX_LEASE_MS 3600000u
 
+struct pfs_noderq;
 struct pfs_sync;
 
 struct pfs_server_config {
@@ -43,6 +45,10 @@ int pfs_server_start(qb_loop_t *loop, struct pfs_store *store, struct pfs_mirror
 
 /* Stop serving and free the server. Accepts NULL. */
 void pfs_server_stop(struct pfs_server *server);
+
+/* The server's node-addressed requests (owned by the server), for the
+ * cluster transport to feed. */
+struct pfs_noderq *pfs_server_noderq(struct pfs_server *server);
 
 /*
  * Create the directories a node needs if they are missing:

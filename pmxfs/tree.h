@@ -259,14 +259,16 @@ int pfs_tree_lock_waiters(const struct pfs_tree *tree, const char *name, pfs_tre
 
 /*
  * Build the JSON of the virtual file name (".members", ".vmlist",
- * ".version") into a new string (caller frees). members lists the node
- * names and ids of the current membership; local_node is this node's name.
+ * ".version") into a new string (caller frees). members lists every node
+ * of the cluster with its id, whether it is a member now, and its address;
+ * local_node is this node's name.
  * Errors: -ENOENT (not a virtual file), -ENOMEM.
  */
 struct pfs_member {
 	uint32_t id;
 	const char *name;
 	bool online;
+	const char *ip; /* NULL or "" when unknown */
 };
 int pfs_tree_virtual(const struct pfs_tree *tree, const char *name, const char *local_node,
 		     const struct pfs_member *members, size_t nmembers, bool quorate, char **out);

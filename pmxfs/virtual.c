@@ -86,6 +86,8 @@ static struct json_object *members_json(const struct pfs_tree *tree, const char 
 
 		json_object_object_add(m, "id", json_object_new_int64(members[i].id));
 		json_object_object_add(m, "online", json_object_new_int(members[i].online ? 1 : 0));
+		if (members[i].ip && members[i].ip[0])
+			json_object_object_add(m, "ip", json_object_new_string(members[i].ip));
 		json_object_object_add(list, members[i].name, m);
 	}
 	json_object_object_add(root, "nodelist", list);

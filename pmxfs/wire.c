@@ -51,6 +51,15 @@ struct wire_status_body {
 	uint32_t value_len;
 };
 
+struct wire_node_body {
+	uint32_t node;
+	uint32_t timeout_ms;
+	int32_t result;
+	int32_t status;
+	uint32_t service_len;
+	uint32_t data_len;
+};
+
 _Static_assert(sizeof(struct wire_header) == PFS_WIRE_HEADER_SIZE, "header size");
 _Static_assert(offsetof(struct wire_header, request_id) == 16, "header request_id offset");
 _Static_assert(offsetof(struct wire_header, body_len) == 24, "header body_len offset");
@@ -61,10 +70,13 @@ _Static_assert(offsetof(struct wire_lock_body, waiter_id) == 16, "lock body wait
 _Static_assert(sizeof(struct wire_acquire_extra) == PFS_WIRE_ACQUIRE_EXTRA_SIZE,
 	       "acquire extra size");
 _Static_assert(sizeof(struct wire_status_body) == PFS_WIRE_STATUS_BODY_SIZE, "status body size");
+_Static_assert(sizeof(struct wire_node_body) == PFS_WIRE_NODE_BODY_SIZE, "node body size");
+_Static_assert(offsetof(struct wire_node_body, service_len) == 16, "node body service offset");
 
 #define H(field) offsetof(struct wire_header, field)
 #define F(field) offsetof(struct wire_fs_body, field)
 #define L(field) offsetof(struct wire_lock_body, field)
+#define N(field) offsetof(struct wire_node_body, field)
 #define A(field) (PFS_WIRE_LOCK_BODY_SIZE + offsetof(struct wire_acquire_extra, field))
 
 void pfs__put_u16(uint8_t *p, uint16_t v)
@@ -120,6 +132,8 @@ static const char *const type_names[PFS_MSG_TYPE_MAX + 1] = {
 	[PFS_MSG_LOCK_RELEASE] = "lock-release",
 	[PFS_MSG_LOCK_EXPIRE] = "lock-expire",
 	[PFS_MSG_STATUS_SET] = "status-set",
+	[PFS_MSG_NODE_REQUEST] = "node-request",
+	[PFS_MSG_NODE_REPLY] = "node-reply",
 };
 
 const char *pfs_msg_type_name(enum pfs_msg_type type)
@@ -129,7 +143,7 @@ const char *pfs_msg_type_name(enum pfs_msg_type type)
 	return type_names[type];
 }
 
-enum body_kind { BODY_FS, BODY_LOCK, BODY_STATUS };
+enum body_kind { BODY_FS, BODY_LOCK, BODY_STATUS, BODY_NODE };
 
 static enum body_kind body_kind_of(enum pfs_msg_type type)
 {
@@ -137,7 +151,40 @@ static enum body_kind body_kind_of(enum pfs_msg_type type)
 		return BODY_LOCK;
 	if (type == PFS_MSG_STATUS_SET)
 		return BODY_STATUS;
+	if (type == PFS_MSG_NODE_REQUEST || type == PFS_MSG_NODE_REPLY)
+		return BODY_NODE;
 	return BODY_FS;
+}
+
+bool pfs_service_name_valid(const char *name, size_t len)
+{
+	if (len == 0 || len > PFS_MAX_SERVICE)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = name[i];
+
+		if (!(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') && !(c >= '0' && c <= '9') &&
+		    c != '.' && c != '_' && c != '-')
+			return false;
+	}
+	return true;
+}
+
+/* The fields a node message of msg->type must leave zero or set, checked
+ * alike when encoding and decoding; service has service_len bytes. */
+static bool node_fields_valid(const struct pfs_msg *msg, const char *service,
+			      size_t service_len)
+{
+	if (msg->node == 0 || msg->data_len > PFS_MAX_NODE_PAYLOAD)
+		return false;
+	if (msg->type == PFS_MSG_NODE_REQUEST)
+		return msg->timeout_ms >= 1 && msg->timeout_ms <= PFS_NODE_MAX_TIMEOUT_MS &&
+		       msg->result == 0 && msg->status == 0 &&
+		       service && pfs_service_name_valid(service, service_len);
+	/* A reply carries an errno value from the target's daemon, or the
+	 * agent's status, never both. */
+	return msg->timeout_ms == 0 && service_len == 0 && msg->result <= 0 &&
+	       msg->result > -4096 && (msg->result == 0 || msg->status == 0);
 }
 
 /* Length of an optional string, or -1 when it is longer than max. */
@@ -274,6 +321,36 @@ static int encode_status(const struct pfs_msg *msg, uint8_t **out, size_t *out_l
 	return 0;
 }
 
+static int encode_node(const struct pfs_msg *msg, uint8_t **out, size_t *out_len)
+{
+	size_t service = msg->type == PFS_MSG_NODE_REQUEST && msg->path ? strlen(msg->path) : 0;
+	size_t total;
+	uint8_t *buf, *b;
+
+	if (!node_fields_valid(msg, msg->path, service) || (msg->data_len && !msg->data))
+		return -EINVAL;
+	total = PFS_WIRE_HEADER_SIZE + PFS_WIRE_NODE_BODY_SIZE + service + msg->data_len;
+	buf = malloc(total);
+	if (!buf)
+		return -ENOMEM;
+
+	put_header(buf, msg, total - PFS_WIRE_HEADER_SIZE);
+	b = buf + PFS_WIRE_HEADER_SIZE;
+	pfs__put_u32(b + N(node), msg->node);
+	pfs__put_u32(b + N(timeout_ms), msg->timeout_ms);
+	pfs__put_u32(b + N(result), (uint32_t)msg->result);
+	pfs__put_u32(b + N(status), (uint32_t)msg->status);
+	pfs__put_u32(b + N(service_len), (uint32_t)service);
+	pfs__put_u32(b + N(data_len), msg->data_len);
+	if (service)
+		memcpy(b + PFS_WIRE_NODE_BODY_SIZE, msg->path, service);
+	if (msg->data_len)
+		memcpy(b + PFS_WIRE_NODE_BODY_SIZE + service, msg->data, msg->data_len);
+	*out = buf;
+	*out_len = total;
+	return 0;
+}
+
 int pfs_msg_encode(const struct pfs_msg *msg, uint8_t **out, size_t *out_len)
 {
 	if ((int)msg->type < 1 || msg->type > PFS_MSG_TYPE_MAX)
@@ -284,6 +361,8 @@ int pfs_msg_encode(const struct pfs_msg *msg, uint8_t **out, size_t *out_len)
 		return encode_lock(msg, out, out_len);
 	case BODY_STATUS:
 		return encode_status(msg, out, out_len);
+	case BODY_NODE:
+		return encode_node(msg, out, out_len);
 	case BODY_FS:
 	default:
 		return encode_fs(msg, out, out_len);
@@ -404,6 +483,35 @@ static int decode_status(const uint8_t *b, size_t body_len, struct pfs_msg *msg)
 	return rv;
 }
 
+static int decode_node(const uint8_t *b, size_t body_len, struct pfs_msg *msg)
+{
+	uint32_t service, data;
+	const uint8_t *s = b + PFS_WIRE_NODE_BODY_SIZE;
+	int rv;
+
+	if (body_len < PFS_WIRE_NODE_BODY_SIZE)
+		return -EBADMSG;
+	msg->node = pfs__get_u32(b + N(node));
+	msg->timeout_ms = pfs__get_u32(b + N(timeout_ms));
+	msg->result = (int32_t)pfs__get_u32(b + N(result));
+	msg->status = (int32_t)pfs__get_u32(b + N(status));
+	service = pfs__get_u32(b + N(service_len));
+	data = pfs__get_u32(b + N(data_len));
+
+	/* Both lengths are bounded first, so the sum below cannot overflow. */
+	if (service > PFS_MAX_SERVICE || data > PFS_MAX_NODE_PAYLOAD)
+		return -EBADMSG;
+	if ((size_t)service + data != body_len - PFS_WIRE_NODE_BODY_SIZE)
+		return -EBADMSG;
+	msg->data_len = data;
+	if (!node_fields_valid(msg, (const char *)s, service))
+		return -EBADMSG;
+	rv = service ? copy_str(s, service, &msg->path) : 0;
+	if (rv == 0)
+		rv = copy_data(s + service, data, msg);
+	return rv;
+}
+
 int pfs_msg_decode(const void *buf, size_t len, struct pfs_msg *msg)
 {
 	const uint8_t *p = buf;
@@ -437,6 +545,9 @@ int pfs_msg_decode(const void *buf, size_t len, struct pfs_msg *msg)
 	case BODY_STATUS:
 		rv = decode_status(p + PFS_WIRE_HEADER_SIZE, body_len, msg);
 		break;
+	case BODY_NODE:
+		rv = decode_node(p + PFS_WIRE_HEADER_SIZE, body_len, msg);
+		break;
 	case BODY_FS:
 	default:
 		rv = decode_fs(p + PFS_WIRE_HEADER_SIZE, body_len, msg);
@@ -445,6 +556,17 @@ int pfs_msg_decode(const void *buf, size_t len, struct pfs_msg *msg)
 	if (rv < 0)
 		pfs_msg_clear(msg);
 	return rv;
+}
+
+bool pfs_msg_is_node_msg(const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	uint16_t type;
+
+	if (len < PFS_WIRE_HEADER_SIZE || pfs__get_u32(p + H(magic)) != PFS_WIRE_MAGIC)
+		return false;
+	type = pfs__get_u16(p + H(type));
+	return type == PFS_MSG_NODE_REQUEST || type == PFS_MSG_NODE_REPLY;
 }
 
 void pfs_msg_clear(struct pfs_msg *msg)

@@ -1,6 +1,7 @@
 /*
  * pfs_wire: the change messages of the store, as they travel between
- * nodes (and through the loopback transport in --local mode).
+ * nodes (and through the loopback transport in --local mode), and the
+ * messages of node-addressed requests, which share the format.
  *
  * Every message is a 32-byte header followed by a body. All integers are
  * fixed-width little-endian; strings carry explicit lengths and no NUL.
@@ -45,12 +46,27 @@
  *
  * STATUS_SET body: key length (4), value length (4), key, value.
  *
+ * Node bodies (NODE_REQUEST, NODE_REPLY): node-addressed requests between
+ * the daemons, never applied to the tree (see noderq.h). The header's
+ * request id is the requester's in both.
+ *
+ *        0    4 node         REQUEST: the target; REPLY: the requester's node
+ *        4    4 timeout ms   REQUEST: 1..PFS_NODE_MAX_TIMEOUT_MS; REPLY: 0
+ *        8    4 result       REPLY: 0 when the agent replied, else a negative
+ *                            errno value from the target's daemon; REQUEST: 0
+ *       12    4 status       REPLY: the agent's status (0 after a failure);
+ *                            REQUEST: 0
+ *       16    4 service length (REQUEST: 1..PFS_MAX_SERVICE; REPLY: 0)
+ *       20    4 data length  payload; in a failed REPLY the error message
+ *       24      service, data
+ *
  * A receiver rejects a message whose magic, version, type or lengths do
  * not match exactly; a higher version is an error, never ignored.
  */
 #ifndef PMXFS_WIRE_H
 #define PMXFS_WIRE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,6 +77,7 @@
 #define PFS_WIRE_LOCK_BODY_SIZE 24
 #define PFS_WIRE_ACQUIRE_EXTRA_SIZE 8 /* pid and node name length */
 #define PFS_WIRE_STATUS_BODY_SIZE 8
+#define PFS_WIRE_NODE_BODY_SIZE 24
 
 /* Limits shared by the wire format, the tree and the client API. */
 #define PFS_MAX_PATH 4096            /* bytes, absolute path in the tree */
@@ -70,6 +87,9 @@
 #define PFS_MAX_NODE_NAME 63         /* bytes, a DNS label */
 #define PFS_MAX_STATUS_KEY 128       /* bytes */
 #define PFS_MAX_STATUS_VALUE (32u * 1024) /* bytes */
+#define PFS_MAX_SERVICE 64                /* bytes, agent service name */
+#define PFS_MAX_NODE_PAYLOAD (64u * 1024) /* bytes, request or reply payload */
+#define PFS_NODE_MAX_TIMEOUT_MS 3600000u  /* 1 hour */
 #define PFS_WIRE_MAX_SIZE \
 	(PFS_WIRE_HEADER_SIZE + PFS_WIRE_FS_BODY_SIZE + 2 * PFS_MAX_PATH + PFS_MAX_FILE_SIZE)
 
@@ -86,8 +106,10 @@ enum pfs_msg_type {
 	PFS_MSG_LOCK_RELEASE = 9,
 	PFS_MSG_LOCK_EXPIRE = 10,
 	PFS_MSG_STATUS_SET = 11,
+	PFS_MSG_NODE_REQUEST = 12,
+	PFS_MSG_NODE_REPLY = 13,
 };
-#define PFS_MSG_TYPE_MAX PFS_MSG_STATUS_SET
+#define PFS_MSG_TYPE_MAX PFS_MSG_NODE_REPLY
 
 /* Conditions of a file system change. */
 #define PFS_COND_VERSION 0x1u /* fail with -ESTALE unless the version matches */
@@ -119,6 +141,13 @@ struct pfs_msg {
 	uint64_t waiter_id;
 	uint32_t pid;          /* ACQUIRE: the requesting client's pid */
 	const char *node_name; /* ACQUIRE: the sender's node name */
+
+	/* node-addressed requests; path is the service (REQUEST only) and
+	 * data the payload */
+	uint32_t node;
+	uint32_t timeout_ms;
+	int32_t result;
+	int32_t status;
 };
 
 /* Return the name of a message type ("create", "lock-acquire"), or "?". */
@@ -144,6 +173,14 @@ int pfs_msg_decode(const void *buf, size_t len, struct pfs_msg *msg);
 
 /* Free the strings of msg and zero it. Accepts NULL. */
 void pfs_msg_clear(struct pfs_msg *msg);
+
+/* Return true when buf is a message of the store's format whose type is
+ * NODE_REQUEST or NODE_REPLY (only the header is looked at). */
+bool pfs_msg_is_node_msg(const void *buf, size_t len);
+
+/* Return true when the len bytes at name form a valid agent service
+ * name: 1 to PFS_MAX_SERVICE letters, digits, '.', '_' or '-'. */
+bool pfs_service_name_valid(const char *name, size_t len);
 
 /* Little-endian helpers, also used by the IPC layer. */
 void pfs__put_u16(uint8_t *p, uint16_t v);

@@ -229,6 +229,71 @@ START_TEST(test_pfs_watch_add_limit)
 }
 END_TEST
 
+START_TEST(test_pfs_request_decode_node_ops)
+{
+	struct pfs_ipc_req *h = (struct pfs_ipc_req *)buf;
+	size_t len;
+
+	len = build(buf, PFS_OP_AGENT_REGISTER, "ctmgr", NULL, NULL);
+	ck_assert_int_eq(pfs_request_decode(buf, len, &req), 0);
+	ck_assert_str_eq(req.path, "ctmgr");
+	len = build(buf, PFS_OP_NODE_REQUEST, "node2", "ctmgr", "start 100");
+	h->timeout_ms = 5000;
+	ck_assert_int_eq(pfs_request_decode(buf, len, &req), 0);
+	ck_assert_str_eq(req.path, "node2");
+	ck_assert_str_eq(req.path2, "ctmgr");
+	ck_assert_uint_eq(req.timeout_ms, 5000);
+	ck_assert_mem_eq(req.data, "start 100", 9);
+	len = build(buf, PFS_OP_NODE_REPLY, NULL, NULL, "done");
+	h->token = 12;
+	h->arg = (uint32_t)-ENOENT;
+	ck_assert_int_eq(pfs_request_decode(buf, len, &req), 0);
+	ck_assert_uint_eq(req.token, 12);
+	ck_assert_int_eq((int32_t)req.arg, -ENOENT);
+
+	/* Missing arguments and arguments the op does not take. */
+	len = build(buf, PFS_OP_NODE_REQUEST, "node2", NULL, "x");
+	ck_assert_int_eq(pfs_request_decode(buf, len, &req), -EBADMSG);
+	len = build(buf, PFS_OP_AGENT_REGISTER, "svc", NULL, "x");
+	ck_assert_int_eq(pfs_request_decode(buf, len, &req), -EBADMSG);
+	len = build(buf, PFS_OP_NODE_REPLY, "node2", NULL, NULL);
+	ck_assert_int_eq(pfs_request_decode(buf, len, &req), -EBADMSG);
+
+	/* Unused fields must be zero. */
+	len = build(buf, PFS_OP_AGENT_REGISTER, "svc", NULL, NULL);
+	h->token = 1;
+	ck_assert_int_eq(pfs_request_decode(buf, len, &req), -EBADMSG);
+	h->token = 0;
+	h->timeout_ms = 1;
+	ck_assert_int_eq(pfs_request_decode(buf, len, &req), -EBADMSG);
+	h->timeout_ms = 0;
+	h->flags = PFS_COND_VERSION;
+	ck_assert_int_eq(pfs_request_decode(buf, len, &req), -EBADMSG);
+	h->flags = 0;
+	h->reserved = 1;
+	ck_assert_int_eq(pfs_request_decode(buf, len, &req), -EBADMSG);
+	len = build(buf, PFS_OP_NODE_REQUEST, "node2", "svc", NULL);
+	h->arg = 1;
+	ck_assert_int_eq(pfs_request_decode(buf, len, &req), -EBADMSG);
+
+	/* The payload limit is 64 KiB, not the file limit. */
+	len = build(buf, PFS_OP_NODE_REPLY, NULL, NULL, "x");
+	h->data_len = PFS_MAX_NODE_PAYLOAD + 1;
+	ck_assert_int_eq(pfs_request_decode(buf, len, &req), -E2BIG);
+}
+END_TEST
+
+START_TEST(test_pfs_perm_check_node_ops)
+{
+	ck_assert_int_eq(pfs_perm_check(PFS_ACCESS_WRITE, PFS_OP_NODE_REQUEST, "node2", "svc"), 0);
+	ck_assert_int_eq(pfs_perm_check(PFS_ACCESS_READ, PFS_OP_NODE_REQUEST, "node2", "svc"),
+			 -EACCES);
+	ck_assert_int_eq(pfs_perm_check(PFS_ACCESS_READ, PFS_OP_AGENT_REGISTER, "svc", NULL),
+			 -EACCES);
+	ck_assert_int_eq(pfs_perm_check(PFS_ACCESS_READ, PFS_OP_NODE_REPLY, "", NULL), -EACCES);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("server");
@@ -239,10 +304,12 @@ int main(void)
 	tc = tcase_create("pfs_request_decode");
 	tcase_add_test(tc, test_pfs_request_decode_valid);
 	tcase_add_test(tc, test_pfs_request_decode_invalid);
+	tcase_add_test(tc, test_pfs_request_decode_node_ops);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("pfs_perm");
 	tcase_add_test(tc, test_pfs_perm_classify_users);
 	tcase_add_test(tc, test_pfs_perm_check_rules);
+	tcase_add_test(tc, test_pfs_perm_check_node_ops);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("pfs_watch");
 	tcase_add_test(tc, test_pfs_watch_notify_events);

@@ -621,7 +621,7 @@ END_TEST
 
 START_TEST(test_pfs_tree_virtual_files)
 {
-	struct pfs_member members[] = {{1, "n1", true}};
+	struct pfs_member members[] = {{1, "n1", true, NULL}};
 	char *json = NULL;
 
 	mkdirs();

@@ -246,10 +246,154 @@ START_TEST(test_pfs_msg_decode_oversized)
 }
 END_TEST
 
+START_TEST(test_pfs_msg_encode_node_roundtrip)
+{
+	struct pfs_msg in = {0}, out;
+	char data[] = "start\0100";
+
+	in.type = PFS_MSG_NODE_REQUEST;
+	in.writer = 1;
+	in.request_id = 77;
+	in.node = 3;
+	in.timeout_ms = 5000;
+	in.path = "ctmgr.start";
+	in.data = data;
+	in.data_len = sizeof(data);
+	roundtrip(&in, &out);
+	ck_assert_int_eq(out.type, PFS_MSG_NODE_REQUEST);
+	ck_assert_uint_eq(out.request_id, 77);
+	ck_assert_uint_eq(out.node, 3);
+	ck_assert_uint_eq(out.timeout_ms, 5000);
+	ck_assert_str_eq(out.path, "ctmgr.start");
+	ck_assert_uint_eq(out.data_len, sizeof(data));
+	ck_assert_mem_eq(out.data, data, sizeof(data));
+	pfs_msg_clear(&out);
+
+	/* A reply with the agent's status, and a failed one with a message. */
+	memset(&in, 0, sizeof(in));
+	in.type = PFS_MSG_NODE_REPLY;
+	in.writer = 3;
+	in.request_id = 77;
+	in.node = 1;
+	in.status = -ENOENT;
+	roundtrip(&in, &out);
+	ck_assert_int_eq(out.type, PFS_MSG_NODE_REPLY);
+	ck_assert_int_eq(out.result, 0);
+	ck_assert_int_eq(out.status, -ENOENT);
+	ck_assert_ptr_null(out.path);
+	ck_assert_uint_eq(out.data_len, 0);
+	pfs_msg_clear(&out);
+	in.status = 0;
+	in.result = -ECONNRESET;
+	in.data = "the agent disconnected";
+	in.data_len = 22;
+	roundtrip(&in, &out);
+	ck_assert_int_eq(out.result, -ECONNRESET);
+	ck_assert_str_eq(out.data, "the agent disconnected");
+	pfs_msg_clear(&out);
+}
+END_TEST
+
+START_TEST(test_pfs_msg_encode_node_invalid)
+{
+	struct pfs_msg in = {0};
+	uint8_t *buf = NULL;
+	size_t len;
+
+	in.type = PFS_MSG_NODE_REQUEST;
+	in.node = 2;
+	in.timeout_ms = 1000;
+	in.path = "bad/name";
+	ck_assert_int_eq(pfs_msg_encode(&in, &buf, &len), -EINVAL);
+	in.path = NULL;
+	ck_assert_int_eq(pfs_msg_encode(&in, &buf, &len), -EINVAL);
+	in.path = "svc";
+	in.timeout_ms = 0;
+	ck_assert_int_eq(pfs_msg_encode(&in, &buf, &len), -EINVAL);
+	in.timeout_ms = PFS_NODE_MAX_TIMEOUT_MS + 1;
+	ck_assert_int_eq(pfs_msg_encode(&in, &buf, &len), -EINVAL);
+	in.timeout_ms = 1000;
+	in.node = 0;
+	ck_assert_int_eq(pfs_msg_encode(&in, &buf, &len), -EINVAL);
+	in.node = 2;
+	in.data = "x";
+	in.data_len = PFS_MAX_NODE_PAYLOAD + 1;
+	ck_assert_int_eq(pfs_msg_encode(&in, &buf, &len), -EINVAL);
+	in.data_len = 0;
+	in.status = 1;
+	ck_assert_int_eq(pfs_msg_encode(&in, &buf, &len), -EINVAL);
+
+	/* A reply is either a result or a status; a result is an errno value. */
+	memset(&in, 0, sizeof(in));
+	in.type = PFS_MSG_NODE_REPLY;
+	in.node = 1;
+	in.result = -EIO;
+	in.status = 3;
+	ck_assert_int_eq(pfs_msg_encode(&in, &buf, &len), -EINVAL);
+	in.status = 0;
+	in.result = 5;
+	ck_assert_int_eq(pfs_msg_encode(&in, &buf, &len), -EINVAL);
+	in.result = 0;
+	in.timeout_ms = 10;
+	ck_assert_int_eq(pfs_msg_encode(&in, &buf, &len), -EINVAL);
+	ck_assert_ptr_null(buf);
+}
+END_TEST
+
+START_TEST(test_pfs_msg_decode_node_strict)
+{
+	struct pfs_msg in = {0}, out;
+	uint8_t *buf;
+	size_t len, cut;
+	const size_t body = PFS_WIRE_HEADER_SIZE;
+
+	in.type = PFS_MSG_NODE_REQUEST;
+	in.node = 2;
+	in.timeout_ms = 1000;
+	in.path = "echo";
+	in.data = "hi";
+	in.data_len = 2;
+	ck_assert_int_eq(pfs_msg_encode(&in, &buf, &len), 0);
+	ck_assert(pfs_msg_is_node_msg(buf, len));
+	for (cut = 0; cut < len; cut++)
+		ck_assert_int_eq(pfs_msg_decode(buf, cut, &out), -EBADMSG);
+
+	/* Each field that must be zero or bounded, one at a time. */
+	pfs__put_u32(buf + body + 8, (uint32_t)-EIO); /* result in a request */
+	ck_assert_int_eq(pfs_msg_decode(buf, len, &out), -EBADMSG);
+	pfs__put_u32(buf + body + 8, 0);
+	pfs__put_u32(buf + body + 4, 0); /* no timeout */
+	ck_assert_int_eq(pfs_msg_decode(buf, len, &out), -EBADMSG);
+	pfs__put_u32(buf + body + 4, 1000);
+	buf[body + PFS_WIRE_NODE_BODY_SIZE + 1] = '/'; /* "e/ho" */
+	ck_assert_int_eq(pfs_msg_decode(buf, len, &out), -EBADMSG);
+	buf[body + PFS_WIRE_NODE_BODY_SIZE + 1] = '\0';
+	ck_assert_int_eq(pfs_msg_decode(buf, len, &out), -EBADMSG);
+	buf[body + PFS_WIRE_NODE_BODY_SIZE + 1] = 'c';
+	pfs__put_u32(buf + body + 20, PFS_MAX_NODE_PAYLOAD + 1);
+	ck_assert_int_eq(pfs_msg_decode(buf, len, &out), -EBADMSG);
+	pfs__put_u32(buf + body + 20, 2);
+	ck_assert_int_eq(pfs_msg_decode(buf, len, &out), 0);
+	pfs_msg_clear(&out);
+
+	/* A reply must not name a service. */
+	pfs__put_u16(buf + 6, PFS_MSG_NODE_REPLY);
+	pfs__put_u32(buf + body + 4, 0);
+	ck_assert_int_eq(pfs_msg_decode(buf, len, &out), -EBADMSG);
+	ck_assert_ptr_null(out.path);
+
+	/* Store changes are not node messages. */
+	pfs__put_u16(buf + 6, PFS_MSG_WRITE);
+	ck_assert(!pfs_msg_is_node_msg(buf, len));
+	free(buf);
+}
+END_TEST
+
 START_TEST(test_pfs_msg_type_name_values)
 {
 	ck_assert_str_eq(pfs_msg_type_name(PFS_MSG_CREATE), "create");
 	ck_assert_str_eq(pfs_msg_type_name(PFS_MSG_LOCK_EXPIRE), "lock-expire");
+	ck_assert_str_eq(pfs_msg_type_name(PFS_MSG_NODE_REPLY), "node-reply");
 	ck_assert_str_eq(pfs_msg_type_name(0), "?");
 }
 END_TEST
@@ -267,11 +411,14 @@ int main(void)
 	tcase_add_test(tc, test_pfs_msg_encode_acquire_roundtrip);
 	tcase_add_test(tc, test_pfs_msg_encode_status_roundtrip);
 	tcase_add_test(tc, test_pfs_msg_encode_invalid);
+	tcase_add_test(tc, test_pfs_msg_encode_node_roundtrip);
+	tcase_add_test(tc, test_pfs_msg_encode_node_invalid);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("pfs_msg_decode");
 	tcase_add_test(tc, test_pfs_msg_decode_truncated);
 	tcase_add_test(tc, test_pfs_msg_decode_bad_header);
 	tcase_add_test(tc, test_pfs_msg_decode_oversized);
+	tcase_add_test(tc, test_pfs_msg_decode_node_strict);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("pfs_msg_type_name");
 	tcase_add_test(tc, test_pfs_msg_type_name_values);

@@ -56,6 +56,11 @@ tests_check_ipc_SOURCES = tests/check_ipc.c
 tests_check_ipc_CFLAGS = $(UNIT_CFLAGS) $(QB_CFLAGS) -pthread
 tests_check_ipc_LDADD = pmxfs/libpfscore.la pmxfs/libpmxfs.la $(UNIT_LIBS) -lpthread
 
+check_PROGRAMS += tests/check_noderq
+tests_check_noderq_SOURCES = tests/check_noderq.c
+tests_check_noderq_CFLAGS = $(UNIT_CFLAGS) $(QB_CFLAGS) -pthread
+tests_check_noderq_LDADD = pmxfs/libpfscore.la pmxfs/libpmxfs.la $(UNIT_LIBS) -lpthread
+
 check_PROGRAMS += tests/check_sync
 tests_check_sync_SOURCES = tests/check_sync.c
 tests_check_sync_CFLAGS = $(UNIT_CFLAGS)
