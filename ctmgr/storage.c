@@ -306,7 +306,12 @@ static int parse_dir_property(struct parser *p, const char *key, const char *val
 			return parse_error(p, "invalid value '%s' for 'path': expected an absolute "
 			                      "folder", value ? value : "");
 		s->path = strdup(value);
-		return s->path ? 0 : -ENOMEM;
+		if (!s->path)
+			return -ENOMEM;
+		/* "/mnt/ssd/" and "/mnt/ssd" name one folder. */
+		for (size_t len = strlen(s->path); len > 1 && s->path[len - 1] == '/'; len--)
+			s->path[len - 1] = '\0';
+		return 0;
 	}
 	if (strcmp(key, "content") == 0)
 		return parse_content(p, value ? value : "", &s->content);
