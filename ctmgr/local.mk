@@ -4,6 +4,7 @@ noinst_LTLIBRARIES += ctmgr/libctmgr.la
 ctmgr_libctmgr_la_SOURCES = \
 	ctmgr/ctm_internal.h ctmgr/util.c \
 	ctmgr/storage.h ctmgr/storage.c \
-	ctmgr/lxcconf.h ctmgr/lxcconf_internal.h ctmgr/lxcconf.c ctmgr/lxcconf_volumes.c
+	ctmgr/lxcconf.h ctmgr/lxcconf_internal.h ctmgr/lxcconf.c ctmgr/lxcconf_volumes.c \
+	ctmgr/options.h ctmgr/options.c
 ctmgr_libctmgr_la_CFLAGS = $(AM_CFLAGS)
 ctmgr_libctmgr_la_LIBADD = conf/libconf.la

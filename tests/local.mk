@@ -78,13 +78,16 @@ tests_check_ctlock_LDADD = lock/liblock.la $(UNIT_LIBS) -lpthread
 # lock-end
 
 # ctmgr-begin: unit tests of libctmgr (LXC config, storage, options)
-check_PROGRAMS += tests/check_lxcconf tests/check_storage
+check_PROGRAMS += tests/check_lxcconf tests/check_storage tests/check_options
 tests_check_lxcconf_SOURCES = tests/check_lxcconf.c
 tests_check_lxcconf_CFLAGS = $(UNIT_CFLAGS) $(LXC_CFLAGS)
 tests_check_lxcconf_LDADD = ctmgr/libctmgr.la $(LXC_LIBS) $(UNIT_LIBS)
 tests_check_storage_SOURCES = tests/check_storage.c
 tests_check_storage_CFLAGS = $(UNIT_CFLAGS)
 tests_check_storage_LDADD = ctmgr/libctmgr.la $(UNIT_LIBS)
+tests_check_options_SOURCES = tests/check_options.c
+tests_check_options_CFLAGS = $(UNIT_CFLAGS)
+tests_check_options_LDADD = ctmgr/libctmgr.la $(UNIT_LIBS)
 # ctmgr-end
 
 TESTS += $(check_PROGRAMS) tests/ctconf.test
