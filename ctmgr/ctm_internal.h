@@ -15,7 +15,7 @@ int ctm__grow(void *array, size_t n, size_t elem_size);
 
 /*
  * Run ARGV[0] (looked up in PATH) with ARGV, stdin from /dev/null, and
- * wait for it. On failure OUTPUT (SIZE bytes) holds the last non-empty
+ * wait for it. On failure OUTPUT (SIZE bytes) contains the last non-empty
  * line the command wrote to stdout or stderr, or how it ended.
  * Errors: -EIO the command failed or was killed, -errno of the spawn.
  */

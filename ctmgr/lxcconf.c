@@ -4,9 +4,9 @@
  * lxcconf_volumes.c.
  *
  * The order of the generated entries follows pve-container's
- * update_lxc_config(), so the files read alike; the differences (mount
- * entries for volumes, bridges attached by LXC, cgroup v1 keys, a
- * deterministic cpuset) are listed in docs/ctmgr.md.
+ * update_lxc_config(), so the files read alike. docs/ctmgr.md lists the
+ * differences: mount entries for volumes, bridges attached by LXC,
+ * cgroup v1 keys and a deterministic cpuset.
  */
 #include "config.h"
 
@@ -282,19 +282,19 @@ int ctm__lxc_map_id(const struct ctm__builder *b, char kind, uint32_t id, uint32
 static int add_raw_entries(struct ctm__builder *b)
 {
 	bool v1 = b->p->layout == CTM_CGROUP_V1;
-	bool old_lxc = b->p->lxc_major < 6;
+	bool old_lxc = b->p->lxc_major < 7;
 
 	for (size_t i = 0; i < b->s->n_raw; i++) {
 		const char *key = b->s->raw[i].key;
 		int rv;
 
-		/* LXC 6 split lxc.environment into .runtime and .hooks; older
+		/* LXC 7 split lxc.environment into .runtime and .hooks; older
 		 * versions know only lxc.environment, for the container. */
 		if (old_lxc && strcmp(key, "lxc.environment.runtime") == 0) {
 			key = "lxc.environment";
 		} else if (old_lxc && strcmp(key, "lxc.environment.hooks") == 0) {
 			rv = ctm__lxc_note(b, "raw key 'lxc.environment.hooks' is left out: it needs "
-			                   "LXC 6 or later");
+			                   "LXC 7 or later");
 			if (rv < 0)
 				return rv;
 			continue;
@@ -460,7 +460,7 @@ static int add_features(struct ctm__builder *b)
 		rv = ctm__lxc_add(b, "lxc.mount.auto", "sys:mixed");
 	if (rv == 0)
 		rv = ctm__lxc_value(b, "entrypoint", &entrypoint);
-	/* Without an init system nobody mounts /dev/shm. */
+	/* An init system mounts /dev/shm; without one, this entry does. */
 	if (rv == 0 && entrypoint && strcmp(entrypoint, "/sbin/init") != 0)
 		rv = ctm__lxc_add(b, "lxc.mount.entry",
 		                  "shm dev/shm tmpfs rw,nosuid,nodev,create=dir 0 0");
@@ -600,13 +600,19 @@ static int add_cpu(struct ctm__builder *b)
 	 * 262144); cpu.weight only when given (kernel range 1 to 10000). */
 	if (v1) {
 		units = cpuunits ? strtoul(cpuunits, NULL, 10) : 1024;
-		units = units < 2 ? 2 : units > 262144 ? 262144 : units;
+		if (units < 2)
+			units = 2;
+		if (units > 262144)
+			units = 262144;
 		return ctm__lxc_add(b, "lxc.cgroup.cpu.shares", "%lu", units);
 	}
 	if (!cpuunits)
 		return 0;
 	units = strtoul(cpuunits, NULL, 10);
-	units = units < 1 ? 1 : units > 10000 ? 10000 : units;
+	if (units < 1)
+		units = 1;
+	if (units > 10000)
+		units = 10000;
 	return ctm__lxc_add(b, "lxc.cgroup2.cpu.weight", "%lu", units);
 }
 

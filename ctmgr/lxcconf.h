@@ -10,7 +10,7 @@
  * pair of quotes. ctm_lxc_config_text() writes the list as an LXC config
  * file and quotes again where LXC's reader would change a value.
  *
- * Some work cannot be said in LXC keys, and the result lists it for the
+ * Some work cannot be expressed in LXC keys, and the result lists it for the
  * code that starts the container:
  * - mounts: raw images and block devices of rootfs and mpN are mounted on
  *   the host under <lxc path>/<ctid>/mnt/<key> before the start, and the
@@ -36,7 +36,7 @@
 #include "conf/conf.h"
 #include "ctmgr/storage.h"
 
-/* How the host's cgroup controllers are mounted. */
+/* The layout of the host's cgroup controllers. */
 enum ctm_cgroup_layout {
 	CTM_CGROUP_V1 = 1, /* the memory and cpu controllers are on v1 hierarchies
 	                      (also the v1 and v2 "hybrid" layout) */
@@ -58,7 +58,7 @@ int ctm_cgroup_detect(const char *mountinfo, enum ctm_cgroup_layout *layout, cha
  */
 int ctm_host_cpus(enum ctm_cgroup_layout layout, char *buf, size_t size, char *errmsg);
 
-/* Where the container's config, rootfs mounts and device nodes live. */
+/* The parent folder of each container's config, staged mounts and device nodes. */
 #define CTM_LXC_PATH "/var/lib/lxc"
 /* The folder of LXC's shipped config includes. */
 #define CTM_LXC_CONFIG_DIR "/usr/share/lxc/config"
@@ -70,7 +70,7 @@ struct ctm_device_id {
 	unsigned minor;
 };
 
-/* What the generator needs to know besides the config. */
+/* The inputs of the generator besides the config. */
 struct ctm_lxc_params {
 	unsigned ctid;
 	enum ctm_cgroup_layout layout;
@@ -150,7 +150,7 @@ void ctm_lxc_config_free(struct ctm_lxc_config *config);
  * Write CONFIG as the text of an LXC config file, `key = value` lines, into
  * a new string (*OUT, caller frees). A value that LXC's reader would change
  * (surrounding blanks, surrounding quotes) is written inside double quotes.
- * Errors: -EINVAL a value holds a line break, -ENOMEM.
+ * Errors: -EINVAL a value contains a line break, -ENOMEM.
  */
 int ctm_lxc_config_text(const struct ctm_lxc_config *config, char **out);
 

@@ -7,7 +7,7 @@
 #include "conf/propstr.h"
 #include "ctmgr/lxcconf.h"
 
-/* The most id map lines of one container. */
+/* The maximum number of id map lines of one container. */
 #define CTM__MAX_IDMAPS 64
 
 /* One `lxc.idmap` line: KIND 'u' or 'g', container ids CT..CT+COUNT-1 are

@@ -23,7 +23,7 @@
 #define MAX_MOUNTPOINTS 256
 #define MAX_DEVICES 256
 
-/* Where a mount point's data comes from. */
+/* The origin of a mount point's data. */
 struct source {
 	char *folder;   /* the folder LXC bind-mounts */
 	char *device;   /* for a host mount: the image or block device */

@@ -420,17 +420,17 @@ static int parse_vmid(struct parse_state *st, const char *text)
 
 static int parse_positional(struct parse_state *st)
 {
-	size_t wanted = st->command == CTM_COMMAND_CREATE ? 2 : 1;
+	size_t expected = st->command == CTM_COMMAND_CREATE ? 2 : 1;
 	int rv;
 
-	if (st->n_positional < wanted)
+	if (st->n_positional < expected)
 		return ctm__error(-EINVAL, st->errmsg, "not enough arguments: expected %s",
-		                  wanted == 2 ? "VMID and OSTEMPLATE" : "VMID");
-	if (st->n_positional > wanted)
+		                  expected == 2 ? "VMID and OSTEMPLATE" : "VMID");
+	if (st->n_positional > expected)
 		return ctm__error(-EINVAL, st->errmsg, "too many arguments: '%s' is neither an option "
-		                  "nor expected", st->positional[wanted]);
+		                  "nor expected", st->positional[expected]);
 	rv = parse_vmid(st, st->positional[0]);
-	if (rv == 0 && wanted == 2) {
+	if (rv == 0 && expected == 2) {
 		if (st->positional[1][0] == '\0')
 			return ctm__error(-EINVAL, st->errmsg, "missing value for 'ostemplate'");
 		st->o->ostemplate = strdup(st->positional[1]);

@@ -16,10 +16,10 @@
  * option given twice is an error, not a silent override.
  *
  * Every config key is checked with conf_schema_validate() while parsing,
- * so a bad value is reported before anything changes. Booleans are
- * stored as 1/0 and integers without leading zeros; nameserver and
- * searchdomain lists are joined with blanks and tags are sorted, unique
- * and joined with ';', as pct stores them.
+ * so a bad value is reported before anything changes. Values are stored
+ * as pct stores them. Booleans become 1/0 and integers lose leading
+ * zeros. Nameserver and searchdomain lists are joined with blanks, and
+ * tags are sorted, made unique and joined with ';'.
  *
  * Errors are one sentence in ERRMSG (CONF_ERRMSG_SIZE bytes), in pct's
  * words where pct has them ("unknown option", "not enough arguments",
@@ -61,10 +61,11 @@ struct ctm_options {
  * Parse ARGV[0..ARGC-1], the arguments after the command name, into OUT
  * (overwritten; the caller clears it with ctm_options_clear() after
  * success; on error it is left cleared).
- * Errors: -EINVAL with ERRMSG naming the option and value: an unknown
- * option, a missing value, an invalid value, a wrong number of
- * positional arguments, a key both set and deleted, a delete of a
- * required or read-only key, or set without any change. -ENOMEM.
+ * Errors: -EINVAL with ERRMSG naming the option and value, -ENOMEM.
+ * -EINVAL covers an unknown option, a missing or invalid value, a wrong
+ * number of positional arguments, and a key both set and deleted. It
+ * also covers deleting a required or read-only key and set without any
+ * change.
  */
 int ctm_options_parse(enum ctm_command command, int argc, char *const argv[],
                       struct ctm_options *out, char *errmsg);

@@ -537,9 +537,9 @@ static bool is_plain_name(const char *name)
 	return true;
 }
 
-static int bad_volume(const char *volid, const char *why, char *errmsg)
+static int bad_volume(const char *volid, const char *reason, char *errmsg)
 {
-	ctm__error(0, errmsg, "invalid volume '%s': %s", volid, why);
+	ctm__error(0, errmsg, "invalid volume '%s': %s", volid, reason);
 	return -EINVAL;
 }
 
@@ -691,9 +691,9 @@ int ctm_alloc_request_parse(const char *text, char **storage_id, uint64_t *bytes
 
 	gib = strtoull(digits, NULL, 10);
 
-	/* The fraction in whole MiB, rounded down and exact: the digits F of
-	 * length L give floor(F * 1024 / 10^L); digits past the 12th cannot
-	 * add a MiB. */
+	/* The fraction in whole MiB, rounded down and exact. The digits F of
+	 * length L give floor(F * 1024 / 10^L). Digits past the 12th cannot
+	 * add a MiB, so they are left out. */
 	for (const char *d = *dot ? dot + 1 : dot; *d && pow10 < 1000000000000ULL; d++) {
 		fraction = fraction * 10 + (uint64_t)(*d - '0');
 		pow10 *= 10;
@@ -827,17 +827,15 @@ static int make_image(const struct ctm_storage *s, const char *path, uint64_t by
 		return rv;
 	}
 
-	/* Multi-mount protection guards images that several nodes can
-	 * reach; on a local storage it would only slow every mount down. */
+	/* Multi-mount protection makes ext4 refuse a second mount of the
+	 * image while one is active, from this node or another, as pct. */
 	snprintf(owner, sizeof(owner), "root_owner=%u:%u", (unsigned)uid, (unsigned)gid);
 	argv[n++] = "mkfs.ext4";
 	argv[n++] = "-q";
+	argv[n++] = "-O";
+	argv[n++] = "mmp";
 	argv[n++] = "-E";
 	argv[n++] = owner;
-	if (s->shared) {
-		argv[n++] = "-O";
-		argv[n++] = "mmp";
-	}
 	argv[n++] = path;
 	argv[n] = NULL;
 	rv = ctm__run(argv, output, sizeof(output));

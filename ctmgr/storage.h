@@ -51,7 +51,7 @@ struct ctm_storage {
 	char *type;   /* "dir", or a type this library does not serve */
 	unsigned line; /* line of the section header */
 	char *path;   /* dir: the base folder (required) */
-	unsigned content; /* enum ctm_content bits; pct's default for dir is all but none */
+	unsigned content; /* enum ctm_content bits; default images and rootdir, as pct */
 	bool shared;
 	bool disabled;
 	bool create_base_path; /* `mkdir` / `create-base-path`, default true */
@@ -128,7 +128,7 @@ void ctm_volume_clear(struct ctm_volume *volume);
 
 /*
  * Parse an allocation request `storage:N` of rootfs or mpN: N GiB, a
- * decimal with an optional fraction, rounded down to whole KiB as pct
+ * decimal with an optional fraction, rounded down to whole MiB as pct
  * does. *STORAGE_ID is a new string (caller frees).
  * Errors: -EINVAL not of that form, -ERANGE too large, -ENOMEM.
  */
@@ -140,12 +140,11 @@ int ctm_alloc_request_parse(const char *text, char **storage_id, uint64_t *bytes
  * NODE (may be NULL). BYTES 0 makes a folder `storage:subvol-VMID-disk-N`
  * owned by ROOT_UID:ROOT_GID; any other size makes a sparse raw image
  * `storage:VMID/vm-VMID-disk-N.raw` formatted with mkfs.ext4 (root
- * directory owned by ROOT_UID:ROOT_GID, multi-mount protection on shared
- * storages). N is the lowest number no volume of VMID uses yet. The
- * storage must allow content type rootdir; its base folder is created when
- * missing unless `mkdir 0` / `create-base-path 0` says otherwise. On
- * success *VOLID is a new string (caller frees); on error nothing is left
- * behind.
+ * directory owned by ROOT_UID:ROOT_GID, with multi-mount protection). N is the lowest number no volume of VMID uses yet. The
+ * storage must allow content type rootdir. Its base folder is created when
+ * missing, unless `mkdir 0` or `create-base-path 0` turns that off. On
+ * success *VOLID is a new string (caller frees). On error no volume is
+ * left behind, though the folders above it may remain.
  * Errors: -ENOENT, -EINVAL, -EACCES as ctm_volume_resolve(), -EEXIST no
  * free name, -EIO mkfs.ext4 failed, -errno of file operations, -ENOMEM.
  */
@@ -163,11 +162,11 @@ int ctm_volume_free(const struct ctm_storage_cfg *cfg, const char *volid, char *
 
 /*
  * Dir snapshots are copies. ctm_volume_snapshot() copies VOLID to its
- * snapshot SNAPNAME (an existing copy of that name is an error);
+ * snapshot SNAPNAME, and an existing copy of that name is an error.
  * ctm_volume_snapshot_rollback() replaces the volume's data by a copy of
- * the snapshot, in one atomic exchange once the copy is complete;
- * ctm_volume_snapshot_delete() removes the copy (a missing one is not an
- * error). Copies keep owners, modes, times, extended attributes, ACLs,
+ * the snapshot in one atomic exchange once the copy is complete.
+ * ctm_volume_snapshot_delete() removes the copy; a missing one is not an
+ * error. Copies keep owners, modes, times, extended attributes, ACLs,
  * hard links and holes (cp -a). The container must not be running.
  * Errors: as ctm_volume_resolve(), -EEXIST snapshot exists, -ENOENT
  * volume or snapshot missing, -EIO the copy failed, -errno.

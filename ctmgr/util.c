@@ -101,7 +101,7 @@ int ctm__run(const char *const argv[], char *output, size_t size)
 		return -rv;
 	}
 
-	/* Keep the end of the output: the last line says what went wrong. */
+	/* Keep the end of the output, where tools name the failure. */
 	while ((n = read(pipefd[0], buf + used, sizeof(buf) - 1 - used)) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;

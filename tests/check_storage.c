@@ -484,7 +484,7 @@ START_TEST(test_ctm_volume_alloc_raw)
 	struct stat st;
 	FILE *out;
 	char line[256];
-	bool owner_seen = false;
+	bool owner_seen = false; /* then: mmp seen */
 	int fd;
 
 	make_tmp();
@@ -516,6 +516,17 @@ START_TEST(test_ctm_volume_alloc_raw)
 			owner_seen = true;
 	pclose(out);
 	ck_assert(owner_seen);
+
+	/* Multi-mount protection is on, as pct formats images. */
+	snprintf(command, sizeof(command), "dumpe2fs -h '%s' 2>/dev/null", path);
+	out = popen(command, "r");
+	ck_assert_ptr_nonnull(out);
+	owner_seen = false;
+	while (fgets(line, sizeof(line), out))
+		if (strncmp(line, "Filesystem features:", 20) == 0 && strstr(line, " mmp"))
+			owner_seen = true;
+	pclose(out);
+	ck_assert_msg(owner_seen, "no mmp feature on %s", path);
 	free(path);
 	free(volid);
 	ctm_storage_cfg_free(cfg);
