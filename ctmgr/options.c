@@ -538,6 +538,51 @@ static int check_protection(const struct ctm_options *o, const struct conf_secti
 	return 0;
 }
 
+/* Remove the raw entries KEY of S. */
+static void remove_raw(struct conf_section *s, const char *key)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < s->n_raw; i++) {
+		if (strcmp(s->raw[i].key, key) == 0) {
+			free(s->raw[i].key);
+			free(s->raw[i].value);
+		} else {
+			s->raw[kept++] = s->raw[i];
+		}
+	}
+	s->n_raw = kept;
+}
+
+/*
+ * Set KEY to VALUE in S, or delete KEY when VALUE is NULL. The config
+ * model keeps two keys elsewhere, as pct writes them: the description as
+ * `#` lines, and env as `lxc.environment.runtime` entries.
+ */
+static int change_key(struct conf_section *s, const char *key, const char *value)
+{
+	char *text;
+	int rv;
+
+	if (strcmp(key, "description") == 0) {
+		text = value ? ctm__printf("%s\n", value) : NULL;
+		if (value && !text)
+			return -ENOMEM;
+		rv = conf_set_description(s, text);
+		free(text);
+		return rv;
+	}
+	if (strcmp(key, "env") == 0) {
+		remove_raw(s, "lxc.environment.runtime");
+		return value ? conf_raw_add(s, "lxc.environment.runtime", value) : 0;
+	}
+	if (!value) {
+		rv = conf_delete(s, key);
+		return rv == -ENOENT ? 0 : rv;
+	}
+	return conf_set(s, key, value);
+}
+
 int ctm_options_apply(const struct ctm_options *o, struct conf_section *s, char *errmsg)
 {
 	struct conf_section copy = { .kind = s->kind }, old;
@@ -549,12 +594,9 @@ int ctm_options_apply(const struct ctm_options *o, struct conf_section *s, char 
 	/* Work on a copy and swap it in only when every change is made. */
 	rv = conf_section_copy_contents(&copy, s);
 	for (size_t i = 0; rv == 0 && i < o->n_set; i++)
-		rv = conf_set(&copy, o->set[i].key, o->set[i].value);
-	for (size_t i = 0; rv == 0 && i < o->n_delete; i++) {
-		rv = conf_delete(&copy, o->delete[i]);
-		if (rv == -ENOENT)
-			rv = 0;
-	}
+		rv = change_key(&copy, o->set[i].key, o->set[i].value);
+	for (size_t i = 0; rv == 0 && i < o->n_delete; i++)
+		rv = change_key(&copy, o->delete[i], NULL);
 	if (rv < 0) {
 		conf_section_clear(&copy);
 		return ctm__error(rv, errmsg, "out of memory while changing the config");

@@ -426,7 +426,7 @@ int ctm_storage_cfg_parse(const char *text, size_t len, const char *path,
 		if (line_len > 0 && line[line_len - 1] == '\r')
 			line[line_len - 1] = '\0';
 		p.line++;
-		if (strlen(line) != strcspn(line, "\n") || memchr(text + pos, '\0', line_len))
+		if (memchr(text + pos, '\0', line_len))
 			rv = parse_error(&p, "the line contains a NUL byte");
 		else
 			rv = parse_line(&p, line);

@@ -325,6 +325,38 @@ START_TEST(test_ctm_options_apply_changes)
 }
 END_TEST
 
+/* The description becomes `#` lines and env becomes the runtime
+ * environment entries, as pct writes them. */
+START_TEST(test_ctm_options_apply_description_env)
+{
+	const char *config = "#old text\nmemory: 512\nlxc.environment.runtime: A=1\n"
+	                     "lxc.environment.runtime: B=2\nlxc.apparmor.profile: unconfined\n";
+	char errmsg[CONF_ERRMSG_SIZE] = "", *text = NULL;
+	struct conf_file *cf = NULL;
+	struct ctm_options o;
+	size_t len;
+
+	ck_assert_int_eq(conf_parse(config, strlen(config), NULL, &cf), 0);
+	parse_ok(CTM_COMMAND_SET, "100 -description 'new: 100%' -env C=3", &o);
+	ck_assert_msg(ctm_options_apply(&o, conf_main(cf), errmsg) == 0, "%s", errmsg);
+	ck_assert_int_eq(conf_write(cf, &text, &len, errmsg), 0);
+	ck_assert_str_eq(text, "#new%3A 100%25\n"
+	                       "memory: 512\n"
+	                       "lxc.environment.runtime: C=3\n"
+	                       "lxc.apparmor.profile: unconfined\n");
+	free(text);
+	ctm_options_clear(&o);
+
+	parse_ok(CTM_COMMAND_SET, "100 -delete description,env", &o);
+	ck_assert_int_eq(ctm_options_apply(&o, conf_main(cf), errmsg), 0);
+	ck_assert_int_eq(conf_write(cf, &text, &len, errmsg), 0);
+	ck_assert_str_eq(text, "memory: 512\nlxc.apparmor.profile: unconfined\n");
+	free(text);
+	ctm_options_clear(&o);
+	conf_file_free(cf);
+}
+END_TEST
+
 /* A protected container keeps its drives, and nothing else changes. */
 START_TEST(test_ctm_options_apply_protected)
 {
@@ -411,6 +443,7 @@ int main(void)
 
 	tc = tcase_create("ctm_options_apply");
 	tcase_add_test(tc, test_ctm_options_apply_changes);
+	tcase_add_test(tc, test_ctm_options_apply_description_env);
 	tcase_add_test(tc, test_ctm_options_apply_protected);
 	tcase_add_test(tc, test_ctm_options_apply_section_kept);
 	suite_add_tcase(s, tc);

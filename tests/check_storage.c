@@ -186,6 +186,15 @@ START_TEST(test_ctm_storage_cfg_parse_line_ends)
 	ck_assert_str_eq(ctm_storage_find(cfg, "a1")->path, "/srv/a");
 	ctm_storage_cfg_free(cfg);
 
+	{
+		const char nul_text[] = "dir: a1\n\tpath /srv\0x\n";
+		char errmsg[CONF_ERRMSG_SIZE] = "";
+
+		ck_assert_int_eq(ctm_storage_cfg_parse(nul_text, sizeof(nul_text) - 1, "s.cfg", &cfg,
+		                                       errmsg), -EINVAL);
+		ck_assert_str_eq(errmsg, "s.cfg:2: the line contains a NUL byte");
+	}
+
 	cfg = parse_ok("");
 	ck_assert_uint_eq(cfg->n_storages, 0);
 	ck_assert_ptr_null(ctm_storage_find(cfg, "a1"));
