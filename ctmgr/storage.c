@@ -417,19 +417,21 @@ int ctm_storage_cfg_parse(const char *text, size_t len, const char *path,
 	while (pos < len && rv == 0) {
 		const char *nl = memchr(text + pos, '\n', len - pos);
 		size_t line_len = nl ? (size_t)(nl - text - pos) : len - pos;
-		char *line = strndup(text + pos, line_len);
+		char *line;
 
+		p.line++;
+		if (memchr(text + pos, '\0', line_len)) {
+			rv = parse_error(&p, "the line contains a NUL byte");
+			break;
+		}
+		line = strndup(text + pos, line_len);
 		if (!line) {
 			rv = -ENOMEM;
 			break;
 		}
 		if (line_len > 0 && line[line_len - 1] == '\r')
 			line[line_len - 1] = '\0';
-		p.line++;
-		if (memchr(text + pos, '\0', line_len))
-			rv = parse_error(&p, "the line contains a NUL byte");
-		else
-			rv = parse_line(&p, line);
+		rv = parse_line(&p, line);
 		free(line);
 		pos += line_len + 1;
 	}
