@@ -43,7 +43,8 @@ int ctm_cgroup_detect(const char *mountinfo, enum ctm_cgroup_layout *layout, cha
 
 	/* Fields: ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER. */
 	while (fgets(line, sizeof(line), f)) {
-		char *dash = strstr(line, " - "), fstype[32] = "", source[256] = "", super[1024] = "";
+		char *dash = strstr(line, " - "), fstype[32] = "", source[256] = "",
+		     super[1024] = "";
 
 		if (!dash || sscanf(dash + 3, "%31s %255s %1023s", fstype, source, super) < 3)
 			continue;
@@ -58,8 +59,10 @@ int ctm_cgroup_detect(const char *mountinfo, enum ctm_cgroup_layout *layout, cha
 	fclose(f);
 
 	if (!v1 && !v2)
-		return ctm__error(-ENOENT, errmsg, "no cgroup file system is mounted (%s): mount "
-		                  "cgroup2 on /sys/fs/cgroup", path);
+		return ctm__error(-ENOENT, errmsg,
+		                  "no cgroup file system is mounted (%s): mount "
+		                  "cgroup2 on /sys/fs/cgroup",
+		                  path);
 	*layout = v1 ? CTM_CGROUP_V1 : CTM_CGROUP_V2;
 	return 0;
 }
@@ -83,17 +86,17 @@ static int read_line(const char *path, char *buf, size_t size)
 int ctm_host_cpus(enum ctm_cgroup_layout layout, char *buf, size_t size, char *errmsg)
 {
 	const char *paths[] = {
-		layout == CTM_CGROUP_V1 ? "/sys/fs/cgroup/cpuset/cpuset.effective_cpus"
-		                        : "/sys/fs/cgroup/cpuset.cpus.effective",
-		"/sys/devices/system/cpu/online",
+	    layout == CTM_CGROUP_V1 ? "/sys/fs/cgroup/cpuset/cpuset.effective_cpus"
+	                            : "/sys/fs/cgroup/cpuset.cpus.effective",
+	    "/sys/devices/system/cpu/online",
 	};
 	int rv = -ENOENT;
 
 	for (size_t i = 0; i < 2 && rv < 0; i++)
 		rv = read_line(paths[i], buf, size);
 	if (rv < 0)
-		return ctm__error(rv, errmsg, "cannot read the host's CPU list from %s: %s", paths[1],
-		                  strerror(-rv));
+		return ctm__error(rv, errmsg, "cannot read the host's CPU list from %s: %s",
+		                  paths[1], strerror(-rv));
 	return 0;
 }
 
@@ -226,7 +229,7 @@ static int parse_idmap(const char *value, struct ctm__idmap *map)
 	    (kind != 'u' && kind != 'g') || count == 0 || ct > UINT32_MAX || host > UINT32_MAX ||
 	    count > UINT32_MAX)
 		return -EINVAL;
-	*map = (struct ctm__idmap){ kind, (uint32_t)ct, (uint32_t)host, (uint32_t)count };
+	*map = (struct ctm__idmap){kind, (uint32_t)ct, (uint32_t)host, (uint32_t)count};
 	return 0;
 }
 
@@ -243,18 +246,21 @@ static int collect_idmaps(struct ctm__builder *b, bool unprivileged)
 		value = unquote(b->s->raw[i].value);
 		if (!value)
 			return -ENOMEM;
-		rv = b->n_maps == CTM__MAX_IDMAPS ? -E2BIG : parse_idmap(value, &b->maps[b->n_maps]);
+		rv =
+		    b->n_maps == CTM__MAX_IDMAPS ? -E2BIG : parse_idmap(value, &b->maps[b->n_maps]);
 		free(value);
 		if (rv < 0)
-			return ctm__error(-EINVAL, b->errmsg, "invalid value '%s' for 'lxc.idmap': "
-			                  "expected 'u|g CONTAINER-ID HOST-ID COUNT' (at most %d lines)",
-			                  b->s->raw[i].value, CTM__MAX_IDMAPS);
+			return ctm__error(
+			    -EINVAL, b->errmsg,
+			    "invalid value '%s' for 'lxc.idmap': "
+			    "expected 'u|g CONTAINER-ID HOST-ID COUNT' (at most %d lines)",
+			    b->s->raw[i].value, CTM__MAX_IDMAPS);
 		b->n_maps++;
 		b->custom_idmap = true;
 	}
 	if (!b->custom_idmap && unprivileged) {
-		b->maps[0] = (struct ctm__idmap){ 'u', 0, 100000, 65536 };
-		b->maps[1] = (struct ctm__idmap){ 'g', 0, 100000, 65536 };
+		b->maps[0] = (struct ctm__idmap){'u', 0, 100000, 65536};
+		b->maps[1] = (struct ctm__idmap){'g', 0, 100000, 65536};
 		b->n_maps = 2;
 	}
 	return 0;
@@ -293,7 +299,8 @@ static int add_raw_entries(struct ctm__builder *b)
 		if (old_lxc && strcmp(key, "lxc.environment.runtime") == 0) {
 			key = "lxc.environment";
 		} else if (old_lxc && strcmp(key, "lxc.environment.hooks") == 0) {
-			rv = ctm__lxc_note(b, "raw key 'lxc.environment.hooks' is left out: it needs "
+			rv = ctm__lxc_note(b,
+			                   "raw key 'lxc.environment.hooks' is left out: it needs "
 			                   "LXC 7 or later");
 			if (rv < 0)
 				return rv;
@@ -302,14 +309,20 @@ static int add_raw_entries(struct ctm__builder *b)
 		rv = add_value(b, key, unquote(b->s->raw[i].value));
 
 		if (rv == 0 && v1 && strncmp(key, "lxc.cgroup2.", 12) == 0)
-			rv = ctm__lxc_note(b, "raw key '%s' has no effect: it sets a cgroup v2 "
-			                   "controller, but this host has its controllers on cgroup v1 "
-			                   "(lxc.cgroup.* keys)", key);
+			rv = ctm__lxc_note(
+			    b,
+			    "raw key '%s' has no effect: it sets a cgroup v2 "
+			    "controller, but this host has its controllers on cgroup v1 "
+			    "(lxc.cgroup.* keys)",
+			    key);
 		if (rv == 0 && !v1 && strncmp(key, "lxc.cgroup.", 11) == 0 &&
-		    strncmp(key, "lxc.cgroup.dir", 14) != 0 && strcmp(key, "lxc.cgroup.relative") != 0)
-			rv = ctm__lxc_note(b, "raw key '%s' has no effect: it sets a cgroup v1 "
-			                   "controller, but this host uses cgroup v2 (lxc.cgroup2.* keys)",
-			                   key);
+		    strncmp(key, "lxc.cgroup.dir", 14) != 0 &&
+		    strcmp(key, "lxc.cgroup.relative") != 0)
+			rv = ctm__lxc_note(
+			    b,
+			    "raw key '%s' has no effect: it sets a cgroup v1 "
+			    "controller, but this host uses cgroup v2 (lxc.cgroup2.* keys)",
+			    key);
 		if (rv < 0)
 			return rv;
 	}
@@ -347,7 +360,7 @@ static bool file_exists(const char *path)
 static int add_includes(struct ctm__builder *b)
 {
 	const char *dir = b->p->config_dir ? b->p->config_dir : CTM_LXC_CONFIG_DIR;
-	const char *names[2] = { "common", "userns" }, *ostype;
+	const char *names[2] = {"common", "userns"}, *ostype;
 	int rv = ctm__lxc_value(b, "ostype", &ostype);
 
 	for (int i = 0; rv == 0 && i < (b->c->unprivileged ? 2 : 1); i++) {
@@ -375,13 +388,14 @@ static int add_seccomp(struct ctm__builder *b)
 
 	if (raw_find(b->s, "lxc.seccomp.profile")) {
 		if (keyctl)
-			return ctm__lxc_note(b, "raw lxc.seccomp.profile overrides features keyctl=1");
+			return ctm__lxc_note(b,
+			                     "raw lxc.seccomp.profile overrides features keyctl=1");
 		return 0;
 	}
 	if (!b->c->unprivileged) {
 		if (keyctl)
 			return ctm__lxc_note(b, "features keyctl=1 has no effect on a privileged "
-			                     "container: keyctl() is allowed there");
+			                        "container: keyctl() is allowed there");
 		return 0;
 	}
 
@@ -412,8 +426,9 @@ static int add_apparmor(struct ctm__builder *b)
 
 	if (raw_find(b->s, "lxc.apparmor.profile")) {
 		if (f->nesting == 1 || f->fuse == 1 || f->mount)
-			return ctm__lxc_note(b, "raw lxc.apparmor.profile overrides the AppArmor rules of "
-			                     "features nesting, fuse and mount");
+			return ctm__lxc_note(
+			    b, "raw lxc.apparmor.profile overrides the AppArmor rules of "
+			       "features nesting, fuse and mount");
 		return 0;
 	}
 	rv = ctm__lxc_add(b, "lxc.apparmor.profile", "generated");
@@ -479,9 +494,11 @@ static int read_features(struct ctm__builder *b)
 	if (rv < 0)
 		return rv;
 	if (b->features.mknod == 1)
-		return ctm__error(-EINVAL, b->errmsg, "features: mknod=1 is not supported: it needs a "
-		                  "seccomp notify proxy, which this host does not run; remove mknod "
-		                  "from features");
+		return ctm__error(
+		    -EINVAL, b->errmsg,
+		    "features: mknod=1 is not supported: it needs a "
+		    "seccomp notify proxy, which this host does not run; remove mknod "
+		    "from features");
 	return 0;
 }
 
@@ -500,9 +517,11 @@ static int add_console_tty(struct ctm__builder *b)
 	if (!on) {
 		rv = ctm__lxc_add(b, "lxc.console.path", "none");
 		if (rv == 0)
-			rv = ctm__lxc_add(b, b->p->layout == CTM_CGROUP_V1 ? "lxc.cgroup.devices.deny"
-			                                                   : "lxc.cgroup2.devices.deny",
-			                  "c 5:1 rwm");
+			rv =
+			    ctm__lxc_add(b,
+			                 b->p->layout == CTM_CGROUP_V1 ? "lxc.cgroup.devices.deny"
+			                                               : "lxc.cgroup2.devices.deny",
+			                 "c 5:1 rwm");
 	}
 	if (rv == 0)
 		rv = ctm__lxc_add(b, "lxc.tty.max", "%lu", tty ? strtoul(tty, NULL, 10) : 2UL);
@@ -677,8 +696,8 @@ static char *format_cpu_list(const bool *cpus)
  */
 static int add_cpuset(struct ctm__builder *b)
 {
-	const char *key = b->p->layout == CTM_CGROUP_V1 ? "lxc.cgroup.cpuset.cpus"
-	                                                : "lxc.cgroup2.cpuset.cpus";
+	const char *key =
+	    b->p->layout == CTM_CGROUP_V1 ? "lxc.cgroup.cpuset.cpus" : "lxc.cgroup2.cpuset.cpus";
 	bool *host = NULL, *chosen = NULL;
 	unsigned *order = NULL;
 	const char *cores = NULL;
@@ -700,8 +719,10 @@ static int add_cpuset(struct ctm__builder *b)
 	}
 	n = parse_cpu_list(b->p->host_cpus, host);
 	if (n <= 0) {
-		rv = ctm__error(-EINVAL, b->errmsg, "invalid host CPU list '%s': expected a list "
-		                "such as 0-3,8", b->p->host_cpus);
+		rv = ctm__error(-EINVAL, b->errmsg,
+		                "invalid host CPU list '%s': expected a list "
+		                "such as 0-3,8",
+		                b->p->host_cpus);
 		goto out;
 	}
 	for (unsigned i = 0, k = 0; i < MAX_CPUS; i++)
@@ -725,28 +746,33 @@ static int net_notes(struct ctm__builder *b, const char *key, const struct conf_
 	int rv = 0;
 
 	if (!net->hwaddr)
-		rv = ctm__lxc_note(b, "%s has no hwaddr: LXC picks a new random MAC address at each "
-		                   "start; set hwaddr to keep one", key);
+		rv = ctm__lxc_note(b,
+		                   "%s has no hwaddr: LXC picks a new random MAC address at each "
+		                   "start; set hwaddr to keep one",
+		                   key);
 	if (rv == 0 && net->firewall == 1)
-		rv = ctm__lxc_note(b, "%s: firewall=1 has no effect: the interface is attached to "
-		                   "bridge '%s' without a firewall bridge, so traffic is not filtered",
-		                   key, net->bridge);
+		rv = ctm__lxc_note(
+		    b,
+		    "%s: firewall=1 has no effect: the interface is attached to "
+		    "bridge '%s' without a firewall bridge, so traffic is not filtered",
+		    key, net->bridge);
 	if (rv == 0 && net->rate)
 		rv = ctm__lxc_note(b, "%s: rate=%s has no effect: traffic is not shaped", key,
 		                   net->rate);
 	if (rv == 0 && net->link_down == 1)
-		rv = ctm__lxc_note(b, "%s: link_down=1: the interface is not attached to bridge '%s'",
+		rv = ctm__lxc_note(b,
+		                   "%s: link_down=1: the interface is not attached to bridge '%s'",
 		                   key, net->bridge);
 	return rv;
 }
 
 /* Append `lxc.net.N.SUFFIX` (N from PREFIX) while RV is 0. */
-#define NET_ADD(suffix, ...)                                                                 \
-	do {                                                                                 \
-		char name_[64];                                                              \
-		snprintf(name_, sizeof(name_), "%s%s", prefix, suffix);                      \
-		if (rv == 0)                                                                 \
-			rv = ctm__lxc_add(b, name_, __VA_ARGS__);                            \
+#define NET_ADD(suffix, ...)                                                                       \
+	do {                                                                                       \
+		char name_[64];                                                                    \
+		snprintf(name_, sizeof(name_), "%s%s", prefix, suffix);                            \
+		if (rv == 0)                                                                       \
+			rv = ctm__lxc_add(b, name_, __VA_ARGS__);                                  \
 	} while (0)
 
 /* Addresses LXC configures itself, for host-managed interfaces only;
@@ -760,8 +786,10 @@ static int net_host_managed(struct ctm__builder *b, unsigned index, const char *
 	if (net->host_managed != 1 || net->link_down == 1)
 		return 0;
 	if (net->ip6 && strcmp(net->ip6, "auto") == 0)
-		return ctm__error(-EINVAL, b->errmsg, "%s: ip6=auto (SLAAC) is not supported for a "
-		                  "host-managed interface: give an address or use dhcp", key);
+		return ctm__error(-EINVAL, b->errmsg,
+		                  "%s: ip6=auto (SLAAC) is not supported for a "
+		                  "host-managed interface: give an address or use dhcp",
+		                  key);
 	snprintf(prefix, sizeof(prefix), "lxc.net.%u.", index);
 
 	if (net->ip && strcmp(net->ip, "dhcp") != 0 && strcmp(net->ip, "manual") != 0)
@@ -785,8 +813,10 @@ static int add_net(struct ctm__builder *b, unsigned index, const char *key, cons
 	if (rv < 0)
 		return rv;
 	if (!net.bridge) {
-		rv = ctm__error(-EINVAL, b->errmsg, "%s: missing bridge: a veth interface is attached "
-		                "to a bridge, set bridge=NAME", key);
+		rv = ctm__error(-EINVAL, b->errmsg,
+		                "%s: missing bridge: a veth interface is attached "
+		                "to a bridge, set bridge=NAME",
+		                key);
 		goto out;
 	}
 	snprintf(prefix, sizeof(prefix), "lxc.net.%u.", index);
@@ -844,8 +874,9 @@ static int read_basics(struct ctm__builder *b)
 	int rv = ctm__lxc_value(b, "template", &value);
 
 	if (rv == 0 && value && conf_bool_parse(value, &flag) && flag)
-		return ctm__error(-EINVAL, b->errmsg, "template: 1: a template cannot be started; "
-		                  "clone it into a new container");
+		return ctm__error(-EINVAL, b->errmsg,
+		                  "template: the container is a template, which "
+		                  "cannot be started; clone it into a new container");
 	if (rv == 0)
 		rv = ctm__lxc_value(b, "unprivileged", &value);
 	if (rv < 0)
@@ -861,7 +892,8 @@ static int read_basics(struct ctm__builder *b)
 	b->c->unprivileged = flag || b->custom_idmap;
 	if (ctm__lxc_map_id(b, 'u', 0, &b->c->root_uid) < 0 ||
 	    ctm__lxc_map_id(b, 'g', 0, &b->c->root_gid) < 0)
-		return ctm__error(-EINVAL, b->errmsg, "lxc.idmap: the id maps leave the container's "
+		return ctm__error(-EINVAL, b->errmsg,
+		                  "lxc.idmap: the id maps leave the container's "
 		                  "root (uid and gid 0) unmapped: map id 0 for both u and g");
 	return read_features(b);
 }
@@ -924,12 +956,15 @@ int ctm_lxc_config_build(const struct conf_section *s, const struct ctm_lxc_para
                          struct ctm_lxc_config **out, char *errmsg)
 {
 	struct ctm__builder b = {
-		.s = s,
-		.p = params,
-		.errmsg = errmsg,
-		.lxc_path = params->lxc_path ? params->lxc_path : CTM_LXC_PATH,
-		.features = { .nesting = CONF_UNSET, .keyctl = CONF_UNSET, .fuse = CONF_UNSET,
-		              .mknod = CONF_UNSET, .force_rw_sys = CONF_UNSET },
+	    .s = s,
+	    .p = params,
+	    .errmsg = errmsg,
+	    .lxc_path = params->lxc_path ? params->lxc_path : CTM_LXC_PATH,
+	    .features = {.nesting = CONF_UNSET,
+	                 .keyctl = CONF_UNSET,
+	                 .fuse = CONF_UNSET,
+	                 .mknod = CONF_UNSET,
+	                 .force_rw_sys = CONF_UNSET},
 	};
 	int rv;
 

@@ -79,9 +79,9 @@ struct ctm_lxc_params {
 	                           when <ostype>.common.conf exists there */
 	const char *host_cpus;  /* CPU list the `cores` are chosen from; NULL: no cpuset */
 	const struct ctm_storage_cfg *storage; /* for storage volumes; may be NULL */
-	const char *node;       /* this node, checked against storage `nodes`; may be NULL */
-	unsigned lxc_major;     /* major version of the liblxc that reads the config
-	                           (lxc_get_version()); 0 means 5, the oldest served */
+	const char *node;   /* this node, checked against storage `nodes`; may be NULL */
+	unsigned lxc_major; /* major version of the liblxc that reads the config
+	                       (lxc_get_version()); 0 means 5, the oldest served */
 	/* Find the device number of PATH; NULL means stat(). Returns 0 or a
 	 * negative errno. */
 	int (*device_id)(const char *path, struct ctm_device_id *id, void *data);
@@ -125,8 +125,8 @@ struct ctm_lxc_config {
 	char *seccomp;      /* the seccomp profile text, or NULL */
 	char **notes;       /* one sentence each */
 	size_t n_notes;
-	bool unprivileged;  /* `unprivileged: 1` or a raw lxc.idmap */
-	uint32_t root_uid;  /* the host uid of the container's root */
+	bool unprivileged; /* `unprivileged: 1` or a raw lxc.idmap */
+	uint32_t root_uid; /* the host uid of the container's root */
 	uint32_t root_gid;
 };
 

@@ -33,11 +33,11 @@ struct ctm__builder {
 
 /* Append KEY = formatted value. Errors: -ENOMEM. */
 int ctm__lxc_add(struct ctm__builder *b, const char *key, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Append a note. Errors: -ENOMEM. */
 int ctm__lxc_note(struct ctm__builder *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /* Validate KEY of the section strictly; *VALUE is its value or NULL. */
 int ctm__lxc_value(struct ctm__builder *b, const char *key, const char **value);

@@ -21,13 +21,13 @@
 #include "ctmgr/lxcconf_internal.h"
 
 #define MAX_MOUNTPOINTS 256
-#define MAX_DEVICES 256
+#define MAX_DEVICES     256
 
 /* The origin of a mount point's data. */
 struct source {
-	char *folder;   /* the folder LXC bind-mounts */
-	char *device;   /* for a host mount: the image or block device */
-	bool loop;      /* DEVICE is an image file */
+	char *folder; /* the folder LXC bind-mounts */
+	char *device; /* for a host mount: the image or block device */
+	bool loop;    /* DEVICE is an image file */
 };
 
 static void source_clear(struct source *src)
@@ -73,8 +73,8 @@ static bool has_option(const char *list, const char *option)
  */
 static char *mount_options(const struct conf_mountpoint *mp, bool filesystem)
 {
-	static const char *const names[] = { "discard", "lazytime", "noatime",
-		                             "nodev",   "noexec",   "nosuid" };
+	static const char *const names[] = {"discard", "lazytime", "noatime",
+	                                    "nodev",   "noexec",   "nosuid"};
 	bool ro = mp->ro == 1;
 	char buf[128] = "";
 
@@ -83,8 +83,7 @@ static char *mount_options(const struct conf_mountpoint *mp, bool filesystem)
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		bool per_mount = i >= 3 || (i == 2 && !ro);
 
-		if (!has_option(mp->mountoptions, names[i]) ||
-		    !(per_mount || (filesystem && !ro)))
+		if (!has_option(mp->mountoptions, names[i]) || !(per_mount || (filesystem && !ro)))
 			continue;
 		strcat(buf, ",");
 		strcat(buf, names[i]);
@@ -99,26 +98,34 @@ static int check_mountpoint(struct ctm__builder *b, const char *key,
                             const struct conf_mountpoint *mp)
 {
 	if (mp->quota == 1)
-		return ctm__error(-EINVAL, b->errmsg, "%s: quota=1 is not supported: user and group "
-		                  "quotas inside containers are not implemented; remove quota or set "
-		                  "quota=0", key);
+		return ctm__error(
+		    -EINVAL, b->errmsg,
+		    "%s: quota=1 is not supported: user and group "
+		    "quotas inside containers are not implemented; remove quota or set "
+		    "quota=0",
+		    key);
 	if (mp->idmap)
-		return ctm__error(-EINVAL, b->errmsg, "%s: idmap=%s is not supported: mount points "
-		                  "use the container's id map; remove idmap", key, mp->idmap);
+		return ctm__error(-EINVAL, b->errmsg,
+		                  "%s: idmap=%s is not supported: mount points "
+		                  "use the container's id map; remove idmap",
+		                  key, mp->idmap);
 	if (mp->volume_type == CONF_VOLUME_ALLOC)
-		return ctm__error(-EINVAL, b->errmsg, "%s: volume '%s' is an allocation request, not "
-		                  "a volume: allocate it first (ctmgr create and set do)", key,
-		                  mp->volume);
+		return ctm__error(-EINVAL, b->errmsg,
+		                  "%s: volume '%s' is an allocation request, not "
+		                  "a volume: allocate it first (ctmgr create and set do)",
+		                  key, mp->volume);
 	if (mp->mp && strspn(mp->mp, "/") == strlen(mp->mp))
-		return ctm__error(-EINVAL, b->errmsg, "%s: mp=%s would hide the root file system: "
-		                  "choose a folder below /", key, mp->mp);
+		return ctm__error(-EINVAL, b->errmsg,
+		                  "%s: mp=%s would hide the root file system: "
+		                  "choose a folder below /",
+		                  key, mp->mp);
 	return 0;
 }
 
 /* Find where the data of MP lives, and register a host mount when it
  * needs one. */
-static int mount_source(struct ctm__builder *b, const char *key,
-                        const struct conf_mountpoint *mp, struct source *src)
+static int mount_source(struct ctm__builder *b, const char *key, const struct conf_mountpoint *mp,
+                        struct source *src)
 {
 	struct ctm_volume volume;
 	int rv;
@@ -133,8 +140,10 @@ static int mount_source(struct ctm__builder *b, const char *key,
 		break;
 	case CONF_VOLUME_STORAGE:
 		if (!b->p->storage)
-			return ctm__error(-ENOENT, b->errmsg, "%s: volume '%s' is on a storage, but no "
-			                  "storage.cfg was given", key, mp->volume);
+			return ctm__error(-ENOENT, b->errmsg,
+			                  "%s: volume '%s' is on a storage, but no "
+			                  "storage.cfg was given",
+			                  key, mp->volume);
 		rv = ctm_volume_resolve(b->p->storage, mp->volume, b->p->node, &volume, b->errmsg);
 		if (rv < 0)
 			return rv;
@@ -148,8 +157,10 @@ static int mount_source(struct ctm__builder *b, const char *key,
 		}
 		ctm_volume_clear(&volume);
 		if (!src->folder && !src->device)
-			return ctm__error(-EINVAL, b->errmsg, "%s: volume '%s' is not a container volume "
-			                  "(a raw image or a folder volume)", key, mp->volume);
+			return ctm__error(-EINVAL, b->errmsg,
+			                  "%s: volume '%s' is not a container volume "
+			                  "(a raw image or a folder volume)",
+			                  key, mp->volume);
 		if (src->folder)
 			return 0;
 		break;
@@ -166,8 +177,8 @@ static int mount_source(struct ctm__builder *b, const char *key,
 	return 0;
 }
 
-static int add_host_mount(struct ctm__builder *b, const char *key,
-                          const struct conf_mountpoint *mp, const struct source *src)
+static int add_host_mount(struct ctm__builder *b, const char *key, const struct conf_mountpoint *mp,
+                          const struct source *src)
 {
 	struct ctm_lxc_config *c = b->c;
 	struct ctm_lxc_mount *m;
@@ -220,8 +231,9 @@ int ctm__lxc_rootfs(struct ctm__builder *b)
 	if (rv < 0)
 		return rv;
 	if (!value)
-		return ctm__error(-EINVAL, b->errmsg, "missing 'rootfs': set the root file system "
-		                  "volume, e.g. rootfs: local:8");
+		return ctm__error(-EINVAL, b->errmsg,
+		                  "missing 'rootfs': set it to the volume or "
+		                  "folder of the root file system");
 	rv = prepare_mountpoint(b, "rootfs", value, &mp, &src);
 	if (rv < 0)
 		return rv;
@@ -253,8 +265,8 @@ static int add_mountpoint(struct ctm__builder *b, const char *key, const char *v
 	if (!folder || !target || !options)
 		rv = -ENOMEM;
 	else
-		rv = ctm__lxc_add(b, "lxc.mount.entry", "%s %s none bind,create=dir%s%s 0 0", folder,
-		                  target, options[0] ? "," : "", options);
+		rv = ctm__lxc_add(b, "lxc.mount.entry", "%s %s none bind,create=dir%s%s 0 0",
+		                  folder, target, options[0] ? "," : "", options);
 	free(options);
 	free(target);
 	free(folder);
@@ -301,7 +313,7 @@ static int describe_device(struct ctm__builder *b, const char *key, const struct
                            struct ctm_lxc_device *d)
 {
 	int (*lookup)(const char *, struct ctm_device_id *, void *) =
-		b->p->device_id ? b->p->device_id : stat_device;
+	    b->p->device_id ? b->p->device_id : stat_device;
 	uint32_t uid = dev->uid == CONF_UNSET ? 0 : (uint32_t)dev->uid;
 	uint32_t gid = dev->gid == CONF_UNSET ? 0 : (uint32_t)dev->gid;
 	int rv = lookup(dev->path, &d->id, b->p->data);
@@ -310,14 +322,17 @@ static int describe_device(struct ctm__builder *b, const char *key, const struct
 		return ctm__error(-EINVAL, b->errmsg, "%s: '%s' is not a character or block device",
 		                  key, dev->path);
 	if (rv < 0)
-		return ctm__error(rv == -ENOENT ? -ENOENT : rv, b->errmsg, "%s: cannot use device "
-		                  "'%s': %s", key, dev->path, strerror(-rv));
+		return ctm__error(rv == -ENOENT ? -ENOENT : rv, b->errmsg,
+		                  "%s: cannot use device "
+		                  "'%s': %s",
+		                  key, dev->path, strerror(-rv));
 
 	d->mode = dev->mode ? (unsigned)strtoul(dev->mode, NULL, 8) : 0660;
 	if (ctm__lxc_map_id(b, 'u', uid, &d->uid) < 0 || ctm__lxc_map_id(b, 'g', gid, &d->gid) < 0)
-		return ctm__error(-EINVAL, b->errmsg, "%s: uid %u or gid %u is outside the "
-		                  "container's id map: choose ids the lxc.idmap lines map", key, uid,
-		                  gid);
+		return ctm__error(-EINVAL, b->errmsg,
+		                  "%s: uid %u or gid %u is outside the "
+		                  "container's id map: choose ids the lxc.idmap lines map",
+		                  key, uid, gid);
 	d->key = strdup(key);
 	d->path = strdup(dev->path);
 	d->node = ctm__printf("%s/%u/passthrough%s", b->lxc_path, b->p->ctid, dev->path);
@@ -328,8 +343,8 @@ static int add_device(struct ctm__builder *b, const char *key, const char *value
 {
 	const char *allow = b->p->layout == CTM_CGROUP_V1 ? "lxc.cgroup.devices.allow"
 	                                                  : "lxc.cgroup2.devices.allow";
-	const char *deny = b->p->layout == CTM_CGROUP_V1 ? "lxc.cgroup.devices.deny"
-	                                                 : "lxc.cgroup2.devices.deny";
+	const char *deny =
+	    b->p->layout == CTM_CGROUP_V1 ? "lxc.cgroup.devices.deny" : "lxc.cgroup2.devices.deny";
 	struct ctm_lxc_config *c = b->c;
 	struct ctm_lxc_device *d;
 	char *node = NULL, *target = NULL;

@@ -15,8 +15,8 @@
 #include "ctmgr/options.h"
 
 #define LIST_SEPARATORS ",; \t"
-#define VMID_MIN 100
-#define VMID_MAX 999999999UL
+#define VMID_MIN        100
+#define VMID_MAX        999999999UL
 
 enum extra_type {
 	EXTRA_BOOL = 1,
@@ -36,33 +36,33 @@ struct extra {
 };
 
 #define CREATE (1u << CTM_COMMAND_CREATE)
-#define SET (1u << CTM_COMMAND_SET)
+#define SET    (1u << CTM_COMMAND_SET)
 
 /* The options of pct create and pct set besides the config keys. */
 static const struct extra extras[] = {
-	{ "storage", CREATE, EXTRA_STORAGE, 0 },
-	{ "password", CREATE, EXTRA_STRING, 0 },
-	{ "ssh-public-keys", CREATE, EXTRA_STRING, 0 },
-	{ "restore", CREATE, EXTRA_BOOL, 0 },
-	{ "force", CREATE, EXTRA_BOOL, 0 },
-	{ "unique", CREATE, EXTRA_BOOL, 0 },
-	{ "start", CREATE, EXTRA_BOOL, 0 },
-	{ "ignore-unpack-errors", CREATE, EXTRA_BOOL, 0 },
-	{ "pool", CREATE, EXTRA_STRING, 0 },
-	{ "bwlimit", CREATE, EXTRA_NUMBER, 0 },
-	{ "digest", SET, EXTRA_STRING, 40 },
-	{ "delete", SET, EXTRA_LIST, 0 },
-	{ "revert", SET, EXTRA_LIST, 0 },
-	{ "json", CREATE | SET, EXTRA_BOOL, 0 },
-	{ "output-format", CREATE | SET, EXTRA_FORMAT, 0 },
+    {"storage", CREATE, EXTRA_STORAGE, 0},
+    {"password", CREATE, EXTRA_STRING, 0},
+    {"ssh-public-keys", CREATE, EXTRA_STRING, 0},
+    {"restore", CREATE, EXTRA_BOOL, 0},
+    {"force", CREATE, EXTRA_BOOL, 0},
+    {"unique", CREATE, EXTRA_BOOL, 0},
+    {"start", CREATE, EXTRA_BOOL, 0},
+    {"ignore-unpack-errors", CREATE, EXTRA_BOOL, 0},
+    {"pool", CREATE, EXTRA_STRING, 0},
+    {"bwlimit", CREATE, EXTRA_NUMBER, 0},
+    {"digest", SET, EXTRA_STRING, 40},
+    {"delete", SET, EXTRA_LIST, 0},
+    {"revert", SET, EXTRA_LIST, 0},
+    {"json", CREATE | SET, EXTRA_BOOL, 0},
+    {"output-format", CREATE | SET, EXTRA_FORMAT, 0},
 };
 
 /* Config keys pct keeps for itself: snapshot bookkeeping and the pending
  * delete list. */
-static const char *const internal_keys[] = { "parent", "snaptime", "snapstate", "delete", NULL };
+static const char *const internal_keys[] = {"parent", "snaptime", "snapstate", "delete", NULL};
 
 /* Keys a container cannot lose. */
-static const char *const required_keys[] = { "memory", "rootfs", "ostype", NULL };
+static const char *const required_keys[] = {"memory", "rootfs", "ostype", NULL};
 
 static bool in_list(const char *const *list, const char *key)
 {
@@ -239,7 +239,8 @@ static bool is_storage_id(const char *text)
 	if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
 	            text[len - 1]))
 		return false;
-	return text[strspn(text, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")] ==
+	return text[strspn(text,
+	                   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")] ==
 	       '\0';
 }
 
@@ -250,7 +251,8 @@ static bool is_number(const char *text)
 	if (n == 0)
 		return false;
 	if (text[n] == '.')
-		return text[n + 1] != '\0' && text[n + 1 + strspn(text + n + 1, "0123456789")] == '\0';
+		return text[n + 1] != '\0' &&
+		       text[n + 1 + strspn(text + n + 1, "0123456789")] == '\0';
 	return text[n] == '\0';
 }
 
@@ -269,8 +271,8 @@ static int extra_value(const struct extra *x, const char *value, char **out, cha
 	switch (x->type) {
 	case EXTRA_BOOL:
 		if (!conf_bool_parse(value, &flag))
-			return invalid(x->name, value, "a boolean (1, 0, on, off, yes, no, true or false)",
-			               errmsg);
+			return invalid(x->name, value,
+			               "a boolean (1, 0, on, off, yes, no, true or false)", errmsg);
 		*out = strdup(flag ? "1" : "0");
 		break;
 	case EXTRA_NUMBER:
@@ -280,22 +282,27 @@ static int extra_value(const struct extra *x, const char *value, char **out, cha
 		break;
 	case EXTRA_STORAGE:
 		if (!is_storage_id(value))
-			return invalid(x->name, value, "a storage id (a letter, then letters, digits, "
-			               "'.', '_' or '-')", errmsg);
+			return invalid(x->name, value,
+			               "a storage id (a letter, then letters, digits, "
+			               "'.', '_' or '-')",
+			               errmsg);
 		*out = strdup(value);
 		break;
 	case EXTRA_FORMAT:
 		if (strcmp(value, "text") != 0 && strcmp(value, "json") != 0 &&
 		    strcmp(value, "json-pretty") != 0 && strcmp(value, "yaml") != 0)
-			return invalid(x->name, value, "one of text, json, json-pretty, yaml", errmsg);
+			return invalid(x->name, value, "one of text, json, json-pretty, yaml",
+			               errmsg);
 		*out = strdup(value);
 		break;
 	default:
 		if (value[0] == '\0')
 			return ctm__error(-EINVAL, errmsg, "missing value for '%s'", x->name);
 		if (x->max_length && strlen(value) > x->max_length)
-			return ctm__error(-EINVAL, errmsg, "invalid value for '%s': it is %zu bytes long, "
-			                  "the maximum is %zu", x->name, strlen(value), x->max_length);
+			return ctm__error(-EINVAL, errmsg,
+			                  "invalid value for '%s': it is %zu bytes long, "
+			                  "the maximum is %zu",
+			                  x->name, strlen(value), x->max_length);
 		*out = strdup(value);
 		break;
 	}
@@ -318,8 +325,8 @@ static bool given_before(const struct ctm_options *o, const char *name)
 }
 
 /* Add the keys of the list VALUE to *LIST (delete or revert). */
-static int add_list(struct parse_state *st, const char *option, const char *value,
-                    char ***list, size_t *n)
+static int add_list(struct parse_state *st, const char *option, const char *value, char ***list,
+                    size_t *n)
 {
 	char *copy = strdup(value), *item, *save = NULL;
 	int rv = copy ? 0 : -ENOMEM;
@@ -329,7 +336,8 @@ static int add_list(struct parse_state *st, const char *option, const char *valu
 		bool dup = false;
 
 		if (!find_key(item)) {
-			rv = ctm__error(-EINVAL, st->errmsg, "%s: unknown option '%s'", option, item);
+			rv = ctm__error(-EINVAL, st->errmsg, "%s: unknown option '%s'", option,
+			                item);
 			break;
 		}
 		for (size_t i = 0; i < *n; i++)
@@ -352,8 +360,9 @@ static int store_option(struct parse_state *st, const char *name, const char *va
 	int rv;
 
 	if (x && x->type == EXTRA_LIST)
-		return strcmp(name, "delete") == 0 ? add_list(st, name, value, &o->delete, &o->n_delete)
-		                                   : add_list(st, name, value, &o->revert, &o->n_revert);
+		return strcmp(name, "delete") == 0
+		           ? add_list(st, name, value, &o->delete, &o->n_delete)
+		           : add_list(st, name, value, &o->revert, &o->n_revert);
 	if (given_before(o, name))
 		return ctm__error(-EINVAL, st->errmsg, "option '-%s' is given twice: give it once",
 		                  name);
@@ -362,7 +371,8 @@ static int store_option(struct parse_state *st, const char *name, const char *va
 		return rv < 0 ? rv : pair_add(&o->extra, &o->n_extra, name, stored);
 	}
 	if (st->command == CTM_COMMAND_SET && strcmp(name, "unprivileged") == 0)
-		return ctm__error(-EINVAL, st->errmsg, "unable to modify read-only option: '%s'", name);
+		return ctm__error(-EINVAL, st->errmsg, "unable to modify read-only option: '%s'",
+		                  name);
 	rv = config_value(name, value, &stored, st->errmsg);
 	return rv < 0 ? rv : pair_add(&o->set, &o->n_set, name, stored);
 }
@@ -388,8 +398,10 @@ static int parse_option(struct parse_state *st, int argc, char *const argv[], in
 	snprintf(buf, sizeof(buf), "%.*s", (int)(eq ? eq - name : (ptrdiff_t)strlen(name)), name);
 
 	if (!find_extra(st->command, buf) && !find_key(buf))
-		return ctm__error(-EINVAL, st->errmsg, "unknown option '%s': see the options of "
-		                  "'ctmgr %s'", arg, st->command == CTM_COMMAND_SET ? "set" : "create");
+		return ctm__error(-EINVAL, st->errmsg,
+		                  "unknown option '%s': see the options of "
+		                  "'ctmgr %s'",
+		                  arg, st->command == CTM_COMMAND_SET ? "set" : "create");
 
 	if (eq) {
 		value = eq + 1;
@@ -427,8 +439,10 @@ static int parse_positional(struct parse_state *st)
 		return ctm__error(-EINVAL, st->errmsg, "not enough arguments: expected %s",
 		                  expected == 2 ? "VMID and OSTEMPLATE" : "VMID");
 	if (st->n_positional > expected)
-		return ctm__error(-EINVAL, st->errmsg, "too many arguments: '%s' is neither an option "
-		                  "nor expected", st->positional[expected]);
+		return ctm__error(-EINVAL, st->errmsg,
+		                  "too many arguments: '%s' is neither an option "
+		                  "nor expected",
+		                  st->positional[expected]);
 	rv = parse_vmid(st, st->positional[0]);
 	if (rv == 0 && expected == 2) {
 		if (st->positional[1][0] == '\0')
@@ -449,23 +463,29 @@ static int check_combinations(struct parse_state *st)
 		const char *key = o->delete[i];
 
 		if (pair_get(o->set, o->n_set, key))
-			return ctm__error(-EINVAL, st->errmsg, "you can't use '-%s' and '-delete %s' at "
-			                  "the same time", key, key);
+			return ctm__error(-EINVAL, st->errmsg,
+			                  "you can't use '-%s' and '-delete %s' at "
+			                  "the same time",
+			                  key, key);
 		for (size_t j = 0; j < o->n_revert; j++)
 			if (strcmp(o->revert[j], key) == 0)
-				return ctm__error(-EINVAL, st->errmsg, "you can't use '-delete %s' and "
-				                  "'-revert %s' at the same time", key, key);
+				return ctm__error(-EINVAL, st->errmsg,
+				                  "you can't use '-delete %s' and "
+				                  "'-revert %s' at the same time",
+				                  key, key);
 		if (in_list(required_keys, key))
-			return ctm__error(-EINVAL, st->errmsg, "unable to delete required option '%s'",
-			                  key);
+			return ctm__error(-EINVAL, st->errmsg,
+			                  "unable to delete required option '%s'", key);
 		if (strcmp(key, "unprivileged") == 0)
-			return ctm__error(-EINVAL, st->errmsg, "unable to delete read-only option: '%s'",
-			                  key);
+			return ctm__error(-EINVAL, st->errmsg,
+			                  "unable to delete read-only option: '%s'", key);
 	}
 	for (size_t j = 0; j < o->n_revert; j++)
 		if (pair_get(o->set, o->n_set, o->revert[j]))
-			return ctm__error(-EINVAL, st->errmsg, "you can't use '-%s' and '-revert %s' at "
-			                  "the same time", o->revert[j], o->revert[j]);
+			return ctm__error(-EINVAL, st->errmsg,
+			                  "you can't use '-%s' and '-revert %s' at "
+			                  "the same time",
+			                  o->revert[j], o->revert[j]);
 	if (st->command == CTM_COMMAND_SET && o->n_set == 0 && o->n_delete == 0 && o->n_revert == 0)
 		return ctm__error(-EINVAL, st->errmsg, "no options specified");
 	return 0;
@@ -474,7 +494,7 @@ static int check_combinations(struct parse_state *st)
 int ctm_options_parse(enum ctm_command command, int argc, char *const argv[],
                       struct ctm_options *out, char *errmsg)
 {
-	struct parse_state st = { .command = command, .o = out, .errmsg = errmsg };
+	struct parse_state st = {.command = command, .o = out, .errmsg = errmsg};
 	bool options_done = false;
 	int rv = 0;
 
@@ -515,12 +535,12 @@ int ctm_options_parse(enum ctm_command command, int argc, char *const argv[],
 
 static bool is_drive_key(const char *key)
 {
-	return strcmp(key, "rootfs") == 0 || (strncmp(key, "mp", 2) == 0 && key[2] >= '0' &&
-	                                      key[2] <= '9') || strncmp(key, "unused", 6) == 0;
+	return strcmp(key, "rootfs") == 0 ||
+	       (strncmp(key, "mp", 2) == 0 && key[2] >= '0' && key[2] <= '9') ||
+	       strncmp(key, "unused", 6) == 0;
 }
 
-static int check_protection(const struct ctm_options *o, const struct conf_section *s,
-                            char *errmsg)
+static int check_protection(const struct ctm_options *o, const struct conf_section *s, char *errmsg)
 {
 	const char *protection = conf_get(s, "protection");
 	bool on = false;
@@ -529,12 +549,16 @@ static int check_protection(const struct ctm_options *o, const struct conf_secti
 		return 0;
 	for (size_t i = 0; i < o->n_set; i++)
 		if (is_drive_key(o->set[i].key) && conf_get(s, o->set[i].key))
-			return ctm__error(-EPERM, errmsg, "can't update CT %u drive '%s': the container "
-			                  "is protected (protection: 1)", o->vmid, o->set[i].key);
+			return ctm__error(-EPERM, errmsg,
+			                  "can't update CT %u drive '%s': the container "
+			                  "is protected (protection: 1)",
+			                  o->vmid, o->set[i].key);
 	for (size_t i = 0; i < o->n_delete; i++)
 		if (is_drive_key(o->delete[i]) && conf_get(s, o->delete[i]))
-			return ctm__error(-EPERM, errmsg, "can't remove CT %u drive '%s': the container "
-			                  "is protected (protection: 1)", o->vmid, o->delete[i]);
+			return ctm__error(-EPERM, errmsg,
+			                  "can't remove CT %u drive '%s': the container "
+			                  "is protected (protection: 1)",
+			                  o->vmid, o->delete[i]);
 	return 0;
 }
 
@@ -585,7 +609,7 @@ static int change_key(struct conf_section *s, const char *key, const char *value
 
 int ctm_options_apply(const struct ctm_options *o, struct conf_section *s, char *errmsg)
 {
-	struct conf_section copy = { .kind = s->kind }, old;
+	struct conf_section copy = {.kind = s->kind}, old;
 	int rv = check_protection(o, s, errmsg);
 
 	if (rv < 0)

@@ -46,14 +46,14 @@ struct ctm_option {
 struct ctm_options {
 	enum ctm_command command;
 	unsigned vmid;
-	char *ostemplate;          /* create only */
-	struct ctm_option *set;    /* config keys to set, in command-line order */
+	char *ostemplate;       /* create only */
+	struct ctm_option *set; /* config keys to set, in command-line order */
 	size_t n_set;
-	char **delete;             /* set: config keys to delete */
+	char **delete; /* set: config keys to delete */
 	size_t n_delete;
-	char **revert;             /* set: pending changes to revert */
+	char **revert; /* set: pending changes to revert */
 	size_t n_revert;
-	struct ctm_option *extra;  /* the command's own options (storage, start, digest, ...) */
+	struct ctm_option *extra; /* the command's own options (storage, start, digest, ...) */
 	size_t n_extra;
 };
 

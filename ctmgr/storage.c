@@ -32,16 +32,23 @@ static const struct {
 	const char *name;
 	unsigned bit;
 } content_names[] = {
-	{ "images", CTM_CONTENT_IMAGES },   { "rootdir", CTM_CONTENT_ROOTDIR },
-	{ "vztmpl", CTM_CONTENT_VZTMPL },   { "iso", CTM_CONTENT_ISO },
-	{ "backup", CTM_CONTENT_BACKUP },   { "snippets", CTM_CONTENT_SNIPPETS },
-	{ "import", CTM_CONTENT_IMPORT },   { "none", 0 },
+    {"images", CTM_CONTENT_IMAGES}, {"rootdir", CTM_CONTENT_ROOTDIR},
+    {"vztmpl", CTM_CONTENT_VZTMPL}, {"iso", CTM_CONTENT_ISO},
+    {"backup", CTM_CONTENT_BACKUP}, {"snippets", CTM_CONTENT_SNIPPETS},
+    {"import", CTM_CONTENT_IMPORT}, {"none", 0},
 };
 
 /* Keys of a dir section that change nothing here. */
 static const char *const accepted_keys[] = {
-	"create-subdirs", "format", "preallocation", "prune-backups", "max-protected-backups",
-	"bwlimit", "snapshot-as-volume-chain", "max-files", NULL,
+    "create-subdirs",
+    "format",
+    "preallocation",
+    "prune-backups",
+    "max-protected-backups",
+    "bwlimit",
+    "snapshot-as-volume-chain",
+    "max-files",
+    NULL,
 };
 
 struct parser {
@@ -50,14 +57,13 @@ struct parser {
 	struct ctm_storage_cfg *cfg;
 	struct ctm_storage *current; /* NULL outside a section */
 	bool current_is_dir;
-	char seen[16][24];           /* keys seen in the current dir section */
+	char seen[16][24]; /* keys seen in the current dir section */
 	size_t n_seen;
 	char *errmsg;
 };
 
 /* Report an error at the current line: "FILE:LINE: TEXT". */
-__attribute__((format(printf, 2, 3))) static int parse_error(struct parser *p, const char *fmt,
-                                                             ...)
+__attribute__((format(printf, 2, 3))) static int parse_error(struct parser *p, const char *fmt, ...)
 {
 	char text[CONF_ERRMSG_SIZE];
 	va_list ap;
@@ -148,8 +154,10 @@ static int finish_section(struct parser *p)
 	if (!s || !p->current_is_dir || s->path)
 		return 0;
 	if (p->errmsg)
-		ctm__error(0, p->errmsg, "%s:%u: dir storage '%s' has no path: add an indented 'path /FOLDER' line",
-		         p->file, s->line, s->id);
+		ctm__error(
+		    0, p->errmsg,
+		    "%s:%u: dir storage '%s' has no path: add an indented 'path /FOLDER' line",
+		    p->file, s->line, s->id);
 	return -EINVAL;
 }
 
@@ -165,14 +173,19 @@ static int parse_header(struct parser *p, char *line)
 	id = colon + 1 + strspn(colon + 1, " \t");
 	end = id + strcspn(id, " \t");
 	if (end[strspn(end, " \t")] != '\0')
-		return parse_error(p, "expected a section header 'TYPE: ID', got '%s: %s'", line, id);
+		return parse_error(p, "expected a section header 'TYPE: ID', got '%s: %s'", line,
+		                   id);
 	*end = '\0';
 	if (!is_storage_id(id))
-		return parse_error(p, "invalid storage id '%s': expected a letter, then letters, "
-		                      "digits, '.', '_' or '-', ending in a letter or digit", id);
+		return parse_error(p,
+		                   "invalid storage id '%s': expected a letter, then letters, "
+		                   "digits, '.', '_' or '-', ending in a letter or digit",
+		                   id);
 	if (ctm_storage_find(cfg, id))
-		return parse_error(p, "storage '%s' is defined twice: rename or remove one of the "
-		                      "sections", id);
+		return parse_error(p,
+		                   "storage '%s' is defined twice: rename or remove one of the "
+		                   "sections",
+		                   id);
 
 	if (ctm__grow(&cfg->storages, cfg->n_storages, sizeof(*cfg->storages)) < 0)
 		return -ENOMEM;
@@ -192,8 +205,10 @@ static int parse_header(struct parser *p, char *line)
 	p->current_is_dir = strcmp(line, "dir") == 0;
 	p->n_seen = 0;
 	if (!p->current_is_dir)
-		return add_note(p, "storage '%s' of type '%s' is ignored: only dir storages hold "
-		                   "container volumes here", id, line);
+		return add_note(p,
+		                "storage '%s' of type '%s' is ignored: only dir storages hold "
+		                "container volumes here",
+		                id, line);
 	return 0;
 }
 
@@ -204,8 +219,10 @@ static int parse_bool(struct parser *p, const char *key, const char *value, bool
 		return 0;
 	}
 	if (!conf_bool_parse(value, out))
-		return parse_error(p, "invalid value '%s' for '%s': expected 1, 0, yes, no, on, off, "
-		                      "true or false", value, key);
+		return parse_error(p,
+		                   "invalid value '%s' for '%s': expected 1, 0, yes, no, on, off, "
+		                   "true or false",
+		                   value, key);
 	return 0;
 }
 
@@ -222,8 +239,9 @@ static int parse_content(struct parser *p, const char *value, unsigned *out)
 			if (strcmp(item, content_names[i].name) == 0)
 				break;
 		if (i == sizeof(content_names) / sizeof(content_names[0]))
-			return parse_error(p, "invalid content type '%s' in '%s': expected images, "
-			                      "rootdir, vztmpl, iso, backup, snippets, import or none",
+			return parse_error(p,
+			                   "invalid content type '%s' in '%s': expected images, "
+			                   "rootdir, vztmpl, iso, backup, snippets, import or none",
 			                   item, value);
 		bits |= content_names[i].bit;
 	}
@@ -264,8 +282,11 @@ static int parse_content_dirs(struct parser *p, struct ctm_storage *s, const cha
 		char *eq = strchr(item, '='), **slot;
 
 		if (!eq || eq[1] == '\0' || eq[1] == '/' || strstr(eq + 1, ".."))
-			return parse_error(p, "invalid content-dirs item '%s': expected TYPE=PATH with a "
-			                      "relative PATH without '..'", item);
+			return parse_error(
+			    p,
+			    "invalid content-dirs item '%s': expected TYPE=PATH with a "
+			    "relative PATH without '..'",
+			    item);
 		*eq = '\0';
 		if (strcmp(item, "images") == 0)
 			slot = &s->images_dir;
@@ -300,11 +321,14 @@ static int parse_dir_property(struct parser *p, const char *key, const char *val
 	int rv;
 
 	if (seen_before(p, key))
-		return parse_error(p, "duplicate key '%s' in storage '%s': keep one line", key, s->id);
+		return parse_error(p, "duplicate key '%s' in storage '%s': keep one line", key,
+		                   s->id);
 	if (strcmp(key, "path") == 0) {
 		if (!value || value[0] != '/')
-			return parse_error(p, "invalid value '%s' for 'path': expected an absolute "
-			                      "folder", value ? value : "");
+			return parse_error(p,
+			                   "invalid value '%s' for 'path': expected an absolute "
+			                   "folder",
+			                   value ? value : "");
 		s->path = strdup(value);
 		if (!s->path)
 			return -ENOMEM;
@@ -355,8 +379,10 @@ static int parse_property(struct parser *p, char *line)
 	size_t key_len = strcspn(key, " \t");
 
 	if (!p->current)
-		return parse_error(p, "indented line '%s' outside a section: add a 'TYPE: ID' header "
-		                      "above it", key);
+		return parse_error(p,
+		                   "indented line '%s' outside a section: add a 'TYPE: ID' header "
+		                   "above it",
+		                   key);
 	if (!p->current_is_dir)
 		return 0;
 	value = key + key_len;
@@ -406,7 +432,7 @@ static int fix_mountpoints(struct ctm_storage_cfg *cfg)
 int ctm_storage_cfg_parse(const char *text, size_t len, const char *path,
                           struct ctm_storage_cfg **out, char *errmsg)
 {
-	struct parser p = { .file = path ? path : DEFAULT_CFG_NAME, .errmsg = errmsg };
+	struct parser p = {.file = path ? path : DEFAULT_CFG_NAME, .errmsg = errmsg};
 	size_t pos = 0;
 	int rv = 0;
 
@@ -546,8 +572,7 @@ static int bad_volume(const char *volid, const char *reason, char *errmsg)
 }
 
 /* Fill the kind, owner and file of OUT from the volume name NAME. */
-static int classify_name(const char *volid, const char *name, struct ctm_volume *out,
-                         char *errmsg)
+static int classify_name(const char *volid, const char *name, struct ctm_volume *out, char *errmsg)
 {
 	const char *slash = strchr(name, '/');
 	char *end;
@@ -564,8 +589,10 @@ static int classify_name(const char *volid, const char *name, struct ctm_volume 
 		/* The short form of a folder volume: subvol-VMID-NAME. */
 		if (strncmp(name, "subvol-", 7) != 0 || !is_plain_name(name) ||
 		    (out->vmid = disk_owner(name)) == 0)
-			return bad_volume(volid, "expected VMID/vm-VMID-disk-N.raw, subvol-VMID-disk-N, "
-			                         "vztmpl/FILE or snippets/FILE", errmsg);
+			return bad_volume(volid,
+			                  "expected VMID/vm-VMID-disk-N.raw, subvol-VMID-disk-N, "
+			                  "vztmpl/FILE or snippets/FILE",
+			                  errmsg);
 		out->kind = CTM_VOLUME_SUBVOL;
 		out->file = strdup(name);
 		return out->file ? 0 : -ENOMEM;
@@ -580,8 +607,10 @@ static int classify_name(const char *volid, const char *name, struct ctm_volume 
 	else if (has_suffix(slash + 1, ".subvol"))
 		out->kind = CTM_VOLUME_SUBVOL;
 	else if (has_suffix(slash + 1, ".qcow2") || has_suffix(slash + 1, ".vmdk"))
-		return bad_volume(volid, "qcow2 and vmdk images cannot hold a container: use a raw "
-		                         "image or a folder volume", errmsg);
+		return bad_volume(volid,
+		                  "qcow2 and vmdk images cannot hold a container: use a raw "
+		                  "image or a folder volume",
+		                  errmsg);
 	else
 		return bad_volume(volid, "expected a file ending in .raw or .subvol", errmsg);
 	if (strncmp(slash + 1, "snap-", 5) == 0)
@@ -599,11 +628,11 @@ static char *volume_path(const struct ctm_storage *s, const struct ctm_volume *v
 {
 	switch (v->kind) {
 	case CTM_VOLUME_VZTMPL:
-		return ctm__printf("%s/%s/%s", s->path, s->vztmpl_dir ? s->vztmpl_dir : "template/cache",
-		                   v->file);
+		return ctm__printf("%s/%s/%s", s->path,
+		                   s->vztmpl_dir ? s->vztmpl_dir : "template/cache", v->file);
 	case CTM_VOLUME_SNIPPET:
-		return ctm__printf("%s/%s/%s", s->path, s->snippets_dir ? s->snippets_dir : "snippets",
-		                   v->file);
+		return ctm__printf("%s/%s/%s", s->path,
+		                   s->snippets_dir ? s->snippets_dir : "snippets", v->file);
 	default:
 		return ctm__printf("%s/%s/%u/%s", s->path, s->images_dir ? s->images_dir : "images",
 		                   v->vmid, v->file);
@@ -614,21 +643,27 @@ static char *volume_path(const struct ctm_storage *s, const struct ctm_volume *v
 static int check_usable(const struct ctm_storage *s, const char *node, char *errmsg)
 {
 	if (strcmp(s->type, "dir") != 0) {
-		ctm__error(0, errmsg, "storage '%s' has type '%s': only dir storages hold container volumes here",
-		         s->id, s->type);
+		ctm__error(
+		    0, errmsg,
+		    "storage '%s' has type '%s': only dir storages hold container volumes here",
+		    s->id, s->type);
 		return -EINVAL;
 	}
 	if (s->disabled) {
-		ctm__error(0, errmsg, "storage '%s' is disabled: remove 'disable' from its section in storage.cfg",
-		         s->id);
+		ctm__error(
+		    0, errmsg,
+		    "storage '%s' is disabled: remove 'disable' from its section in storage.cfg",
+		    s->id);
 		return -EACCES;
 	}
 	if (node && s->nodes) {
 		for (size_t i = 0; s->nodes[i]; i++)
 			if (strcmp(s->nodes[i], node) == 0)
 				return 0;
-		ctm__error(0, errmsg, "storage '%s' is not available on node '%s': add the node to its 'nodes' list",
-		         s->id, node);
+		ctm__error(
+		    0, errmsg,
+		    "storage '%s' is not available on node '%s': add the node to its 'nodes' list",
+		    s->id, node);
 		return -EACCES;
 	}
 	return 0;
@@ -647,8 +682,9 @@ int ctm_volume_resolve(const struct ctm_storage_cfg *cfg, const char *volid, con
 	snprintf(id, sizeof(id), "%.*s", (int)(colon - volid), volid);
 	out->storage = ctm_storage_find(cfg, id);
 	if (!out->storage) {
-		ctm__error(0, errmsg, "storage '%s' of volume '%s' does not exist: define it in storage.cfg", id,
-		         volid);
+		ctm__error(0, errmsg,
+		           "storage '%s' of volume '%s' does not exist: define it in storage.cfg",
+		           id, volid);
 		return -ENOENT;
 	}
 	rv = check_usable(out->storage, node, errmsg);
@@ -688,7 +724,8 @@ int ctm_alloc_request_parse(const char *text, char **storage_id, uint64_t *bytes
 	n_int = strspn(digits, "0123456789");
 	dot = digits + n_int;
 	if (n_int == 0 || n_int > 10 ||
-	    (*dot != '\0' && (*dot != '.' || dot[1] == '\0' || dot[1 + strspn(dot + 1, "0123456789")] != '\0')))
+	    (*dot != '\0' &&
+	     (*dot != '.' || dot[1] == '\0' || dot[1 + strspn(dot + 1, "0123456789")] != '\0')))
 		goto err_syntax;
 
 	gib = strtoull(digits, NULL, 10);
@@ -710,8 +747,9 @@ int ctm_alloc_request_parse(const char *text, char **storage_id, uint64_t *bytes
 	return *storage_id ? 0 : -ENOMEM;
 
 err_syntax:
-	ctm__error(0, errmsg, "invalid allocation '%s': expected STORAGE:SIZE with SIZE in GiB, e.g. local:8",
-	         text);
+	ctm__error(0, errmsg,
+	           "invalid allocation '%s': expected STORAGE:SIZE with SIZE in GiB, e.g. local:8",
+	           text);
 	return -EINVAL;
 }
 
@@ -753,8 +791,11 @@ static int activate(const struct ctm_storage *s, char *errmsg)
 		     (st.st_dev != parent.st_dev || st.st_ino == parent.st_ino);
 		free(up);
 		if (!rv) {
-			ctm__error(0, errmsg, "storage '%s': folder '%s' must be a mount point but nothing is mounted "
-			         "there: mount it first", s->id, s->is_mountpoint);
+			ctm__error(0, errmsg,
+			           "storage '%s': folder '%s' must be a mount point but nothing is "
+			           "mounted "
+			           "there: mount it first",
+			           s->id, s->is_mountpoint);
 			return -ENODEV;
 		}
 	}
@@ -762,15 +803,16 @@ static int activate(const struct ctm_storage *s, char *errmsg)
 		return 0;
 	if (errno != ENOENT || !s->create_base_path) {
 		rv = -errno;
-		ctm__error(0, errmsg, "storage '%s': cannot use folder '%s': %s%s", s->id,
-		         s->path, strerror(-rv),
-		         rv == -ENOENT ? " (create it, or remove 'mkdir 0' from storage.cfg)" : "");
+		ctm__error(0, errmsg, "storage '%s': cannot use folder '%s': %s%s", s->id, s->path,
+		           strerror(-rv),
+		           rv == -ENOENT ? " (create it, or remove 'mkdir 0' from storage.cfg)"
+		                         : "");
 		return rv;
 	}
 	rv = make_folders(s->path);
 	if (rv < 0)
-		ctm__error(0, errmsg, "storage '%s': cannot create folder '%s': %s", s->id,
-		         s->path, strerror(-rv));
+		ctm__error(0, errmsg, "storage '%s': cannot create folder '%s': %s", s->id, s->path,
+		           strerror(-rv));
 	return rv;
 }
 
@@ -805,8 +847,8 @@ static int used_disk_numbers(const char *folder, unsigned vmid, bool *used)
 }
 
 /* Make a sparse image of BYTES at PATH and format it as ext4. */
-static int make_image(const struct ctm_storage *s, const char *path, uint64_t bytes,
-                      uid_t uid, gid_t gid, char *errmsg)
+static int make_image(const struct ctm_storage *s, const char *path, uint64_t bytes, uid_t uid,
+                      gid_t gid, char *errmsg)
 {
 	char owner[64], output[CONF_ERRMSG_SIZE];
 	const char *argv[10];
@@ -815,16 +857,16 @@ static int make_image(const struct ctm_storage *s, const char *path, uint64_t by
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		rv = -errno;
-		ctm__error(0, errmsg, "storage '%s': cannot create image '%s': %s", s->id,
-		         path, strerror(-rv));
+		ctm__error(0, errmsg, "storage '%s': cannot create image '%s': %s", s->id, path,
+		           strerror(-rv));
 		return rv;
 	}
 	if (ftruncate(fd, (off_t)bytes) < 0)
 		rv = -errno;
 	close(fd);
 	if (rv < 0) {
-		ctm__error(0, errmsg, "storage '%s': cannot size image '%s': %s", s->id,
-		         path, strerror(-rv));
+		ctm__error(0, errmsg, "storage '%s': cannot size image '%s': %s", s->id, path,
+		           strerror(-rv));
 		unlink(path);
 		return rv;
 	}
@@ -842,8 +884,8 @@ static int make_image(const struct ctm_storage *s, const char *path, uint64_t by
 	argv[n] = NULL;
 	rv = ctm__run(argv, output, sizeof(output));
 	if (rv < 0) {
-		ctm__error(0, errmsg, "storage '%s': mkfs.ext4 failed on '%s': %s", s->id,
-		         path, output);
+		ctm__error(0, errmsg, "storage '%s': mkfs.ext4 failed on '%s': %s", s->id, path,
+		           output);
 		unlink(path);
 	}
 	return rv;
@@ -861,33 +903,38 @@ static int make_subvol(const struct ctm_storage *s, const char *path, uid_t uid,
 		rmdir(path);
 	}
 	if (rv < 0)
-		ctm__error(0, errmsg, "storage '%s': cannot create folder volume '%s': %s",
-		         s->id, path, strerror(-rv));
+		ctm__error(0, errmsg, "storage '%s': cannot create folder volume '%s': %s", s->id,
+		           path, strerror(-rv));
 	return rv;
 }
 
-int ctm_volume_alloc(const struct ctm_storage_cfg *cfg, const char *storage_id,
-                     const char *node, unsigned vmid, uint64_t bytes, uid_t root_uid,
-                     gid_t root_gid, char **volid, char *errmsg)
+int ctm_volume_alloc(const struct ctm_storage_cfg *cfg, const char *storage_id, const char *node,
+                     unsigned vmid, uint64_t bytes, uid_t root_uid, gid_t root_gid, char **volid,
+                     char *errmsg)
 {
 	const struct ctm_storage *s = ctm_storage_find(cfg, storage_id);
-	bool used[MAX_DISKS_PER_GUEST] = { false };
+	bool used[MAX_DISKS_PER_GUEST] = {false};
 	char *folder = NULL, *path = NULL, *id = NULL;
 	unsigned n;
 	int rv;
 
 	*volid = NULL;
 	if (!s) {
-		ctm__error(0, errmsg, "storage '%s' does not exist: define it in storage.cfg or choose another",
-		         storage_id);
+		ctm__error(
+		    0, errmsg,
+		    "storage '%s' does not exist: define it in storage.cfg or choose another",
+		    storage_id);
 		return -ENOENT;
 	}
 	rv = check_usable(s, node, errmsg);
 	if (rv < 0)
 		return rv;
 	if (!(s->content & CTM_CONTENT_ROOTDIR)) {
-		ctm__error(0, errmsg, "storage '%s' does not allow content type 'rootdir' (Container): add rootdir "
-		         "to its content list", s->id);
+		ctm__error(
+		    0, errmsg,
+		    "storage '%s' does not allow content type 'rootdir' (Container): add rootdir "
+		    "to its content list",
+		    s->id);
 		return -EINVAL;
 	}
 	rv = activate(s, errmsg);
@@ -901,15 +948,17 @@ int ctm_volume_alloc(const struct ctm_storage_cfg *cfg, const char *storage_id,
 	if (rv == 0)
 		rv = used_disk_numbers(folder, vmid, used);
 	if (rv < 0) {
-		ctm__error(0, errmsg, "storage '%s': cannot use folder '%s': %s", s->id,
-		         folder, strerror(-rv));
+		ctm__error(0, errmsg, "storage '%s': cannot use folder '%s': %s", s->id, folder,
+		           strerror(-rv));
 		goto out;
 	}
 	for (n = 0; n < MAX_DISKS_PER_GUEST && used[n]; n++)
 		;
 	if (n == MAX_DISKS_PER_GUEST) {
-		ctm__error(0, errmsg, "storage '%s': no free volume name for container %u: free unused volumes",
-		         s->id, vmid);
+		ctm__error(
+		    0, errmsg,
+		    "storage '%s': no free volume name for container %u: free unused volumes",
+		    s->id, vmid);
 		rv = -EEXIST;
 		goto out;
 	}
@@ -992,11 +1041,13 @@ int ctm_volume_free(const struct ctm_storage_cfg *cfg, const char *volid, char *
 	if (rv == 0)
 		rv = remove_snapshot_copies(&v);
 	if (rv == -EBUSY)
-		ctm__error(0, errmsg, "cannot remove volume '%s': something is mounted below '%s': unmount it first",
-		         volid, v.path);
+		ctm__error(
+		    0, errmsg,
+		    "cannot remove volume '%s': something is mounted below '%s': unmount it first",
+		    volid, v.path);
 	else if (rv < 0)
 		ctm__error(0, errmsg, "cannot remove volume '%s' (%s): %s", volid, v.path,
-		         strerror(-rv));
+		           strerror(-rv));
 	ctm_volume_clear(&v);
 	return rv;
 }
@@ -1031,8 +1082,8 @@ static int resolve_snapshot(const struct ctm_storage_cfg *cfg, const char *volid
 static int copy_tree(const char *src, const char *dst, char *output, size_t size)
 {
 	char *tmp = ctm__printf("%s.tmp-%ld", dst, (long)getpid());
-	const char *argv[] = { "cp", "-a", "--reflink=auto", "--sparse=always", "-T", src, NULL,
-		               NULL };
+	const char *argv[] = {"cp", "-a", "--reflink=auto", "--sparse=always", "-T", src,
+	                      NULL, NULL};
 	int rv;
 
 	if (!tmp)
@@ -1050,8 +1101,8 @@ static int copy_tree(const char *src, const char *dst, char *output, size_t size
 	return rv;
 }
 
-int ctm_volume_snapshot(const struct ctm_storage_cfg *cfg, const char *volid,
-                        const char *snapname, char *errmsg)
+int ctm_volume_snapshot(const struct ctm_storage_cfg *cfg, const char *volid, const char *snapname,
+                        char *errmsg)
 {
 	char output[CONF_ERRMSG_SIZE], *snap = NULL;
 	struct ctm_volume v;
@@ -1062,17 +1113,17 @@ int ctm_volume_snapshot(const struct ctm_storage_cfg *cfg, const char *volid,
 		return rv;
 	if (lstat(v.path, &st) < 0) {
 		rv = -errno;
-		ctm__error(0, errmsg, "cannot snapshot volume '%s': '%s': %s", volid,
-		         v.path, strerror(errno));
+		ctm__error(0, errmsg, "cannot snapshot volume '%s': '%s': %s", volid, v.path,
+		           strerror(errno));
 	} else if (lstat(snap, &st) == 0) {
 		rv = -EEXIST;
-		ctm__error(0, errmsg, "snapshot '%s' of volume '%s' already exists: delete it first", snapname,
-		         volid);
+		ctm__error(0, errmsg,
+		           "snapshot '%s' of volume '%s' already exists: delete it first", snapname,
+		           volid);
 	} else {
 		rv = copy_tree(v.path, snap, output, sizeof(output));
 		if (rv < 0)
-			ctm__error(0, errmsg, "cannot snapshot volume '%s': %s", volid,
-			         output);
+			ctm__error(0, errmsg, "cannot snapshot volume '%s': %s", volid, output);
 	}
 	free(snap);
 	ctm_volume_clear(&v);
@@ -1091,8 +1142,8 @@ int ctm_volume_snapshot_rollback(const struct ctm_storage_cfg *cfg, const char *
 		return rv;
 	if (lstat(snap, &st) < 0) {
 		rv = -errno;
-		ctm__error(0, errmsg, "cannot roll back volume '%s': snapshot copy '%s': %s",
-		         volid, snap, strerror(errno));
+		ctm__error(0, errmsg, "cannot roll back volume '%s': snapshot copy '%s': %s", volid,
+		           snap, strerror(errno));
 		goto out;
 	}
 	fresh = ctm__printf("%s.rollback", v.path);
@@ -1114,8 +1165,8 @@ int ctm_volume_snapshot_rollback(const struct ctm_storage_cfg *cfg, const char *
 			rv = 0;
 		} else {
 			rv = -errno;
-			ctm__error(0, errmsg, "cannot roll back volume '%s': rename: %s",
-			         volid, strerror(errno));
+			ctm__error(0, errmsg, "cannot roll back volume '%s': rename: %s", volid,
+			           strerror(errno));
 		}
 	}
 	ctm__remove_tree(fresh);
@@ -1137,8 +1188,8 @@ int ctm_volume_snapshot_delete(const struct ctm_storage_cfg *cfg, const char *vo
 		return rv;
 	rv = ctm__remove_tree(snap);
 	if (rv < 0)
-		ctm__error(0, errmsg, "cannot delete snapshot '%s' of volume '%s': %s",
-		         snapname, volid, strerror(-rv));
+		ctm__error(0, errmsg, "cannot delete snapshot '%s' of volume '%s': %s", snapname,
+		           volid, strerror(-rv));
 	free(snap);
 	ctm_volume_clear(&v);
 	return rv;

@@ -47,10 +47,10 @@ enum ctm_content {
 
 /* One section of storage.cfg. */
 struct ctm_storage {
-	char *id;     /* section id, e.g. "local" */
-	char *type;   /* "dir", or a type this library does not serve */
-	unsigned line; /* line of the section header */
-	char *path;   /* dir: the base folder (required) */
+	char *id;         /* section id, e.g. "local" */
+	char *type;       /* "dir", or a type this library does not serve */
+	unsigned line;    /* line of the section header */
+	char *path;       /* dir: the base folder (required) */
 	unsigned content; /* enum ctm_content bits; default images and rootdir, as pct */
 	bool shared;
 	bool disabled;
@@ -81,11 +81,11 @@ enum ctm_volume_kind {
 /* A resolved volume id. */
 struct ctm_volume {
 	const struct ctm_storage *storage; /* points into the cfg */
-	char *name;  /* the part after "storage:" */
-	char *file;  /* the last path part, e.g. vm-100-disk-0.raw */
+	char *name;                        /* the part after "storage:" */
+	char *file;                        /* the last path part, e.g. vm-100-disk-0.raw */
 	enum ctm_volume_kind kind;
 	unsigned vmid; /* owner, 0 for templates and snippets */
-	char *path;  /* absolute path of the data */
+	char *path;    /* absolute path of the data */
 };
 
 /*
@@ -132,25 +132,23 @@ void ctm_volume_clear(struct ctm_volume *volume);
  * does. *STORAGE_ID is a new string (caller frees).
  * Errors: -EINVAL not of that form, -ERANGE too large, -ENOMEM.
  */
-int ctm_alloc_request_parse(const char *text, char **storage_id, uint64_t *bytes,
-                            char *errmsg);
+int ctm_alloc_request_parse(const char *text, char **storage_id, uint64_t *bytes, char *errmsg);
 
 /*
  * Allocate a volume for container VMID on storage STORAGE_ID, used on
  * NODE (may be NULL). BYTES 0 makes a folder `storage:subvol-VMID-disk-N`
  * owned by ROOT_UID:ROOT_GID; any other size makes a sparse raw image
  * `storage:VMID/vm-VMID-disk-N.raw` formatted with mkfs.ext4 (root
- * directory owned by ROOT_UID:ROOT_GID, with multi-mount protection). N is the lowest number no volume of VMID uses yet. The
- * storage must allow content type rootdir. Its base folder is created when
- * missing, unless `mkdir 0` or `create-base-path 0` turns that off. On
- * success *VOLID is a new string (caller frees). On error no volume is
- * left behind, though the folders above it may remain.
+ * directory owned by ROOT_UID:ROOT_GID, with multi-mount protection). N is the lowest number no
+ * volume of VMID uses yet. The storage must allow content type rootdir. Its base folder is created
+ * when missing, unless `mkdir 0` or `create-base-path 0` turns that off. On success *VOLID is a new
+ * string (caller frees). On error no volume is left behind, though the folders above it may remain.
  * Errors: -ENOENT, -EINVAL, -EACCES as ctm_volume_resolve(), -EEXIST no
  * free name, -EIO mkfs.ext4 failed, -errno of file operations, -ENOMEM.
  */
-int ctm_volume_alloc(const struct ctm_storage_cfg *cfg, const char *storage_id,
-                     const char *node, unsigned vmid, uint64_t bytes, uid_t root_uid,
-                     gid_t root_gid, char **volid, char *errmsg);
+int ctm_volume_alloc(const struct ctm_storage_cfg *cfg, const char *storage_id, const char *node,
+                     unsigned vmid, uint64_t bytes, uid_t root_uid, gid_t root_gid, char **volid,
+                     char *errmsg);
 
 /*
  * Remove the data of VOLID and its snapshot copies. A folder volume is
@@ -171,8 +169,8 @@ int ctm_volume_free(const struct ctm_storage_cfg *cfg, const char *volid, char *
  * Errors: as ctm_volume_resolve(), -EEXIST snapshot exists, -ENOENT
  * volume or snapshot missing, -EIO the copy failed, -errno.
  */
-int ctm_volume_snapshot(const struct ctm_storage_cfg *cfg, const char *volid,
-                        const char *snapname, char *errmsg);
+int ctm_volume_snapshot(const struct ctm_storage_cfg *cfg, const char *volid, const char *snapname,
+                        char *errmsg);
 int ctm_volume_snapshot_rollback(const struct ctm_storage_cfg *cfg, const char *volid,
                                  const char *snapname, char *errmsg);
 int ctm_volume_snapshot_delete(const struct ctm_storage_cfg *cfg, const char *volid,

@@ -26,7 +26,10 @@
 
 #define N_ELEMENTS(a) (sizeof(a) / sizeof((a)[0]))
 /* An item of a hand-made config; the strings are never freed. */
-#define ITEM(key, value) { (char *)(key), (char *)(value) }
+#define ITEM(key, value)                                                                           \
+	{                                                                                          \
+		(char *)(key), (char *)(value)                                                     \
+	}
 
 /* ---- helpers ---- */
 
@@ -77,9 +80,9 @@ static int fake_device_id(const char *path, struct ctm_device_id *id, void *data
 		const char *path;
 		struct ctm_device_id id;
 	} table[] = {
-		{ "/dev/ttyUSB0", { 'c', 188, 0 } },
-		{ "/dev/sdb", { 'b', 8, 16 } },
-		{ "/dev/net/tun", { 'c', 10, 200 } },
+	    {"/dev/ttyUSB0", {'c', 188, 0}},
+	    {"/dev/sdb", {'b', 8, 16}},
+	    {"/dev/net/tun", {'c', 10, 200}},
 	};
 
 	(void)data;
@@ -107,21 +110,21 @@ static struct ctm_lxc_params test_params(enum ctm_cgroup_layout layout,
                                          const char *config_dir)
 {
 	struct ctm_lxc_params p = {
-		.ctid = 100,
-		.layout = layout,
-		.config_dir = config_dir,
-		.host_cpus = "0-7",
-		.storage = storage,
-		.node = "node1",
-		.device_id = fake_device_id,
+	    .ctid = 100,
+	    .layout = layout,
+	    .config_dir = config_dir,
+	    .host_cpus = "0-7",
+	    .storage = storage,
+	    .node = "node1",
+	    .device_id = fake_device_id,
 	};
 
 	return p;
 }
 
 /* Build the config of TEXT; returns the rv and fills *OUT or ERRMSG. */
-static int build_text(const char *text, enum ctm_cgroup_layout layout,
-                      struct ctm_lxc_config **out, char *errmsg)
+static int build_text(const char *text, enum ctm_cgroup_layout layout, struct ctm_lxc_config **out,
+                      char *errmsg)
 {
 	struct ctm_storage_cfg *storage = test_storage();
 	char *config_dir = data_path("lxc-config");
@@ -218,7 +221,7 @@ static void check_lxc_loads(const char *text)
 
 /* ---- ctm_lxc_config_build: expected files ---- */
 
-static const char *const sample_names[] = { "full", "unprivileged", "idmap" };
+static const char *const sample_names[] = {"full", "unprivileged", "idmap"};
 
 /* Sample _i / 2 on layout v1 (even _i) or v2 (odd _i). */
 START_TEST(test_ctm_lxc_config_build_expected)
@@ -346,12 +349,12 @@ START_TEST(test_ctm_lxc_config_build_cpuunits_clamped)
 		enum ctm_cgroup_layout layout;
 		const char *key, *value;
 	} cases[] = {
-		{ "0", CTM_CGROUP_V1, "lxc.cgroup.cpu.shares", "2" },
-		{ "1", CTM_CGROUP_V1, "lxc.cgroup.cpu.shares", "2" },
-		{ "500000", CTM_CGROUP_V1, "lxc.cgroup.cpu.shares", "262144" },
-		{ "0", CTM_CGROUP_V2, "lxc.cgroup2.cpu.weight", "1" },
-		{ "10000", CTM_CGROUP_V2, "lxc.cgroup2.cpu.weight", "10000" },
-		{ "10001", CTM_CGROUP_V2, "lxc.cgroup2.cpu.weight", "10000" },
+	    {"0", CTM_CGROUP_V1, "lxc.cgroup.cpu.shares", "2"},
+	    {"1", CTM_CGROUP_V1, "lxc.cgroup.cpu.shares", "2"},
+	    {"500000", CTM_CGROUP_V1, "lxc.cgroup.cpu.shares", "262144"},
+	    {"0", CTM_CGROUP_V2, "lxc.cgroup2.cpu.weight", "1"},
+	    {"10000", CTM_CGROUP_V2, "lxc.cgroup2.cpu.weight", "10000"},
+	    {"10001", CTM_CGROUP_V2, "lxc.cgroup2.cpu.weight", "10000"},
 	};
 
 	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
@@ -373,20 +376,21 @@ START_TEST(test_ctm_lxc_config_build_cpuset_choice)
 		unsigned ctid;
 		const char *host, *cores, *chosen;
 	} cases[] = {
-		{ 100, "0-7", "2", "4-5" }, { 7, "0-7", "3", "0-1,7" }, { 101, "2,4,6", "2", "2,6" },
-		{ 100, "0-3", "8", "0-3" }, { 5, "0", "1", "0" },       { 9, "0-1,4-5", "3", "1,4-5" },
+	    {100, "0-7", "2", "4-5"}, {7, "0-7", "3", "0-1,7"}, {101, "2,4,6", "2", "2,6"},
+	    {100, "0-3", "8", "0-3"}, {5, "0", "1", "0"},       {9, "0-1,4-5", "3", "1,4-5"},
 	};
 	struct conf_file *cf = NULL;
 
 	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
-		struct ctm_lxc_params p = { .ctid = cases[i].ctid, .layout = CTM_CGROUP_V2,
-			                    .host_cpus = cases[i].host };
+		struct ctm_lxc_params p = {
+		    .ctid = cases[i].ctid, .layout = CTM_CGROUP_V2, .host_cpus = cases[i].host};
 		char errmsg[CONF_ERRMSG_SIZE] = "", text[64];
 		struct ctm_lxc_config *c = NULL;
 
 		snprintf(text, sizeof(text), "rootfs: /srv/ct\ncores: %s\n", cases[i].cores);
 		ck_assert_int_eq(conf_parse(text, strlen(text), NULL, &cf), 0);
-		ck_assert_msg(ctm_lxc_config_build(conf_main(cf), &p, &c, errmsg) == 0, "%s", errmsg);
+		ck_assert_msg(ctm_lxc_config_build(conf_main(cf), &p, &c, errmsg) == 0, "%s",
+		              errmsg);
 		ck_assert_str_eq(ctm_lxc_config_get(c, "lxc.cgroup2.cpuset.cpus"), cases[i].chosen);
 		ctm_lxc_config_free(c);
 		conf_file_free(cf);
@@ -397,7 +401,7 @@ END_TEST
 /* Without a host CPU list the cores are noted, not applied. */
 START_TEST(test_ctm_lxc_config_build_cpuset_unknown_host)
 {
-	struct ctm_lxc_params p = { .ctid = 100, .layout = CTM_CGROUP_V1 };
+	struct ctm_lxc_params p = {.ctid = 100, .layout = CTM_CGROUP_V1};
 	const char *text = "rootfs: /srv/ct\ncores: 2\n";
 	char errmsg[CONF_ERRMSG_SIZE] = "";
 	struct ctm_lxc_config *c = NULL;
@@ -424,9 +428,14 @@ START_TEST(test_ctm_lxc_config_build_raw_quotes)
 	static const struct {
 		const char *raw, *value;
 	} cases[] = {
-		{ "\"/srv\"", "/srv" },     { "'/srv'", "/srv" },       { "\"'/srv'\"", "'/srv'" },
-		{ "\"\"/srv\"\"", "\"/srv\"" }, { "\"/srv'", "\"/srv'" }, { "\"", "\"" },
-		{ "\"\"", "" },             { "a \"b\"", "a \"b\"" },
+	    {"\"/srv\"", "/srv"},
+	    {"'/srv'", "/srv"},
+	    {"\"'/srv'\"", "'/srv'"},
+	    {"\"\"/srv\"\"", "\"/srv\""},
+	    {"\"/srv'", "\"/srv'"},
+	    {"\"", "\""},
+	    {"\"\"", ""},
+	    {"a \"b\"", "a \"b\""},
 	};
 
 	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
@@ -472,43 +481,42 @@ struct rejected {
 };
 
 static const struct rejected rejected_configs[] = {
-	{ "rootfs: local:subvol-100-disk-0,quota=1\n", -EINVAL,
-	  "rootfs: quota=1 is not supported" },
-	{ "rootfs: /srv/ct\nmp0: /srv/data,mp=/data,quota=1\n", -EINVAL,
-	  "mp0: quota=1 is not supported" },
-	{ "rootfs: /srv/ct\nfeatures: nesting=1,mknod=1\n", -EINVAL,
-	  "features: mknod=1 is not supported" },
-	{ "rootfs: /srv/ct\nmemory: 8\n", -EINVAL, "invalid value '8' for 'memory'" },
-	{ "rootfs: /srv/ct\ntty: 9\n", -EINVAL, "invalid value '9' for 'tty'" },
-	{ "rootfs: /srv/ct\ncores: 0\n", -EINVAL, "invalid value '0' for 'cores'" },
-	{ "rootfs: /srv/ct\ncpulimit: 9000\n", -EINVAL, "invalid value '9000' for 'cpulimit'" },
-	{ "rootfs: /srv/ct\narch: sparc\n", -EINVAL, "invalid value 'sparc' for 'arch'" },
-	{ "rootfs: /srv/ct\nhostname: -bad-\n", -EINVAL, "invalid value '-bad-' for 'hostname'" },
-	{ "rootfs: /srv/ct\nswap: lots\n", -EINVAL, "invalid value 'lots' for 'swap'" },
-	{ "rootfs: /srv/ct\nunprivileged: maybe\n", -EINVAL,
-	  "invalid value 'maybe' for 'unprivileged'" },
-	{ "rootfs: /srv/ct\nnet0: name=eth0\n", -EINVAL, "net0: missing bridge" },
-	{ "rootfs: /srv/ct\nnet0: bridge=vmbr0\n", -EINVAL, "net0" },
-	{ "rootfs: /srv/ct\nnet0: name=eth0,bridge=vmbr0,ip6=auto,host-managed=1\n", -EINVAL,
-	  "net0: ip6=auto (SLAAC) is not supported" },
-	{ "memory: 512\n", -EINVAL, "missing 'rootfs'" },
-	{ "rootfs: /srv/ct\ntemplate: 1\n", -EINVAL, "a template cannot be started" },
-	{ "rootfs: local:8\n", -EINVAL, "volume 'local:8' is an allocation request" },
-	{ "rootfs: nosuch:subvol-100-disk-0\n", -ENOENT, "storage 'nosuch' of volume" },
-	{ "rootfs: local:vztmpl/debian.tar.zst\n", -EINVAL, "is not a container volume" },
-	{ "rootfs: local:100/vm-100-disk-0.qcow2\n", -EINVAL, "qcow2 and vmdk images" },
-	{ "rootfs: /srv/ct\nmp0: /srv/data,mp=/data,idmap=passthrough\n", -EINVAL,
-	  "mp0: idmap=passthrough is not supported" },
-	{ "rootfs: /srv/ct\ndev0: /dev/missing\n", -ENOENT, "dev0: cannot use device '/dev/missing'" },
-	{ "rootfs: /srv/ct\ndev0: /dev/a-file\n", -EINVAL,
-	  "dev0: '/dev/a-file' is not a character or block device" },
-	{ "rootfs: /srv/ct\ndev0: /dev/ttyUSB0,uid=70000\nunprivileged: 1\n", -EINVAL,
-	  "dev0: uid 70000 or gid 0 is outside the container's id map" },
-	{ "rootfs: /srv/ct\nlxc.idmap: u 0 100000\n", -EINVAL,
-	  "invalid value 'u 0 100000' for 'lxc.idmap'" },
-	{ "rootfs: /srv/ct\nlxc.idmap: u 1 100000 10\nlxc.idmap: g 0 100000 10\n", -EINVAL,
-	  "the id maps leave the container's root" },
-	{ "rootfs: /srv/ct\nfeatures: nesting=2\n", -EINVAL, "features" },
+    {"rootfs: local:subvol-100-disk-0,quota=1\n", -EINVAL, "rootfs: quota=1 is not supported"},
+    {"rootfs: /srv/ct\nmp0: /srv/data,mp=/data,quota=1\n", -EINVAL,
+     "mp0: quota=1 is not supported"},
+    {"rootfs: /srv/ct\nfeatures: nesting=1,mknod=1\n", -EINVAL,
+     "features: mknod=1 is not supported"},
+    {"rootfs: /srv/ct\nmemory: 8\n", -EINVAL, "invalid value '8' for 'memory'"},
+    {"rootfs: /srv/ct\ntty: 9\n", -EINVAL, "invalid value '9' for 'tty'"},
+    {"rootfs: /srv/ct\ncores: 0\n", -EINVAL, "invalid value '0' for 'cores'"},
+    {"rootfs: /srv/ct\ncpulimit: 9000\n", -EINVAL, "invalid value '9000' for 'cpulimit'"},
+    {"rootfs: /srv/ct\narch: sparc\n", -EINVAL, "invalid value 'sparc' for 'arch'"},
+    {"rootfs: /srv/ct\nhostname: -bad-\n", -EINVAL, "invalid value '-bad-' for 'hostname'"},
+    {"rootfs: /srv/ct\nswap: lots\n", -EINVAL, "invalid value 'lots' for 'swap'"},
+    {"rootfs: /srv/ct\nunprivileged: maybe\n", -EINVAL, "invalid value 'maybe' for 'unprivileged'"},
+    {"rootfs: /srv/ct\nnet0: name=eth0\n", -EINVAL, "net0: missing bridge"},
+    {"rootfs: /srv/ct\nnet0: bridge=vmbr0\n", -EINVAL, "net0"},
+    {"rootfs: /srv/ct\nnet0: name=eth0,bridge=vmbr0,ip6=auto,host-managed=1\n", -EINVAL,
+     "net0: ip6=auto (SLAAC) is not supported"},
+    {"memory: 512\n", -EINVAL, "missing 'rootfs'"},
+    {"rootfs: /srv/ct\ntemplate: 1\n", -EINVAL,
+     "the container is a template, which cannot be started"},
+    {"rootfs: local:8\n", -EINVAL, "volume 'local:8' is an allocation request"},
+    {"rootfs: nosuch:subvol-100-disk-0\n", -ENOENT, "storage 'nosuch' of volume"},
+    {"rootfs: local:vztmpl/debian.tar.zst\n", -EINVAL, "is not a container volume"},
+    {"rootfs: local:100/vm-100-disk-0.qcow2\n", -EINVAL, "qcow2 and vmdk images"},
+    {"rootfs: /srv/ct\nmp0: /srv/data,mp=/data,idmap=passthrough\n", -EINVAL,
+     "mp0: idmap=passthrough is not supported"},
+    {"rootfs: /srv/ct\ndev0: /dev/missing\n", -ENOENT, "dev0: cannot use device '/dev/missing'"},
+    {"rootfs: /srv/ct\ndev0: /dev/a-file\n", -EINVAL,
+     "dev0: '/dev/a-file' is not a character or block device"},
+    {"rootfs: /srv/ct\ndev0: /dev/ttyUSB0,uid=70000\nunprivileged: 1\n", -EINVAL,
+     "dev0: uid 70000 or gid 0 is outside the container's id map"},
+    {"rootfs: /srv/ct\nlxc.idmap: u 0 100000\n", -EINVAL,
+     "invalid value 'u 0 100000' for 'lxc.idmap'"},
+    {"rootfs: /srv/ct\nlxc.idmap: u 1 100000 10\nlxc.idmap: g 0 100000 10\n", -EINVAL,
+     "the id maps leave the container's root"},
+    {"rootfs: /srv/ct\nfeatures: nesting=2\n", -EINVAL, "features"},
 };
 
 START_TEST(test_ctm_lxc_config_build_rejected)
@@ -531,7 +539,7 @@ START_TEST(test_ctm_lxc_config_build_storage_checks)
 {
 	const char *text = "rootfs: local:subvol-100-disk-0\n";
 	const char *cfg_text = "dir: local\n\tpath /var/lib/vz\n\tnodes node2,node3\n";
-	struct ctm_lxc_params p = { .ctid = 100, .layout = CTM_CGROUP_V2, .node = "node1" };
+	struct ctm_lxc_params p = {.ctid = 100, .layout = CTM_CGROUP_V2, .node = "node1"};
 	char errmsg[CONF_ERRMSG_SIZE] = "";
 	struct ctm_storage_cfg *storage = NULL;
 	struct ctm_lxc_config *c = NULL;
@@ -541,7 +549,8 @@ START_TEST(test_ctm_lxc_config_build_storage_checks)
 	ck_assert_int_eq(ctm_lxc_config_build(conf_main(cf), &p, &c, errmsg), -ENOENT);
 	ck_assert_ptr_nonnull(strstr(errmsg, "no storage.cfg was given"));
 
-	ck_assert_int_eq(ctm_storage_cfg_parse(cfg_text, strlen(cfg_text), NULL, &storage, errmsg), 0);
+	ck_assert_int_eq(ctm_storage_cfg_parse(cfg_text, strlen(cfg_text), NULL, &storage, errmsg),
+	                 0);
 	p.storage = storage;
 	ck_assert_int_eq(ctm_lxc_config_build(conf_main(cf), &p, &c, errmsg), -EACCES);
 	ck_assert_ptr_nonnull(strstr(errmsg, "not available on node 'node1'"));
@@ -557,7 +566,7 @@ END_TEST
 /* An unknown layout value is an error, not a guess. */
 START_TEST(test_ctm_lxc_config_build_bad_layout)
 {
-	struct ctm_lxc_params p = { .ctid = 100, .layout = 3 };
+	struct ctm_lxc_params p = {.ctid = 100, .layout = 3};
 	char errmsg[CONF_ERRMSG_SIZE] = "";
 	struct ctm_lxc_config *c = NULL;
 	struct conf_file *cf = conf_file_new();
@@ -573,11 +582,11 @@ END_TEST
 START_TEST(test_ctm_lxc_config_text_quoting)
 {
 	struct ctm_lxc_item items[] = {
-		ITEM("lxc.a", "plain"),  ITEM("lxc.b", " lead"), ITEM("lxc.c", "trail\t"),
-		ITEM("lxc.d", "'x'"),    ITEM("lxc.e", "\"x'"),  ITEM("lxc.f", ""),
-		ITEM("lxc.g", "\""),     ITEM("lxc.h", "a = b"),
+	    ITEM("lxc.a", "plain"), ITEM("lxc.b", " lead"), ITEM("lxc.c", "trail\t"),
+	    ITEM("lxc.d", "'x'"),   ITEM("lxc.e", "\"x'"),  ITEM("lxc.f", ""),
+	    ITEM("lxc.g", "\""),    ITEM("lxc.h", "a = b"),
 	};
-	struct ctm_lxc_config c = { .items = items, .n_items = N_ELEMENTS(items) };
+	struct ctm_lxc_config c = {.items = items, .n_items = N_ELEMENTS(items)};
 	char *text = NULL;
 
 	ck_assert_int_eq(ctm_lxc_config_text(&c, &text), 0);
@@ -595,8 +604,8 @@ END_TEST
 
 START_TEST(test_ctm_lxc_config_text_line_break)
 {
-	struct ctm_lxc_item items[] = { ITEM("lxc.a", "one\ntwo") };
-	struct ctm_lxc_config c = { .items = items, .n_items = 1 };
+	struct ctm_lxc_item items[] = {ITEM("lxc.a", "one\ntwo")};
+	struct ctm_lxc_config c = {.items = items, .n_items = 1};
 	char *text = NULL;
 
 	ck_assert_int_eq(ctm_lxc_config_text(&c, &text), -EINVAL);
@@ -608,8 +617,8 @@ END_TEST
 
 START_TEST(test_ctm_lxc_config_get_last)
 {
-	struct ctm_lxc_item items[] = { ITEM("lxc.idmap", "u 0 1 2"), ITEM("lxc.idmap", "g 0 1 2") };
-	struct ctm_lxc_config c = { .items = items, .n_items = 2 };
+	struct ctm_lxc_item items[] = {ITEM("lxc.idmap", "u 0 1 2"), ITEM("lxc.idmap", "g 0 1 2")};
+	struct ctm_lxc_config c = {.items = items, .n_items = 2};
 
 	ck_assert_str_eq(ctm_lxc_config_get(&c, "lxc.idmap"), "g 0 1 2");
 	ck_assert_ptr_null(ctm_lxc_config_get(&c, "lxc.arch"));
@@ -624,9 +633,9 @@ START_TEST(test_ctm_cgroup_detect_layouts)
 		const char *file;
 		enum ctm_cgroup_layout layout;
 	} cases[] = {
-		{ "mountinfo-hybrid", CTM_CGROUP_V1 },
-		{ "mountinfo-v1", CTM_CGROUP_V1 },
-		{ "mountinfo-v2", CTM_CGROUP_V2 },
+	    {"mountinfo-hybrid", CTM_CGROUP_V1},
+	    {"mountinfo-v1", CTM_CGROUP_V1},
+	    {"mountinfo-v2", CTM_CGROUP_V2},
 	};
 
 	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
@@ -634,7 +643,8 @@ START_TEST(test_ctm_cgroup_detect_layouts)
 		char errmsg[CONF_ERRMSG_SIZE] = "", *path = data_path(cases[i].file);
 
 		ck_assert_msg(ctm_cgroup_detect(path, &layout, errmsg) == 0, "%s", errmsg);
-		ck_assert_msg(layout == cases[i].layout, "%s: layout %d", cases[i].file, (int)layout);
+		ck_assert_msg(layout == cases[i].layout, "%s: layout %d", cases[i].file,
+		              (int)layout);
 		free(path);
 	}
 }

@@ -15,7 +15,7 @@
 #include "ctmgr/options.h"
 
 #define N_ELEMENTS(a) (sizeof(a) / sizeof((a)[0]))
-#define MAX_ARGS 32
+#define MAX_ARGS      32
 
 /* Split LINE on blanks into ARGV (LINE is modified); returns argc. A
  * part written `'...'` keeps its blanks. */
@@ -93,23 +93,23 @@ START_TEST(test_ctm_options_parse_forms)
 	static const struct {
 		const char *line, *key, *value;
 	} cases[] = {
-		{ "100 -memory 512", "memory", "512" },
-		{ "100 --memory 512", "memory", "512" },
-		{ "100 -memory=512", "memory", "512" },
-		{ "100 --memory=0512", "memory", "512" },
-		{ "--swap 0 100", "swap", "0" },
-		{ "100 --onboot", "onboot", "1" },
-		{ "100 --onboot yes", "onboot", "1" },
-		{ "100 --onboot OFF", "onboot", "0" },
-		{ "100 --onboot=false", "onboot", "0" },
-		{ "100 -description -dashes-", "description", "-dashes-" },
-		{ "100 -description '-a b-'", "description", "-a b-" },
-		{ "100 -nameserver '192.0.2.1, 192.0.2.2;192.0.2.3'", "nameserver",
-		  "192.0.2.1 192.0.2.2 192.0.2.3" },
-		{ "100 -searchdomain a.example,b.example", "searchdomain", "a.example b.example" },
-		{ "100 -tags web;db,web;app", "tags", "app;db;web" },
-		{ "100 -mp0 /srv/data,mp=/data,ro=yes", "mp0", "/srv/data,mp=/data,ro=yes" },
-		{ "100 -cpulimit 1.5", "cpulimit", "1.5" },
+	    {"100 -memory 512", "memory", "512"},
+	    {"100 --memory 512", "memory", "512"},
+	    {"100 -memory=512", "memory", "512"},
+	    {"100 --memory=0512", "memory", "512"},
+	    {"--swap 0 100", "swap", "0"},
+	    {"100 --onboot", "onboot", "1"},
+	    {"100 --onboot yes", "onboot", "1"},
+	    {"100 --onboot OFF", "onboot", "0"},
+	    {"100 --onboot=false", "onboot", "0"},
+	    {"100 -description -dashes-", "description", "-dashes-"},
+	    {"100 -description '-a b-'", "description", "-a b-"},
+	    {"100 -nameserver '192.0.2.1, 192.0.2.2;192.0.2.3'", "nameserver",
+	     "192.0.2.1 192.0.2.2 192.0.2.3"},
+	    {"100 -searchdomain a.example,b.example", "searchdomain", "a.example b.example"},
+	    {"100 -tags web;db,web;app", "tags", "app;db;web"},
+	    {"100 -mp0 /srv/data,mp=/data,ro=yes", "mp0", "/srv/data,mp=/data,ro=yes"},
+	    {"100 -cpulimit 1.5", "cpulimit", "1.5"},
 	};
 
 	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
@@ -119,8 +119,8 @@ START_TEST(test_ctm_options_parse_forms)
 		ck_assert_uint_eq(o.vmid, 100);
 		ck_assert_uint_eq(o.n_set, 1);
 		ck_assert_str_eq(o.set[0].key, cases[i].key);
-		ck_assert_msg(strcmp(o.set[0].value, cases[i].value) == 0, "%s: '%s'", cases[i].line,
-		              o.set[0].value);
+		ck_assert_msg(strcmp(o.set[0].value, cases[i].value) == 0, "%s: '%s'",
+		              cases[i].line, o.set[0].value);
 		ctm_options_clear(&o);
 	}
 }
@@ -155,8 +155,10 @@ START_TEST(test_ctm_options_parse_delete)
 {
 	struct ctm_options o;
 
-	parse_ok(CTM_COMMAND_SET, "100 -delete mp0,mp1 --delete 'swap;cores mp0' -revert tags "
-	                          "-memory 1024", &o);
+	parse_ok(CTM_COMMAND_SET,
+	         "100 -delete mp0,mp1 --delete 'swap;cores mp0' -revert tags "
+	         "-memory 1024",
+	         &o);
 	ck_assert_uint_eq(o.n_delete, 4);
 	ck_assert_str_eq(o.delete[0], "mp0");
 	ck_assert_str_eq(o.delete[1], "mp1");
@@ -183,64 +185,77 @@ struct rejected {
 };
 
 static const struct rejected rejected_lines[] = {
-	{ CTM_COMMAND_SET, "100 -colour blue", "unknown option '-colour': see the options of "
-	                                       "'ctmgr set'" },
-	{ CTM_COMMAND_SET, "100 --mem 512", "unknown option '--mem'" },
-	{ CTM_COMMAND_SET, "100 -parent s1", "unknown option '-parent'" },
-	{ CTM_COMMAND_SET, "100 -snaptime 5", "unknown option '-snaptime'" },
-	{ CTM_COMMAND_SET, "100 -storage local", "unknown option '-storage'" },
-	{ CTM_COMMAND_CREATE, "100 t.tar -delete swap", "unknown option '-delete': see the "
-	                                                "options of 'ctmgr create'" },
-	{ CTM_COMMAND_SET, "100 -memory", "option '-memory' requires a value" },
-	{ CTM_COMMAND_SET, "100 -memory 8", "invalid value '8' for 'memory': expected an integer "
-	                                    ">= 16" },
-	{ CTM_COMMAND_SET, "100 -memory -512", "invalid value '-512' for 'memory'" },
-	{ CTM_COMMAND_SET, "100 -tty 7", "invalid value '7' for 'tty': expected an integer from 0 "
-	                                 "to 6" },
-	{ CTM_COMMAND_SET, "100 -ostype redhat", "invalid value 'redhat' for 'ostype'" },
-	{ CTM_COMMAND_SET, "100 -onboot maybe", "invalid value 'maybe' for 'onboot'" },
-	{ CTM_COMMAND_SET, "100 -net0 bridge=vmbr0", "net0:" },
-	{ CTM_COMMAND_SET, "100 -hostname bad_name", "invalid value 'bad_name' for 'hostname'" },
-	{ CTM_COMMAND_SET, "100 -memory 512 --memory 1024",
-	  "option '-memory' is given twice: give it once" },
-	{ CTM_COMMAND_SET, "", "not enough arguments: expected VMID" },
-	{ CTM_COMMAND_SET, "-memory 512", "not enough arguments: expected VMID" },
-	{ CTM_COMMAND_CREATE, "100 -memory 512", "not enough arguments: expected VMID and "
-	                                         "OSTEMPLATE" },
-	{ CTM_COMMAND_SET, "100 101 -memory 512", "too many arguments: '101' is neither an "
-	                                          "option nor expected" },
-	{ CTM_COMMAND_SET, "abc -memory 512", "invalid value 'abc' for 'vmid': expected an "
-	                                      "integer from 100 to 999999999" },
-	{ CTM_COMMAND_SET, "99 -memory 512", "invalid value '99' for 'vmid'" },
-	{ CTM_COMMAND_SET, "1000000000 -memory 512", "invalid value '1000000000' for 'vmid'" },
-	{ CTM_COMMAND_SET, "+100 -memory 512", "invalid value '+100' for 'vmid'" },
-	{ CTM_COMMAND_SET, "100", "no options specified" },
-	{ CTM_COMMAND_SET, "100 -unprivileged 0", "unable to modify read-only option: "
-	                                          "'unprivileged'" },
-	{ CTM_COMMAND_SET, "100 -delete colour", "delete: unknown option 'colour'" },
-	{ CTM_COMMAND_SET, "100 -delete ,", "missing value for 'delete'" },
-	{ CTM_COMMAND_SET, "100 -delete memory", "unable to delete required option 'memory'" },
-	{ CTM_COMMAND_SET, "100 -delete rootfs", "unable to delete required option 'rootfs'" },
-	{ CTM_COMMAND_SET, "100 -delete ostype", "unable to delete required option 'ostype'" },
-	{ CTM_COMMAND_SET, "100 -delete unprivileged", "unable to delete read-only option: "
-	                                               "'unprivileged'" },
-	{ CTM_COMMAND_SET, "100 -swap 0 -delete swap", "you can't use '-swap' and '-delete swap' "
-	                                               "at the same time" },
-	{ CTM_COMMAND_SET, "100 -delete swap -revert swap", "you can't use '-delete swap' and "
-	                                                    "'-revert swap' at the same time" },
-	{ CTM_COMMAND_SET, "100 -revert swap -swap 1", "you can't use '-swap' and '-revert swap' "
-	                                               "at the same time" },
-	{ CTM_COMMAND_SET, "100 -revert nosuch", "revert: unknown option 'nosuch'" },
-	{ CTM_COMMAND_SET, "100 -digest 0123456789012345678901234567890123456789a",
-	  "invalid value for 'digest': it is 41 bytes long, the maximum is 40" },
-	{ CTM_COMMAND_CREATE, "100 t.tar -storage 1x", "invalid value '1x' for 'storage'" },
-	{ CTM_COMMAND_CREATE, "100 t.tar -bwlimit -1", "invalid value '-1' for 'bwlimit'" },
-	{ CTM_COMMAND_CREATE, "100 t.tar -output-format xml",
-	  "invalid value 'xml' for 'output-format': expected one of text, json, json-pretty, yaml" },
-	{ CTM_COMMAND_CREATE, "100 t.tar -start sometimes", "invalid value 'sometimes' for "
-	                                                    "'start'" },
-	{ CTM_COMMAND_CREATE, "100 '' -memory 512", "missing value for 'ostemplate'" },
-	{ CTM_COMMAND_SET, "100 -description=", "missing value for 'description'" },
+    {CTM_COMMAND_SET, "100 -colour blue",
+     "unknown option '-colour': see the options of "
+     "'ctmgr set'"},
+    {CTM_COMMAND_SET, "100 --mem 512", "unknown option '--mem'"},
+    {CTM_COMMAND_SET, "100 -parent s1", "unknown option '-parent'"},
+    {CTM_COMMAND_SET, "100 -snaptime 5", "unknown option '-snaptime'"},
+    {CTM_COMMAND_SET, "100 -storage local", "unknown option '-storage'"},
+    {CTM_COMMAND_CREATE, "100 t.tar -delete swap",
+     "unknown option '-delete': see the "
+     "options of 'ctmgr create'"},
+    {CTM_COMMAND_SET, "100 -memory", "option '-memory' requires a value"},
+    {CTM_COMMAND_SET, "100 -memory 8",
+     "invalid value '8' for 'memory': expected an integer "
+     ">= 16"},
+    {CTM_COMMAND_SET, "100 -memory -512", "invalid value '-512' for 'memory'"},
+    {CTM_COMMAND_SET, "100 -tty 7",
+     "invalid value '7' for 'tty': expected an integer from 0 "
+     "to 6"},
+    {CTM_COMMAND_SET, "100 -ostype redhat", "invalid value 'redhat' for 'ostype'"},
+    {CTM_COMMAND_SET, "100 -onboot maybe", "invalid value 'maybe' for 'onboot'"},
+    {CTM_COMMAND_SET, "100 -net0 bridge=vmbr0", "net0:"},
+    {CTM_COMMAND_SET, "100 -hostname bad_name", "invalid value 'bad_name' for 'hostname'"},
+    {CTM_COMMAND_SET, "100 -memory 512 --memory 1024",
+     "option '-memory' is given twice: give it once"},
+    {CTM_COMMAND_SET, "", "not enough arguments: expected VMID"},
+    {CTM_COMMAND_SET, "-memory 512", "not enough arguments: expected VMID"},
+    {CTM_COMMAND_CREATE, "100 -memory 512",
+     "not enough arguments: expected VMID and "
+     "OSTEMPLATE"},
+    {CTM_COMMAND_SET, "100 101 -memory 512",
+     "too many arguments: '101' is neither an "
+     "option nor expected"},
+    {CTM_COMMAND_SET, "abc -memory 512",
+     "invalid value 'abc' for 'vmid': expected an "
+     "integer from 100 to 999999999"},
+    {CTM_COMMAND_SET, "99 -memory 512", "invalid value '99' for 'vmid'"},
+    {CTM_COMMAND_SET, "1000000000 -memory 512", "invalid value '1000000000' for 'vmid'"},
+    {CTM_COMMAND_SET, "+100 -memory 512", "invalid value '+100' for 'vmid'"},
+    {CTM_COMMAND_SET, "100", "no options specified"},
+    {CTM_COMMAND_SET, "100 -unprivileged 0",
+     "unable to modify read-only option: "
+     "'unprivileged'"},
+    {CTM_COMMAND_SET, "100 -delete colour", "delete: unknown option 'colour'"},
+    {CTM_COMMAND_SET, "100 -delete ,", "missing value for 'delete'"},
+    {CTM_COMMAND_SET, "100 -delete memory", "unable to delete required option 'memory'"},
+    {CTM_COMMAND_SET, "100 -delete rootfs", "unable to delete required option 'rootfs'"},
+    {CTM_COMMAND_SET, "100 -delete ostype", "unable to delete required option 'ostype'"},
+    {CTM_COMMAND_SET, "100 -delete unprivileged",
+     "unable to delete read-only option: "
+     "'unprivileged'"},
+    {CTM_COMMAND_SET, "100 -swap 0 -delete swap",
+     "you can't use '-swap' and '-delete swap' "
+     "at the same time"},
+    {CTM_COMMAND_SET, "100 -delete swap -revert swap",
+     "you can't use '-delete swap' and "
+     "'-revert swap' at the same time"},
+    {CTM_COMMAND_SET, "100 -revert swap -swap 1",
+     "you can't use '-swap' and '-revert swap' "
+     "at the same time"},
+    {CTM_COMMAND_SET, "100 -revert nosuch", "revert: unknown option 'nosuch'"},
+    {CTM_COMMAND_SET, "100 -digest 0123456789012345678901234567890123456789a",
+     "invalid value for 'digest': it is 41 bytes long, the maximum is 40"},
+    {CTM_COMMAND_CREATE, "100 t.tar -storage 1x", "invalid value '1x' for 'storage'"},
+    {CTM_COMMAND_CREATE, "100 t.tar -bwlimit -1", "invalid value '-1' for 'bwlimit'"},
+    {CTM_COMMAND_CREATE, "100 t.tar -output-format xml",
+     "invalid value 'xml' for 'output-format': expected one of text, json, json-pretty, yaml"},
+    {CTM_COMMAND_CREATE, "100 t.tar -start sometimes",
+     "invalid value 'sometimes' for "
+     "'start'"},
+    {CTM_COMMAND_CREATE, "100 '' -memory 512", "missing value for 'ostemplate'"},
+    {CTM_COMMAND_SET, "100 -description=", "missing value for 'description'"},
 };
 
 START_TEST(test_ctm_options_parse_rejected)
@@ -268,7 +283,7 @@ END_TEST
 
 START_TEST(test_ctm_options_parse_unknown_command)
 {
-	char *argv[] = { (char *)"100" }, errmsg[CONF_ERRMSG_SIZE] = "";
+	char *argv[] = {(char *)"100"}, errmsg[CONF_ERRMSG_SIZE] = "";
 	struct ctm_options o;
 
 	ck_assert_int_eq(ctm_options_parse(0, 1, argv, &o, errmsg), -EINVAL);
@@ -433,7 +448,8 @@ int main(void)
 	tcase_add_test(tc, test_ctm_options_parse_forms);
 	tcase_add_test(tc, test_ctm_options_parse_positional);
 	tcase_add_test(tc, test_ctm_options_parse_delete);
-	tcase_add_loop_test(tc, test_ctm_options_parse_rejected, 0, (int)N_ELEMENTS(rejected_lines));
+	tcase_add_loop_test(tc, test_ctm_options_parse_rejected, 0,
+	                    (int)N_ELEMENTS(rejected_lines));
 	tcase_add_test(tc, test_ctm_options_parse_unknown_command);
 	suite_add_tcase(s, tc);
 

@@ -19,8 +19,8 @@
 #include "ctmgr/storage.h"
 
 #define N_ELEMENTS(a) (sizeof(a) / sizeof((a)[0]))
-#define MIB (1024ULL * 1024ULL)
-#define GIB (1024ULL * MIB)
+#define MIB           (1024ULL * 1024ULL)
+#define GIB           (1024ULL * MIB)
 
 /* ---- helpers ---- */
 
@@ -190,8 +190,9 @@ START_TEST(test_ctm_storage_cfg_parse_line_ends)
 		const char nul_text[] = "dir: a1\n\tpath /srv\0x\n";
 		char errmsg[CONF_ERRMSG_SIZE] = "";
 
-		ck_assert_int_eq(ctm_storage_cfg_parse(nul_text, sizeof(nul_text) - 1, "s.cfg", &cfg,
-		                                       errmsg), -EINVAL);
+		ck_assert_int_eq(
+		    ctm_storage_cfg_parse(nul_text, sizeof(nul_text) - 1, "s.cfg", &cfg, errmsg),
+		    -EINVAL);
 		ck_assert_str_eq(errmsg, "s.cfg:2: the line contains a NUL byte");
 	}
 
@@ -209,27 +210,26 @@ struct bad_cfg {
 };
 
 static const struct bad_cfg bad_cfgs[] = {
-	{ "dir: a1\n\tpath /srv\n\tcolour blue\n",
-	  "storage.cfg:3: unknown key 'colour' in dir storage 'a1'" },
-	{ "dir: a1\n\tpath /srv\n\tpath /srv\n", "storage.cfg:3: duplicate key 'path'" },
-	{ "dir: a1\n\tpath /srv\n\tshared maybe\n",
-	  "storage.cfg:3: invalid value 'maybe' for 'shared'" },
-	{ "dir: a1\n\tpath /srv\n\tcontent rootdir,pictures\n",
-	  "storage.cfg:3: invalid content type 'pictures'" },
-	{ "dir: a1\n\tcontent rootdir\n\ndir: b1\n\tpath /srv\n",
-	  "storage.cfg:1: dir storage 'a1' has no path" },
-	{ "dir: a1\n\tcontent rootdir\n", "storage.cfg:1: dir storage 'a1' has no path" },
-	{ "\tpath /srv\n", "storage.cfg:1: indented line 'path /srv' outside a section" },
-	{ "dir local\n", "storage.cfg:1: expected a section header 'TYPE: ID'" },
-	{ "dir: a1 b1\n", "storage.cfg:1: expected a section header 'TYPE: ID'" },
-	{ "dir: a1\n\tpath /a\n\ndir: a1\n\tpath /b\n", "storage.cfg:4: storage 'a1' is defined twice" },
-	{ "dir: 1a\n\tpath /a\n", "storage.cfg:1: invalid storage id '1a'" },
-	{ "dir: a1\n\tpath srv\n", "storage.cfg:2: invalid value 'srv' for 'path'" },
-	{ "dir: a1\n\tpath /srv\n\tnodes\n", "storage.cfg:3: missing value for 'nodes'" },
-	{ "dir: a1\n\tpath /srv\n\tcontent-dirs images=/abs\n",
-	  "storage.cfg:3: invalid content-dirs item 'images=/abs'" },
-	{ "dir: a1\n\tpath /srv\n\tcontent-dirs images=../up\n",
-	  "storage.cfg:3: invalid content-dirs item 'images=../up'" },
+    {"dir: a1\n\tpath /srv\n\tcolour blue\n",
+     "storage.cfg:3: unknown key 'colour' in dir storage 'a1'"},
+    {"dir: a1\n\tpath /srv\n\tpath /srv\n", "storage.cfg:3: duplicate key 'path'"},
+    {"dir: a1\n\tpath /srv\n\tshared maybe\n", "storage.cfg:3: invalid value 'maybe' for 'shared'"},
+    {"dir: a1\n\tpath /srv\n\tcontent rootdir,pictures\n",
+     "storage.cfg:3: invalid content type 'pictures'"},
+    {"dir: a1\n\tcontent rootdir\n\ndir: b1\n\tpath /srv\n",
+     "storage.cfg:1: dir storage 'a1' has no path"},
+    {"dir: a1\n\tcontent rootdir\n", "storage.cfg:1: dir storage 'a1' has no path"},
+    {"\tpath /srv\n", "storage.cfg:1: indented line 'path /srv' outside a section"},
+    {"dir local\n", "storage.cfg:1: expected a section header 'TYPE: ID'"},
+    {"dir: a1 b1\n", "storage.cfg:1: expected a section header 'TYPE: ID'"},
+    {"dir: a1\n\tpath /a\n\ndir: a1\n\tpath /b\n", "storage.cfg:4: storage 'a1' is defined twice"},
+    {"dir: 1a\n\tpath /a\n", "storage.cfg:1: invalid storage id '1a'"},
+    {"dir: a1\n\tpath srv\n", "storage.cfg:2: invalid value 'srv' for 'path'"},
+    {"dir: a1\n\tpath /srv\n\tnodes\n", "storage.cfg:3: missing value for 'nodes'"},
+    {"dir: a1\n\tpath /srv\n\tcontent-dirs images=/abs\n",
+     "storage.cfg:3: invalid content-dirs item 'images=/abs'"},
+    {"dir: a1\n\tpath /srv\n\tcontent-dirs images=../up\n",
+     "storage.cfg:3: invalid content-dirs item 'images=../up'"},
 };
 
 START_TEST(test_ctm_storage_cfg_parse_errors)
@@ -260,10 +260,10 @@ END_TEST
 /* ---- ctm_volume_resolve ---- */
 
 static const char *const resolve_cfg =
-	"dir: local\n\tpath /var/lib/vz\n\n"
-	"dir: ssd\n\tpath /mnt/ssd\n\tnodes node1\n\tcontent-dirs images=vm,vztmpl=tpl,snippets=sn\n\n"
-	"dir: off\n\tpath /srv/off\n\tdisable 1\n\n"
-	"zfspool: tank\n\tpool tank/ct\n";
+    "dir: local\n\tpath /var/lib/vz\n\n"
+    "dir: ssd\n\tpath /mnt/ssd\n\tnodes node1\n\tcontent-dirs images=vm,vztmpl=tpl,snippets=sn\n\n"
+    "dir: off\n\tpath /srv/off\n\tdisable 1\n\n"
+    "zfspool: tank\n\tpool tank/ct\n";
 
 START_TEST(test_ctm_volume_resolve_paths)
 {
@@ -273,24 +273,24 @@ START_TEST(test_ctm_volume_resolve_paths)
 		unsigned vmid;
 		const char *file, *path;
 	} cases[] = {
-		{ "local:100/vm-100-disk-0.raw", CTM_VOLUME_RAW, 100, "vm-100-disk-0.raw",
-		  "/var/lib/vz/images/100/vm-100-disk-0.raw" },
-		{ "local:100/subvol-100-disk-1.subvol", CTM_VOLUME_SUBVOL, 100,
-		  "subvol-100-disk-1.subvol", "/var/lib/vz/images/100/subvol-100-disk-1.subvol" },
-		{ "local:subvol-100-disk-2", CTM_VOLUME_SUBVOL, 100, "subvol-100-disk-2",
-		  "/var/lib/vz/images/100/subvol-100-disk-2" },
-		{ "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst", CTM_VOLUME_VZTMPL, 0,
-		  "debian-12-standard_12.7-1_amd64.tar.zst",
-		  "/var/lib/vz/template/cache/debian-12-standard_12.7-1_amd64.tar.zst" },
-		{ "local:snippets/hook.pl", CTM_VOLUME_SNIPPET, 0, "hook.pl",
-		  "/var/lib/vz/snippets/hook.pl" },
-		{ "ssd:200/base-200-disk-0.raw", CTM_VOLUME_RAW, 200, "base-200-disk-0.raw",
-		  "/mnt/ssd/vm/200/base-200-disk-0.raw" },
-		{ "ssd:subvol-300-disk-4", CTM_VOLUME_SUBVOL, 300, "subvol-300-disk-4",
-		  "/mnt/ssd/vm/300/subvol-300-disk-4" },
-		{ "ssd:vztmpl/alpine.tar.xz", CTM_VOLUME_VZTMPL, 0, "alpine.tar.xz",
-		  "/mnt/ssd/tpl/alpine.tar.xz" },
-		{ "ssd:snippets/x.sh", CTM_VOLUME_SNIPPET, 0, "x.sh", "/mnt/ssd/sn/x.sh" },
+	    {"local:100/vm-100-disk-0.raw", CTM_VOLUME_RAW, 100, "vm-100-disk-0.raw",
+	     "/var/lib/vz/images/100/vm-100-disk-0.raw"},
+	    {"local:100/subvol-100-disk-1.subvol", CTM_VOLUME_SUBVOL, 100,
+	     "subvol-100-disk-1.subvol", "/var/lib/vz/images/100/subvol-100-disk-1.subvol"},
+	    {"local:subvol-100-disk-2", CTM_VOLUME_SUBVOL, 100, "subvol-100-disk-2",
+	     "/var/lib/vz/images/100/subvol-100-disk-2"},
+	    {"local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst", CTM_VOLUME_VZTMPL, 0,
+	     "debian-12-standard_12.7-1_amd64.tar.zst",
+	     "/var/lib/vz/template/cache/debian-12-standard_12.7-1_amd64.tar.zst"},
+	    {"local:snippets/hook.pl", CTM_VOLUME_SNIPPET, 0, "hook.pl",
+	     "/var/lib/vz/snippets/hook.pl"},
+	    {"ssd:200/base-200-disk-0.raw", CTM_VOLUME_RAW, 200, "base-200-disk-0.raw",
+	     "/mnt/ssd/vm/200/base-200-disk-0.raw"},
+	    {"ssd:subvol-300-disk-4", CTM_VOLUME_SUBVOL, 300, "subvol-300-disk-4",
+	     "/mnt/ssd/vm/300/subvol-300-disk-4"},
+	    {"ssd:vztmpl/alpine.tar.xz", CTM_VOLUME_VZTMPL, 0, "alpine.tar.xz",
+	     "/mnt/ssd/tpl/alpine.tar.xz"},
+	    {"ssd:snippets/x.sh", CTM_VOLUME_SNIPPET, 0, "x.sh", "/mnt/ssd/sn/x.sh"},
 	};
 	struct ctm_storage_cfg *cfg = parse_ok(resolve_cfg);
 
@@ -319,29 +319,29 @@ START_TEST(test_ctm_volume_resolve_errors)
 		int rv;
 		const char *message;
 	} cases[] = {
-		{ "local", NULL, -EINVAL, "invalid volume 'local': expected STORAGE:NAME" },
-		{ ":100/vm-100-disk-0.raw", NULL, -EINVAL, "expected STORAGE:NAME" },
-		{ "local:", NULL, -EINVAL, "expected STORAGE:NAME" },
-		{ "nas:100/vm-100-disk-0.raw", NULL, -ENOENT,
-		  "storage 'nas' of volume 'nas:100/vm-100-disk-0.raw' does not exist: define it in "
-		  "storage.cfg" },
-		{ "off:subvol-100-disk-0", NULL, -EACCES,
-		  "storage 'off' is disabled: remove 'disable' from its section" },
-		{ "ssd:subvol-100-disk-0", "node2", -EACCES,
-		  "storage 'ssd' is not available on node 'node2': add the node to its 'nodes' list" },
-		{ "tank:subvol-100-disk-0", NULL, -EINVAL,
-		  "storage 'tank' has type 'zfspool': only dir storages hold container volumes" },
-		{ "local:100/vm-100-disk-0.qcow2", NULL, -EINVAL, "qcow2 and vmdk images" },
-		{ "local:100/snap-s1-vm-100-disk-0.raw", NULL, -EINVAL, "names a snapshot copy" },
-		{ "local:100/vm-100-disk-0", NULL, -EINVAL, "expected a file ending in .raw or .subvol" },
-		{ "local:100/../etc.raw", NULL, -EINVAL, "expected VMID/FILE" },
-		{ "local:abc/vm-100-disk-0.raw", NULL, -EINVAL, "expected VMID/FILE" },
-		{ "local:0/vm-0-disk-0.raw", NULL, -EINVAL, "expected VMID/FILE" },
-		{ "local:vm-100-disk-0.raw", NULL, -EINVAL, "expected VMID/vm-VMID-disk-N.raw" },
-		{ "local:subvol-x-disk-0", NULL, -EINVAL, "expected VMID/vm-VMID-disk-N.raw" },
-		{ "local:vztmpl/", NULL, -EINVAL, "expected a file name after the folder" },
-		{ "local:vztmpl/.hidden", NULL, -EINVAL, "expected a file name after the folder" },
-		{ "local:vztmpl/a b.tar", NULL, -EINVAL, "expected a file name after the folder" },
+	    {"local", NULL, -EINVAL, "invalid volume 'local': expected STORAGE:NAME"},
+	    {":100/vm-100-disk-0.raw", NULL, -EINVAL, "expected STORAGE:NAME"},
+	    {"local:", NULL, -EINVAL, "expected STORAGE:NAME"},
+	    {"nas:100/vm-100-disk-0.raw", NULL, -ENOENT,
+	     "storage 'nas' of volume 'nas:100/vm-100-disk-0.raw' does not exist: define it in "
+	     "storage.cfg"},
+	    {"off:subvol-100-disk-0", NULL, -EACCES,
+	     "storage 'off' is disabled: remove 'disable' from its section"},
+	    {"ssd:subvol-100-disk-0", "node2", -EACCES,
+	     "storage 'ssd' is not available on node 'node2': add the node to its 'nodes' list"},
+	    {"tank:subvol-100-disk-0", NULL, -EINVAL,
+	     "storage 'tank' has type 'zfspool': only dir storages hold container volumes"},
+	    {"local:100/vm-100-disk-0.qcow2", NULL, -EINVAL, "qcow2 and vmdk images"},
+	    {"local:100/snap-s1-vm-100-disk-0.raw", NULL, -EINVAL, "names a snapshot copy"},
+	    {"local:100/vm-100-disk-0", NULL, -EINVAL, "expected a file ending in .raw or .subvol"},
+	    {"local:100/../etc.raw", NULL, -EINVAL, "expected VMID/FILE"},
+	    {"local:abc/vm-100-disk-0.raw", NULL, -EINVAL, "expected VMID/FILE"},
+	    {"local:0/vm-0-disk-0.raw", NULL, -EINVAL, "expected VMID/FILE"},
+	    {"local:vm-100-disk-0.raw", NULL, -EINVAL, "expected VMID/vm-VMID-disk-N.raw"},
+	    {"local:subvol-x-disk-0", NULL, -EINVAL, "expected VMID/vm-VMID-disk-N.raw"},
+	    {"local:vztmpl/", NULL, -EINVAL, "expected a file name after the folder"},
+	    {"local:vztmpl/.hidden", NULL, -EINVAL, "expected a file name after the folder"},
+	    {"local:vztmpl/a b.tar", NULL, -EINVAL, "expected a file name after the folder"},
 	};
 	struct ctm_storage_cfg *cfg = parse_ok(resolve_cfg);
 
@@ -368,10 +368,13 @@ START_TEST(test_ctm_alloc_request_parse_sizes)
 		const char *text, *storage;
 		uint64_t bytes;
 	} cases[] = {
-		{ "local:8", "local", 8 * GIB },        { "local:0", "local", 0 },
-		{ "ssd:0.5", "ssd", 512 * MIB },        { "a1:1.001", "a1", GIB + MIB },
-		{ "a1:0.0001", "a1", 0 },               { "a1:2.25", "a1", 2 * GIB + 256 * MIB },
-		{ "a1:999999999", "a1", 999999999ULL * GIB },
+	    {"local:8", "local", 8 * GIB},
+	    {"local:0", "local", 0},
+	    {"ssd:0.5", "ssd", 512 * MIB},
+	    {"a1:1.001", "a1", GIB + MIB},
+	    {"a1:0.0001", "a1", 0},
+	    {"a1:2.25", "a1", 2 * GIB + 256 * MIB},
+	    {"a1:999999999", "a1", 999999999ULL * GIB},
 	};
 
 	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
@@ -393,7 +396,8 @@ START_TEST(test_ctm_alloc_request_parse_too_large)
 	char errmsg[CONF_ERRMSG_SIZE] = "", *storage = NULL;
 	uint64_t bytes = 1;
 
-	ck_assert_int_eq(ctm_alloc_request_parse("a1:9999999999", &storage, &bytes, errmsg), -ERANGE);
+	ck_assert_int_eq(ctm_alloc_request_parse("a1:9999999999", &storage, &bytes, errmsg),
+	                 -ERANGE);
 	ck_assert_str_eq(errmsg, "size of 'a1:9999999999' is too large");
 	ck_assert_ptr_null(storage);
 	ck_assert_uint_eq(bytes, 1);
@@ -402,8 +406,8 @@ END_TEST
 
 START_TEST(test_ctm_alloc_request_parse_errors)
 {
-	static const char *const bad[] = { "local", ":8", "local:8G", "local:-1", "local:1.",
-		                           "local:.5", "local:", "local:12345678901" };
+	static const char *const bad[] = {"local",    ":8",       "local:8G", "local:-1",
+	                                  "local:1.", "local:.5", "local:",   "local:12345678901"};
 
 	for (size_t i = 0; i < N_ELEMENTS(bad); i++) {
 		char errmsg[CONF_ERRMSG_SIZE] = "", *storage = NULL;
@@ -429,8 +433,9 @@ START_TEST(test_ctm_volume_alloc_subvol)
 
 	make_tmp();
 	cfg = tmp_storage("");
-	ck_assert_msg(ctm_volume_alloc(cfg, "tmp", "node1", 100, 0, 100000, 100001, &volid, errmsg) == 0,
-	              "%s", errmsg);
+	ck_assert_msg(
+	    ctm_volume_alloc(cfg, "tmp", "node1", 100, 0, 100000, 100001, &volid, errmsg) == 0,
+	    "%s", errmsg);
 	ck_assert_str_eq(volid, "tmp:subvol-100-disk-0");
 	path = volume_path(cfg, volid);
 	ck_assert_int_eq(stat(path, &st), 0);
@@ -458,10 +463,11 @@ END_TEST
 /* The lowest free number counts pct's names and the short form alike. */
 START_TEST(test_ctm_volume_alloc_lowest_free)
 {
-	char errmsg[CONF_ERRMSG_SIZE] = "", *volid = NULL, folder[PATH_MAX + 32], file[PATH_MAX + 64];
-	static const char *const taken[] = { "vm-100-disk-0.raw", "subvol-100-disk-1.subvol",
-		                             "subvol-100-disk-3", "base-100-disk-4.raw",
-		                             "snap-s1-vm-100-disk-2.raw", "vm-1000-disk-2.raw" };
+	char errmsg[CONF_ERRMSG_SIZE] = "", *volid = NULL, folder[PATH_MAX + 32],
+	     file[PATH_MAX + 64];
+	static const char *const taken[] = {"vm-100-disk-0.raw",         "subvol-100-disk-1.subvol",
+	                                    "subvol-100-disk-3",         "base-100-disk-4.raw",
+	                                    "snap-s1-vm-100-disk-2.raw", "vm-1000-disk-2.raw"};
 	struct ctm_storage_cfg *cfg;
 
 	make_tmp();
@@ -498,8 +504,9 @@ START_TEST(test_ctm_volume_alloc_raw)
 
 	make_tmp();
 	cfg = tmp_storage("");
-	ck_assert_msg(ctm_volume_alloc(cfg, "tmp", NULL, 100, 64 * MIB, 100000, 100000, &volid,
-	                               errmsg) == 0, "%s", errmsg);
+	ck_assert_msg(
+	    ctm_volume_alloc(cfg, "tmp", NULL, 100, 64 * MIB, 100000, 100000, &volid, errmsg) == 0,
+	    "%s", errmsg);
 	ck_assert_str_eq(volid, "tmp:100/vm-100-disk-0.raw");
 	path = volume_path(cfg, volid);
 	ck_assert_int_eq(stat(path, &st), 0);
@@ -586,7 +593,8 @@ START_TEST(test_ctm_volume_alloc_refused)
 	                         "choose another");
 	ck_assert_int_eq(ctm_volume_alloc(cfg, "vg", NULL, 100, 0, 0, 0, &volid, errmsg), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(errmsg, "has type 'lvm'"));
-	ck_assert_int_eq(ctm_volume_alloc(cfg, "fixed", NULL, 100, 0, 0, 0, &volid, errmsg), -ENOENT);
+	ck_assert_int_eq(ctm_volume_alloc(cfg, "fixed", NULL, 100, 0, 0, 0, &volid, errmsg),
+	                 -ENOENT);
 	ck_assert_ptr_nonnull(strstr(errmsg, "storage 'fixed': cannot use folder '"));
 	ck_assert_ptr_nonnull(strstr(errmsg, "remove 'mkdir 0'"));
 	/* The temporary folder is no mount point. */
@@ -699,7 +707,8 @@ START_TEST(test_ctm_volume_snapshot_subvol)
 
 	make_tmp();
 	cfg = tmp_storage("");
-	ck_assert_int_eq(ctm_volume_alloc(cfg, "tmp", NULL, 100, 0, 100000, 100000, &volid, errmsg), 0);
+	ck_assert_int_eq(ctm_volume_alloc(cfg, "tmp", NULL, 100, 0, 100000, 100000, &volid, errmsg),
+	                 0);
 	path = volume_path(cfg, volid);
 	fill_subvol(path);
 
@@ -729,7 +738,8 @@ START_TEST(test_ctm_volume_snapshot_subvol)
 	         tmp_dir);
 	ck_assert(!exists(file));
 	ck_assert_int_eq(ctm_volume_snapshot_delete(cfg, volid, "before-upgrade", errmsg), 0);
-	ck_assert_int_eq(ctm_volume_snapshot_rollback(cfg, volid, "before-upgrade", errmsg), -ENOENT);
+	ck_assert_int_eq(ctm_volume_snapshot_rollback(cfg, volid, "before-upgrade", errmsg),
+	                 -ENOENT);
 	ck_assert_ptr_nonnull(strstr(errmsg, "cannot roll back volume 'tmp:subvol-100-disk-0'"));
 
 	free(path);
@@ -748,7 +758,8 @@ START_TEST(test_ctm_volume_snapshot_raw)
 
 	make_tmp();
 	cfg = tmp_storage("");
-	ck_assert_int_eq(ctm_volume_alloc(cfg, "tmp", NULL, 100, 32 * MIB, 0, 0, &volid, errmsg), 0);
+	ck_assert_int_eq(ctm_volume_alloc(cfg, "tmp", NULL, 100, 32 * MIB, 0, 0, &volid, errmsg),
+	                 0);
 	path = volume_path(cfg, volid);
 	ck_assert_int_eq(ctm_volume_snapshot(cfg, volid, "s1", errmsg), 0);
 	snprintf(snap, sizeof(snap), "%s/store/images/100/snap-s1-vm-100-disk-0.raw", tmp_dir);
@@ -789,9 +800,12 @@ START_TEST(test_ctm_volume_snapshot_errors)
 	cfg = tmp_storage("");
 	ck_assert_int_eq(ctm_volume_snapshot(cfg, "tmp:subvol-100-disk-0", "s1", errmsg), -ENOENT);
 	ck_assert_ptr_nonnull(strstr(errmsg, "cannot snapshot volume 'tmp:subvol-100-disk-0'"));
-	ck_assert_int_eq(ctm_volume_snapshot(cfg, "tmp:subvol-100-disk-0", "../x", errmsg), -EINVAL);
-	ck_assert_int_eq(ctm_volume_snapshot(cfg, "tmp:subvol-100-disk-0", "current", errmsg), -EINVAL);
-	ck_assert_int_eq(ctm_volume_snapshot_delete(cfg, "tmp:vztmpl/a.tar", "s1", errmsg), -EINVAL);
+	ck_assert_int_eq(ctm_volume_snapshot(cfg, "tmp:subvol-100-disk-0", "../x", errmsg),
+	                 -EINVAL);
+	ck_assert_int_eq(ctm_volume_snapshot(cfg, "tmp:subvol-100-disk-0", "current", errmsg),
+	                 -EINVAL);
+	ck_assert_int_eq(ctm_volume_snapshot_delete(cfg, "tmp:vztmpl/a.tar", "s1", errmsg),
+	                 -EINVAL);
 	ck_assert_str_eq(errmsg, "volume 'tmp:vztmpl/a.tar' is not a container volume");
 	ctm_storage_cfg_free(cfg);
 	remove_tmp();
