@@ -377,10 +377,11 @@ static int add_includes(struct ctm__builder *b)
 }
 
 /*
- * The seccomp profile of unprivileged containers, as pct builds it: LXC's
- * default deny list, plus errors for btrfs ioctls (their snapshot calls
- * misbehave in user namespaces) and AF_ALG sockets, and keyctl() failing
- * with ENOSYS unless features keyctl=1.
+ * The seccomp profile of unprivileged containers, as pct builds it. It
+ * starts with the deny list of LXC 5.0's common.seccomp (no forced
+ * umount, no kexec or module calls). Then btrfs ioctls fail, because
+ * their snapshot calls misbehave in user namespaces, AF_ALG sockets fail,
+ * and keyctl() fails with ENOSYS unless features keyctl=1.
  */
 static int add_seccomp(struct ctm__builder *b)
 {
@@ -402,6 +403,7 @@ static int add_seccomp(struct ctm__builder *b)
 	b->c->seccomp_path = ctm__printf("%s/%u/rules.seccomp", b->lxc_path, b->p->ctid);
 	b->c->seccomp = ctm__printf("2\n"
 	                            "denylist\n"
+	                            "reject_force_umount\n"
 	                            "[all]\n"
 	                            "kexec_load errno 1\n"
 	                            "open_by_handle_at errno 1\n"
