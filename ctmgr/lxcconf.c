@@ -948,9 +948,9 @@ static int build(struct ctm__builder *b)
 	if (rv == 0)
 		rv = add_networks(b);
 	if (rv == 0)
-		rv = add_raw_entries(b);
-	if (rv == 0)
 		rv = add_cpuset(b);
+	if (rv == 0)
+		rv = add_raw_entries(b);
 	return rv;
 }
 
