@@ -44,7 +44,7 @@ int ctm_cgroup_detect(const char *mountinfo, enum ctm_cgroup_layout *layout, cha
 	/* Fields: ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER. */
 	while (fgets(line, sizeof(line), f)) {
 		char *dash = strstr(line, " - "), fstype[32] = "", source[256] = "",
-		     super[1024] = "";
+		     super[1024] = "", *save = NULL;
 
 		if (!dash || sscanf(dash + 3, "%31s %255s %1023s", fstype, source, super) < 3)
 			continue;
@@ -52,7 +52,7 @@ int ctm_cgroup_detect(const char *mountinfo, enum ctm_cgroup_layout *layout, cha
 			v2 = true;
 		if (strcmp(fstype, "cgroup") != 0)
 			continue;
-		for (char *opt = strtok(super, ","); opt; opt = strtok(NULL, ","))
+		for (char *opt = strtok_r(super, ",", &save); opt; opt = strtok_r(NULL, ",", &save))
 			if (strcmp(opt, "memory") == 0 || strcmp(opt, "cpu") == 0)
 				v1 = true;
 	}

@@ -390,6 +390,7 @@ static bool is_boolean_option(enum ctm_command command, const char *name)
 static int parse_option(struct parse_state *st, int argc, char *const argv[], int *i)
 {
 	const char *arg = argv[*i], *name = arg + (arg[1] == '-' ? 2 : 1), *eq = strchr(name, '=');
+	bool flag;
 	char buf[128];
 	const char *value;
 
@@ -406,8 +407,10 @@ static int parse_option(struct parse_state *st, int argc, char *const argv[], in
 	if (eq) {
 		value = eq + 1;
 	} else if (is_boolean_option(st->command, buf)) {
-		/* A boolean takes the next argument unless that is an option. */
-		if (*i + 1 < argc && argv[*i + 1][0] != '-')
+		/* A boolean takes the next argument when it is a boolean
+		 * spelling. pct takes any argument but an option, and then
+		 * fails on `--unprivileged local:vztmpl/...`. */
+		if (*i + 1 < argc && conf_bool_parse(argv[*i + 1], &flag))
 			value = argv[++*i];
 		else
 			value = "1";

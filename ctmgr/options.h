@@ -7,7 +7,9 @@
  * - the value of a key that takes one is the next argument even when it
  *   starts with '-' (`-description -x-`);
  * - a boolean option may stand alone, meaning 1 (`--onboot`); the next
- *   argument is its value unless it starts with '-';
+ *   argument is its value when it is a boolean spelling (1, 0, yes, no,
+ *   on, off, true, false), else it is the next option or a positional
+ *   argument;
  * - `-delete` and `-revert` (set only) take a list of keys separated by
  *   ',', ';' or blanks, and may be repeated;
  * - `--` ends the options; other arguments are positional, anywhere:

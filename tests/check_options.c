@@ -143,6 +143,13 @@ START_TEST(test_ctm_options_parse_positional)
 	ck_assert_str_eq(o.ostemplate, "-odd-template-");
 	ctm_options_clear(&o);
 
+	/* A boolean takes only a boolean spelling as its value. */
+	parse_ok(CTM_COMMAND_CREATE, "100 --unprivileged local:vztmpl/t.tar.gz --start", &o);
+	ck_assert_str_eq(o.ostemplate, "local:vztmpl/t.tar.gz");
+	ck_assert_str_eq(ctm_options_get(&o, "unprivileged"), "1");
+	ck_assert_str_eq(ctm_options_get(&o, "start"), "1");
+	ctm_options_clear(&o);
+
 	parse_ok(CTM_COMMAND_CREATE, "999999999 /tmp/t.tar.gz --json", &o);
 	ck_assert_uint_eq(o.vmid, 999999999);
 	ck_assert_str_eq(ctm_options_get(&o, "json"), "1");
@@ -204,7 +211,8 @@ static const struct rejected rejected_lines[] = {
      "invalid value '7' for 'tty': expected an integer from 0 "
      "to 6"},
     {CTM_COMMAND_SET, "100 -ostype redhat", "invalid value 'redhat' for 'ostype'"},
-    {CTM_COMMAND_SET, "100 -onboot maybe", "invalid value 'maybe' for 'onboot'"},
+    {CTM_COMMAND_SET, "100 -onboot=maybe", "invalid value 'maybe' for 'onboot'"},
+    {CTM_COMMAND_SET, "100 -onboot maybe", "too many arguments: 'maybe' is neither"},
     {CTM_COMMAND_SET, "100 -net0 bridge=vmbr0", "net0:"},
     {CTM_COMMAND_SET, "100 -hostname bad_name", "invalid value 'bad_name' for 'hostname'"},
     {CTM_COMMAND_SET, "100 -memory 512 --memory 1024",
@@ -251,7 +259,7 @@ static const struct rejected rejected_lines[] = {
     {CTM_COMMAND_CREATE, "100 t.tar -bwlimit -1", "invalid value '-1' for 'bwlimit'"},
     {CTM_COMMAND_CREATE, "100 t.tar -output-format xml",
      "invalid value 'xml' for 'output-format': expected one of text, json, json-pretty, yaml"},
-    {CTM_COMMAND_CREATE, "100 t.tar -start sometimes",
+    {CTM_COMMAND_CREATE, "100 t.tar -start=sometimes",
      "invalid value 'sometimes' for "
      "'start'"},
     {CTM_COMMAND_CREATE, "100 '' -memory 512", "missing value for 'ostemplate'"},
