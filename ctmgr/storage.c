@@ -57,7 +57,7 @@ struct parser {
 	struct ctm_storage_cfg *cfg;
 	struct ctm_storage *current; /* NULL outside a section */
 	bool current_is_dir;
-	char seen[16][24]; /* keys seen in the current dir section */
+	char seen[32][32]; /* keys seen in the current dir section */
 	size_t n_seen;
 	char *errmsg;
 };
@@ -228,65 +228,75 @@ static int parse_bool(struct parser *p, const char *key, const char *value, bool
 
 static int parse_content(struct parser *p, const char *value, unsigned *out)
 {
-	char copy[512], *item, *save = NULL;
+	char *copy = strdup(value), *item, *save = NULL;
 	unsigned bits = 0;
+	int rv = copy ? 0 : -ENOMEM;
 
-	snprintf(copy, sizeof(copy), "%s", value);
-	for (item = strtok_r(copy, ", \t;", &save); item; item = strtok_r(NULL, ", \t;", &save)) {
+	for (item = copy ? strtok_r(copy, ", \t;", &save) : NULL; item && rv == 0;
+	     item = strtok_r(NULL, ", \t;", &save)) {
 		size_t i;
 
 		for (i = 0; i < sizeof(content_names) / sizeof(content_names[0]); i++)
 			if (strcmp(item, content_names[i].name) == 0)
 				break;
 		if (i == sizeof(content_names) / sizeof(content_names[0]))
-			return parse_error(p,
-			                   "invalid content type '%s' in '%s': expected images, "
-			                   "rootdir, vztmpl, iso, backup, snippets, import or none",
-			                   item, value);
-		bits |= content_names[i].bit;
+			rv = parse_error(p,
+			                 "invalid content type '%s' in '%s': expected images, "
+			                 "rootdir, vztmpl, iso, backup, snippets, import or none",
+			                 item, value);
+		else
+			bits |= content_names[i].bit;
 	}
-	*out = bits;
-	return 0;
+	free(copy);
+	if (rv == 0)
+		*out = bits;
+	return rv;
 }
 
-static int parse_nodes(struct parser *p, const char *value, char ***out)
+/* Split the node list VALUE into a new NULL-terminated array *OUT. */
+static int parse_nodes(const char *value, char ***out)
 {
-	char copy[1024], *item, *save = NULL, **nodes;
+	char *copy = strdup(value), *item, *save = NULL, **nodes;
 	size_t n = 0;
 
-	snprintf(copy, sizeof(copy), "%s", value);
 	nodes = calloc(strlen(value) / 2 + 2, sizeof(*nodes));
-	if (!nodes)
-		return -ENOMEM;
+	if (!copy || !nodes)
+		goto err_nomem;
 	for (item = strtok_r(copy, ", \t;", &save); item; item = strtok_r(NULL, ", \t;", &save)) {
 		nodes[n] = strdup(item);
-		if (!nodes[n++]) {
-			for (size_t i = 0; i < n; i++)
-				free(nodes[i]);
-			free(nodes);
-			return -ENOMEM;
-		}
+		if (!nodes[n++])
+			goto err_nomem;
 	}
-	(void)p;
+	free(copy);
 	*out = nodes;
 	return 0;
+
+err_nomem:
+	for (size_t i = 0; nodes && i < n; i++)
+		free(nodes[i]);
+	free(nodes);
+	free(copy);
+	return -ENOMEM;
 }
 
 /* `vtype=relative/path` items separated by ','. */
 static int parse_content_dirs(struct parser *p, struct ctm_storage *s, const char *value)
 {
-	char copy[1024], *item, *save = NULL;
+	char *copy = strdup(value), *item, *save = NULL;
+	int rv = copy ? 0 : -ENOMEM;
 
-	snprintf(copy, sizeof(copy), "%s", value);
-	for (item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+	for (item = copy ? strtok_r(copy, ",", &save) : NULL; item && rv == 0;
+	     item = strtok_r(NULL, ",", &save)) {
 		char *eq = strchr(item, '='), **slot;
 
-		if (!eq || eq[1] == '\0' || eq[1] == '/' || strstr(eq + 1, ".."))
-			return parse_error(
-			    p,
-			    "invalid content-dirs item '%s': expected TYPE=PATH with a "
-			    "relative PATH without '..'",
-			    item);
+		if (!eq || eq[1] == '\0' || eq[1] == '/' || strstr(eq + 1, "..")) {
+			rv =
+			    parse_error(p,
+			                "invalid content-dirs item '%s': expected TYPE=PATH with a "
+			                "relative PATH without '..'",
+			                item);
+			break;
+		}
 		*eq = '\0';
 		if (strcmp(item, "images") == 0)
 			slot = &s->images_dir;
@@ -299,9 +309,10 @@ static int parse_content_dirs(struct parser *p, struct ctm_storage *s, const cha
 		free(*slot);
 		*slot = strdup(eq + 1);
 		if (!*slot)
-			return -ENOMEM;
+			rv = -ENOMEM;
 	}
-	return 0;
+	free(copy);
+	return rv;
 }
 
 static bool seen_before(struct parser *p, const char *key)
@@ -351,7 +362,7 @@ static int parse_dir_property(struct parser *p, const char *key, const char *val
 		return rv;
 	}
 	if (strcmp(key, "nodes") == 0)
-		return value ? parse_nodes(p, value, &s->nodes)
+		return value ? parse_nodes(value, &s->nodes)
 		             : parse_error(p, "missing value for '%s'", key);
 	if (strcmp(key, "is_mountpoint") == 0) {
 		if (value && value[0] == '/')

@@ -196,6 +196,22 @@ START_TEST(test_ctm_storage_cfg_parse_line_ends)
 		ck_assert_str_eq(errmsg, "s.cfg:2: the line contains a NUL byte");
 	}
 
+	/* A long nodes list is kept whole. */
+	{
+		char text[4096] = "dir: a1\n\tpath /srv\n\tnodes ";
+		const struct ctm_storage *s;
+
+		for (int i = 0; i < 300; i++)
+			snprintf(text + strlen(text), sizeof(text) - strlen(text), "%snode%03d",
+			         i ? "," : "", i);
+		cfg = parse_ok(text);
+		s = ctm_storage_find(cfg, "a1");
+		ck_assert_str_eq(s->nodes[0], "node000");
+		ck_assert_str_eq(s->nodes[299], "node299");
+		ck_assert_ptr_null(s->nodes[300]);
+		ctm_storage_cfg_free(cfg);
+	}
+
 	cfg = parse_ok("");
 	ck_assert_uint_eq(cfg->n_storages, 0);
 	ck_assert_ptr_null(ctm_storage_find(cfg, "a1"));
