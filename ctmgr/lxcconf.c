@@ -35,18 +35,21 @@ int ctm_cgroup_detect(const char *mountinfo, enum ctm_cgroup_layout *layout, cha
 {
 	const char *path = mountinfo ? mountinfo : "/proc/self/mountinfo";
 	bool v1 = false, v2 = false;
-	char line[4096];
+	char *line = NULL;
+	size_t size = 0;
 	FILE *f = fopen(path, "re");
 
 	if (!f)
 		return ctm__error(-errno, errmsg, "cannot read %s: %s", path, strerror(errno));
 
 	/* Fields: ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER. */
-	while (fgets(line, sizeof(line), f)) {
-		char *dash = strstr(line, " - "), fstype[32] = "", source[256] = "",
-		     super[1024] = "", *save = NULL;
+	while (getline(&line, &size, f) > 0) {
+		char *dash = strstr(line, " - "), *save = NULL, *fstype, *super;
 
-		if (!dash || sscanf(dash + 3, "%31s %255s %1023s", fstype, source, super) < 3)
+		fstype = dash ? strtok_r(dash + 3, " \n", &save) : NULL;
+		super =
+		    fstype && strtok_r(NULL, " \n", &save) ? strtok_r(NULL, " \n", &save) : NULL;
+		if (!super)
 			continue;
 		if (strcmp(fstype, "cgroup2") == 0)
 			v2 = true;
@@ -56,6 +59,7 @@ int ctm_cgroup_detect(const char *mountinfo, enum ctm_cgroup_layout *layout, cha
 			if (strcmp(opt, "memory") == 0 || strcmp(opt, "cpu") == 0)
 				v1 = true;
 	}
+	free(line);
 	fclose(f);
 
 	if (!v1 && !v2)
