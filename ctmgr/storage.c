@@ -684,18 +684,20 @@ int ctm_volume_resolve(const struct ctm_storage_cfg *cfg, const char *volid, con
                        struct ctm_volume *out, char *errmsg)
 {
 	const char *colon = strchr(volid, ':');
-	char id[128];
+	size_t id_len = colon ? (size_t)(colon - volid) : 0;
 	int rv;
 
 	memset(out, 0, sizeof(*out));
-	if (!colon || colon == volid || (size_t)(colon - volid) >= sizeof(id) || colon[1] == '\0')
+	if (!colon || id_len == 0 || colon[1] == '\0')
 		return bad_volume(volid, "expected STORAGE:NAME", errmsg);
-	snprintf(id, sizeof(id), "%.*s", (int)(colon - volid), volid);
-	out->storage = ctm_storage_find(cfg, id);
+	for (size_t i = 0; cfg && i < cfg->n_storages && !out->storage; i++)
+		if (strlen(cfg->storages[i].id) == id_len &&
+		    strncmp(cfg->storages[i].id, volid, id_len) == 0)
+			out->storage = &cfg->storages[i];
 	if (!out->storage) {
 		ctm__error(0, errmsg,
-		           "storage '%s' of volume '%s' does not exist: define it in storage.cfg",
-		           id, volid);
+		           "storage '%.*s' of volume '%s' does not exist: define it in storage.cfg",
+		           (int)id_len, volid, volid);
 		return -ENOENT;
 	}
 	rv = check_usable(out->storage, node, errmsg);
