@@ -3,16 +3,18 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "lock/lock.h"
 
-#define LOCK_DIR "/priv/lock"
 #define LOCK_MAX_NAME 128 /* bytes, as pmxfs accepts */
 
 /* LIMIT: the pause before retrying a renewal that failed for a reason
@@ -29,6 +31,7 @@ struct lock {
 
 	pthread_mutex_t mutex;
 	pthread_cond_t cond; /* on CLOCK_MONOTONIC; signals renewals and stop */
+	int wake_fd;         /* eventfd: wakes the renewal thread for stop and loss */
 	pthread_t renewer, watchdog;
 	bool threads_started;
 
@@ -36,6 +39,7 @@ struct lock {
 	int64_t lease_start_ns; /* send time of the request that started the lease */
 	bool stop;
 	bool lost;
+	enum lock_lost_cause cause;
 	unsigned renewals;
 };
 
@@ -91,14 +95,28 @@ static int64_t deadline_ns_locked(const struct lock *lock)
 	return lock->lease_start_ns + ms_to_ns(lock->lease_ms - LOCK_SAFETY_MARGIN_MS(lock->lease_ms));
 }
 
-/* Mark the lock lost. Returns true for the one caller that must run the
- * callback (after unlocking the mutex). */
-static bool mark_lost_locked(struct lock *lock)
+/* Wake both threads: the watchdog waits on the condition, the renewal
+ * thread in poll(). */
+static void wake_locked(struct lock *lock)
+{
+	uint64_t one = 1;
+
+	pthread_cond_broadcast(&lock->cond);
+	if (write(lock->wake_fd, &one, sizeof(one)) < 0) {
+		/* The counter cannot overflow here; a failed write leaves the
+		 * renewal thread to wake at its next renewal instead. */
+	}
+}
+
+/* Mark the lock lost for cause. Returns true for the one caller that must
+ * run the callback (after unlocking the mutex). */
+static bool mark_lost_locked(struct lock *lock, enum lock_lost_cause cause)
 {
 	if (lock->lost)
 		return false;
 	lock->lost = true;
-	pthread_cond_broadcast(&lock->cond);
+	lock->cause = cause;
+	wake_locked(lock);
 	return true;
 }
 
@@ -108,25 +126,86 @@ static void report_lost(struct lock *lock)
 		lock->on_lost(lock, lock->ctx);
 }
 
+static enum lock_lost_cause cause_of(const char *op)
+{
+	if (!strcmp(op, "expired"))
+		return LOCK_LOST_EXPIRED;
+	if (!strcmp(op, "released"))
+		return LOCK_LOST_RELEASED;
+	if (!strcmp(op, "no-quorum"))
+		return LOCK_LOST_NO_QUORUM;
+	return LOCK_LOST_REPLACED;
+}
+
 /*
- * Renew at every third of the lease. A refused token ends the lock at
- * once; other failures (a slow or restarting daemon) are retried until
- * the watchdog declares the lock lost.
+ * Read the events pmxfs sent on the lock's connection. Returns the cause
+ * of a loss notice for this lock, or LOCK_LOST_NONE. *fd becomes -1 when
+ * the connection is gone, so that poll() stops reporting it; the watchdog
+ * then ends the lock at its deadline.
+ */
+static enum lock_lost_cause read_events(struct lock *lock, int *fd)
+{
+	enum lock_lost_cause cause = LOCK_LOST_NONE;
+	struct pfs_event ev;
+	int rv;
+
+	while ((rv = pfs_next_event(lock->conn, &ev, 0)) == 0) {
+		if (ev.kind == PFS_EVENT_KIND_LOCK_LOST && ev.version == lock->token &&
+		    !strcmp(ev.path, lock->name))
+			cause = cause_of(ev.op);
+	}
+	if (rv != -ETIMEDOUT)
+		*fd = -1;
+	return cause;
+}
+
+/*
+ * Sleep until deadline_ns, a wake-up (stop or loss) or an event from
+ * pmxfs. Returns the cause when pmxfs sent a loss notice for this lock.
+ */
+static enum lock_lost_cause wait_renewal(struct lock *lock, int64_t deadline_ns, int *event_fd)
+{
+	struct pollfd fds[2] = {{.fd = lock->wake_fd, .events = POLLIN},
+				{.fd = *event_fd, .events = POLLIN}};
+	int64_t left_ns = deadline_ns - now_ns();
+	int timeout_ms = left_ns <= 0 ? 0 : (int)((left_ns + 999999) / 1000000);
+	uint64_t count;
+
+	if (poll(fds, *event_fd >= 0 ? 2 : 1, timeout_ms) <= 0)
+		return LOCK_LOST_NONE;
+	if (fds[0].revents & POLLIN && read(lock->wake_fd, &count, sizeof(count)) < 0)
+		count = 0; /* nonblocking: another wake-up consumed it */
+	if (*event_fd >= 0 && fds[1].revents)
+		return read_events(lock, event_fd);
+	return LOCK_LOST_NONE;
+}
+
+/*
+ * Renew at every third of the lease, and between renewals wait for a loss
+ * notice from pmxfs (expired, quorum lost), which ends the lock at once.
+ * A refused token ends the lock too; other failures (a slow or restarting
+ * daemon) are retried until the watchdog declares the lock lost. This
+ * thread is the only user of the connection while the lock is held.
  */
 static void *renew_thread(void *arg)
 {
 	struct lock *lock = arg;
+	enum lock_lost_cause notice;
 	int64_t next_ns, sent_ns;
 	bool lost_here = false;
-	int rv;
+	int event_fd = -1, rv;
 
+	if (pfs_event_fd(lock->conn, &event_fd) < 0)
+		event_fd = -1;
 	pthread_mutex_lock(&lock->mutex);
 	next_ns = lock->lease_start_ns + ms_to_ns(lock->lease_ms) / 3;
 	while (!lock->stop && !lock->lost) {
-		struct timespec ts = to_timespec(next_ns);
-
 		if (now_ns() < next_ns) {
-			pthread_cond_timedwait(&lock->cond, &lock->mutex, &ts);
+			pthread_mutex_unlock(&lock->mutex);
+			notice = wait_renewal(lock, next_ns, &event_fd);
+			pthread_mutex_lock(&lock->mutex);
+			if (notice != LOCK_LOST_NONE)
+				lost_here = mark_lost_locked(lock, notice);
 			continue;
 		}
 
@@ -141,7 +220,7 @@ static void *renew_thread(void *arg)
 			pthread_cond_broadcast(&lock->cond);
 			next_ns = sent_ns + ms_to_ns(lock->lease_ms) / 3;
 		} else if (rv == -ENOLCK) {
-			lost_here = mark_lost_locked(lock);
+			lost_here = mark_lost_locked(lock, LOCK_LOST_REFUSED);
 		} else {
 			next_ns = now_ns() + ms_to_ns(RETRY_MS(lock->lease_ms));
 		}
@@ -167,7 +246,7 @@ static void *watchdog_thread(void *arg)
 		struct timespec ts = to_timespec(deadline);
 
 		if (now_ns() >= deadline) {
-			lost_here = mark_lost_locked(lock);
+			lost_here = mark_lost_locked(lock, LOCK_LOST_DEADLINE);
 			break;
 		}
 		pthread_cond_timedwait(&lock->cond, &lock->mutex, &ts);
@@ -182,6 +261,8 @@ static void *watchdog_thread(void *arg)
 static void lock_free(struct lock *lock)
 {
 	pfs_disconnect(lock->conn);
+	if (lock->wake_fd >= 0)
+		close(lock->wake_fd);
 	pthread_cond_destroy(&lock->cond);
 	pthread_mutex_destroy(&lock->mutex);
 	free(lock);
@@ -196,6 +277,11 @@ static struct lock *lock_new(const char *name, uint32_t lease_ms)
 		return NULL;
 	snprintf(lock->name, sizeof(lock->name), "%s", name);
 	lock->lease_ms = lease_ms;
+	lock->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (lock->wake_fd < 0) {
+		free(lock);
+		return NULL;
+	}
 	pthread_mutex_init(&lock->mutex, NULL);
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -216,7 +302,7 @@ static int start_threads(struct lock *lock)
 	if (rv != 0) {
 		pthread_mutex_lock(&lock->mutex);
 		lock->stop = true;
-		pthread_cond_broadcast(&lock->cond);
+		wake_locked(lock);
 		pthread_mutex_unlock(&lock->mutex);
 		pthread_join(lock->renewer, NULL);
 		return -rv;
@@ -267,8 +353,8 @@ int lock_acquire(const char *service, const char *name, uint32_t lease_ms, uint3
 
 	lock = lock_new(name, lease_ms);
 	if (!lock) {
-		set_errmsg(errmsg, "out of memory");
-		rv = -ENOMEM;
+		rv = errno == EMFILE || errno == ENFILE ? -errno : -ENOMEM;
+		set_errmsg(errmsg, "cannot set up lock '%s': %s", name, strerror(-rv));
 		goto out;
 	}
 	lock->on_lost = on_lost;
@@ -321,7 +407,7 @@ int lock_release(struct lock *lock, char *errmsg)
 	/* Stop both threads. The renewal thread may first finish a request. */
 	pthread_mutex_lock(&lock->mutex);
 	lock->stop = true;
-	pthread_cond_broadcast(&lock->cond);
+	wake_locked(lock);
 	pthread_mutex_unlock(&lock->mutex);
 	if (lock->threads_started) {
 		pthread_join(lock->renewer, NULL);
@@ -376,6 +462,38 @@ bool lock_held(const struct lock *lock)
 	return lock_time_left_ms(lock) > 0;
 }
 
+enum lock_lost_cause lock_lost_cause(const struct lock *lock)
+{
+	struct lock *l = (struct lock *)lock;
+	enum lock_lost_cause cause;
+
+	pthread_mutex_lock(&l->mutex);
+	cause = l->cause;
+	pthread_mutex_unlock(&l->mutex);
+	return cause;
+}
+
+const char *lock_lost_cause_text(enum lock_lost_cause cause)
+{
+	switch (cause) {
+	case LOCK_LOST_NONE:
+		return "not lost";
+	case LOCK_LOST_DEADLINE:
+		return "no renewal succeeded before the lease ran out";
+	case LOCK_LOST_REFUSED:
+		return "a renewal was refused";
+	case LOCK_LOST_EXPIRED:
+		return "its lease ran out";
+	case LOCK_LOST_RELEASED:
+		return "another client released it";
+	case LOCK_LOST_NO_QUORUM:
+		return "this node lost quorum";
+	case LOCK_LOST_REPLACED:
+		return "a sync replaced it";
+	}
+	return "unknown cause";
+}
+
 unsigned lock_renewals(const struct lock *lock)
 {
 	struct lock *l = (struct lock *)lock;
@@ -419,97 +537,98 @@ int lock_write(struct pfs_conn *conn, const struct lock *lock, const char *path,
 	return rv;
 }
 
-/* Parse the entry pmxfs writes: "node N\nrequest R\nlease_ms L\n". */
-static int parse_entry(const char *text, struct lock_info *info)
+static void copy_info(struct lock_info *info, const struct pfs_lock_state *l)
 {
-	unsigned node, lease_ms;
-	uint64_t request;
-	int end = 0;
+	memset(info, 0, sizeof(*info));
+	snprintf(info->name, sizeof(info->name), "%s", l->name);
+	info->node = l->node;
+	snprintf(info->node_name, sizeof(info->node_name), "%s", l->node_name);
+	info->pid = l->pid;
+	info->request = l->request_id;
+	info->token = l->token;
+	info->lease_ms = l->lease_ms;
+	info->lease_left_ms = l->lease_left_ms;
+	info->acquired = l->acquired;
+}
 
-	if (sscanf(text, "node %u\nrequest %" SCNu64 "\nlease_ms %u\n%n", &node, &request,
-		   &lease_ms, &end) != 3 || end == 0)
-		return -EBADMSG;
-	info->node = node;
-	info->request = request;
-	info->lease_ms = lease_ms;
+/* Move the waiters of l into info. */
+static void take_waiters(struct lock_info *info, struct pfs_lock_state *l)
+{
+	info->nwaiters = l->nwaiters;
+	info->waiters = l->waiters;
+	l->waiters = NULL;
+	l->nwaiters = 0;
+}
+
+void lock_info_clear(struct lock_info *info)
+{
+	if (!info)
+		return;
+	free(info->waiters);
+	info->waiters = NULL;
+	info->nwaiters = 0;
+}
+
+void lock_list_free(struct lock_info *infos, size_t count)
+{
+	for (size_t i = 0; infos && i < count; i++)
+		lock_info_clear(&infos[i]);
+	free(infos);
+}
+
+int lock_list(struct pfs_conn *conn, struct lock_info **infos, size_t *count, char *errmsg)
+{
+	struct pfs_lock_state *locks = NULL;
+	struct lock_info *list = NULL;
+	size_t n = 0;
+	int rv;
+
+	rv = pfs_lock_list(conn, &locks, &n);
+	if (rv < 0) {
+		set_errmsg(errmsg, "listing the locks failed: %s",
+			   pfs_last_error(conn)[0] ? pfs_last_error(conn) : strerror(-rv));
+		return rv;
+	}
+	list = calloc(n ? n : 1, sizeof(*list));
+	if (!list) {
+		set_errmsg(errmsg, "out of memory");
+		pfs_lock_list_free(locks, n);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		copy_info(&list[i], &locks[i]);
+		take_waiters(&list[i], &locks[i]);
+	}
+	pfs_lock_list_free(locks, n);
+	*infos = list;
+	*count = n;
 	return 0;
 }
 
 int lock_inspect(struct pfs_conn *conn, const char *name, struct lock_info *info, char *errmsg)
 {
-	char path[sizeof(LOCK_DIR) + LOCK_MAX_NAME + 1], *data = NULL;
-	struct pfs_entry st;
-	size_t len = 0;
+	struct pfs_lock_state *locks = NULL;
+	size_t n = 0, i;
 	int rv;
 
 	rv = check_name(name, errmsg);
 	if (rv < 0)
 		return rv;
-	snprintf(path, sizeof(path), LOCK_DIR "/%s", name);
-	rv = pfs_get(conn, path, &data, &len, &st);
-	if (rv == -ENOENT) {
+	rv = pfs_lock_list(conn, &locks, &n);
+	if (rv < 0) {
+		set_errmsg(errmsg, "reading lock '%s' failed: %s", name,
+			   pfs_last_error(conn)[0] ? pfs_last_error(conn) : strerror(-rv));
+		return rv;
+	}
+	for (i = 0; i < n && strcmp(locks[i].name, name) != 0; i++)
+		;
+	if (i == n) {
 		set_errmsg(errmsg, "lock '%s' is free", name);
-		goto out;
+		rv = -ENOENT;
+	} else {
+		copy_info(info, &locks[i]);
+		take_waiters(info, &locks[i]);
 	}
-	if (rv < 0) {
-		set_errmsg(errmsg, "reading lock '%s' failed: %s", name, pfs_last_error(conn));
-		goto out;
-	}
-
-	memset(info, 0, sizeof(*info));
-	rv = parse_entry(data, info);
-	if (rv < 0) {
-		set_errmsg(errmsg, "%s does not look like a lock entry of pmxfs", path);
-		goto out;
-	}
-	snprintf(info->name, sizeof(info->name), "%s", name);
-	info->token = st.version;
-	info->acquired = st.mtime;
-out:
-	free(data);
-	return rv;
-}
-
-int lock_list(struct pfs_conn *conn, struct lock_info **infos, size_t *count, char *errmsg)
-{
-	struct pfs_entry *entries = NULL;
-	struct lock_info *list = NULL;
-	size_t n = 0, i, used = 0;
-	int rv;
-
-	rv = pfs_list(conn, LOCK_DIR, &entries, &n);
-	if (rv == -ENOENT) {
-		n = 0;
-		rv = 0;
-	} else if (rv < 0) {
-		set_errmsg(errmsg, "listing %s failed: %s", LOCK_DIR, pfs_last_error(conn));
-		goto out;
-	}
-	if (n > 0) {
-		list = calloc(n, sizeof(*list));
-		if (!list) {
-			set_errmsg(errmsg, "out of memory");
-			rv = -ENOMEM;
-			goto out;
-		}
-	}
-
-	for (i = 0; i < n; i++) {
-		if (entries[i].type != PFS_ENTRY_FILE)
-			continue;
-		rv = lock_inspect(conn, entries[i].name, &list[used], errmsg);
-		if (rv == -ENOENT || rv == -EBADMSG || rv == -EINVAL)
-			continue;
-		if (rv < 0)
-			goto out;
-		used++;
-	}
-	rv = 0;
-	*infos = list;
-	*count = used;
-	list = NULL;
-out:
-	free(list);
-	pfs_list_free(entries, n);
+	pfs_lock_list_free(locks, n);
 	return rv;
 }

@@ -14,8 +14,18 @@
  * that last started the lease (the acquire or the last successful renew).
  * The store starts its lease timer when it delivers that request, which
  * is later, so the holder stops before the store can give the lock away.
- * A lost lock stays lost: the threads stop, lock_held() returns false, and
- * the on_lost callback runs once, on the watchdog or the renewal thread.
+ *
+ * Loss notices. Between renewals the renewal thread also waits for the
+ * PFS_EVENT_KIND_LOCK_LOST event that pmxfs sends on the lock's
+ * connection when the lease ran out at the timekeeper, another client
+ * released the lock, a sync replaced it, or this node lost quorum. The
+ * lock is lost at once then, without waiting for the deadline; the
+ * deadline still covers a daemon that cannot tell (hung or gone).
+ *
+ * A lost lock stays lost: the threads stop, lock_held() returns false,
+ * lock_cond() and lock_write() fail with -ENOLCK, lock_lost_cause()
+ * returns the cause, and the on_lost callback runs once, on the watchdog or the
+ * renewal thread.
  *
  * Return convention: 0 or a negative errno value. Functions that can fail
  * for a reason worth telling fill a caller-owned errmsg of LOCK_ERRMSG_SIZE
@@ -47,6 +57,17 @@
 
 struct lock;
 
+/* The cause of a lost lock. */
+enum lock_lost_cause {
+	LOCK_LOST_NONE = 0,  /* still held, or released */
+	LOCK_LOST_DEADLINE,  /* no renewal succeeded before the lease minus the margin */
+	LOCK_LOST_REFUSED,   /* a renewal was refused: the token is no longer current */
+	LOCK_LOST_EXPIRED,   /* pmxfs: the lease ran out at the timekeeper */
+	LOCK_LOST_RELEASED,  /* pmxfs: another client released the lock */
+	LOCK_LOST_NO_QUORUM, /* pmxfs: this node lost quorum */
+	LOCK_LOST_REPLACED,  /* pmxfs: a sync replaced the tree without this lock */
+};
+
 /* Called once when a held lock is lost, from one of the lock's threads.
  * It must not call lock_release() on the same lock. */
 typedef void (*lock_lost_fn)(struct lock *lock, void *ctx);
@@ -61,8 +82,9 @@ typedef void (*lock_lost_fn)(struct lock *lock, void *ctx);
  *
  * Errors: -EINVAL (invalid name or lease), -EBUSY (held, TIMEOUT_MS 0),
  * -ETIMEDOUT (still held after TIMEOUT_MS), -ENOTCONN (no daemon),
- * -EACCES, -EROFS (not quorate), -ENOMEM, -EAGAIN (no thread), and the
- * other errors of pfs_lock_acquire().
+ * -EACCES, -EROFS (not quorate), -ENOMEM, -EMFILE or -ENFILE (no file
+ * descriptor), -EAGAIN (no thread, or the cluster configuration changed
+ * while the request waited), and the other errors of pfs_lock_acquire().
  */
 int lock_acquire(const char *service, const char *name, uint32_t lease_ms, uint32_t timeout_ms,
 		 lock_lost_fn on_lost, void *ctx, struct lock **out, char *errmsg);
@@ -83,7 +105,7 @@ const char *lock_name(const struct lock *lock);
 uint32_t lock_lease_ms(const struct lock *lock);
 
 /* True until the lock is lost: the threads noticed a late or refused
- * renewal, or the clock passed the lease minus the margin. */
+ * renewal or a loss notice, or the clock passed the lease minus the margin. */
 bool lock_held(const struct lock *lock);
 
 /* Milliseconds until this holder must stop acting, 0 once lost. */
@@ -91,6 +113,12 @@ int64_t lock_time_left_ms(const struct lock *lock);
 
 /* Successful renewals since the acquire. */
 unsigned lock_renewals(const struct lock *lock);
+
+/* Return the cause of the loss, LOCK_LOST_NONE while the lock is held. */
+enum lock_lost_cause lock_lost_cause(const struct lock *lock);
+
+/* A short phrase for cause ("this node lost quorum"), a static string. */
+const char *lock_lost_cause_text(enum lock_lost_cause cause);
 
 /*
  * Fill *COND with the fencing token of LOCK, keeping its other fields.
@@ -111,31 +139,39 @@ int lock_write(struct pfs_conn *conn, const struct lock *lock, const char *path,
 	       const void *data, size_t len, const uint64_t *expected_version, uint64_t *version,
 	       char *errmsg);
 
-/*
- * What the store shows about a held lock. The store keeps neither the
- * waiters nor the time left of a lease in the tree, so neither is here.
- */
+/* What pmxfs shows about a held lock (see pfs_lock_list()). */
 struct lock_info {
 	char name[129];
-	uint32_t node;       /* node id of the holder */
-	uint64_t request;    /* the holder's request id on its node */
-	uint64_t token;      /* the entry's version */
+	uint32_t node;          /* node id of the holder */
+	char node_name[64];     /* "" when unknown */
+	uint32_t pid;           /* the holder's process id on its node, 0 when unknown */
+	uint64_t request;       /* the holder's request id on its node */
+	uint64_t token;         /* the entry's version */
 	uint32_t lease_ms;
-	uint32_t acquired;   /* seconds since the epoch, the writer's clock */
+	int64_t lease_left_ms;  /* as the queried node times it, -1 when unknown */
+	uint32_t acquired;      /* seconds since the epoch, the holder node's clock */
+	size_t nwaiters;
+	struct pfs_lock_waiter *waiters; /* first in line first; lock_info_clear() frees */
 };
 
 /*
- * Read the lock NAME through CONN. Errors: -ENOENT (the lock is free),
- * -EINVAL (invalid name), -EBADMSG (the entry does not have the layout
- * pmxfs writes), and those of pfs_get().
+ * Read the lock NAME through CONN. Free INFO's waiters with
+ * lock_info_clear(). Errors: -ENOENT (the lock is free), -EINVAL (invalid
+ * name), and those of pfs_lock_list().
  */
 int lock_inspect(struct pfs_conn *conn, const char *name, struct lock_info *info, char *errmsg);
 
+/* Free the waiters of INFO. Accepts NULL. */
+void lock_info_clear(struct lock_info *info);
+
 /*
- * List the held locks in name order: *INFOS (caller frees with free())
- * and *COUNT. Entries that vanish or do not parse while listing are left
- * out. Errors: those of pfs_list(), -ENOMEM.
+ * List the held locks in name order with their waiters: *INFOS (caller
+ * frees with lock_list_free()) and *COUNT. Needs root, like /priv.
+ * Errors: those of pfs_lock_list().
  */
 int lock_list(struct pfs_conn *conn, struct lock_info **infos, size_t *count, char *errmsg);
+
+/* Free a list from lock_list(). Accepts NULL. */
+void lock_list_free(struct lock_info *infos, size_t count);
 
 #endif /* LOCK_LOCK_H */

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -535,9 +536,22 @@ static struct pfs__entry *ensure_dir(struct pfs_tree *tree, const struct pfs_msg
 	return e;
 }
 
-/* Create the lock entry for (node, request) and record its lease. */
+/* The requester of a lock: the fields of an ACQUIRE that its entry keeps. */
+struct holder {
+	uint32_t node;
+	uint64_t request_id;
+	uint32_t lease_ms;
+	uint32_t pid;
+	const char *node_name;
+};
+
+/* LIMIT: the longest entry text, with the largest numbers and a 63-byte
+ * node name, is 154 bytes. */
+#define LOCK_ENTRY_SIZE 192
+
+/* Create the lock entry for holder h and record its lease. */
 static int grant(struct pfs_tree *tree, const struct pfs_msg *msg, const char *name,
-		 uint32_t node, uint64_t request_id, uint32_t lease_ms, uint64_t *token)
+		 const struct holder *h, uint64_t *token)
 {
 	struct pfs__entry *priv, *dir, *e;
 	char path[sizeof(LOCK_PREFIX) + PFS_MAX_LOCK_NAME], *data;
@@ -550,11 +564,12 @@ static int grant(struct pfs_tree *tree, const struct pfs_msg *msg, const char *n
 	if (!dir)
 		return -ENOTDIR;
 
-	data = malloc(96);
+	data = malloc(LOCK_ENTRY_SIZE);
 	if (!data)
 		return -ENOMEM;
-	n = snprintf(data, 96, "node %u\nrequest %" PRIu64 "\nlease_ms %u\n", node, request_id,
-		     lease_ms);
+	n = snprintf(data, LOCK_ENTRY_SIZE,
+		     "node %u\nrequest %" PRIu64 "\nlease_ms %u\npid %u\nnode_name %s\n", h->node,
+		     h->request_id, h->lease_ms, h->pid, h->node_name);
 	version = tree->root.st.version + 1;
 	e = pfs__entry_add(tree, dir, name, PFS_TYPE_FILE, data, (uint32_t)n, version, msg->writer,
 			   msg->mtime);
@@ -570,7 +585,7 @@ static int grant(struct pfs_tree *tree, const struct pfs_msg *msg, const char *n
 	lease = &tree->leases[tree->nleases++];
 	snprintf(lease->name, sizeof(lease->name), "%s", name);
 	lease->token = version;
-	lease->lease_ms = lease_ms;
+	lease->lease_ms = h->lease_ms;
 	*token = version;
 	return 0;
 }
@@ -587,6 +602,8 @@ static struct pfs__entry *lock_entry(const struct pfs_tree *tree, const char *na
 static int apply_acquire(struct pfs_tree *tree, const struct pfs_msg *msg,
 			 struct pfs_apply_result *res)
 {
+	const char *node_name = msg->node_name ? msg->node_name : "";
+	struct holder h = {msg->writer, msg->request_id, msg->lease_ms, msg->pid, node_name};
 	struct pfs__waiter *w, **tail;
 	int rv;
 
@@ -594,11 +611,13 @@ static int apply_acquire(struct pfs_tree *tree, const struct pfs_msg *msg,
 		return res->rc;
 	if (msg->lease_ms == 0)
 		return fail(res, -EINVAL, "lease of lock '%s' is 0 ms", msg->path);
+	if (node_name[0] && !pfs_tree_is_dns_label(node_name))
+		return fail(res, -EINVAL, "node name '%.64s' in the request for lock '%s' is invalid",
+			    node_name, msg->path);
 	if (!lock_entry(tree, msg->path)) {
 		if (check_limits(tree, 3, 0, 0, res) < 0)
 			return res->rc;
-		rv = grant(tree, msg, msg->path, msg->writer, msg->request_id, msg->lease_ms,
-			   &res->token);
+		rv = grant(tree, msg, msg->path, &h, &res->token);
 		if (rv < 0)
 			return fail(res, rv, "cannot create lock '%s': /priv/lock is not a directory",
 				    msg->path);
@@ -616,6 +635,8 @@ static int apply_acquire(struct pfs_tree *tree, const struct pfs_msg *msg,
 	w->node = msg->writer;
 	w->request_id = msg->request_id;
 	w->lease_ms = msg->lease_ms;
+	w->pid = msg->pid;
+	snprintf(w->node_name, sizeof(w->node_name), "%s", node_name);
 	for (tail = &tree->waiters; *tail; tail = &(*tail)->next)
 		;
 	*tail = w;
@@ -627,18 +648,18 @@ static int apply_renew(struct pfs_tree *tree, const struct pfs_msg *msg,
 		       struct pfs_apply_result *res)
 {
 	struct pfs__entry *e = lock_by_token(tree, msg->token);
+	struct pfs_lock_entry held = {0};
 	struct pfs_lease *lease;
-	unsigned lease_ms = 0;
 
 	if (!e || strcmp(e->name, msg->path) != 0)
 		return fail(res, -ENOLCK, "token %" PRIu64 " does not hold lock '%s'", msg->token,
 			    msg->path);
 	if (e->data)
-		sscanf(e->data, "node %*u request %*u lease_ms %u", &lease_ms);
+		pfs_tree_lock_parse(e->data, &held);
 	lease = &tree->leases[tree->nleases++];
 	snprintf(lease->name, sizeof(lease->name), "%s", msg->path);
 	lease->token = msg->token;
-	lease->lease_ms = lease_ms;
+	lease->lease_ms = held.lease_ms;
 	res->token = msg->token;
 	res->version = tree->root.st.version;
 	return 0;
@@ -649,6 +670,7 @@ static void grant_next(struct pfs_tree *tree, const struct pfs_msg *msg, const c
 {
 	struct pfs__waiter **pw, *w;
 	struct pfs_notice *n;
+	struct holder h;
 	uint64_t token = 0;
 	int rv;
 
@@ -659,7 +681,8 @@ static void grant_next(struct pfs_tree *tree, const struct pfs_msg *msg, const c
 	if (!w)
 		return;
 	*pw = w->next;
-	rv = grant(tree, msg, name, w->node, w->request_id, w->lease_ms, &token);
+	h = (struct holder){w->node, w->request_id, w->lease_ms, w->pid, w->node_name};
+	rv = grant(tree, msg, name, &h, &token);
 	n = &tree->notices[tree->nnotices++];
 	n->node = w->node;
 	n->request_id = w->request_id;
@@ -810,4 +833,83 @@ void pfs_tree_drop_waiters(struct pfs_tree *tree, uint32_t node)
 		*wp = w->next;
 		free(w);
 	}
+}
+
+int pfs_tree_lock_parse(const char *data, struct pfs_lock_entry *lock)
+{
+	unsigned node, lease_ms, pid;
+	uint64_t request;
+	char node_name[PFS_MAX_NODE_NAME + 1] = "";
+	int end = 0;
+
+	if (sscanf(data, "node %u\nrequest %" SCNu64 "\nlease_ms %u\n%n", &node, &request,
+		   &lease_ms, &end) != 3 || end == 0)
+		return -EBADMSG;
+	lock->node = node;
+	lock->request_id = request;
+	lock->lease_ms = lease_ms;
+	lock->pid = 0;
+	lock->node_name[0] = '\0';
+
+	/* Entries written before the holder's pid and node name were kept. */
+	if (data[end] == '\0')
+		return 0;
+	if (sscanf(data + end, "pid %u\nnode_name %63[A-Za-z0-9-]", &pid, node_name) < 1)
+		return -EBADMSG;
+	lock->pid = pid;
+	snprintf(lock->node_name, sizeof(lock->node_name), "%s", node_name);
+	return 0;
+}
+
+struct locks_ctx {
+	const struct pfs_tree *tree;
+	pfs_tree_lock_fn fn;
+	void *ctx;
+};
+
+static int lock_one(const char *name, const struct pfs_stat *st, void *data)
+{
+	struct locks_ctx *lc = data;
+	struct pfs_lock_entry lock = {0};
+	char path[sizeof(LOCK_PREFIX) + PFS_MAX_NAME];
+	const char *text;
+
+	if (st->type != PFS_TYPE_FILE)
+		return 0;
+	snprintf(lock.name, sizeof(lock.name), "%s", name);
+	lock.token = st->version;
+	lock.mtime = st->mtime;
+	snprintf(path, sizeof(path), LOCK_PREFIX "%s", name);
+	if (pfs_tree_read(lc->tree, path, &text, NULL) == 0 && pfs_tree_lock_parse(text, &lock) < 0)
+		memset(&lock.node, 0, sizeof(lock) - offsetof(struct pfs_lock_entry, node));
+	return lc->fn(&lock, lc->ctx);
+}
+
+int pfs_tree_locks(const struct pfs_tree *tree, pfs_tree_lock_fn fn, void *ctx)
+{
+	struct locks_ctx lc = {tree, fn, ctx};
+	int rv = pfs_tree_list(tree, PFS_LOCK_DIR, lock_one, &lc);
+
+	return rv == -ENOENT || rv == -ENOTDIR ? 0 : rv;
+}
+
+int pfs_tree_lock_waiters(const struct pfs_tree *tree, const char *name, pfs_tree_waiter_fn fn,
+			  void *ctx)
+{
+	for (const struct pfs__waiter *w = tree->waiters; w; w = w->next) {
+		struct pfs_tree_waiter info = {0};
+		int rv;
+
+		if (strcmp(w->name, name) != 0)
+			continue;
+		info.node = w->node;
+		info.pid = w->pid;
+		snprintf(info.node_name, sizeof(info.node_name), "%s", w->node_name);
+		info.request_id = w->request_id;
+		info.lease_ms = w->lease_ms;
+		rv = fn(&info, ctx);
+		if (rv != 0)
+			return rv;
+	}
+	return 0;
 }

@@ -117,6 +117,7 @@ static bool is_change(enum pfs_op op)
 	case PFS_OP_UNWATCH:
 	case PFS_OP_KV_GET:
 	case PFS_OP_DIGEST:
+	case PFS_OP_LOCK_LIST:
 		return false;
 	default:
 		return true;
@@ -436,6 +437,109 @@ int pfs_lock_release(struct pfs_conn *conn, const char *name, uint64_t token)
 	if (token == 0)
 		return -EINVAL;
 	return call(conn, &k);
+}
+
+void pfs_lock_list_free(struct pfs_lock_state *locks, size_t count)
+{
+	for (size_t i = 0; locks && i < count; i++)
+		free(locks[i].waiters);
+	free(locks);
+}
+
+/* Copy len bytes of a string from the payload at *off into out of size cap. */
+static int take_string(const struct call *k, size_t *off, uint32_t len, char *out, size_t cap)
+{
+	if (len >= cap || len > k->payload_len - *off)
+		return -EBADMSG;
+	memcpy(out, k->payload + *off, len);
+	out[len] = '\0';
+	*off += len;
+	return 0;
+}
+
+static int take_waiters(const struct call *k, size_t *off, struct pfs_lock_state *l,
+			uint32_t nwaiters)
+{
+	struct pfs_ipc_lock_waiter w;
+
+	/* Each waiter takes at least its fixed part, which bounds nwaiters. */
+	if (nwaiters > (k->payload_len - *off) / sizeof(w))
+		return -EBADMSG;
+	if (nwaiters == 0)
+		return 0;
+	l->waiters = calloc(nwaiters, sizeof(*l->waiters));
+	if (!l->waiters)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < nwaiters; i++) {
+		if (k->payload_len - *off < sizeof(w))
+			return -EBADMSG;
+		memcpy(&w, k->payload + *off, sizeof(w));
+		*off += sizeof(w);
+		l->waiters[i].node = w.node;
+		l->waiters[i].pid = w.pid;
+		if (take_string(k, off, w.node_name_len, l->waiters[i].node_name,
+				sizeof(l->waiters[i].node_name)) < 0)
+			return -EBADMSG;
+		l->nwaiters++;
+	}
+	return 0;
+}
+
+static int take_lock(const struct call *k, size_t *off, struct pfs_lock_state *l)
+{
+	struct pfs_ipc_lock e;
+	int rv;
+
+	memset(l, 0, sizeof(*l));
+	if (k->payload_len - *off < sizeof(e))
+		return -EBADMSG;
+	memcpy(&e, k->payload + *off, sizeof(e));
+	*off += sizeof(e);
+	l->token = e.token;
+	l->node = e.node;
+	l->pid = e.pid;
+	l->request_id = e.request_id;
+	l->lease_ms = e.lease_ms;
+	l->lease_left_ms = e.lease_left_ms;
+	l->acquired = e.mtime;
+	rv = take_string(k, off, e.name_len, l->name, sizeof(l->name));
+	if (rv == 0)
+		rv = take_string(k, off, e.node_name_len, l->node_name, sizeof(l->node_name));
+	if (rv == 0)
+		rv = take_waiters(k, off, l, e.nwaiters);
+	return rv;
+}
+
+int pfs_lock_list(struct pfs_conn *conn, struct pfs_lock_state **locks, size_t *count)
+{
+	struct call k = {.op = PFS_OP_LOCK_LIST};
+	struct pfs_lock_state *list = NULL, *grown;
+	size_t n = 0, off = 0;
+	int rv = call(conn, &k);
+
+	if (rv < 0)
+		return rv;
+	while (off < k.payload_len) {
+		grown = realloc(list, (n + 1) * sizeof(*list));
+		if (!grown) {
+			rv = -ENOMEM;
+			goto err_free;
+		}
+		list = grown;
+		rv = take_lock(&k, &off, &list[n]);
+		n++;
+		if (rv < 0)
+			goto err_free;
+	}
+	*locks = list;
+	*count = n;
+	return 0;
+
+err_free:
+	if (rv == -EBADMSG)
+		snprintf(conn->errmsg, sizeof(conn->errmsg), "malformed lock list from pmxfs");
+	pfs_lock_list_free(list, n);
+	return rv;
 }
 
 int pfs_kv_set(struct pfs_conn *conn, const char *key, const void *value, size_t len)

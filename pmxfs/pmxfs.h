@@ -59,8 +59,19 @@ struct pfs_cond {
 	uint64_t token;   /* fencing token of a lock held by the caller */
 };
 
+/* Event kinds as in pfs_event.kind. */
+#define PFS_EVENT_KIND_CHANGE 0
+#define PFS_EVENT_KIND_RESYNC 1
+#define PFS_EVENT_KIND_OVERFLOW 2
+/* A lock this connection acquired is lost; no watch is needed. path is
+ * the lock name, version its token and op the cause: "expired" (the
+ * lease ran out), "released" (another client released it), "no-quorum"
+ * (this node lost quorum) or "replaced" (a sync replaced the tree
+ * without it). */
+#define PFS_EVENT_KIND_LOCK_LOST 3
+
 struct pfs_event {
-	int kind;           /* 0 change, 1 resync, 2 overflow */
+	int kind;           /* PFS_EVENT_KIND_* */
 	uint64_t version;
 	char op[16];        /* "create", "write", "delete", "mkdir", "rmdir", "rename",
 			       "lock", "unlock", "expire", "resync", "overflow" */
@@ -138,6 +149,37 @@ PFS_API int pfs_lock_acquire(struct pfs_conn *conn, const char *name, uint32_t l
 PFS_API int pfs_lock_renew(struct pfs_conn *conn, const char *name, uint64_t token);
 PFS_API int pfs_lock_release(struct pfs_conn *conn, const char *name, uint64_t token);
 
+/* A client of some node waiting for a lock. */
+struct pfs_lock_waiter {
+	uint32_t node;       /* node id */
+	uint32_t pid;        /* 0 when unknown */
+	char node_name[64];  /* "" when unknown */
+};
+
+/* A held lock as the daemon shows it. */
+struct pfs_lock_state {
+	char name[129];
+	uint64_t token;
+	uint32_t node;          /* node id of the holder */
+	char node_name[64];     /* "" when unknown */
+	uint32_t pid;           /* the holder's process id on its node, 0 when unknown */
+	uint64_t request_id;    /* the holder's request on its node */
+	uint32_t lease_ms;
+	int64_t lease_left_ms;  /* as this node times the lease; -1 when unknown */
+	uint32_t acquired;      /* seconds since the epoch, the holder node's clock */
+	size_t nwaiters;
+	struct pfs_lock_waiter *waiters; /* first in line first; owned by the list */
+};
+
+/*
+ * List the held locks in name order with their waiters: *locks (free with
+ * pfs_lock_list_free()) and *count. Needs root, like /priv.
+ * Errors: -EACCES, -EMSGSIZE (too many for one response), -EBADMSG,
+ * -ENOMEM, and the errors of reads.
+ */
+PFS_API int pfs_lock_list(struct pfs_conn *conn, struct pfs_lock_state **locks, size_t *count);
+PFS_API void pfs_lock_list_free(struct pfs_lock_state *locks, size_t count);
+
 /* The ephemeral status area: per node, not persisted. An empty value
  * deletes the key. node 0 means this node. */
 PFS_API int pfs_kv_set(struct pfs_conn *conn, const char *key, const void *value, size_t len);
@@ -145,8 +187,9 @@ PFS_API int pfs_kv_get(struct pfs_conn *conn, uint32_t node, const char *key, ch
 		       size_t *len);
 
 /*
- * Watches: events for paths under prefix arrive in apply order.
- * pfs_next_event() waits up to timeout_ms (-1: forever) for one.
+ * Watches: events for paths under prefix arrive in apply order; lock loss
+ * events arrive without a watch. pfs_next_event() waits up to timeout_ms
+ * (-1: forever) for one.
  * Errors of pfs_next_event(): -ETIMEDOUT, -ENOTCONN.
  */
 PFS_API int pfs_watch(struct pfs_conn *conn, const char *prefix);

@@ -10,10 +10,9 @@
  * killed), 7 when the lock was not acquired within the timeout, 4 when
  * the lock was lost while the command ran.
  *
- * `locks` lists the locks the store holds: name, holder node id, token
- * and lease.
- * TODO(locks issue): waiters, the holder's pid and the lease left need a
- * daemon query; the lock entries in the tree do not record them.
+ * `locks` lists the held locks as the local daemon shows them: name,
+ * holder node and pid, token, waiters (count, then one line each) and the
+ * lease left as this node times it.
  */
 #include "config.h"
 
@@ -108,6 +107,7 @@ static int run_locked(const char *service, const char *name, uint32_t lease_ms,
 	char errmsg[LOCK_ERRMSG_SIZE] = "";
 	struct running run = { 0 };
 	struct lock *lock = NULL;
+	enum lock_lost_cause cause;
 	pid_t pid;
 	int rv, code;
 
@@ -131,10 +131,13 @@ static int run_locked(const char *service, const char *name, uint32_t lease_ms,
 		kill(-pid, SIGKILL);
 
 	code = wait_command(pid);
+	cause = lock_lost_cause(lock);
 	rv = lock_release(lock, errmsg);
 	if (atomic_load(&run.lost) || rv == -ENOLCK) {
-		fprintf(stderr, "pmxfsctl: lock '%s' was lost while %s ran: the command was killed\n",
-			name, command[0]);
+		fprintf(stderr, "pmxfsctl: lock '%s' was lost while %s ran (%s): the command was "
+			"killed\n", name, command[0],
+			cause != LOCK_LOST_NONE ? lock_lost_cause_text(cause)
+						: "it was no longer held at its release");
 		return EXIT_CONFLICT;
 	}
 	if (rv < 0)
@@ -223,6 +226,80 @@ usage:
 	return EXIT_USAGE;
 }
 
+static json_object *waiters_json(const struct lock_info *info)
+{
+	json_object *list = json_object_new_array();
+
+	for (size_t i = 0; i < info->nwaiters; i++) {
+		const struct pfs_lock_waiter *w = &info->waiters[i];
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "node", json_object_new_int64(w->node));
+		json_object_object_add(o, "node_name", json_object_new_string(w->node_name));
+		json_object_object_add(o, "pid", json_object_new_int64(w->pid));
+		json_object_array_add(list, o);
+	}
+	return list;
+}
+
+static void print_json(const struct lock_info *infos, size_t count)
+{
+	json_object *list = json_object_new_array();
+
+	for (size_t i = 0; i < count; i++) {
+		const struct lock_info *l = &infos[i];
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "name", json_object_new_string(l->name));
+		json_object_object_add(o, "node", json_object_new_int64(l->node));
+		json_object_object_add(o, "node_name", json_object_new_string(l->node_name));
+		json_object_object_add(o, "pid", json_object_new_int64(l->pid));
+		json_object_object_add(o, "token", json_object_new_uint64(l->token));
+		json_object_object_add(o, "lease_ms", json_object_new_int64(l->lease_ms));
+		json_object_object_add(o, "lease_left_ms", l->lease_left_ms < 0
+					   ? NULL : json_object_new_int64(l->lease_left_ms));
+		json_object_object_add(o, "acquired", json_object_new_int64(l->acquired));
+		json_object_object_add(o, "waiters", waiters_json(l));
+		json_object_array_add(list, o);
+	}
+	puts(json_object_to_json_string_ext(list, JSON_C_TO_STRING_PLAIN));
+	json_object_put(list);
+}
+
+/* The holder's node name, or its id when the name is not known. */
+static const char *node_label(const char *name, uint32_t id, char *buf, size_t len)
+{
+	if (name[0] != '\0')
+		return name;
+	snprintf(buf, len, "%" PRIu32, id);
+	return buf;
+}
+
+/* One line per lock, and under it one indented line per waiter. */
+static void print_table(const struct lock_info *infos, size_t count)
+{
+	char node[16], left[32];
+
+	printf("%-32s %-16s %8s %10s %7s %10s\n", "NAME", "NODE", "PID", "TOKEN", "WAITERS",
+	       "LEASE-LEFT");
+	for (size_t i = 0; i < count; i++) {
+		const struct lock_info *l = &infos[i];
+
+		if (l->lease_left_ms < 0)
+			snprintf(left, sizeof(left), "-");
+		else
+			snprintf(left, sizeof(left), "%.1fs", l->lease_left_ms / 1000.0);
+		printf("%-32s %-16s %8" PRIu32 " %10" PRIu64 " %7zu %10s\n", l->name,
+		       node_label(l->node_name, l->node, node, sizeof(node)), l->pid, l->token,
+		       l->nwaiters, left);
+		for (size_t w = 0; w < l->nwaiters; w++)
+			printf("  waiter %zu: node %s pid %" PRIu32 "\n", w + 1,
+			       node_label(l->waiters[w].node_name, l->waiters[w].node, node,
+					  sizeof(node)),
+			       l->waiters[w].pid);
+	}
+}
+
 int pmxfsctl_locks(struct pfs_conn *conn, bool json)
 {
 	char errmsg[LOCK_ERRMSG_SIZE] = "";
@@ -235,26 +312,10 @@ int pmxfsctl_locks(struct pfs_conn *conn, bool json)
 			errmsg[0] != '\0' ? errmsg : strerror(-rv));
 		return exit_code_of(rv);
 	}
-	if (json) {
-		json_object *list = json_object_new_array();
-
-		for (size_t i = 0; i < count; i++) {
-			json_object *o = json_object_new_object();
-
-			json_object_object_add(o, "name", json_object_new_string(infos[i].name));
-			json_object_object_add(o, "node", json_object_new_int64(infos[i].node));
-			json_object_object_add(o, "token", json_object_new_uint64(infos[i].token));
-			json_object_object_add(o, "lease_ms", json_object_new_int64(infos[i].lease_ms));
-			json_object_array_add(list, o);
-		}
-		puts(json_object_to_json_string_ext(list, JSON_C_TO_STRING_PLAIN));
-		json_object_put(list);
-	} else {
-		printf("%-32s %6s %10s %10s\n", "NAME", "NODE", "TOKEN", "LEASE(s)");
-		for (size_t i = 0; i < count; i++)
-			printf("%-32s %6" PRIu32 " %10" PRIu64 " %10.1f\n", infos[i].name,
-			       infos[i].node, infos[i].token, infos[i].lease_ms / 1000.0);
-	}
-	free(infos);
+	if (json)
+		print_json(infos, count);
+	else
+		print_table(infos, count);
+	lock_list_free(infos, count);
 	return EXIT_OK;
 }

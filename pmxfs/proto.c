@@ -25,13 +25,14 @@ static const char *const op_names[PFS_OP_MAX + 1] = {
 	[PFS_OP_KV_SET] = "kv-set",
 	[PFS_OP_KV_GET] = "kv-get",
 	[PFS_OP_DIGEST] = "digest",
+	[PFS_OP_LOCK_LIST] = "lock-list",
 };
 
 const char *pfs_op_name(enum pfs_op op)
 {
 	if ((int)op < 1 || op > PFS_OP_MAX)
 		return op == PFS_OP_EVENT ? "event" : "?";
-	return op_names[op];
+	return op_names[op] ? op_names[op] : "?";
 }
 
 /* Which strings each op needs. */
@@ -40,7 +41,7 @@ static int needs(enum pfs_op op, int *path, int *path2, int *data)
 	*path = 1;
 	*path2 = op == PFS_OP_RENAME;
 	*data = op == PFS_OP_CREATE || op == PFS_OP_WRITE || op == PFS_OP_KV_SET;
-	if (op == PFS_OP_STATUS || op == PFS_OP_DIGEST)
+	if (op == PFS_OP_STATUS || op == PFS_OP_DIGEST || op == PFS_OP_LOCK_LIST)
 		*path = 0;
 	return 0;
 }
@@ -68,7 +69,8 @@ int pfs_request_decode(const void *buf, size_t len, struct pfs_request *req)
 	memcpy(&h, buf, sizeof(h));
 	if (h.magic != PFS_IPC_MAGIC || h.hdr.size < 0 || (size_t)h.hdr.size != len)
 		return -EBADMSG;
-	if (h.hdr.id < 1 || h.hdr.id > PFS_OP_MAX)
+	/* Unassigned numbers below PFS_OP_MAX have no handler either. */
+	if (h.hdr.id < 1 || h.hdr.id > PFS_OP_MAX || !op_names[h.hdr.id])
 		return -EOPNOTSUPP;
 	if (h.flags & ~PFS_COND_MASK)
 		return -EBADMSG;

@@ -17,6 +17,9 @@
  *   STATUS  JSON: {"node", "node_id", "quorate", "members", "version", ...}
  *   DIGEST  64 hex digits
  *   KV_GET  the value
+ *   LOCK_LIST  per held lock: struct pfs_ipc_lock, the lock name, the
+ *           holder's node name, then per waiter (first in line first)
+ *           struct pfs_ipc_lock_waiter and its node name
  *
  * Event (daemon to client, on the event channel): a libqb response header
  * (id = PFS_OP_EVENT), struct pfs_ipc_event, then op, path and path2.
@@ -55,9 +58,10 @@ enum pfs_op {
 	PFS_OP_KV_SET = 16,
 	PFS_OP_KV_GET = 17,
 	PFS_OP_DIGEST = 18,
+	PFS_OP_LOCK_LIST = 22,
 	PFS_OP_EVENT = 100,
 };
-#define PFS_OP_MAX PFS_OP_DIGEST
+#define PFS_OP_MAX PFS_OP_LOCK_LIST
 
 struct pfs_ipc_req {
 	struct qb_ipc_request_header hdr;
@@ -103,6 +107,8 @@ enum pfs_event_kind {
 	PFS_EVENT_CHANGE = 0,
 	PFS_EVENT_RESYNC = 1,   /* the tree was replaced: re-read what you watch */
 	PFS_EVENT_OVERFLOW = 2, /* events were lost: re-read what you watch */
+	PFS_EVENT_LOCK_LOST = 3, /* a lock this connection acquired is lost: op is the
+				    cause, path the lock name, version its token */
 };
 
 struct pfs_ipc_event {
@@ -116,6 +122,30 @@ struct pfs_ipc_event {
 	uint32_t reserved;
 };
 _Static_assert(sizeof(struct pfs_ipc_event) == 56, "event size");
+
+/* One held lock in a LOCK_LIST response. */
+struct pfs_ipc_lock {
+	uint64_t token;
+	uint64_t request_id;    /* the holder's ACQUIRE on its node */
+	int64_t lease_left_ms;  /* as this node times it; -1 when unknown */
+	uint32_t node;          /* holder node id */
+	uint32_t pid;           /* holder pid, 0 when unknown */
+	uint32_t lease_ms;
+	uint32_t mtime;         /* seconds, the sender's clock at the grant */
+	uint32_t name_len;
+	uint32_t node_name_len;
+	uint32_t nwaiters;
+	uint32_t reserved;
+};
+_Static_assert(sizeof(struct pfs_ipc_lock) == 56, "lock list entry size");
+
+struct pfs_ipc_lock_waiter {
+	uint32_t node;
+	uint32_t pid;
+	uint32_t node_name_len;
+	uint32_t reserved;
+};
+_Static_assert(sizeof(struct pfs_ipc_lock_waiter) == 16, "lock waiter size");
 
 /* A decoded request. Strings are NUL-terminated copies; data points into
  * the buffer that was decoded. */

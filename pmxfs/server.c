@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #include <json-c/json.h>
 #include <qb/qbipcs.h>
@@ -36,13 +37,30 @@
 
 struct conn;
 
-/* The lease timer of one lock on this node, the timekeeper. */
+/*
+ * The lease of one held lock as this node times it: from this node's
+ * delivery of the grant or of the last renewal, or from the moment this
+ * node first saw the lock after a start or a sync. Every node keeps one
+ * for the lock list; only the timekeeper arms the timer that sends EXPIRE.
+ */
 struct lease_timer {
 	struct lease_timer *next;
 	struct pfs_server *server;
 	char name[PFS_MAX_LOCK_NAME + 1];
 	uint64_t token;
+	uint32_t lease_ms;
+	int64_t start_ns; /* CLOCK_MONOTONIC */
+	bool armed;
 	qb_loop_timer_handle handle;
+};
+
+/* A lock that a client of this node acquired and holds: it gets a
+ * PFS_EVENT_LOCK_LOST event when the lock is lost. */
+struct holder {
+	struct holder *next;
+	struct conn *conn;
+	char name[PFS_MAX_LOCK_NAME + 1];
+	uint64_t token;
 };
 
 struct pfs_server {
@@ -56,6 +74,7 @@ struct pfs_server {
 	uint32_t min_lease_ms;
 	struct conn *conns;
 	struct lease_timer *timers;
+	struct holder *holders;
 	bool flush_armed;
 	qb_loop_timer_handle flush_timer;
 	uint8_t *buf; /* response scratch buffer, PFS_IPC_MAX_MSG bytes */
@@ -68,6 +87,7 @@ struct conn {
 	enum pfs_access access;
 	uid_t uid;
 	gid_t gid;
+	pid_t pid;                   /* from the socket's credentials, 0 when unknown */
 	struct pfs_watchlist watches;
 	enum pfs_op op;              /* of the request waiting for its round */
 	bool waiting;
@@ -360,6 +380,9 @@ static void handle_kv_get(struct conn *conn, const struct pfs_request *req)
 
 /* Changes -------------------------------------------------------------------- */
 
+static void holder_add(struct conn *conn, const char *name, uint64_t token);
+static void holder_drop(struct conn *conn, const char *name, uint64_t token);
+
 static void change_done(void *ctx, const struct pfs_apply_result *res)
 {
 	struct conn *conn = ctx;
@@ -369,6 +392,8 @@ static void change_done(void *ctx, const struct pfs_apply_result *res)
 		conn->timer_armed = false;
 	}
 	conn->waiting = false;
+	if (conn->op == PFS_OP_LOCK_ACQUIRE && res->rc == 0)
+		holder_add(conn, conn->lock_name, res->token);
 	respond(conn, conn->op, res->rc, res->errmsg, res->version, res->token, NULL, 0);
 }
 
@@ -436,7 +461,15 @@ static void handle_change(struct conn *conn, const struct pfs_request *req)
 		}
 		msg.lease_ms = (uint32_t)lease;
 		msg.waiter_id = req->timeout_ms ? 1 : 0;
+		msg.pid = conn->pid > 0 ? (uint32_t)conn->pid : 0;
+		msg.node_name = conn->server->node;
+		snprintf(conn->lock_name, sizeof(conn->lock_name), "%.*s", PFS_MAX_LOCK_NAME,
+			 req->path);
 	}
+
+	/* A holder giving its lock up needs no loss notice, whatever the outcome. */
+	if (req->op == PFS_OP_LOCK_RELEASE)
+		holder_drop(conn, req->path, req->token);
 
 	conn->op = req->op;
 	conn->waiting = true;
@@ -454,8 +487,6 @@ static void handle_change(struct conn *conn, const struct pfs_request *req)
 	}
 	if (req->op == PFS_OP_LOCK_ACQUIRE && req->timeout_ms) {
 		conn->acquire_id = id;
-		snprintf(conn->lock_name, sizeof(conn->lock_name), "%.*s", PFS_MAX_LOCK_NAME,
-			 req->path);
 		if (qb_loop_timer_add(conn->server->loop, QB_LOOP_MED,
 				      (uint64_t)req->timeout_ms * 1000000ull, conn, acquire_timeout,
 				      &conn->acquire_timer) == 0)
@@ -464,6 +495,8 @@ static void handle_change(struct conn *conn, const struct pfs_request *req)
 }
 
 typedef void (*handler_fn)(struct conn *conn, const struct pfs_request *req);
+
+static void handle_lock_list(struct conn *conn, const struct pfs_request *req);
 
 static const handler_fn handlers[PFS_OP_MAX + 1] = {
 	[PFS_OP_GET] = handle_get,
@@ -484,6 +517,7 @@ static const handler_fn handlers[PFS_OP_MAX + 1] = {
 	[PFS_OP_KV_SET] = handle_change,
 	[PFS_OP_KV_GET] = handle_kv_get,
 	[PFS_OP_DIGEST] = handle_digest,
+	[PFS_OP_LOCK_LIST] = handle_lock_list,
 };
 
 static bool is_path_op(enum pfs_op op)
@@ -606,8 +640,10 @@ static void connection_created(qb_ipcs_connection_t *c)
 
 	/* Supplementary groups count for the reader group too. */
 	memset(&stats, 0, sizeof(stats));
-	if (qb_ipcs_connection_stats_get(c, &stats, QB_FALSE) == 0 && stats.client_pid > 0)
+	if (qb_ipcs_connection_stats_get(c, &stats, QB_FALSE) == 0 && stats.client_pid > 0) {
+		conn->pid = stats.client_pid;
 		n = pfs_perm_proc_groups(stats.client_pid, groups, MAX_GROUPS);
+	}
 	conn->access = pfs_perm_classify(conn->uid, conn->gid, groups, n > 0 ? (size_t)n : 0,
 					 conn->server->reader_gid);
 	conn->watches.hide_private = conn->access != PFS_ACCESS_WRITE;
@@ -639,6 +675,7 @@ static void connection_destroyed(qb_ipcs_connection_t *c)
 	}
 	if (conn->overflow_armed)
 		qb_loop_timer_del(conn->server->loop, conn->overflow_timer);
+	holder_drop(conn, NULL, 0);
 	pfs_store_forget(conn->server->store, conn);
 	if (conn->prev)
 		conn->prev->next = conn->next;
@@ -696,6 +733,9 @@ static void flush_mirror(void *data)
 	pfs_mirror_flush(server->mirror, pfs_store_tree(server->store));
 }
 
+static void lock_event(struct pfs_server *server, const struct pfs_tree_event *ev);
+static void locks_reloaded(struct pfs_server *server);
+
 static void on_event(void *ctx, const struct pfs_tree_event *ev)
 {
 	struct pfs_server *server = ctx;
@@ -703,6 +743,7 @@ static void on_event(void *ctx, const struct pfs_tree_event *ev)
 
 	for (struct conn *conn = server->conns; conn; conn = conn->next)
 		notify(conn, PFS_EVENT_CHANGE, ev->version, ev->op, ev->path, ev->path2);
+	lock_event(server, ev);
 
 	/* The mirror follows within PFS_MIRROR_FLUSH_MS, written once per file. */
 	if (!server->mirror)
@@ -725,6 +766,17 @@ static void on_reloaded(void *ctx)
 		pfs_log(WARN, "mirror resync after a reload failed");
 	for (struct conn *conn = server->conns; conn; conn = conn->next)
 		notify(conn, PFS_EVENT_RESYNC, version, "resync", "/", NULL);
+	locks_reloaded(server);
+}
+
+/* Locks: lease timers, holders and the lock list -------------------------- */
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 static void lease_expired(void *data)
@@ -733,6 +785,7 @@ static void lease_expired(void *data)
 	struct pfs_msg msg = {0};
 	int rv;
 
+	t->armed = false;
 	msg.type = PFS_MSG_LOCK_EXPIRE;
 	msg.path = t->name;
 	msg.token = t->token;
@@ -743,84 +796,147 @@ static void lease_expired(void *data)
 		pfs_log(INFO, "lease of lock '%s' with token %" PRIu64 " ran out", t->name, t->token);
 }
 
-/* This node is the timekeeper in --local mode: (re)start the lease timer
- * from delivery. A stale timer sends an EXPIRE whose token no longer
- * matches, which apply ignores. */
-static void on_lease(void *ctx, const struct pfs_lease *lease)
+static struct lease_timer *find_lease(struct pfs_server *server, const char *name)
 {
-	struct pfs_server *server = ctx;
 	struct lease_timer *t;
 
 	for (t = server->timers; t; t = t->next)
-		if (!strcmp(t->name, lease->name))
+		if (!strcmp(t->name, name))
 			break;
+	return t;
+}
+
+static void disarm(struct lease_timer *t)
+{
+	if (t->armed)
+		qb_loop_timer_del(t->server->loop, t->handle);
+	t->armed = false;
+}
+
+/*
+ * (Re)start the lease of a lock from now. The timekeeper also arms the
+ * timer that sends EXPIRE; a stale timer sends an EXPIRE whose token no
+ * longer matches, which apply ignores.
+ */
+static void start_lease(struct pfs_server *server, const char *name, uint64_t token,
+			uint32_t lease_ms)
+{
+	struct lease_timer *t = find_lease(server, name);
+
 	if (!t) {
 		t = calloc(1, sizeof(*t));
 		if (!t) {
-			pfs_log(ERR, "out of memory for the lease timer of lock '%s'", lease->name);
+			pfs_log(ERR, "out of memory for the lease of lock '%s'", name);
 			return;
 		}
 		t->server = server;
-		snprintf(t->name, sizeof(t->name), "%s", lease->name);
+		snprintf(t->name, sizeof(t->name), "%s", name);
 		t->next = server->timers;
 		server->timers = t;
-	} else {
-		qb_loop_timer_del(server->loop, t->handle);
 	}
-	t->token = lease->token;
-	if (qb_loop_timer_add(server->loop, QB_LOOP_MED, (uint64_t)lease->lease_ms * 1000000ull, t,
-			      lease_expired, &t->handle) != 0)
-		pfs_log(ERR, "cannot start the lease timer of lock '%s'", lease->name);
+	disarm(t);
+	t->token = token;
+	t->lease_ms = lease_ms;
+	t->start_ns = mono_ns();
+	if (!pfs_store_is_timekeeper(server->store))
+		return;
+	if (qb_loop_timer_add(server->loop, QB_LOOP_MED, (uint64_t)lease_ms * 1000000ull, t,
+			      lease_expired, &t->handle) == 0)
+		t->armed = true;
+	else
+		pfs_log(ERR, "cannot start the lease timer of lock '%s'", name);
 }
 
-struct restart_ctx {
-	struct pfs_server *server;
-	const struct pfs_tree *tree;
-};
-
-static int restart_lease(const char *name, const struct pfs_stat *st, void *data)
+static void drop_lease(struct pfs_server *server, const char *name)
 {
-	struct restart_ctx *ctx = data;
-	struct pfs_lease lease = {0};
-	char path[sizeof(PFS_LOCK_DIR) + PFS_MAX_LOCK_NAME + 1];
-	const char *text;
-	unsigned lease_ms = 0;
+	struct lease_timer **tp, *t;
 
-	snprintf(path, sizeof(path), PFS_LOCK_DIR "/%s", name);
-	if (st->type != PFS_TYPE_FILE || pfs_tree_read(ctx->tree, path, &text, NULL) < 0 ||
-	    sscanf(text, "node %*u request %*u lease_ms %u", &lease_ms) != 1 || lease_ms == 0)
-		lease_ms = PFS_LOCK_DEFAULT_LEASE_MS;
-	snprintf(lease.name, sizeof(lease.name), "%s", name);
-	lease.token = st->version;
-	lease.lease_ms = lease_ms;
-	on_lease(ctx->server, &lease);
-	pfs_log(INFO, "lease of lock '%s' (token %" PRIu64 ") restarts with %u ms", name,
-		st->version, lease_ms);
+	for (tp = &server->timers; *tp; tp = &(*tp)->next)
+		if (!strcmp((*tp)->name, name))
+			break;
+	t = *tp;
+	if (!t)
+		return;
+	*tp = t->next;
+	disarm(t);
+	free(t);
+}
+
+/* Milliseconds left of the lease of (name, token) as this node times it,
+ * or -1 when this node has no record of it. */
+static int64_t lease_left_ms(struct pfs_server *server, const char *name, uint64_t token)
+{
+	struct lease_timer *t = find_lease(server, name);
+	int64_t left;
+
+	if (!t || t->token != token)
+		return -1;
+	left = (int64_t)t->lease_ms - (mono_ns() - t->start_ns) / 1000000;
+	return left > 0 ? left : 0;
+}
+
+/* Every node: a lease started with a grant or was renewed. */
+static void on_lease_seen(void *ctx, const struct pfs_lease *lease)
+{
+	start_lease(ctx, lease->name, lease->token, lease->lease_ms);
+}
+
+static int restart_lease(const struct pfs_lock_entry *lock, void *data)
+{
+	struct pfs_server *server = data;
+	uint32_t lease_ms = lock->lease_ms ? lock->lease_ms : PFS_LOCK_DEFAULT_LEASE_MS;
+
+	start_lease(server, lock->name, lock->token, lease_ms);
+	if (pfs_store_is_timekeeper(server->store))
+		pfs_log(INFO, "lease of lock '%s' (token %" PRIu64 ") restarts with %u ms",
+			lock->name, lock->token, lease_ms);
 	return 0;
 }
 
-/* A new timekeeper restarts every lease from now: the holder's clock
- * is not known here, and a lease must never end early. */
+/* Remove the records of locks that are gone or changed hands. */
+static void drop_stale_leases(struct pfs_server *server)
+{
+	const struct pfs_tree *tree = pfs_store_tree(server->store);
+	struct lease_timer *t = server->timers, *next;
+	char path[sizeof(PFS_LOCK_DIR) + PFS_MAX_LOCK_NAME + 1];
+	struct pfs_stat st;
+
+	for (; t; t = next) {
+		next = t->next;
+		snprintf(path, sizeof(path), PFS_LOCK_DIR "/%s", t->name);
+		if (pfs_tree_stat(tree, path, &st) < 0 || st.version != t->token)
+			drop_lease(server, t->name);
+	}
+}
+
+/* Restart every lease from now: after a start, and when this node becomes
+ * the timekeeper, because the holder's clock is not known here and a
+ * lease must never end early. */
 static void restart_leases(struct pfs_server *server)
 {
-	struct restart_ctx ctx = {server, pfs_store_tree(server->store)};
-
-	pfs_tree_list(ctx.tree, PFS_LOCK_DIR, restart_lease, &ctx);
+	drop_stale_leases(server);
+	pfs_tree_locks(pfs_store_tree(server->store), restart_lease, server);
 }
 
 static void stop_lease_timers(struct pfs_server *server)
+{
+	for (struct lease_timer *t = server->timers; t; t = t->next)
+		disarm(t);
+}
+
+static void free_leases(struct pfs_server *server)
 {
 	while (server->timers) {
 		struct lease_timer *t = server->timers;
 
 		server->timers = t->next;
-		qb_loop_timer_del(server->loop, t->handle);
+		disarm(t);
 		free(t);
 	}
 }
 
 /* This node became the timekeeper (restart every lease) or stopped being
- * it (another node times the leases now). */
+ * it (another node times the leases now; the records stay for the list). */
 static void on_timekeeper(void *ctx, bool on)
 {
 	struct pfs_server *server = ctx;
@@ -830,11 +946,204 @@ static void on_timekeeper(void *ctx, bool on)
 		restart_leases(server);
 }
 
+static void holder_add(struct conn *conn, const char *name, uint64_t token)
+{
+	struct holder *h = calloc(1, sizeof(*h));
+
+	if (!h) {
+		pfs_log(ERR, "out of memory: client pid %d will not hear if lock '%s' is lost",
+			(int)conn->pid, name);
+		return;
+	}
+	h->conn = conn;
+	snprintf(h->name, sizeof(h->name), "%s", name);
+	h->token = token;
+	h->next = conn->server->holders;
+	conn->server->holders = h;
+}
+
+/* Forget the holder records of conn: the one of (name, token), or all of
+ * them when name is NULL. */
+static void holder_drop(struct conn *conn, const char *name, uint64_t token)
+{
+	struct holder **hp = &conn->server->holders;
+
+	while (*hp) {
+		struct holder *h = *hp;
+
+		if (h->conn != conn || (name && (strcmp(h->name, name) != 0 || h->token != token))) {
+			hp = &h->next;
+			continue;
+		}
+		*hp = h->next;
+		free(h);
+	}
+}
+
+/* Send PFS_EVENT_LOCK_LOST to the holder: op is the cause, path the lock
+ * name and version the token. */
+static void tell_lost(struct holder *h, const char *cause)
+{
+	uint8_t buf[sizeof(struct pfs_ipc_event) + PFS_MAX_LOCK_NAME + 32];
+	size_t len = pfs_watch_encode(buf, sizeof(buf), PFS_EVENT_LOCK_LOST, h->token, cause,
+				      h->name, NULL);
+	ssize_t rv = qb_ipcs_event_send(h->conn->c, buf, len);
+
+	if (rv < 0)
+		pfs_log(WARN, "telling client pid %d that lock '%s' (token %" PRIu64 ") is lost "
+			"failed: %s; it stops at its own deadline", (int)h->conn->pid, h->name,
+			h->token, strerror((int)-rv));
+	else
+		pfs_log(INFO, "lock '%s' (token %" PRIu64 ") of client pid %d is lost: %s", h->name,
+			h->token, (int)h->conn->pid, cause);
+}
+
+/* Tell every holder whose lock no longer has its token (all of them when
+ * all is true) that it is lost, and forget them. */
+static void check_holders(struct pfs_server *server, const char *cause, bool all)
+{
+	const struct pfs_tree *tree = pfs_store_tree(server->store);
+	char path[sizeof(PFS_LOCK_DIR) + PFS_MAX_LOCK_NAME + 1];
+	struct holder **hp = &server->holders;
+	struct pfs_stat st;
+
+	while (*hp) {
+		struct holder *h = *hp;
+
+		snprintf(path, sizeof(path), PFS_LOCK_DIR "/%s", h->name);
+		if (!all && pfs_tree_stat(tree, path, &st) == 0 && st.version == h->token) {
+			hp = &h->next;
+			continue;
+		}
+		tell_lost(h, cause);
+		*hp = h->next;
+		free(h);
+	}
+}
+
+/* A lock entry went away: forget its lease, tell a holder who lost it. */
+static void lock_event(struct pfs_server *server, const struct pfs_tree_event *ev)
+{
+	const char *name = ev->path + sizeof(PFS_LOCK_DIR);
+
+	if (strncmp(ev->path, PFS_LOCK_DIR "/", sizeof(PFS_LOCK_DIR)) != 0 ||
+	    (strcmp(ev->op, "expire") != 0 && strcmp(ev->op, "unlock") != 0))
+		return;
+	drop_lease(server, name);
+	check_holders(server, !strcmp(ev->op, "expire") ? "expired" : "released", false);
+}
+
+static int start_new_lease(const struct pfs_lock_entry *lock, void *data)
+{
+	struct lease_timer *t = find_lease(data, lock->name);
+
+	return t && t->token == lock->token ? 0 : restart_lease(lock, data);
+}
+
+/* The tree was replaced: leases of locks that are new here start now,
+ * the others go on. */
+static void locks_reloaded(struct pfs_server *server)
+{
+	drop_stale_leases(server);
+	pfs_tree_locks(pfs_store_tree(server->store), start_new_lease, server);
+	check_holders(server, "replaced", false);
+}
+
+static void on_quorum_lost(void *ctx)
+{
+	struct pfs_server *server = ctx;
+
+	if (server->holders)
+		pfs_log(NOTICE, "this node lost quorum: its lock holders lose their locks");
+	check_holders(server, "no-quorum", true);
+}
+
+struct lock_list_ctx {
+	struct pfs_server *server;
+	uint8_t *buf;
+	size_t len, cap;
+	struct pfs_ipc_lock *current; /* the entry whose waiters are added */
+};
+
+static int put_bytes(struct lock_list_ctx *ctx, const void *data, size_t len)
+{
+	if (ctx->len + len > ctx->cap)
+		return -EMSGSIZE;
+	memcpy(ctx->buf + ctx->len, data, len);
+	ctx->len += len;
+	return 0;
+}
+
+static int list_waiter(const struct pfs_tree_waiter *waiter, void *data)
+{
+	struct lock_list_ctx *ctx = data;
+	struct pfs_ipc_lock_waiter w = {0};
+	int rv;
+
+	w.node = waiter->node;
+	w.pid = waiter->pid;
+	w.node_name_len = (uint32_t)strlen(waiter->node_name);
+	rv = put_bytes(ctx, &w, sizeof(w));
+	if (rv == 0)
+		rv = put_bytes(ctx, waiter->node_name, w.node_name_len);
+	if (rv == 0)
+		ctx->current->nwaiters++;
+	return rv;
+}
+
+static int list_lock(const struct pfs_lock_entry *lock, void *data)
+{
+	struct lock_list_ctx *ctx = data;
+	struct pfs_ipc_lock l = {0};
+	size_t at = ctx->len;
+	int rv;
+
+	l.token = lock->token;
+	l.request_id = lock->request_id;
+	l.lease_left_ms = lease_left_ms(ctx->server, lock->name, lock->token);
+	l.node = lock->node;
+	l.pid = lock->pid;
+	l.lease_ms = lock->lease_ms;
+	l.mtime = lock->mtime;
+	l.name_len = (uint32_t)strlen(lock->name);
+	l.node_name_len = (uint32_t)strlen(lock->node_name);
+	rv = put_bytes(ctx, &l, sizeof(l));
+	if (rv == 0)
+		rv = put_bytes(ctx, lock->name, l.name_len);
+	if (rv == 0)
+		rv = put_bytes(ctx, lock->node_name, l.node_name_len);
+	if (rv < 0)
+		return rv;
+
+	/* The waiter count is patched into the entry as they are added. */
+	ctx->current = &l;
+	rv = pfs_tree_lock_waiters(pfs_store_tree(ctx->server->store), lock->name, list_waiter,
+				   ctx);
+	memcpy(ctx->buf + at, &l, sizeof(l));
+	return rv;
+}
+
+static void handle_lock_list(struct conn *conn, const struct pfs_request *req)
+{
+	struct lock_list_ctx ctx = {conn->server, conn->server->buf, 0,
+				    PFS_IPC_MAX_MSG - sizeof(struct pfs_ipc_res), NULL};
+	int rv = pfs_tree_locks(tree_of(conn), list_lock, &ctx);
+
+	if (rv < 0) {
+		respond_error(conn, req->op, rv, "cannot list the locks: %s",
+			      rv == -EMSGSIZE ? "too many locks and waiters for one response"
+					      : strerror(-rv));
+		return;
+	}
+	respond(conn, req->op, 0, NULL, pfs_tree_version(tree_of(conn)), 0, ctx.buf, ctx.len);
+}
+
 static const struct pfs_store_hooks server_hooks = {
 	.event = on_event,
-	.lease = on_lease,
 	.reloaded = on_reloaded,
 	.timekeeper = on_timekeeper,
+	.lease_seen = on_lease_seen,
+	.quorum_lost = on_quorum_lost,
 };
 
 /* libqb poll glue -------------------------------------------------------- */
@@ -917,8 +1226,7 @@ int pfs_server_start(qb_loop_t *loop, struct pfs_store *store, struct pfs_mirror
 		goto err_free;
 	}
 	pfs_store_set_hooks(store, &server_hooks, server);
-	if (pfs_store_is_timekeeper(store))
-		restart_leases(server);
+	restart_leases(server);
 	*out = server;
 	return 0;
 
@@ -939,7 +1247,13 @@ void pfs_server_stop(struct pfs_server *server)
 		qb_loop_timer_del(server->loop, server->flush_timer);
 		flush_mirror(server);
 	}
-	stop_lease_timers(server);
+	free_leases(server);
+	while (server->holders) {
+		struct holder *h = server->holders;
+
+		server->holders = h->next;
+		free(h);
+	}
 	free(server->buf);
 	free(server);
 }

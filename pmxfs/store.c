@@ -277,6 +277,8 @@ static void publish(struct pfs_store *store, struct round_item *items, size_t co
 	for (size_t i = 0; i < n && store->hooks.event; i++)
 		store->hooks.event(store->hooks_ctx, &events[i]);
 	leases = pfs_tree_leases(store->tree, &n);
+	for (size_t i = 0; i < n && store->hooks.lease_seen; i++)
+		store->hooks.lease_seen(store->hooks_ctx, &leases[i]);
 	for (size_t i = 0; i < n && store->hooks.lease && store->timekeeper; i++)
 		store->hooks.lease(store->hooks_ctx, &leases[i]);
 }
@@ -426,6 +428,12 @@ int pfs_store_replace_tree(struct pfs_store *store, struct pfs_tree *tree,
 	if (store->hooks.reloaded)
 		store->hooks.reloaded(store->hooks_ctx);
 	return 0;
+}
+
+void pfs_store_quorum_lost(struct pfs_store *store)
+{
+	if (store->hooks.quorum_lost)
+		store->hooks.quorum_lost(store->hooks_ctx);
 }
 
 void pfs_store_drop_node(struct pfs_store *store, uint32_t node)

@@ -52,6 +52,10 @@ struct pfs_store_hooks {
 	void (*lease)(void *ctx, const struct pfs_lease *lease); /* the timekeeper */
 	void (*reloaded)(void *ctx);                             /* tree replaced */
 	void (*timekeeper)(void *ctx, bool on); /* on: restart every lease; off: stop timers */
+	/* Every node, timekeeper or not: a lease started or was renewed. */
+	void (*lease_seen)(void *ctx, const struct pfs_lease *lease);
+	/* This node ended a sync without quorum: its lock holders lose their locks. */
+	void (*quorum_lost)(void *ctx);
 };
 
 struct pfs_store;
@@ -145,6 +149,10 @@ bool pfs_store_is_timekeeper(const struct pfs_store *store);
  */
 int pfs_store_replace_tree(struct pfs_store *store, struct pfs_tree *tree,
 			   const struct pfs_generation *gens, size_t ngens, char *errmsg);
+
+/* Tell the hooks that this node ended a sync without quorum (see
+ * pfs_store_hooks.quorum_lost). */
+void pfs_store_quorum_lost(struct pfs_store *store);
 
 /* Drop the status values and the lock waiters of a node that left. Call it
  * at the same point of the delivery order on every member. */

@@ -1002,12 +1002,13 @@ static void try_primary(struct pfs_sync *s)
 	send_msg(s, &m);
 }
 
-/* The sync ended without quorum: nothing held can be applied, and this
- * node stops timing leases (if it keeps time again later, it restarts
- * them). */
+/* The sync ended without quorum: nothing held can be applied, this node
+ * stops timing leases (if it keeps time again later, it restarts them),
+ * and the lock holders on this node are told that their locks are lost. */
 static void answer_not_quorate(struct pfs_sync *s)
 {
 	pfs_store_set_timekeeper(s->store, false);
+	pfs_store_quorum_lost(s->store);
 	held_fail_all(s, -EROFS, "cluster is not quorate: changes are disabled");
 	pfs_store_fail_unconfirmed(s->store, -EINPROGRESS,
 				   "outcome unknown: this node lost quorum before the change was "

@@ -104,6 +104,27 @@ struct pfs_lease {
 	uint32_t lease_ms;
 };
 
+/* A held lock as its entry in /priv/lock records it. */
+struct pfs_lock_entry {
+	char name[PFS_MAX_LOCK_NAME + 1];
+	uint64_t token;      /* the entry's version */
+	uint32_t mtime;      /* seconds, the sender's clock at the grant */
+	uint32_t node;       /* node id of the holder */
+	uint64_t request_id; /* the holder's ACQUIRE on its node */
+	uint32_t lease_ms;
+	uint32_t pid;        /* the holder's process id, 0 when unknown */
+	char node_name[PFS_MAX_NODE_NAME + 1]; /* "" when unknown */
+};
+
+/* A queued lock ACQUIRE. */
+struct pfs_tree_waiter {
+	uint32_t node;
+	uint32_t pid;        /* 0 when unknown */
+	char node_name[PFS_MAX_NODE_NAME + 1];
+	uint64_t request_id;
+	uint32_t lease_ms;
+};
+
 /*
  * Create an empty tree (only the root, version 0).
  * Errors: -ENOMEM.
@@ -214,6 +235,27 @@ void pfs_tree_status_drop(struct pfs_tree *tree, uint32_t node);
 /* Drop the queued lock ACQUIREs of a node that left (node 0: of every
  * node). */
 void pfs_tree_drop_waiters(struct pfs_tree *tree, uint32_t node);
+
+/*
+ * Parse the data of a lock entry into the holder fields of *lock: node,
+ * request_id, lease_ms, pid and node_name. Entries written before the pid
+ * and node name were recorded leave those two empty.
+ * Errors: -EBADMSG (not the layout apply writes).
+ */
+int pfs_tree_lock_parse(const char *data, struct pfs_lock_entry *lock);
+
+/*
+ * Call fn for each held lock in name order. An entry whose data does not
+ * parse is reported with its name and token only. A nonzero return of fn
+ * stops the walk and is returned.
+ */
+typedef int (*pfs_tree_lock_fn)(const struct pfs_lock_entry *lock, void *ctx);
+int pfs_tree_locks(const struct pfs_tree *tree, pfs_tree_lock_fn fn, void *ctx);
+
+/* Call fn for each queued ACQUIRE of the lock name, first in line first. */
+typedef int (*pfs_tree_waiter_fn)(const struct pfs_tree_waiter *waiter, void *ctx);
+int pfs_tree_lock_waiters(const struct pfs_tree *tree, const char *name, pfs_tree_waiter_fn fn,
+			  void *ctx);
 
 /*
  * Build the JSON of the virtual file name (".members", ".vmlist",

@@ -26,6 +26,8 @@ struct pfs__waiter {
 	uint32_t node;
 	uint64_t request_id;
 	uint32_t lease_ms;
+	uint32_t pid;
+	char node_name[PFS_MAX_NODE_NAME + 1];
 };
 
 struct pfs__status_value {

@@ -40,6 +40,12 @@ struct wire_lock_body {
 	uint64_t waiter_id;
 };
 
+/* The fields ACQUIRE adds after struct wire_lock_body. */
+struct wire_acquire_extra {
+	uint32_t pid;
+	uint32_t node_name_len;
+};
+
 struct wire_status_body {
 	uint32_t key_len;
 	uint32_t value_len;
@@ -52,11 +58,14 @@ _Static_assert(sizeof(struct wire_fs_body) == PFS_WIRE_FS_BODY_SIZE, "fs body si
 _Static_assert(offsetof(struct wire_fs_body, expected_version) == 16, "fs body version offset");
 _Static_assert(sizeof(struct wire_lock_body) == PFS_WIRE_LOCK_BODY_SIZE, "lock body size");
 _Static_assert(offsetof(struct wire_lock_body, waiter_id) == 16, "lock body waiter offset");
+_Static_assert(sizeof(struct wire_acquire_extra) == PFS_WIRE_ACQUIRE_EXTRA_SIZE,
+	       "acquire extra size");
 _Static_assert(sizeof(struct wire_status_body) == PFS_WIRE_STATUS_BODY_SIZE, "status body size");
 
 #define H(field) offsetof(struct wire_header, field)
 #define F(field) offsetof(struct wire_fs_body, field)
 #define L(field) offsetof(struct wire_lock_body, field)
+#define A(field) (PFS_WIRE_LOCK_BODY_SIZE + offsetof(struct wire_acquire_extra, field))
 
 void pfs__put_u16(uint8_t *p, uint16_t v)
 {
@@ -205,12 +214,19 @@ static int encode_fs(const struct pfs_msg *msg, uint8_t **out, size_t *out_len)
 static int encode_lock(const struct pfs_msg *msg, uint8_t **out, size_t *out_len)
 {
 	long name = str_len(msg->path, PFS_MAX_LOCK_NAME);
-	size_t total;
+	long node = 0;
+	size_t fixed = PFS_WIRE_LOCK_BODY_SIZE, total;
 	uint8_t *buf, *b;
 
 	if (name <= 0)
 		return -EINVAL;
-	total = PFS_WIRE_HEADER_SIZE + PFS_WIRE_LOCK_BODY_SIZE + (size_t)name;
+	if (msg->type == PFS_MSG_LOCK_ACQUIRE) {
+		node = str_len(msg->node_name, PFS_MAX_NODE_NAME);
+		if (node < 0)
+			return -EINVAL;
+		fixed += PFS_WIRE_ACQUIRE_EXTRA_SIZE;
+	}
+	total = PFS_WIRE_HEADER_SIZE + fixed + (size_t)name + (size_t)node;
 	buf = malloc(total);
 	if (!buf)
 		return -ENOMEM;
@@ -221,7 +237,13 @@ static int encode_lock(const struct pfs_msg *msg, uint8_t **out, size_t *out_len
 	pfs__put_u32(b + L(name_len), (uint32_t)name);
 	pfs__put_u64(b + L(token), msg->token);
 	pfs__put_u64(b + L(waiter_id), msg->waiter_id);
-	memcpy(b + PFS_WIRE_LOCK_BODY_SIZE, msg->path, (size_t)name);
+	if (msg->type == PFS_MSG_LOCK_ACQUIRE) {
+		pfs__put_u32(b + A(pid), msg->pid);
+		pfs__put_u32(b + A(node_name_len), (uint32_t)node);
+	}
+	memcpy(b + fixed, msg->path, (size_t)name);
+	if (node)
+		memcpy(b + fixed + name, msg->node_name, (size_t)node);
 	*out = buf;
 	*out_len = total;
 	return 0;
@@ -335,17 +357,31 @@ static int decode_fs(const uint8_t *b, size_t body_len, struct pfs_msg *msg)
 
 static int decode_lock(const uint8_t *b, size_t body_len, struct pfs_msg *msg)
 {
-	uint32_t name;
+	size_t fixed = PFS_WIRE_LOCK_BODY_SIZE;
+	uint32_t name, node = 0;
+	int rv;
 
-	if (body_len < PFS_WIRE_LOCK_BODY_SIZE)
+	if (msg->type == PFS_MSG_LOCK_ACQUIRE)
+		fixed += PFS_WIRE_ACQUIRE_EXTRA_SIZE;
+	if (body_len < fixed)
 		return -EBADMSG;
 	msg->lease_ms = pfs__get_u32(b + L(lease_ms));
 	name = pfs__get_u32(b + L(name_len));
 	msg->token = pfs__get_u64(b + L(token));
 	msg->waiter_id = pfs__get_u64(b + L(waiter_id));
-	if (name == 0 || name > PFS_MAX_LOCK_NAME || name != body_len - PFS_WIRE_LOCK_BODY_SIZE)
+	if (msg->type == PFS_MSG_LOCK_ACQUIRE) {
+		msg->pid = pfs__get_u32(b + A(pid));
+		node = pfs__get_u32(b + A(node_name_len));
+		if (node > PFS_MAX_NODE_NAME)
+			return -EBADMSG;
+	}
+	/* Both lengths are bounded first, so the sum cannot overflow. */
+	if (name == 0 || name > PFS_MAX_LOCK_NAME || (size_t)name + node != body_len - fixed)
 		return -EBADMSG;
-	return copy_str(b + PFS_WIRE_LOCK_BODY_SIZE, name, &msg->path);
+	rv = copy_str(b + fixed, name, &msg->path);
+	if (rv == 0 && node)
+		rv = copy_str(b + fixed + name, node, &msg->node_name);
+	return rv;
 }
 
 static int decode_status(const uint8_t *b, size_t body_len, struct pfs_msg *msg)
@@ -418,5 +454,6 @@ void pfs_msg_clear(struct pfs_msg *msg)
 	free((char *)msg->path);
 	free((char *)msg->path2);
 	free((char *)msg->data);
+	free((char *)msg->node_name);
 	memset(msg, 0, sizeof(*msg));
 }

@@ -36,6 +36,13 @@
  *                            writer's queued ACQUIRE to withdraw.
  *       24      name
  *
+ * ACQUIRE adds the holder's details between the fixed part and the name,
+ * so that every node can show who holds or waits for a lock:
+ *
+ *       24    4 pid          the requesting client's process id (0: unknown)
+ *       28    4 node name length (0..PFS_MAX_NODE_NAME; 0: unknown)
+ *       32      name, then the sender's node name
+ *
  * STATUS_SET body: key length (4), value length (4), key, value.
  *
  * A receiver rejects a message whose magic, version, type or lengths do
@@ -52,6 +59,7 @@
 #define PFS_WIRE_HEADER_SIZE 32
 #define PFS_WIRE_FS_BODY_SIZE 32
 #define PFS_WIRE_LOCK_BODY_SIZE 24
+#define PFS_WIRE_ACQUIRE_EXTRA_SIZE 8 /* pid and node name length */
 #define PFS_WIRE_STATUS_BODY_SIZE 8
 
 /* Limits shared by the wire format, the tree and the client API. */
@@ -59,6 +67,7 @@
 #define PFS_MAX_NAME 255             /* bytes, one path component */
 #define PFS_MAX_FILE_SIZE (1u << 20) /* 1 MiB per file */
 #define PFS_MAX_LOCK_NAME 128        /* bytes */
+#define PFS_MAX_NODE_NAME 63         /* bytes, a DNS label */
 #define PFS_MAX_STATUS_KEY 128       /* bytes */
 #define PFS_MAX_STATUS_VALUE (32u * 1024) /* bytes */
 #define PFS_WIRE_MAX_SIZE \
@@ -108,6 +117,8 @@ struct pfs_msg {
 	/* locks */
 	uint32_t lease_ms;
 	uint64_t waiter_id;
+	uint32_t pid;          /* ACQUIRE: the requesting client's pid */
+	const char *node_name; /* ACQUIRE: the sender's node name */
 };
 
 /* Return the name of a message type ("create", "lock-acquire"), or "?". */

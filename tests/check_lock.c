@@ -1,6 +1,7 @@
 /*
  * Tests of liblock against a real `pmxfs --local` daemon: acquire, busy
- * and queued locks, renewal timing, loss, fencing tokens and inspection.
+ * and queued locks, renewal timing, loss and loss notices, fencing tokens,
+ * inspection and the lock list.
  * Each test uses its own lock names, so all share one daemon.
  */
 #include "config.h"
@@ -79,6 +80,7 @@ START_TEST(test_lock_acquire_release)
 	ck_assert_uint_ne(info.node, 0);
 	ck_assert_uint_eq(info.lease_ms, LOCK_DEFAULT_LEASE_MS);
 	ck_assert_uint_gt(info.acquired, 0);
+	lock_info_clear(&info);
 
 	ck_assert_int_eq(lock_release(lock, errmsg), 0);
 	ck_assert_int_eq(lock_inspect(conn, "basic", &info, errmsg), -ENOENT);
@@ -211,6 +213,7 @@ START_TEST(test_lock_renewal_keeps_lock)
 	ck_assert_int_eq(lock_inspect(conn, "renewed", &info, errmsg), 0);
 	ck_assert_uint_eq(info.token, lock_token(lock));
 	ck_assert_uint_eq(info.lease_ms, LEASE_MS);
+	lock_info_clear(&info);
 	ck_assert_int_eq(lock_release(lock, errmsg), 0);
 	pfs_disconnect(conn);
 }
@@ -278,6 +281,7 @@ START_TEST(test_lock_lost_without_renewal)
 	ck_assert_int_eq(lock_time_left_ms(lock), 0);
 	ck_assert_int_eq(atomic_load(&lost_calls), 1);
 	ck_assert_int_le(atomic_load(&lost_at_ms) - stopped, limit + 250);
+	ck_assert_int_eq(lock_lost_cause(lock), LOCK_LOST_DEADLINE);
 	rv = lock_write(conn, lock, "/fenced", "b", 1, NULL, NULL, errmsg);
 	ck_assert_int_eq(kill(daemon_.pid, SIGCONT), 0);
 
@@ -344,20 +348,140 @@ START_TEST(test_lock_list_held)
 	ck_assert_int_eq(lock_acquire(NULL, "list-b", 5000, 0, NULL, NULL, &b, errmsg), 0);
 	ck_assert_int_eq(lock_list(conn, &infos, &count, errmsg), 0);
 	for (i = 0; i < count; i++) {
+		if (i > 0)
+			ck_assert_int_lt(strcmp(infos[i - 1].name, infos[i].name), 0);
 		if (!strcmp(infos[i].name, "list-a")) {
 			ck_assert_uint_eq(infos[i].token, lock_token(a));
+			ck_assert_uint_eq(infos[i].lease_ms, LOCK_DEFAULT_LEASE_MS);
 			seen |= 1;
 		} else if (!strcmp(infos[i].name, "list-b")) {
 			ck_assert_uint_eq(infos[i].token, lock_token(b));
 			ck_assert_uint_eq(infos[i].lease_ms, 5000);
+			ck_assert_int_gt(infos[i].lease_left_ms, 0);
+			ck_assert_int_le(infos[i].lease_left_ms, 5000);
 			seen |= 2;
+		} else {
+			continue;
 		}
+		ck_assert_uint_eq(infos[i].pid, (uint32_t)getpid());
+		ck_assert_str_eq(infos[i].node_name, "node1");
+		ck_assert_uint_eq(infos[i].nwaiters, 0);
 	}
 	ck_assert_int_eq(seen, 3);
-	free(infos);
+	lock_list_free(infos, count);
 	ck_assert_int_eq(lock_release(a, errmsg), 0);
 	ck_assert_int_eq(lock_release(b, errmsg), 0);
 	pfs_disconnect(conn);
+}
+END_TEST
+
+/* A waiter shows up in the list with its node and pid, first in line
+ * first, and lock_inspect() returns the same. */
+START_TEST(test_lock_list_waiters)
+{
+	struct waiter w1 = {.name = "queue", .timeout_ms = 5000};
+	struct waiter w2 = {.name = "queue", .timeout_ms = 5000};
+	struct pfs_conn *conn = connect_or_fail();
+	char errmsg[LOCK_ERRMSG_SIZE] = "";
+	struct lock_info info;
+	struct lock *holder = NULL;
+	int64_t start = now_ms();
+
+	ck_assert_int_eq(lock_acquire(NULL, "queue", 0, 0, NULL, NULL, &holder, errmsg), 0);
+	ck_assert_int_eq(pthread_create(&w1.thread, NULL, wait_for_lock, &w1), 0);
+	ck_assert_int_eq(pthread_create(&w2.thread, NULL, wait_for_lock, &w2), 0);
+	do {
+		memset(&info, 0, sizeof(info));
+		ck_assert_int_eq(lock_inspect(conn, "queue", &info, errmsg), 0);
+		if (info.nwaiters == 2)
+			break;
+		lock_info_clear(&info);
+		sleep_ms(20);
+	} while (now_ms() - start < 3000);
+
+	ck_assert_str_eq(info.name, "queue");
+	ck_assert_uint_eq(info.token, lock_token(holder));
+	ck_assert_uint_eq(info.pid, (uint32_t)getpid());
+	ck_assert_uint_eq(info.nwaiters, 2);
+	for (size_t i = 0; i < 2; i++) {
+		ck_assert_uint_eq(info.waiters[i].node, info.node);
+		ck_assert_uint_eq(info.waiters[i].pid, (uint32_t)getpid());
+		ck_assert_str_eq(info.waiters[i].node_name, "node1");
+	}
+	lock_info_clear(&info);
+	ck_assert_ptr_null(info.waiters);
+	ck_assert_uint_eq(info.nwaiters, 0);
+
+	ck_assert_int_eq(lock_release(holder, errmsg), 0);
+	pthread_join(w1.thread, NULL);
+	pthread_join(w2.thread, NULL);
+	ck_assert_int_eq(w1.rv, 0);
+	ck_assert_int_eq(w2.rv, 0);
+	ck_assert_int_eq(lock_inspect(conn, "queue", &info, errmsg), -ENOENT);
+	pfs_disconnect(conn);
+}
+END_TEST
+
+/* Another client releasing the lock with its token ends it for the
+ * holder at once, long before its deadline, through the loss notice. */
+START_TEST(test_lock_lost_notice_released)
+{
+	struct pfs_conn *conn = connect_or_fail();
+	char errmsg[LOCK_ERRMSG_SIZE] = "";
+	struct lock *lock = NULL;
+	int64_t released;
+
+	atomic_store(&lost_calls, 0);
+	ck_assert_int_eq(lock_acquire(NULL, "taken", 0, 0, on_lost, NULL, &lock, errmsg), 0);
+	ck_assert_int_eq(lock_lost_cause(lock), LOCK_LOST_NONE);
+	released = now_ms();
+	ck_assert_int_eq(pfs_lock_release(conn, "taken", lock_token(lock)), 0);
+	while (atomic_load(&lost_calls) == 0 && now_ms() - released < 5000)
+		sleep_ms(10);
+
+	ck_assert_int_eq(atomic_load(&lost_calls), 1);
+	ck_assert_int_lt(atomic_load(&lost_at_ms) - released, 1000);
+	ck_assert(!lock_held(lock));
+	ck_assert_int_eq(lock_lost_cause(lock), LOCK_LOST_RELEASED);
+	ck_assert_int_eq(lock_write(conn, lock, "/taken-write", "x", 1, NULL, NULL, errmsg),
+			 -ENOLCK);
+	ck_assert_int_eq(lock_release(lock, errmsg), -ENOLCK);
+	pfs_disconnect(conn);
+}
+END_TEST
+
+/* The daemon's notice itself: a lease that runs out is reported on the
+ * connection that acquired the lock, with its name, token and cause. */
+START_TEST(test_lock_lost_notice_expired)
+{
+	struct pfs_conn *conn = connect_or_fail();
+	struct pfs_event ev;
+	uint64_t token = 0;
+	int64_t sent = now_ms();
+
+	ck_assert_int_eq(pfs_lock_acquire(conn, "notice", LEASE_MS, 0, &token), 0);
+	ck_assert_int_eq(pfs_next_event(conn, &ev, 3 * LEASE_MS), 0);
+	ck_assert_int_ge(now_ms() - sent, LEASE_MS);
+	ck_assert_int_eq(ev.kind, PFS_EVENT_KIND_LOCK_LOST);
+	ck_assert_str_eq(ev.op, "expired");
+	ck_assert_str_eq(ev.path, "notice");
+	ck_assert_uint_eq(ev.version, token);
+	ck_assert_int_eq(pfs_next_event(conn, &ev, 100), -ETIMEDOUT);
+	pfs_disconnect(conn);
+}
+END_TEST
+
+START_TEST(test_lock_lost_cause_text)
+{
+	ck_assert_str_eq(lock_lost_cause_text(LOCK_LOST_NONE), "not lost");
+	ck_assert_str_eq(lock_lost_cause_text(LOCK_LOST_DEADLINE),
+			 "no renewal succeeded before the lease ran out");
+	ck_assert_str_eq(lock_lost_cause_text(LOCK_LOST_REFUSED), "a renewal was refused");
+	ck_assert_str_eq(lock_lost_cause_text(LOCK_LOST_EXPIRED), "its lease ran out");
+	ck_assert_str_eq(lock_lost_cause_text(LOCK_LOST_RELEASED), "another client released it");
+	ck_assert_str_eq(lock_lost_cause_text(LOCK_LOST_NO_QUORUM), "this node lost quorum");
+	ck_assert_str_eq(lock_lost_cause_text(LOCK_LOST_REPLACED), "a sync replaced it");
+	ck_assert_str_eq(lock_lost_cause_text((enum lock_lost_cause)99), "unknown cause");
 }
 END_TEST
 
@@ -378,6 +502,10 @@ static Suite *lock_suite(void)
 	tcase_add_test(tc, test_lock_lost_without_renewal);
 	tcase_add_test(tc, test_lock_write_token);
 	tcase_add_test(tc, test_lock_list_held);
+	tcase_add_test(tc, test_lock_list_waiters);
+	tcase_add_test(tc, test_lock_lost_notice_released);
+	tcase_add_test(tc, test_lock_lost_notice_expired);
+	tcase_add_test(tc, test_lock_lost_cause_text);
 	suite_add_tcase(s, tc);
 	return s;
 }

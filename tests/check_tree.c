@@ -222,6 +222,114 @@ START_TEST(test_pfs_tree_apply_write_token)
 }
 END_TEST
 
+/* Collects what pfs_tree_locks() and pfs_tree_lock_waiters() report. */
+static struct pfs_lock_entry seen_locks[4];
+static struct pfs_tree_waiter seen_waiters[4];
+static size_t nseen_locks, nseen_waiters;
+
+static int collect_lock(const struct pfs_lock_entry *lock, void *ctx)
+{
+	(void)ctx;
+	ck_assert_uint_lt(nseen_locks, 4);
+	seen_locks[nseen_locks++] = *lock;
+	return 0;
+}
+
+static int collect_waiter(const struct pfs_tree_waiter *waiter, void *ctx)
+{
+	(void)ctx;
+	ck_assert_uint_lt(nseen_waiters, 4);
+	seen_waiters[nseen_waiters++] = *waiter;
+	return 0;
+}
+
+static int acquire_as(const char *name, uint32_t writer, uint64_t request, uint32_t pid,
+		      const char *node_name, uint64_t waiter)
+{
+	struct pfs_msg m = {0};
+
+	m.type = PFS_MSG_LOCK_ACQUIRE;
+	m.writer = writer;
+	m.mtime = 3000;
+	m.path = name;
+	m.request_id = request;
+	m.lease_ms = 12000;
+	m.waiter_id = waiter;
+	m.pid = pid;
+	m.node_name = node_name;
+	return pfs_tree_apply(tree, &m, &res);
+}
+
+START_TEST(test_pfs_tree_locks_holders_waiters)
+{
+	nseen_locks = nseen_waiters = 0;
+	ck_assert_int_eq(pfs_tree_locks(tree, collect_lock, NULL), 0);
+	ck_assert_uint_eq(nseen_locks, 0);
+
+	ck_assert_int_eq(acquire_as("vm-1", 1, 10, 4711, "node1", 0), 0);
+	ck_assert_int_eq(acquire_as("vm-1", 2, 20, 4800, "node2", 1), 0);
+	ck_assert(res.queued);
+	ck_assert_int_eq(acquire_as("vm-1", 3, 30, 0, "", 1), 0);
+	ck_assert_int_eq(acquire_as("bad", 3, 31, 1, "no_dns", 0), -EINVAL);
+
+	ck_assert_int_eq(pfs_tree_locks(tree, collect_lock, NULL), 0);
+	ck_assert_uint_eq(nseen_locks, 1);
+	ck_assert_str_eq(seen_locks[0].name, "vm-1");
+	ck_assert_uint_eq(seen_locks[0].node, 1);
+	ck_assert_uint_eq(seen_locks[0].request_id, 10);
+	ck_assert_uint_eq(seen_locks[0].lease_ms, 12000);
+	ck_assert_uint_eq(seen_locks[0].pid, 4711);
+	ck_assert_str_eq(seen_locks[0].node_name, "node1");
+	ck_assert_uint_eq(seen_locks[0].mtime, 3000);
+	ck_assert_uint_gt(seen_locks[0].token, 0);
+
+	ck_assert_int_eq(pfs_tree_lock_waiters(tree, "vm-1", collect_waiter, NULL), 0);
+	ck_assert_uint_eq(nseen_waiters, 2);
+	ck_assert_uint_eq(seen_waiters[0].node, 2);
+	ck_assert_uint_eq(seen_waiters[0].pid, 4800);
+	ck_assert_str_eq(seen_waiters[0].node_name, "node2");
+	ck_assert_uint_eq(seen_waiters[1].node, 3);
+	ck_assert_uint_eq(seen_waiters[1].pid, 0);
+	ck_assert_str_eq(seen_waiters[1].node_name, "");
+
+	/* The first waiter's pid and node name move into the entry. */
+	ck_assert_int_eq(lock_op(PFS_MSG_LOCK_RELEASE, "vm-1", 1, 11, seen_locks[0].token, 0), 0);
+	nseen_locks = 0;
+	ck_assert_int_eq(pfs_tree_locks(tree, collect_lock, NULL), 0);
+	ck_assert_uint_eq(nseen_locks, 1);
+	ck_assert_uint_eq(seen_locks[0].pid, 4800);
+	ck_assert_str_eq(seen_locks[0].node_name, "node2");
+}
+END_TEST
+
+START_TEST(test_pfs_tree_lock_parse_layouts)
+{
+	struct pfs_lock_entry lock;
+
+	/* Entries written before the pid and node name were kept. */
+	memset(&lock, 0xff, sizeof(lock));
+	ck_assert_int_eq(pfs_tree_lock_parse("node 2\nrequest 7\nlease_ms 5000\n", &lock), 0);
+	ck_assert_uint_eq(lock.node, 2);
+	ck_assert_uint_eq(lock.request_id, 7);
+	ck_assert_uint_eq(lock.lease_ms, 5000);
+	ck_assert_uint_eq(lock.pid, 0);
+	ck_assert_str_eq(lock.node_name, "");
+
+	ck_assert_int_eq(pfs_tree_lock_parse("node 2\nrequest 7\nlease_ms 5000\npid 99\n"
+					     "node_name node-2\n", &lock), 0);
+	ck_assert_uint_eq(lock.pid, 99);
+	ck_assert_str_eq(lock.node_name, "node-2");
+	ck_assert_int_eq(pfs_tree_lock_parse("node 2\nrequest 7\nlease_ms 5000\npid 99\n"
+					     "node_name \n", &lock), 0);
+	ck_assert_str_eq(lock.node_name, "");
+
+	ck_assert_int_eq(pfs_tree_lock_parse("", &lock), -EBADMSG);
+	ck_assert_int_eq(pfs_tree_lock_parse("node x\n", &lock), -EBADMSG);
+	ck_assert_int_eq(pfs_tree_lock_parse("node 2\nrequest 7\nlease_ms 5000\nowner 3\n", &lock),
+			 -EBADMSG);
+}
+END_TEST
+
 START_TEST(test_pfs_tree_apply_limits)
 {
 	char *big = malloc(PFS_MAX_FILE_SIZE + 2);
@@ -621,6 +729,8 @@ int main(void)
 	tcase_add_test(tc, test_pfs_tree_apply_rename_guest_config_onto_file);
 	tcase_add_test(tc, test_pfs_tree_apply_lock_queue);
 	tcase_add_test(tc, test_pfs_tree_apply_lock_errors);
+	tcase_add_test(tc, test_pfs_tree_locks_holders_waiters);
+	tcase_add_test(tc, test_pfs_tree_lock_parse_layouts);
 	tcase_add_test(tc, test_pfs_tree_apply_status);
 	tcase_add_test(tc, test_pfs_tree_events_dirty);
 	tcase_add_test(tc, test_pfs_tree_digest_deterministic);

@@ -84,6 +84,56 @@ START_TEST(test_pfs_msg_encode_lock_roundtrip)
 }
 END_TEST
 
+START_TEST(test_pfs_msg_encode_acquire_roundtrip)
+{
+	struct pfs_msg in = {0}, out;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+
+	in.type = PFS_MSG_LOCK_ACQUIRE;
+	in.path = "storage-local";
+	in.lease_ms = 12000;
+	in.waiter_id = 1;
+	in.pid = 4711;
+	in.node_name = "node2";
+	roundtrip(&in, &out);
+	ck_assert_str_eq(out.path, "storage-local");
+	ck_assert_uint_eq(out.pid, 4711);
+	ck_assert_str_eq(out.node_name, "node2");
+	ck_assert_uint_eq(out.lease_ms, 12000);
+	pfs_msg_clear(&out);
+
+	/* The pid and the node name length sit between the fixed part and
+	 * the lock name, the node name after the lock name. */
+	ck_assert_int_eq(pfs_msg_encode(&in, &buf, &len), 0);
+	ck_assert_uint_eq(len, PFS_WIRE_HEADER_SIZE + PFS_WIRE_LOCK_BODY_SIZE +
+				       PFS_WIRE_ACQUIRE_EXTRA_SIZE + 13 + 5);
+	ck_assert_uint_eq(pfs__get_u32(buf + PFS_WIRE_HEADER_SIZE + 24), 4711);
+	ck_assert_uint_eq(pfs__get_u32(buf + PFS_WIRE_HEADER_SIZE + 28), 5);
+	ck_assert_int_eq(memcmp(buf + len - 5, "node2", 5), 0);
+
+	/* A node name length that does not add up, or above the limit. */
+	pfs__put_u32(buf + PFS_WIRE_HEADER_SIZE + 28, 6);
+	ck_assert_int_eq(pfs_msg_decode(buf, len, &out), -EBADMSG);
+	pfs__put_u32(buf + PFS_WIRE_HEADER_SIZE + 28, PFS_MAX_NODE_NAME + 1);
+	ck_assert_int_eq(pfs_msg_decode(buf, len, &out), -EBADMSG);
+	free(buf);
+
+	/* An unknown node name travels as length 0. */
+	in.node_name = NULL;
+	roundtrip(&in, &out);
+	ck_assert_ptr_null(out.node_name);
+	pfs_msg_clear(&out);
+
+	/* Only ACQUIRE carries the extra fields. */
+	in.type = PFS_MSG_LOCK_RENEW;
+	in.node_name = "node2";
+	ck_assert_int_eq(pfs_msg_encode(&in, &buf, &len), 0);
+	ck_assert_uint_eq(len, PFS_WIRE_HEADER_SIZE + PFS_WIRE_LOCK_BODY_SIZE + 13);
+	free(buf);
+}
+END_TEST
+
 START_TEST(test_pfs_msg_encode_status_roundtrip)
 {
 	struct pfs_msg in = {0}, out;
@@ -214,6 +264,7 @@ int main(void)
 	tcase_add_test(tc, test_pfs_msg_encode_write_roundtrip);
 	tcase_add_test(tc, test_pfs_msg_encode_rename_roundtrip);
 	tcase_add_test(tc, test_pfs_msg_encode_lock_roundtrip);
+	tcase_add_test(tc, test_pfs_msg_encode_acquire_roundtrip);
 	tcase_add_test(tc, test_pfs_msg_encode_status_roundtrip);
 	tcase_add_test(tc, test_pfs_msg_encode_invalid);
 	suite_add_tcase(s, tc);

@@ -75,6 +75,12 @@ tests_check_lock_LDADD = lock/liblock.la $(UNIT_LIBS) -lpthread
 tests_check_ctlock_SOURCES = tests/check_ctlock.c tests/lock_daemon.h tests/lock_daemon.c
 tests_check_ctlock_CFLAGS = $(UNIT_CFLAGS) -pthread
 tests_check_ctlock_LDADD = lock/liblock.la $(UNIT_LIBS) -lpthread
+
+# The liblock client that tests/cluster/lock-3node.test runs on each node.
+noinst_PROGRAMS += tests/lock_client
+tests_lock_client_SOURCES = tests/lock_client.c
+tests_lock_client_CFLAGS = $(AM_CFLAGS) -pthread
+tests_lock_client_LDADD = lock/liblock.la -lpthread
 # lock-end
 
 # ctmgr-begin: unit tests of libctmgr (LXC config, storage, options)
@@ -88,7 +94,16 @@ tests_check_storage_LDADD = ctmgr/libctmgr.la $(UNIT_LIBS)
 tests_check_options_SOURCES = tests/check_options.c
 tests_check_options_CFLAGS = $(UNIT_CFLAGS)
 tests_check_options_LDADD = ctmgr/libctmgr.la $(UNIT_LIBS)
+EXTRA_DIST += tests/data/lxcconf tests/data/storage
 # ctmgr-end
+
+# setup-begin: guest setup on fixture root file systems in tests/data/setup/
+check_PROGRAMS += tests/check_setup
+tests_check_setup_SOURCES = tests/check_setup.c
+tests_check_setup_CFLAGS = $(UNIT_CFLAGS)
+tests_check_setup_LDADD = ctmgr/libctsetup.la $(UNIT_LIBS) -lcrypt
+EXTRA_DIST += tests/data/setup
+# setup-end
 
 TESTS += $(check_PROGRAMS) tests/ctconf.test
 EXTRA_DIST += tests/ctconf.test
