@@ -88,6 +88,20 @@ tests_lock_client_CFLAGS = $(AM_CFLAGS) -pthread
 tests_lock_client_LDADD = lock/liblock.la -lpthread
 # lock-end
 
+# ctmgr-begin: unit tests of libctmgr (LXC config, storage, options)
+check_PROGRAMS += tests/check_lxcconf tests/check_storage tests/check_options
+tests_check_lxcconf_SOURCES = tests/check_lxcconf.c
+tests_check_lxcconf_CFLAGS = $(UNIT_CFLAGS) $(LXC_CFLAGS)
+tests_check_lxcconf_LDADD = ctmgr/libctmgr.la $(LXC_LIBS) $(UNIT_LIBS)
+tests_check_storage_SOURCES = tests/check_storage.c
+tests_check_storage_CFLAGS = $(UNIT_CFLAGS)
+tests_check_storage_LDADD = ctmgr/libctmgr.la $(UNIT_LIBS)
+tests_check_options_SOURCES = tests/check_options.c
+tests_check_options_CFLAGS = $(UNIT_CFLAGS)
+tests_check_options_LDADD = ctmgr/libctmgr.la $(UNIT_LIBS)
+EXTRA_DIST += tests/data/lxcconf tests/data/storage
+# ctmgr-end
+
 # setup-begin: guest setup on fixture root file systems in tests/data/setup/
 check_PROGRAMS += tests/check_setup
 tests_check_setup_SOURCES = tests/check_setup.c
