@@ -26,5 +26,13 @@ fuzz_fuzz_sync_msg_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer
 fuzz_fuzz_sync_msg_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
 fuzz_fuzz_sync_msg_LDADD = pmxfs/libpfscore.la
 # pmxfs-end
+
+# ctmgr-begin: storage.cfg, command-line options and LXC config generation
+noinst_PROGRAMS += fuzz/fuzz_ctmgr
+fuzz_fuzz_ctmgr_SOURCES = fuzz/fuzz_ctmgr.c
+fuzz_fuzz_ctmgr_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer
+fuzz_fuzz_ctmgr_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
+fuzz_fuzz_ctmgr_LDADD = ctmgr/libctmgr.la conf/libconf.la
+# ctmgr-end
 endif
 EXTRA_DIST += fuzz/corpus
