@@ -313,17 +313,31 @@ static void report_quorum(struct pfs_cpg *c)
 				c->expected_votes);
 }
 
+/* Pass each node's votes to the acknowledgement gate. NOTE: a quorum
+ * device's votes are not counted there. */
+static void report_votes(struct pfs_cpg *c, const uint32_t *ids, uint32_t n)
+{
+	struct votequorum_info info;
+
+	for (uint32_t i = 0; i < n && c->sync; i++)
+		if (votequorum_getinfo(c->vq, ids[i], &info) == CS_OK)
+			pfs_sync_set_votes(c->sync, ids[i], info.node_votes);
+}
+
 static void on_quorum(votequorum_handle_t handle, uint64_t context, uint32_t quorate,
 		      uint32_t nnodes, votequorum_node_t nodes[])
 {
 	struct pfs_cpg *c = vq_context(handle);
 	struct votequorum_info info;
+	uint32_t ids[PFS_SYNC_MAX_MEMBERS];
+	uint32_t n = 0;
 
 	(void)context;
-	(void)nnodes;
-	(void)nodes;
 	if (!c)
 		return;
+	for (uint32_t i = 0; i < nnodes && n < PFS_SYNC_MAX_MEMBERS; i++)
+		ids[n++] = nodes[i].nodeid;
+	report_votes(c, ids, n);
 	c->quorate = quorate != 0;
 	if (votequorum_getinfo(c->vq, c->node_id, &info) == CS_OK)
 		c->expected_votes = info.node_expected_votes;
@@ -336,10 +350,9 @@ static void on_nodelist(votequorum_handle_t handle, uint64_t context, votequorum
 	struct pfs_cpg *c = vq_context(handle);
 
 	(void)context;
-	(void)nnodes;
-	(void)nodes;
 	if (!c)
 		return;
+	report_votes(c, nodes, nnodes);
 	c->vq_ring = ring;
 	report_quorum(c);
 }
