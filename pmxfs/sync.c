@@ -3,7 +3,7 @@
  * protocol, the message formats and the full table of transitions.
  *
  * Invariants (numbered as in docs/sync.md; sync_check_invariants()
- * asserts them in --enable-debug builds):
+ * asserts 1, 2, 4 and 9 in --enable-debug builds):
  *  1. Change messages reach the store only in state PRIMARY: the batch is
  *     empty in every other state.
  *  2. Writes are sent only in PRIMARY; held writes exist only outside it.
@@ -11,27 +11,39 @@
  *  4. From UPDATE on, every member's summary is in and the source is a
  *     member chosen from the summaries alone.
  *  5. PRIMARY is entered only from SYNCED, after every digest matched.
+ *  7. Replies wait for confirmations from members with a majority of the
+ *     expected votes, each member weighted with its votequorum votes.
+ *  9. A member's chunked message is reassembled part by part in order,
+ *     checked against its SHA-256, and dropped with its round.
+ * 10. A round past its bound is abandoned through RESTART at one point of
+ *     the order, and its held writes are answered "busy, not applied".
+ * 11. A diverged member's changes and deletions go to lost+found.
  *
  *              confchg               all SUMMARY in
  *   START ------------> SUMMARY ----------------------> UPDATE
- *                        ^   ^                             |
- *        confchg, VERIFY |   | digest mismatch             | UPDATE and every LOST in
- *                        |   +---------------------- VERIFY
- *                        |                              | every DIGEST equal
- *                        +------ PRIMARY <------- SYNCED
+ *                        ^ ^ ^                             |
+ *        confchg, VERIFY | | | RESTART (past the bound,    | UPDATE and every LOST in
+ *                        | | |  also from UPDATE)          v
+ *                        | | +------------------------ VERIFY
+ *                        | +--- digest mismatch ---------- |
+ *                        |                                 | every DIGEST equal
+ *                        +------ PRIMARY <------------ SYNCED
  *                                  PRIMARY(ring) delivered
  *
- *   state    event                 function
- *   any      configuration change  pfs_sync_confchg()
- *   SUMMARY  SUMMARY               on_summary()
- *   UPDATE   UPDATE, LOST          on_update(), on_lost()
- *   VERIFY   DIGEST                on_digest()
- *   SYNCED   quorum                pfs_sync_quorum() -> try_primary()
- *   SYNCED   PRIMARY               on_primary()
- *   PRIMARY  change message        pfs_sync_deliver(), pfs_sync_flush()
- *   PRIMARY  CONFIRM               on_confirm()
- *   PRIMARY  VERIFY                on_verify()
- *   any      held write timed out  pfs_sync_tick()
+ *   state            event                 function
+ *   any              configuration change  pfs_sync_confchg()
+ *   any              CHUNK                 on_chunk(), then the message's handler
+ *   SUMMARY          SUMMARY               on_summary()
+ *   UPDATE           UPDATE, LOST          on_update(), on_lost()
+ *   VERIFY           DIGEST                on_digest()
+ *   SUMMARY..VERIFY  past the bound        pfs_sync_tick() sends RESTART
+ *   SUMMARY..VERIFY  RESTART               on_restart()
+ *   SYNCED           quorum                pfs_sync_quorum() -> try_primary()
+ *   SYNCED           PRIMARY               on_primary()
+ *   PRIMARY          change message        pfs_sync_deliver(), pfs_sync_flush()
+ *   PRIMARY          CONFIRM               on_confirm()
+ *   PRIMARY          VERIFY                on_verify()
+ *   any              held write timed out  pfs_sync_tick()
  */
 #include "config.h"
 
@@ -280,7 +292,7 @@ static bool sync_check_invariants(const struct pfs_sync *s)
 			return false;
 	}
 
-	/* 9: a reassembly holds the parts before chunk_next, fewer than all. */
+	/* 9: a reassembly contains the parts before chunk_next, fewer than all. */
 	for (size_t i = 0; i < s->nmembers; i++) {
 		const struct member *mb = &s->members[i];
 
@@ -1415,9 +1427,9 @@ static void chunk_drop(struct pfs_sync *s, struct member *mb, const struct pfs_s
 	chunk_reset(mb);
 }
 
-/* One part of a chunked message of the current round. The first part
- * starts a reassembly, the others must follow in order and describe the
- * same message; the last one checks the SHA-256 and delivers the message. */
+/* Add one part of a chunked message of the current round. Part 0 starts
+ * a reassembly, and every later part must be the next one of the same
+ * message. The last part checks the SHA-256 and hands the message on. */
 static int on_chunk(struct pfs_sync *s, struct member *mb, struct pfs_sync_msg *m)
 {
 	uint8_t digest[32];

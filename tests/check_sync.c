@@ -679,8 +679,8 @@ START_TEST(test_pfs_sync_msg_decode_rejects)
 END_TEST
 
 
-/* Fill node's tree with count small files under dir and big files of
- * 1 MiB each, through the group. */
+/* Create folder on node with count small files and big files of 1 MiB
+ * in it, through the group. */
 static void fill_tree(int node, const char *folder, int count, int big)
 {
 	struct call *calls = calloc((size_t)(count + big), sizeof(*calls));
@@ -942,8 +942,8 @@ START_TEST(test_pfs_sync_confchg_divergence_deletions)
 }
 END_TEST
 
-/* votes_case: node 1's change is released once members holding 3 of the
- * 4 expected votes confirmed it. */
+/* Count the CONFIRMs delivered before node 1's change is answered, with
+ * votes for nodes 1 to 3 and 4 expected votes. */
 static int confirms_until_reply(const uint32_t votes[3])
 {
 	struct call c;
