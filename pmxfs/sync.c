@@ -62,6 +62,7 @@
 #include "pmxfs/tree_internal.h"
 
 #define LOST_DIR "/lost+found"
+#define LOG_DELETIONS 20u /* recorded deletions logged one by one per member and round */
 
 struct member {
 	uint32_t id;
@@ -245,7 +246,7 @@ static int send_chunks(struct pfs_sync *s, enum pfs_sync_msg_type inner_type, co
 		if (rv == 0)
 			s->stats.chunks_sent++;
 	}
-	pfs_log(DEBUG, "sync message %d of %zu bytes sent as %" PRIu32 " chunks", inner_type, len,
+	pfs_log(INFO, "sync message %d of %zu bytes sent as %" PRIu32 " chunks", inner_type, len,
 		c.chunks);
 	return rv;
 }
@@ -1034,8 +1035,8 @@ static void store_lost(struct pfs_sync *s, struct pfs_tree *tree, const struct m
 
 /* Record one deletion of a diverged member: a note file for a file, a
  * directory for a directory, at lost+found/<node>/<start>.deleted/<path>. */
-static void store_deletion(struct pfs_sync *s, struct pfs_tree *tree, const struct member *mb,
-			   uint32_t start, const char *stamp, uint64_t inode)
+static bool store_deletion(struct pfs_sync *s, struct pfs_tree *tree, const struct member *mb,
+			   uint32_t start, const char *stamp, uint64_t inode, bool quiet)
 {
 	char path[PFS_MAX_PATH], note_path[PFS_MAX_PATH], note[PFS_MAX_PATH + 256];
 	struct pfs_stat st;
@@ -1043,13 +1044,13 @@ static void store_deletion(struct pfs_sync *s, struct pfs_tree *tree, const stru
 
 	if (pfs_tree_path_of(tree, inode, path, sizeof(path)) < 0 || !outside_lost(path) ||
 	    pfs_tree_stat(tree, path, &st) < 0)
-		return;
+		return false;
 	n = snprintf(note_path, sizeof(note_path), LOST_DIR "/%s/%s.deleted%s", mb->lost.node_name,
 		     stamp, path);
 	if (n < 0 || (size_t)n >= sizeof(note_path) || pfs_tree_check_path(note_path, NULL) < 0) {
 		pfs_log(ERR, "the deletion of %s by node %" PRIu32 " cannot be recorded under "
 			LOST_DIR ": the path is invalid or too long", path, mb->id);
-		return;
+		return false;
 	}
 	make_parents(tree, mb->id, start, note_path);
 	if (st.type == PFS_TYPE_DIR) {
@@ -1061,8 +1062,10 @@ static void store_deletion(struct pfs_sync *s, struct pfs_tree *tree, const stru
 		apply_one(tree, PFS_MSG_CREATE, mb->id, start, note_path, note, (uint32_t)n);
 	}
 	s->stats.deletions++;
-	pfs_log(ERR, "deletion of %s by diverged node %s was not kept; recorded as %s", path,
-		mb->lost.node_name, note_path);
+	if (!quiet)
+		pfs_log(ERR, "deletion of %s by diverged node %s was not kept; recorded as %s",
+			path, mb->lost.node_name, note_path);
+	return true;
 }
 
 /* Record what a diverged member deleted after the fork: the inodes at or
@@ -1073,6 +1076,7 @@ static void store_deletions(struct pfs_sync *s, struct pfs_tree *tree, const str
 			    const struct member *src)
 {
 	char stamp[32];
+	uint32_t count = 0;
 
 	format_stamp(src->summary.start_time, stamp);
 	for (uint32_t i = 0; i < src->summary.nhashes; i++) {
@@ -1080,8 +1084,14 @@ static void store_deletions(struct pfs_sync *s, struct pfs_tree *tree, const str
 
 		if (inode == 0 || inode > mb->fork || find_hash(&mb->summary, inode))
 			continue;
-		store_deletion(s, tree, mb, src->summary.start_time, stamp, inode);
+		if (store_deletion(s, tree, mb, src->summary.start_time, stamp, inode,
+				   count >= LOG_DELETIONS))
+			count++;
 	}
+	if (count > LOG_DELETIONS)
+		pfs_log(ERR, "%" PRIu32 " deletions of diverged node %s recorded under " LOST_DIR
+			"/%s/%s.deleted, %" PRIu32 " of them not logged one by one", count,
+			mb->lost.node_name, mb->lost.node_name, stamp, count - LOG_DELETIONS);
 }
 
 static int send_digest(struct pfs_sync *s)
@@ -1476,7 +1486,7 @@ static int on_chunk(struct pfs_sync *s, struct member *mb, struct pfs_sync_msg *
 			type, total, mb->id, m->chunks);
 		return 0;
 	}
-	pfs_log(DEBUG, "sync message %" PRIu16 " of %" PRIu64 " bytes from node %" PRIu32
+	pfs_log(INFO, "sync message %" PRIu16 " of %" PRIu64 " bytes from node %" PRIu32
 		" reassembled from %" PRIu32 " chunks", type, total, mb->id, m->chunks);
 	{
 		int rv = dispatch(s, mb->id, buf, (size_t)total, type);
