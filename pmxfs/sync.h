@@ -27,20 +27,24 @@
 #define PFS_SYNC_HEADER_SIZE 32
 /* LIMIT: the payload of one CHUNK. A sync message longer than this travels
  * as CHUNK messages. libcpg of corosync 3.1 fragments every message above
- * its IPC request size (1 MiB) minus 1024 bytes, and a fragmented message
- * is lost by a member that joins in the middle of it; chunks stay well
- * below that, so each one is a single CPG message. */
+ * its IPC request size (1 MiB) minus 1024 bytes, and a member that joins
+ * in the middle of a fragmented message drops it. Chunks stay well below
+ * that size, so each one is a single CPG message. */
 #define PFS_SYNC_CHUNK_SIZE (256u * 1024)
 #define PFS_SYNC_CHUNK_HEADER_SIZE 56 /* the fixed part of a CHUNK body */
-#define PFS_SYNC_MAX_BODY (256u * 1024 * 1024) /* LIMIT: the longest sync message */
+/* LIMIT: the longest sync message. An UPDATE of a tree at the store's
+ * limits is at most about 205 MiB (255-byte names). NOTE: a LOST of many
+ * entries with paths near 4096 bytes can exceed it. Its member then
+ * cannot send it, so the round restarts after every bound. */
+#define PFS_SYNC_MAX_BODY (256u * 1024 * 1024)
 #define PFS_SYNC_HOLD_MS 30000u               /* a held write waits at most this long */
 #define PFS_SYNC_MAX_HELD 4096u               /* held writes; more get -EAGAIN */
 #define PFS_SYNC_VERIFY_MS (10u * 60 * 1000)  /* period of verify rounds */
 #define PFS_SYNC_MAX_RESTARTS 5u              /* digest mismatches per ring */
 /* A round that is not done after PFS_SYNC_ROUND_MS plus one second per
  * PFS_SYNC_ROUND_RATE bytes of the members' trees is abandoned and
- * restarted; each timeout in a ring doubles the bound, at most
- * 2^PFS_SYNC_MAX_BACKOFF times. */
+ * restarted. Each timeout in a ring doubles the bound, up to
+ * 2^PFS_SYNC_MAX_BACKOFF times the first value. */
 #define PFS_SYNC_ROUND_MS 60000u
 #define PFS_SYNC_ROUND_RATE (4u * 1024 * 1024)
 #define PFS_SYNC_MAX_BACKOFF 4u
