@@ -396,6 +396,24 @@ static void tick_job(void *data)
 
 /* Setup ------------------------------------------------------------------------ */
 
+/* Warn when libcpg would fragment a CHUNK, because it sends fragments
+ * within the call and blocks the main loop (docs/sync.md, "Chunks"). */
+static void check_atomic_size(struct pfs_cpg *c)
+{
+	const uint32_t chunk = PFS_SYNC_HEADER_SIZE + PFS_SYNC_CHUNK_HEADER_SIZE +
+			       PFS_SYNC_CHUNK_SIZE;
+	uint32_t atomic = 0;
+
+	if (cpg_max_atomic_msgsize_get(c->cpg, &atomic) != CS_OK)
+		return;
+	if (atomic < chunk)
+		pfs_log(WARN, "CPG sends messages of at most %" PRIu32 " bytes unfragmented, less "
+			"than a sync chunk of %" PRIu32 " bytes: large syncs will block the daemon "
+			"while libcpg sends fragments", atomic, chunk);
+	else
+		pfs_log(DEBUG, "CPG sends messages of up to %" PRIu32 " bytes unfragmented", atomic);
+}
+
 int pfs_cpg_connect(qb_loop_t *loop, struct pfs_cpg **out, uint32_t *node_id, char *errmsg)
 {
 	static cpg_model_v1_data_t model = {
@@ -436,6 +454,7 @@ int pfs_cpg_connect(qb_loop_t *loop, struct pfs_cpg **out, uint32_t *node_id, ch
 	}
 	c->vq_open = true;
 	votequorum_context_set(c->vq, c);
+	check_atomic_size(c);
 	c->node_id = id;
 	*node_id = id;
 	*out = c;

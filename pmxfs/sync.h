@@ -26,10 +26,12 @@
 #define PFS_SYNC_VERSION 2
 #define PFS_SYNC_HEADER_SIZE 32
 /* LIMIT: the payload of one CHUNK. A sync message longer than this travels
- * as CHUNK messages. libcpg of corosync 3.1 fragments every message above
- * its IPC request size (1 MiB) minus 1024 bytes, and a member that joins
- * in the middle of a fragmented message drops it. Chunks stay well below
- * that size, so each one is a single CPG message. */
+ * as CHUNK messages. libcpg of corosync 3.1 sends a message above its IPC
+ * request size (1 MiB) minus 1024 bytes as fragments, synchronously: the
+ * caller blocks, and after 100 retries of 10 ms on a busy connection it
+ * gives up in the middle of the message. Chunks stay well below that
+ * size, so each one is a single CPG message that the daemon's send queue
+ * retries without blocking (pmxfs/cpg.c). */
 #define PFS_SYNC_CHUNK_SIZE (256u * 1024)
 #define PFS_SYNC_CHUNK_HEADER_SIZE 56 /* the fixed part of a CHUNK body */
 /* LIMIT: the longest sync message. An UPDATE of a tree at the store's

@@ -1060,7 +1060,7 @@ int main(void)
 	tcase_add_test(tc3, test_pfs_sync_confchg_divergence_deletions);
 	tcase_add_test(tc3, test_pfs_sync_set_votes_majority);
 	tcase_add_test(tc3, test_pfs_sync_set_votes_heavy_last);
-	tcase_set_timeout(tc3, 300);
+	tcase_set_timeout(tc3, 120);
 	suite_add_tcase(s, tc3);
 	tcase_add_checked_fixture(tc5, setup5, teardown);
 	tcase_add_test(tc5, test_pfs_sync_confchg_five_nodes_merge);
