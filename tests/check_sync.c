@@ -984,6 +984,43 @@ START_TEST(test_pfs_sync_set_votes_heavy_last)
 }
 END_TEST
 
+/* A tree at the store's limits (262128 entries, 127.25 MiB of data) joins
+ * an empty node. It takes about 30 s without valgrind, so main() adds it
+ * only when CHECK_SYNC_LIMITS is set. */
+START_TEST(test_pfs_sync_confchg_limits)
+{
+	static struct call calls[2000];
+	struct pfs_sync_stats src;
+	char path[64];
+	struct call c;
+
+	nodes[3].component = 1;
+	confchg(false, 0);
+	pump();
+	ck_assert_int_eq(submit(1, PFS_MSG_MKDIR, "/many", NULL, &c), 0);
+	pump();
+	for (int batch = 0; batch < 131; batch++) {
+		for (int i = 0; i < 2000; i++) {
+			snprintf(path, sizeof(path), "/many/f%d", batch * 2000 + i);
+			ck_assert_int_eq(submit(1, PFS_MSG_CREATE, path, "small", &calls[i]), 0);
+		}
+		pump_batch();
+		ck_assert_int_eq(calls[1999].rc, 0);
+	}
+	fill_tree(1, "/big", 0, 126);
+	ck_assert_uint_eq(pfs_tree_entry_count(pfs_store_tree(nodes[1].store)), 262128);
+
+	nodes[3].component = 0;
+	confchg(false, 0);
+	pump();
+	for (int i = 1; i <= 3; i++)
+		assert_state(i, PFS_SYNC_STATE_PRIMARY);
+	assert_digests_equal(1, 3);
+	pfs_sync_stats(nodes[1].sync, &src);
+	ck_assert_uint_gt(src.chunks_sent, 500);
+}
+END_TEST
+
 START_TEST(test_pfs_sync_msg_decode_chunk)
 {
 	struct pfs_sync_msg m = {0}, out;
@@ -1060,7 +1097,9 @@ int main(void)
 	tcase_add_test(tc3, test_pfs_sync_confchg_divergence_deletions);
 	tcase_add_test(tc3, test_pfs_sync_set_votes_majority);
 	tcase_add_test(tc3, test_pfs_sync_set_votes_heavy_last);
-	tcase_set_timeout(tc3, 120);
+	if (getenv("CHECK_SYNC_LIMITS"))
+		tcase_add_test(tc3, test_pfs_sync_confchg_limits);
+	tcase_set_timeout(tc3, getenv("CHECK_SYNC_LIMITS") ? 600 : 120);
 	suite_add_tcase(s, tc3);
 	tcase_add_checked_fixture(tc5, setup5, teardown);
 	tcase_add_test(tc5, test_pfs_sync_confchg_five_nodes_merge);
