@@ -985,8 +985,8 @@ START_TEST(test_pfs_sync_set_votes_heavy_last)
 END_TEST
 
 /* A tree at the store's limits (262128 entries, 127.25 MiB of data) joins
- * an empty node. It takes about 30 s without valgrind, so main() adds it
- * only when CHECK_SYNC_LIMITS is set. */
+ * an empty node. It is too slow for every run (and for valgrind), so
+ * main() adds it only when CHECK_SYNC_LIMITS is set. */
 START_TEST(test_pfs_sync_confchg_limits)
 {
 	static struct call calls[2000];
