@@ -1106,6 +1106,53 @@ static int send_digest(struct pfs_sync *s)
 	return rv;
 }
 
+static void count_status(uint32_t node, const char *key, const char *value, uint32_t len,
+			 void *arg)
+{
+	(void)node;
+	(void)key;
+	(void)value;
+	(void)len;
+	(*(uint32_t *)arg)++;
+}
+
+/* Return true when the UPDATE would leave this member as it is: the same
+ * tree digest, root metadata, history and status area as the source's.
+ * Rebuilding would then only rewrite the database and the mirror. */
+static bool same_as_source(const struct pfs_sync *s, const struct member *self,
+			   const struct member *src)
+{
+	const struct pfs_tree *tree = pfs_store_tree(s->store);
+	const struct pfs_sync_msg *mine = &self->summary, *theirs = &src->summary;
+	uint32_t writer, mtime, nstatus = 0;
+
+	if (memcmp(mine->digest, theirs->digest, 32) != 0 || mine->version != theirs->version ||
+	    mine->ngens != theirs->ngens)
+		return false;
+	for (uint32_t i = 0; i < mine->ngens; i++)
+		if (!same_gen(&mine->gens[i], &theirs->gens[i]) ||
+		    mine->gens[i].members != theirs->gens[i].members ||
+		    mine->gens[i].last_version != theirs->gens[i].last_version)
+			return false;
+	pfs__tree_root_meta(tree, &writer, &mtime);
+	if (writer != s->update.root_writer || mtime != s->update.root_mtime)
+		return false;
+
+	/* Equal counts and every source value present here: equal areas. */
+	pfs_tree_status_walk(tree, 0, count_status, &nstatus);
+	if (nstatus != s->update.nstatus)
+		return false;
+	for (uint32_t i = 0; i < s->update.nstatus; i++) {
+		const struct pfs_sync_status *sv = &s->update.status[i];
+		uint32_t len = 0;
+		const char *value = pfs_tree_status_get(tree, sv->node, sv->key, &len);
+
+		if (!value || len != sv->len || memcmp(value, sv->value, len) != 0)
+			return false;
+	}
+	return true;
+}
+
 /* UPDATE and every LOST are in: build and persist the tree, send DIGEST. */
 static int finish_update(struct pfs_sync *s)
 {
@@ -1124,6 +1171,11 @@ static int finish_update(struct pfs_sync *s)
 	s->state = PFS_SYNC_STATE_VERIFY;
 	if (s->source == s->node_id && !any_lost)
 		return send_digest(s);
+	if (!any_lost && same_as_source(s, member_of(s, s->node_id), src)) {
+		pfs_log(DEBUG, "tree, history and status area equal sync source %" PRIu32
+			"'s: nothing to rebuild", s->source);
+		return send_digest(s);
+	}
 
 	/* The source's tree, then the lost entries in node id order. */
 	rv = merge_tree(pfs_store_tree(s->store), s->source == s->node_id ? NULL : &s->update,

@@ -984,6 +984,54 @@ START_TEST(test_pfs_sync_set_votes_heavy_last)
 }
 END_TEST
 
+static void count_reload(void *ctx)
+{
+	(*(int *)ctx)++;
+}
+
+/* A round in which a member already has the source's tree, history and
+ * status area leaves its store alone; a member whose status area differs
+ * rebuilds and takes the source's over. */
+START_TEST(test_pfs_sync_confchg_unchanged_no_rebuild)
+{
+	struct pfs_store_hooks hooks = {0};
+	int reloads[MAX_NODES + 1] = {0};
+	struct pfs_msg m = {0};
+	uint32_t len = 0;
+	struct call c;
+
+	hooks.reloaded = count_reload;
+	for (int i = 1; i <= 3; i++)
+		pfs_store_set_hooks(nodes[i].store, &hooks, &reloads[i]);
+	confchg(false, 0);
+	pump();
+	ck_assert_int_eq(write_file(2, "/a", "x"), 0);
+	m.type = PFS_MSG_STATUS_SET;
+	m.path = "agent";
+	m.data = "up";
+	m.data_len = 2;
+	ck_assert_int_eq(pfs_store_submit(nodes[1].store, &m, on_done, &c, NULL), 0);
+	pump();
+	memset(reloads, 0, sizeof(reloads));
+
+	confchg(false, 0);
+	pump();
+	for (int i = 1; i <= 3; i++) {
+		assert_state(i, PFS_SYNC_STATE_PRIMARY);
+		ck_assert_int_eq(reloads[i], 0);
+	}
+
+	/* Node 3 loses node 1's status value: only node 3 rebuilds. */
+	pfs_store_drop_node(nodes[3].store, 1);
+	confchg(false, 0);
+	pump();
+	ck_assert_int_eq(reloads[3], 1);
+	ck_assert_int_eq(reloads[1] + reloads[2], 0);
+	ck_assert_ptr_nonnull(pfs_tree_status_get(pfs_store_tree(nodes[3].store), 1, "agent", &len));
+	assert_digests_equal(1, 3);
+}
+END_TEST
+
 /* A tree at the store's limits (262128 entries, 127.25 MiB of data) joins
  * an empty node. It is too slow for every run (and for valgrind), so
  * main() adds it only when CHECK_SYNC_LIMITS is set. */
@@ -1097,6 +1145,7 @@ int main(void)
 	tcase_add_test(tc3, test_pfs_sync_confchg_divergence_deletions);
 	tcase_add_test(tc3, test_pfs_sync_set_votes_majority);
 	tcase_add_test(tc3, test_pfs_sync_set_votes_heavy_last);
+	tcase_add_test(tc3, test_pfs_sync_confchg_unchanged_no_rebuild);
 	if (getenv("CHECK_SYNC_LIMITS"))
 		tcase_add_test(tc3, test_pfs_sync_confchg_limits);
 	tcase_set_timeout(tc3, getenv("CHECK_SYNC_LIMITS") ? 600 : 120);
