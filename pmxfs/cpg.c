@@ -347,17 +347,31 @@ static void report_quorum(struct pfs_cpg *c)
 				c->expected_votes);
 }
 
+/* Pass each node's votes to the acknowledgement gate. NOTE: a quorum
+ * device's votes are not counted there. */
+static void report_votes(struct pfs_cpg *c, const uint32_t *ids, uint32_t n)
+{
+	struct votequorum_info info;
+
+	for (uint32_t i = 0; i < n && c->sync; i++)
+		if (votequorum_getinfo(c->vq, ids[i], &info) == CS_OK)
+			pfs_sync_set_votes(c->sync, ids[i], info.node_votes);
+}
+
 static void on_quorum(votequorum_handle_t handle, uint64_t context, uint32_t quorate,
 		      uint32_t nnodes, votequorum_node_t nodes[])
 {
 	struct pfs_cpg *c = vq_context(handle);
 	struct votequorum_info info;
+	uint32_t ids[PFS_SYNC_MAX_MEMBERS];
+	uint32_t n = 0;
 
 	(void)context;
-	(void)nnodes;
-	(void)nodes;
 	if (!c)
 		return;
+	for (uint32_t i = 0; i < nnodes && n < PFS_SYNC_MAX_MEMBERS; i++)
+		ids[n++] = nodes[i].nodeid;
+	report_votes(c, ids, n);
 	c->quorate = quorate != 0;
 	if (votequorum_getinfo(c->vq, c->node_id, &info) == CS_OK)
 		c->expected_votes = info.node_expected_votes;
@@ -370,10 +384,9 @@ static void on_nodelist(votequorum_handle_t handle, uint64_t context, votequorum
 	struct pfs_cpg *c = vq_context(handle);
 
 	(void)context;
-	(void)nnodes;
-	(void)nodes;
 	if (!c)
 		return;
+	report_votes(c, nodes, nnodes);
 	c->vq_ring = ring;
 	report_quorum(c);
 }
@@ -417,6 +430,24 @@ static void tick_job(void *data)
 
 /* Setup ------------------------------------------------------------------------ */
 
+/* Warn when libcpg would fragment a CHUNK, because it sends fragments
+ * within the call and blocks the main loop (docs/sync.md, "Chunks"). */
+static void check_atomic_size(struct pfs_cpg *c)
+{
+	const uint32_t chunk = PFS_SYNC_HEADER_SIZE + PFS_SYNC_CHUNK_HEADER_SIZE +
+			       PFS_SYNC_CHUNK_SIZE;
+	uint32_t atomic = 0;
+
+	if (cpg_max_atomic_msgsize_get(c->cpg, &atomic) != CS_OK)
+		return;
+	if (atomic < chunk)
+		pfs_log(WARN, "CPG sends messages of at most %" PRIu32 " bytes unfragmented, less "
+			"than a sync chunk of %" PRIu32 " bytes: large syncs will block the daemon "
+			"while libcpg sends fragments", atomic, chunk);
+	else
+		pfs_log(DEBUG, "CPG sends messages of up to %" PRIu32 " bytes unfragmented", atomic);
+}
+
 int pfs_cpg_connect(qb_loop_t *loop, struct pfs_cpg **out, uint32_t *node_id, char *errmsg)
 {
 	static cpg_model_v1_data_t model = {
@@ -457,6 +488,7 @@ int pfs_cpg_connect(qb_loop_t *loop, struct pfs_cpg **out, uint32_t *node_id, ch
 	}
 	c->vq_open = true;
 	votequorum_context_set(c->vq, c);
+	check_atomic_size(c);
 	c->node_id = id;
 	*node_id = id;
 	*out = c;

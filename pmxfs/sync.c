@@ -3,7 +3,7 @@
  * protocol, the message formats and the full table of transitions.
  *
  * Invariants (numbered as in docs/sync.md; sync_check_invariants()
- * asserts them in --enable-debug builds):
+ * asserts 1, 2, 4 and 9 in --enable-debug builds):
  *  1. Change messages reach the store only in state PRIMARY: the batch is
  *     empty in every other state.
  *  2. Writes are sent only in PRIMARY; held writes exist only outside it.
@@ -11,27 +11,39 @@
  *  4. From UPDATE on, every member's summary is in and the source is a
  *     member chosen from the summaries alone.
  *  5. PRIMARY is entered only from SYNCED, after every digest matched.
+ *  7. Replies wait for confirmations from members with a majority of the
+ *     expected votes, each member weighted with its votequorum votes.
+ *  9. A member's chunked message is reassembled part by part in order,
+ *     checked against its SHA-256, and dropped with its round.
+ * 10. A round past its bound is abandoned through RESTART at one point of
+ *     the order, and its held writes are answered "busy, not applied".
+ * 11. A diverged member's changes and deletions go to lost+found.
  *
  *              confchg               all SUMMARY in
  *   START ------------> SUMMARY ----------------------> UPDATE
- *                        ^   ^                             |
- *        confchg, VERIFY |   | digest mismatch             | UPDATE and every LOST in
- *                        |   +---------------------- VERIFY
- *                        |                              | every DIGEST equal
- *                        +------ PRIMARY <------- SYNCED
+ *                        ^ ^ ^                             |
+ *        confchg, VERIFY | | | RESTART (past the bound,    | UPDATE and every LOST in
+ *                        | | |  also from UPDATE)          v
+ *                        | | +------------------------ VERIFY
+ *                        | +--- digest mismatch ---------- |
+ *                        |                                 | every DIGEST equal
+ *                        +------ PRIMARY <------------ SYNCED
  *                                  PRIMARY(ring) delivered
  *
- *   state    event                 function
- *   any      configuration change  pfs_sync_confchg()
- *   SUMMARY  SUMMARY               on_summary()
- *   UPDATE   UPDATE, LOST          on_update(), on_lost()
- *   VERIFY   DIGEST                on_digest()
- *   SYNCED   quorum                pfs_sync_quorum() -> try_primary()
- *   SYNCED   PRIMARY               on_primary()
- *   PRIMARY  change message        pfs_sync_deliver(), pfs_sync_flush()
- *   PRIMARY  CONFIRM               on_confirm()
- *   PRIMARY  VERIFY                on_verify()
- *   any      held write timed out  pfs_sync_tick()
+ *   state            event                 function
+ *   any              configuration change  pfs_sync_confchg()
+ *   any              CHUNK                 on_chunk(), then the message's handler
+ *   SUMMARY          SUMMARY               on_summary()
+ *   UPDATE           UPDATE, LOST          on_update(), on_lost()
+ *   VERIFY           DIGEST                on_digest()
+ *   SUMMARY..VERIFY  past the bound        pfs_sync_tick() sends RESTART
+ *   SUMMARY..VERIFY  RESTART               on_restart()
+ *   SYNCED           quorum                pfs_sync_quorum() -> try_primary()
+ *   SYNCED           PRIMARY               on_primary()
+ *   PRIMARY          change message        pfs_sync_deliver(), pfs_sync_flush()
+ *   PRIMARY          CONFIRM               on_confirm()
+ *   PRIMARY          VERIFY                on_verify()
+ *   any              held write timed out  pfs_sync_tick()
  */
 #include "config.h"
 
@@ -50,6 +62,7 @@
 #include "pmxfs/tree_internal.h"
 
 #define LOST_DIR "/lost+found"
+#define LOG_DELETIONS 20u /* recorded deletions logged one by one per member and round */
 
 struct member {
 	uint32_t id;
@@ -60,6 +73,21 @@ struct member {
 	struct pfs_sync_msg lost;
 	uint8_t digest[32];
 	uint64_t confirmed; /* CONFIRM count in the current primary component */
+
+	/* A chunked message of this member being reassembled (docs/sync.md,
+	 * "Chunks"): chunks are delivered in the member's send order, so
+	 * part next is the only one accepted. */
+	uint8_t *chunk_buf;
+	uint64_t chunk_total;
+	uint32_t chunk_next, chunk_count;
+	uint16_t chunk_type;
+	uint8_t chunk_digest[32];
+};
+
+/* votequorum's votes of one node. */
+struct node_votes {
+	uint32_t node;
+	uint32_t votes;
 };
 
 /* A write submitted while no primary component exists. */
@@ -105,7 +133,13 @@ struct pfs_sync {
 	uint64_t confirm_sent;
 	uint64_t last_verify_ms;
 	uint64_t round_start_ms; /* when the current round started */
-	bool stuck_logged;
+	uint64_t own_bytes;      /* this node's tree, as counted in the round bound */
+	uint64_t summary_bytes;  /* the trees of the summaries in so far */
+	uint32_t timeouts;       /* rounds abandoned in this ring */
+	bool restart_sent;
+
+	struct node_votes votes[PFS_SYNC_MAX_MEMBERS];
+	size_t nvotes;
 
 	/* change messages delivered, not yet passed to the store */
 	uint8_t **batch;
@@ -181,6 +215,42 @@ static int tree_digest(const struct pfs_tree *tree, uint8_t out[32])
 	return rv < 0 ? rv : hex_to_bytes(hex, out);
 }
 
+/* Send buf, an encoded message of inner_type, as CHUNK messages. */
+static int send_chunks(struct pfs_sync *s, enum pfs_sync_msg_type inner_type, const uint8_t *buf,
+		       size_t len)
+{
+	struct pfs_sync_msg c = {.type = PFS_SYNC_CHUNK};
+	unsigned int digest_len = 0;
+	int rv = 0;
+
+	if (!EVP_Digest(buf, len, c.digest, &digest_len, EVP_sha256(), NULL))
+		return -ENOMEM;
+	c.sender = s->node_id;
+	c.round = s->round;
+	c.inner_type = (uint16_t)inner_type;
+	c.chunks = pfs_sync_chunk_count(len);
+	c.total_len = len;
+	for (uint32_t i = 0; i < c.chunks && rv == 0; i++) {
+		uint64_t off = (uint64_t)i * PFS_SYNC_CHUNK_SIZE;
+		uint8_t *part = NULL;
+		size_t part_len = 0;
+
+		c.index = i;
+		c.payload = (uint8_t *)buf + off;
+		c.payload_len = (uint32_t)(len - off < PFS_SYNC_CHUNK_SIZE ? len - off
+									    : PFS_SYNC_CHUNK_SIZE);
+		rv = pfs_sync_msg_encode(&c, &part, &part_len);
+		if (rv == 0)
+			rv = s->transport.ops->mcast(s->transport.impl, part, part_len);
+		free(part);
+		if (rv == 0)
+			s->stats.chunks_sent++;
+	}
+	pfs_log(INFO, "sync message %d of %zu bytes sent as %" PRIu32 " chunks", inner_type, len,
+		c.chunks);
+	return rv;
+}
+
 static void send_msg(struct pfs_sync *s, struct pfs_sync_msg *m)
 {
 	uint8_t *buf = NULL;
@@ -190,7 +260,9 @@ static void send_msg(struct pfs_sync *s, struct pfs_sync_msg *m)
 	m->sender = s->node_id;
 	m->round = s->round;
 	rv = pfs_sync_msg_encode(m, &buf, &len);
-	if (rv == 0)
+	if (rv == 0 && pfs_sync_chunk_count(len))
+		rv = send_chunks(s, m->type, buf, len);
+	else if (rv == 0)
 		rv = s->transport.ops->mcast(s->transport.impl, buf, len);
 	free(buf);
 	if (rv < 0)
@@ -218,6 +290,17 @@ static bool sync_check_invariants(const struct pfs_sync *s)
 			self |= s->member_ids[i] == s->node_id;
 		}
 		if (!self)
+			return false;
+	}
+
+	/* 9: a reassembly contains the parts before chunk_next, fewer than all. */
+	for (size_t i = 0; i < s->nmembers; i++) {
+		const struct member *mb = &s->members[i];
+
+		if (!mb->chunk_buf)
+			continue;
+		if (mb->chunk_next == 0 || mb->chunk_next >= mb->chunk_count ||
+		    pfs_sync_chunk_count((size_t)mb->chunk_total) != mb->chunk_count)
 			return false;
 	}
 
@@ -421,6 +504,7 @@ static int send_summary(struct pfs_sync *s)
 	m.nhashes = hc.n;
 	m.version = pfs_tree_version(tree);
 	m.start_time = s->clock.wall(s->clock.ctx);
+	m.tree_bytes = pfs_tree_byte_count(tree);
 	rv = tree_digest(tree, m.digest);
 	if (rv == 0)
 		send_msg(s, &m);
@@ -428,14 +512,32 @@ static int send_summary(struct pfs_sync *s)
 	return rv;
 }
 
+static void chunk_reset(struct member *mb)
+{
+	free(mb->chunk_buf);
+	mb->chunk_buf = NULL;
+	mb->chunk_total = 0;
+	mb->chunk_next = mb->chunk_count = 0;
+	mb->chunk_type = 0;
+}
+
+/* The bytes a member's tree adds to the round bound. */
+static uint64_t bound_bytes(uint64_t data_bytes, uint64_t entries)
+{
+	return data_bytes + entries * PFS_SYNC_ENTRY_BYTES;
+}
+
 /* Start round s->round: forget the last one's messages, send SUMMARY. */
 static int start_round(struct pfs_sync *s)
 {
+	const struct pfs_tree *tree = pfs_store_tree(s->store);
+
 	for (size_t i = 0; i < s->nmembers; i++) {
 		struct member *mb = &s->members[i];
 
 		pfs_sync_msg_clear(&mb->summary);
 		pfs_sync_msg_clear(&mb->lost);
+		chunk_reset(mb);
 		mb->have_summary = mb->have_digest = mb->have_lost = mb->diverged = false;
 		mb->fork = 0;
 	}
@@ -446,7 +548,9 @@ static int start_round(struct pfs_sync *s)
 	s->source = 0;
 	s->state = PFS_SYNC_STATE_SUMMARY;
 	s->round_start_ms = now_ms(s);
-	s->stuck_logged = false;
+	s->own_bytes = bound_bytes(pfs_tree_byte_count(tree), pfs_tree_entry_count(tree));
+	s->summary_bytes = 0;
+	s->restart_sent = false;
 	s->stats.rounds++;
 	pfs_log(INFO, "sync round %" PRIu32 "/%" PRIu64 "/%" PRIu32 " started with %zu members",
 		s->round.ring_node, s->round.ring_seq, s->round.counter, s->nmembers);
@@ -562,6 +666,27 @@ static void collect_status(uint32_t node, const char *key, const char *value, ui
 	m->nstatus++;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Sort v and drop repeated values; return the new count. */
+static uint32_t sort_unique(uint64_t *v, uint32_t n)
+{
+	uint32_t out = 0;
+
+	if (n == 0)
+		return 0;
+	qsort(v, n, sizeof(*v), cmp_u64);
+	for (uint32_t i = 0; i < n; i++)
+		if (out == 0 || v[out - 1] != v[i])
+			v[out++] = v[i];
+	return out;
+}
+
 /* Source: send the entries some member lacks and the inodes to delete. */
 static int send_update(struct pfs_sync *s, const struct member *self)
 {
@@ -602,17 +727,14 @@ static int send_update(struct pfs_sync *s, const struct member *self)
 		e->data = st.type == PFS_TYPE_FILE ? (char *)(data ? data : "") : NULL;
 	}
 
-	/* Inodes that a member has and the source does not. */
+	/* Inodes that a member has and the source does not, each once. */
 	for (size_t j = 0; j < s->nmembers && rv == 0; j++) {
 		const struct pfs_sync_msg *theirs = &s->members[j].summary;
 
 		for (uint32_t i = 0; i < theirs->nhashes; i++) {
 			uint64_t inode = theirs->hashes[i].inode;
-			bool known = find_hash(&self->summary, inode) != NULL;
 
-			for (uint32_t k = 0; !known && k < m.ndeleted; k++)
-				known = m.deleted[k] == inode;
-			if (known)
+			if (find_hash(&self->summary, inode))
 				continue;
 			if (pfs__grow((void **)&m.deleted, &cap_del, m.ndeleted, sizeof(uint64_t)) < 0) {
 				rv = -ENOMEM;
@@ -621,6 +743,7 @@ static int send_update(struct pfs_sync *s, const struct member *self)
 			m.deleted[m.ndeleted++] = inode;
 		}
 	}
+	m.ndeleted = sort_unique(m.deleted, m.ndeleted);
 	m.version = pfs_tree_version(tree);
 	pfs__tree_root_meta(tree, &m.root_writer, &m.root_mtime);
 
@@ -720,6 +843,7 @@ static int on_summary(struct pfs_sync *s, struct member *mb, struct pfs_sync_msg
 	if (s->state != PFS_SYNC_STATE_SUMMARY || mb->have_summary)
 		return 0;
 	qsort(m->hashes, m->nhashes, sizeof(*m->hashes), cmp_hash);
+	s->summary_bytes += bound_bytes(m->tree_bytes, m->nhashes);
 	mb->summary = *m;
 	memset(m, 0, sizeof(*m));
 	mb->have_summary = true;
@@ -761,21 +885,28 @@ static int on_summary(struct pfs_sync *s, struct member *mb, struct pfs_sync_msg
 
 /* Building the synced tree ------------------------------------------------ */
 
+static int cmp_entry(const void *a, const void *b)
+{
+	const struct pfs_sync_entry *x = a, *y = b;
+
+	return x->inode < y->inode ? -1 : x->inode > y->inode;
+}
+
+/* Entries and deleted inodes of an UPDATE are sorted by on_update(). */
 static const struct pfs_sync_entry *update_entry(const struct pfs_sync_msg *u, uint64_t inode)
 {
-	/* LIMIT: a linear search; UPDATE carries only the differing entries. */
-	for (uint32_t i = 0; u && i < u->nentries; i++)
-		if (u->entries[i].inode == inode)
-			return &u->entries[i];
-	return NULL;
+	struct pfs_sync_entry key = {.inode = inode};
+
+	if (!u || !u->nentries)
+		return NULL;
+	return bsearch(&key, u->entries, u->nentries, sizeof(key), cmp_entry);
 }
 
 static bool update_deletes(const struct pfs_sync_msg *u, uint64_t inode)
 {
-	for (uint32_t i = 0; u && i < u->ndeleted; i++)
-		if (u->deleted[i] == inode)
-			return true;
-	return false;
+	if (!u || !u->ndeleted)
+		return false;
+	return bsearch(&inode, u->deleted, u->ndeleted, sizeof(inode), cmp_u64) != NULL;
 }
 
 struct merge_ctx {
@@ -867,16 +998,22 @@ static void make_parents(struct pfs_tree *tree, uint32_t writer, uint32_t mtime,
 	}
 }
 
+static void format_stamp(uint32_t start, char stamp[32])
+{
+	time_t t = (time_t)start;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(stamp, 32, "%Y%m%d-%H%M%S", &tm);
+}
+
 /* Store a diverged member's entries under lost+found/<node>/<start>/. */
 static void store_lost(struct pfs_sync *s, struct pfs_tree *tree, const struct member *mb,
 		       uint32_t start)
 {
 	char stamp[32], path[PFS_MAX_PATH];
-	time_t t = (time_t)start;
-	struct tm tm;
 
-	gmtime_r(&t, &tm);
-	strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
+	format_stamp(start, stamp);
 	for (uint32_t i = 0; i < mb->lost.nentries; i++) {
 		const struct pfs_sync_entry *e = &mb->lost.entries[i];
 		int n = snprintf(path, sizeof(path), LOST_DIR "/%s/%s%s", mb->lost.node_name, stamp,
@@ -896,6 +1033,67 @@ static void store_lost(struct pfs_sync *s, struct pfs_tree *tree, const struct m
 	}
 }
 
+/* Record one deletion of a diverged member: a note file for a file, a
+ * directory for a directory, at lost+found/<node>/<start>.deleted/<path>. */
+static bool store_deletion(struct pfs_sync *s, struct pfs_tree *tree, const struct member *mb,
+			   uint32_t start, const char *stamp, uint64_t inode, bool quiet)
+{
+	char path[PFS_MAX_PATH], note_path[PFS_MAX_PATH], note[PFS_MAX_PATH + 256];
+	struct pfs_stat st;
+	int n;
+
+	if (pfs_tree_path_of(tree, inode, path, sizeof(path)) < 0 || !outside_lost(path) ||
+	    pfs_tree_stat(tree, path, &st) < 0)
+		return false;
+	n = snprintf(note_path, sizeof(note_path), LOST_DIR "/%s/%s.deleted%s", mb->lost.node_name,
+		     stamp, path);
+	if (n < 0 || (size_t)n >= sizeof(note_path) || pfs_tree_check_path(note_path, NULL) < 0) {
+		pfs_log(ERR, "the deletion of %s by node %" PRIu32 " cannot be recorded under "
+			LOST_DIR ": the path is invalid or too long", path, mb->id);
+		return false;
+	}
+	make_parents(tree, mb->id, start, note_path);
+	if (st.type == PFS_TYPE_DIR) {
+		apply_one(tree, PFS_MSG_MKDIR, mb->id, start, note_path, NULL, 0);
+	} else {
+		n = snprintf(note, sizeof(note), "node %s deleted %s after version %" PRIu64
+			     "; the synced tree keeps it at version %" PRIu64 "\n",
+			     mb->lost.node_name, path, mb->fork, st.version);
+		apply_one(tree, PFS_MSG_CREATE, mb->id, start, note_path, note, (uint32_t)n);
+	}
+	s->stats.deletions++;
+	if (!quiet)
+		pfs_log(ERR, "deletion of %s by diverged node %s was not kept; recorded as %s",
+			path, mb->lost.node_name, note_path);
+	return true;
+}
+
+/* Record what a diverged member deleted after the fork: the inodes at or
+ * below the fork that the source has and the member lacks. They existed
+ * in the shared history, so the member deleted them (a rename keeps the
+ * inode). tree is the source's tree, the same on every member. */
+static void store_deletions(struct pfs_sync *s, struct pfs_tree *tree, const struct member *mb,
+			    const struct member *src)
+{
+	char stamp[32];
+	uint32_t count = 0;
+
+	format_stamp(src->summary.start_time, stamp);
+	for (uint32_t i = 0; i < src->summary.nhashes; i++) {
+		uint64_t inode = src->summary.hashes[i].inode;
+
+		if (inode == 0 || inode > mb->fork || find_hash(&mb->summary, inode))
+			continue;
+		if (store_deletion(s, tree, mb, src->summary.start_time, stamp, inode,
+				   count >= LOG_DELETIONS))
+			count++;
+	}
+	if (count > LOG_DELETIONS)
+		pfs_log(ERR, "%" PRIu32 " deletions of diverged node %s recorded under " LOST_DIR
+			"/%s/%s.deleted, %" PRIu32 " of them not logged one by one", count,
+			mb->lost.node_name, mb->lost.node_name, stamp, count - LOG_DELETIONS);
+}
+
 static int send_digest(struct pfs_sync *s)
 {
 	struct pfs_sync_msg m = {.type = PFS_SYNC_DIGEST};
@@ -906,6 +1104,53 @@ static int send_digest(struct pfs_sync *s)
 	if (rv == 0)
 		send_msg(s, &m);
 	return rv;
+}
+
+static void count_status(uint32_t node, const char *key, const char *value, uint32_t len,
+			 void *arg)
+{
+	(void)node;
+	(void)key;
+	(void)value;
+	(void)len;
+	(*(uint32_t *)arg)++;
+}
+
+/* Return true when the UPDATE would leave this member as it is: the same
+ * tree digest, root metadata, history and status area as the source's.
+ * Rebuilding would then only rewrite the database and the mirror. */
+static bool same_as_source(const struct pfs_sync *s, const struct member *self,
+			   const struct member *src)
+{
+	const struct pfs_tree *tree = pfs_store_tree(s->store);
+	const struct pfs_sync_msg *mine = &self->summary, *theirs = &src->summary;
+	uint32_t writer, mtime, nstatus = 0;
+
+	if (memcmp(mine->digest, theirs->digest, 32) != 0 || mine->version != theirs->version ||
+	    mine->ngens != theirs->ngens)
+		return false;
+	for (uint32_t i = 0; i < mine->ngens; i++)
+		if (!same_gen(&mine->gens[i], &theirs->gens[i]) ||
+		    mine->gens[i].members != theirs->gens[i].members ||
+		    mine->gens[i].last_version != theirs->gens[i].last_version)
+			return false;
+	pfs__tree_root_meta(tree, &writer, &mtime);
+	if (writer != s->update.root_writer || mtime != s->update.root_mtime)
+		return false;
+
+	/* Equal counts and every source value present here: equal areas. */
+	pfs_tree_status_walk(tree, 0, count_status, &nstatus);
+	if (nstatus != s->update.nstatus)
+		return false;
+	for (uint32_t i = 0; i < s->update.nstatus; i++) {
+		const struct pfs_sync_status *sv = &s->update.status[i];
+		uint32_t len = 0;
+		const char *value = pfs_tree_status_get(tree, sv->node, sv->key, &len);
+
+		if (!value || len != sv->len || memcmp(value, sv->value, len) != 0)
+			return false;
+	}
+	return true;
 }
 
 /* UPDATE and every LOST are in: build and persist the tree, send DIGEST. */
@@ -926,6 +1171,11 @@ static int finish_update(struct pfs_sync *s)
 	s->state = PFS_SYNC_STATE_VERIFY;
 	if (s->source == s->node_id && !any_lost)
 		return send_digest(s);
+	if (!any_lost && same_as_source(s, member_of(s, s->node_id), src)) {
+		pfs_log(DEBUG, "tree, history and status area equal sync source %" PRIu32
+			"'s: nothing to rebuild", s->source);
+		return send_digest(s);
+	}
 
 	/* The source's tree, then the lost entries in node id order. */
 	rv = merge_tree(pfs_store_tree(s->store), s->source == s->node_id ? NULL : &s->update,
@@ -936,9 +1186,12 @@ static int finish_update(struct pfs_sync *s)
 		return send_digest(s);
 	}
 	pfs_tree_round_begin(tree);
-	for (size_t i = 0; i < s->nmembers; i++)
-		if (s->members[i].diverged)
-			store_lost(s, tree, &s->members[i], src->summary.start_time);
+	for (size_t i = 0; i < s->nmembers; i++) {
+		if (!s->members[i].diverged)
+			continue;
+		store_lost(s, tree, &s->members[i], src->summary.start_time);
+		store_deletions(s, tree, &s->members[i], src);
+	}
 
 	/* The source's status area, which the rebuilt tree lacks. */
 	for (uint32_t i = 0; i < s->update.nstatus; i++) {
@@ -973,6 +1226,8 @@ static int on_update(struct pfs_sync *s, struct member *mb, struct pfs_sync_msg 
 {
 	if (s->state != PFS_SYNC_STATE_UPDATE || mb->id != s->source || s->have_update)
 		return 0;
+	qsort(m->entries, m->nentries, sizeof(*m->entries), cmp_entry);
+	m->ndeleted = sort_unique(m->deleted, m->ndeleted);
 	s->update = *m;
 	memset(m, 0, sizeof(*m));
 	s->have_update = true;
@@ -1100,6 +1355,7 @@ static int on_primary(struct pfs_sync *s, struct member *mb, struct pfs_sync_msg
 
 	s->state = PFS_SYNC_STATE_PRIMARY;
 	s->restarts = 0;
+	s->timeouts = 0;
 	s->primary_base = pfs_store_delivered(s->store);
 	s->confirm_sent = 0;
 	for (size_t i = 0; i < s->nmembers; i++)
@@ -1124,33 +1380,77 @@ static int on_primary(struct pfs_sync *s, struct member *mb, struct pfs_sync_msg
 	return 0;
 }
 
+static uint32_t votes_of(const struct pfs_sync *s, uint32_t node)
+{
+	for (size_t i = 0; i < s->nvotes; i++)
+		if (s->votes[i].node == node)
+			return s->votes[i].votes;
+	return 1;
+}
+
+/* A member's confirmation count and its votes. */
+struct confirmation {
+	uint64_t count;
+	uint32_t votes;
+};
+
+static int cmp_confirmation_desc(const void *a, const void *b)
+{
+	const struct confirmation *x = a, *y = b;
+
+	return x->count > y->count ? -1 : x->count < y->count;
+}
+
 static int on_confirm(struct pfs_sync *s, struct member *mb, struct pfs_sync_msg *m)
 {
-	uint64_t sorted[PFS_SYNC_MAX_MEMBERS];
-	uint32_t expected, needed;
+	struct confirmation c[PFS_SYNC_MAX_MEMBERS];
+	uint64_t expected, needed, total = 0, sum = 0;
 
 	if (s->state != PFS_SYNC_STATE_PRIMARY)
 		return 0;
 	if (m->count > mb->confirmed)
 		mb->confirmed = m->count;
 
-	/* LIMIT: one vote per node. A majority of the expected votes must
-	 * have confirmed a delivery before its reply goes out. */
-	expected = s->expected_votes > s->nmembers ? s->expected_votes : (uint32_t)s->nmembers;
+	/* Members holding a majority of the expected votes must have
+	 * confirmed a delivery before its reply goes out: walk the members
+	 * from the highest count down until their votes reach it. */
+	for (size_t i = 0; i < s->nmembers; i++) {
+		c[i].count = s->members[i].confirmed;
+		c[i].votes = votes_of(s, s->members[i].id);
+		total += c[i].votes;
+	}
+	expected = s->expected_votes > total ? s->expected_votes : total;
 	needed = expected / 2 + 1;
-	if (needed > s->nmembers)
-		return 0;
-	for (size_t i = 0; i < s->nmembers; i++)
-		sorted[i] = s->members[i].confirmed;
-	for (size_t i = 1; i < s->nmembers; i++)
-		for (size_t j = i; j > 0 && sorted[j - 1] < sorted[j]; j--) {
-			uint64_t t = sorted[j];
-
-			sorted[j] = sorted[j - 1];
-			sorted[j - 1] = t;
+	qsort(c, s->nmembers, sizeof(c[0]), cmp_confirmation_desc);
+	for (size_t i = 0; i < s->nmembers; i++) {
+		sum += c[i].votes;
+		if (sum >= needed) {
+			pfs_store_release(s->store, s->primary_base + c[i].count);
+			break;
 		}
-	pfs_store_release(s->store, s->primary_base + sorted[needed - 1]);
+	}
 	return 0;
+}
+
+/* A member's round took longer than its bound: every member abandons it
+ * here, at the same point of the order, and starts the next one. */
+static int on_restart(struct pfs_sync *s, struct member *mb, struct pfs_sync_msg *m)
+{
+	(void)m;
+	if (s->state < PFS_SYNC_STATE_SUMMARY || s->state > PFS_SYNC_STATE_VERIFY)
+		return 0;
+	s->stats.timeouts++;
+	pfs_log(WARN, "sync round %" PRIu32 "/%" PRIu64 "/%" PRIu32 " abandoned in state %s after "
+		"%" PRIu64 " ms: node %" PRIu32 " saw it pass its bound of %" PRIu64 " ms; "
+		"starting the next round", s->round.ring_node, s->round.ring_seq, s->round.counter,
+		pfs_sync_state_name(s->state), now_ms(s) - s->round_start_ms, mb->id,
+		pfs_sync_round_bound_ms(s));
+	held_fail_all(s, -EAGAIN, "busy, not applied: the sync round timed out before the change "
+		      "was sent");
+	if (s->timeouts < PFS_SYNC_MAX_BACKOFF)
+		s->timeouts++;
+	s->round.counter++;
+	return start_round(s);
 }
 
 static int on_verify(struct pfs_sync *s, struct member *mb, struct pfs_sync_msg *m)
@@ -1174,15 +1474,95 @@ static const handler_fn handlers[PFS_SYNC_TYPE_MAX + 1] = {
 	[PFS_SYNC_PRIMARY] = on_primary,
 	[PFS_SYNC_CONFIRM] = on_confirm,
 	[PFS_SYNC_VERIFY] = on_verify,
+	[PFS_SYNC_RESTART] = on_restart,
 };
 
-static int dispatch(struct pfs_sync *s, uint32_t sender, const uint8_t *buf, size_t len)
+static int dispatch(struct pfs_sync *s, uint32_t sender, const uint8_t *buf, size_t len,
+		    uint16_t want_type);
+
+static void chunk_drop(struct pfs_sync *s, struct member *mb, const struct pfs_sync_msg *m,
+		       const char *why)
+{
+	s->stats.chunks_dropped++;
+	pfs_log(WARN, "chunk %" PRIu32 " of %" PRIu32 " from node %" PRIu32 " in round %" PRIu32
+		"/%" PRIu64 "/%" PRIu32 " dropped with its message: %s", m->index, m->chunks,
+		mb->id, s->round.ring_node, s->round.ring_seq, s->round.counter, why);
+	chunk_reset(mb);
+}
+
+/* Add one part of a chunked message of the current round. Part 0 starts
+ * a reassembly, and every later part must be the next one of the same
+ * message. The last part checks the SHA-256 and hands the message on. */
+static int on_chunk(struct pfs_sync *s, struct member *mb, struct pfs_sync_msg *m)
+{
+	uint8_t digest[32];
+	unsigned int digest_len = 0;
+	uint8_t *buf;
+	uint64_t total;
+	uint16_t type;
+
+	if (m->index == 0) {
+		if (mb->chunk_buf)
+			chunk_drop(s, mb, m, "a new message started before the last one ended");
+		mb->chunk_buf = malloc((size_t)m->total_len);
+		if (!mb->chunk_buf)
+			return -ENOMEM;
+		mb->chunk_total = m->total_len;
+		mb->chunk_count = m->chunks;
+		mb->chunk_type = m->inner_type;
+		memcpy(mb->chunk_digest, m->digest, 32);
+		mb->chunk_next = 0;
+	} else if (!mb->chunk_buf || m->index != mb->chunk_next ||
+		   m->total_len != mb->chunk_total || m->inner_type != mb->chunk_type ||
+		   memcmp(m->digest, mb->chunk_digest, 32) != 0) {
+		chunk_drop(s, mb, m, "it does not continue the message being reassembled");
+		return 0;
+	}
+	memcpy(mb->chunk_buf + (uint64_t)m->index * PFS_SYNC_CHUNK_SIZE, m->payload,
+	       m->payload_len);
+	mb->chunk_next++;
+	if (mb->chunk_next < mb->chunk_count)
+		return 0;
+
+	/* The whole message: check it, then hand it on as if sent whole. */
+	buf = mb->chunk_buf;
+	total = mb->chunk_total;
+	type = mb->chunk_type;
+	mb->chunk_buf = NULL;
+	chunk_reset(mb);
+	if (!EVP_Digest(buf, (size_t)total, digest, &digest_len, EVP_sha256(), NULL) ||
+	    memcmp(digest, m->digest, 32) != 0) {
+		free(buf);
+		s->stats.chunks_dropped++;
+		pfs_log(WARN, "sync message %" PRIu16 " of %" PRIu64 " bytes from node %" PRIu32
+			" reassembled from %" PRIu32 " chunks has a wrong SHA-256 and is dropped",
+			type, total, mb->id, m->chunks);
+		return 0;
+	}
+	pfs_log(INFO, "sync message %" PRIu16 " of %" PRIu64 " bytes from node %" PRIu32
+		" reassembled from %" PRIu32 " chunks", type, total, mb->id, m->chunks);
+	{
+		int rv = dispatch(s, mb->id, buf, (size_t)total, type);
+
+		free(buf);
+		return rv;
+	}
+}
+
+/* Decode and handle one sync message; want_type is the type a reassembled
+ * message must have (0 for a message delivered by the group). */
+static int dispatch(struct pfs_sync *s, uint32_t sender, const uint8_t *buf, size_t len,
+		    uint16_t want_type)
 {
 	struct pfs_sync_msg m;
 	struct member *mb;
 	int rv;
 
 	rv = pfs_sync_msg_decode(buf, len, &m);
+	if (rv == 0 && want_type && m.type != want_type) {
+		pfs_sync_msg_clear(&m);
+		rv = -EBADMSG;
+	}
 	if (rv < 0) {
 		s->stats.bad++;
 		pfs_log(WARN, "sync message of %zu bytes from node %" PRIu32 " is malformed: %s", len,
@@ -1198,7 +1578,7 @@ static int dispatch(struct pfs_sync *s, uint32_t sender, const uint8_t *buf, siz
 		pfs_sync_msg_clear(&m);
 		return 0;
 	}
-	rv = handlers[m.type](s, mb, &m);
+	rv = m.type == PFS_SYNC_CHUNK ? on_chunk(s, mb, &m) : handlers[m.type](s, mb, &m);
 	pfs_sync_msg_clear(&m);
 	CHECK_INVARIANTS(s);
 	return rv;
@@ -1248,7 +1628,7 @@ int pfs_sync_deliver(struct pfs_sync *s, uint32_t sender, const uint8_t *buf, si
 
 	if (pfs_sync_is_sync_msg(buf, len)) {
 		rv = pfs_sync_flush(s);
-		return rv < 0 ? rv : dispatch(s, sender, buf, len);
+		return rv < 0 ? rv : dispatch(s, sender, buf, len, 0);
 	}
 
 	/* A change outside a primary component is dropped by every member. */
@@ -1324,14 +1704,17 @@ int pfs_sync_confchg(struct pfs_sync *s, const struct pfs_sync_round *round,
 	for (size_t i = 0; i < s->nmembers; i++) {
 		pfs_sync_msg_clear(&s->members[i].summary);
 		pfs_sync_msg_clear(&s->members[i].lost);
+		chunk_reset(&s->members[i]);
 	}
 	free(s->members);
 	free(s->member_ids);
 	s->members = mbs;
 	s->member_ids = ids;
 	s->nmembers = count;
-	if (s->round.ring_node != round->ring_node || s->round.ring_seq != round->ring_seq)
+	if (s->round.ring_node != round->ring_node || s->round.ring_seq != round->ring_seq) {
 		s->restarts = 0;
+		s->timeouts = 0;
+	}
 	s->round = *round;
 	pfs_log(NOTICE, "configuration changed: %zu members, ring %" PRIu32 "/%" PRIu64, count,
 		round->ring_node, round->ring_seq);
@@ -1374,14 +1757,19 @@ void pfs_sync_tick(struct pfs_sync *s)
 		held_free(h);
 	}
 
-	/* A round waits for every member's messages without a timeout, so
-	 * log a warning when one takes unusually long. */
+	/* A round past its bound: ask every member to abandon it, at one
+	 * point of the order (on_restart()). */
 	if (s->state >= PFS_SYNC_STATE_SUMMARY && s->state <= PFS_SYNC_STATE_VERIFY &&
-	    !s->stuck_logged && now - s->round_start_ms >= PFS_SYNC_SLOW_MS) {
-		s->stuck_logged = true;
+	    !s->restart_sent && now - s->round_start_ms >= pfs_sync_round_bound_ms(s)) {
+		struct pfs_sync_msg m = {.type = PFS_SYNC_RESTART};
+
+		s->restart_sent = true;
 		pfs_log(WARN, "sync round %" PRIu32 "/%" PRIu64 "/%" PRIu32 " is still in state %s "
-			"after %u s: a member may be hung", s->round.ring_node, s->round.ring_seq,
-			s->round.counter, pfs_sync_state_name(s->state), PFS_SYNC_SLOW_MS / 1000);
+			"after %" PRIu64 " ms, past its bound of %" PRIu64 " ms: a member may be hung; "
+			"asking every member to restart it", s->round.ring_node, s->round.ring_seq,
+			s->round.counter, pfs_sync_state_name(s->state), now - s->round_start_ms,
+			pfs_sync_round_bound_ms(s));
+		send_msg(s, &m);
 	}
 
 	/* The source starts a verify round at one point of the order. */
@@ -1441,6 +1829,7 @@ void pfs_sync_free(struct pfs_sync *s)
 	for (size_t i = 0; i < s->nmembers; i++) {
 		pfs_sync_msg_clear(&s->members[i].summary);
 		pfs_sync_msg_clear(&s->members[i].lost);
+		chunk_reset(&s->members[i]);
 	}
 	pfs_sync_msg_clear(&s->update);
 	free(s->members);
@@ -1468,6 +1857,32 @@ const uint32_t *pfs_sync_members(const struct pfs_sync *s, size_t *count)
 {
 	*count = s->nmembers;
 	return s->member_ids;
+}
+
+uint64_t pfs_sync_round_bound_ms(const struct pfs_sync *s)
+{
+	uint64_t bytes = s->summary_bytes > s->own_bytes ? s->summary_bytes : s->own_bytes;
+	uint64_t bound = PFS_SYNC_ROUND_MS + bytes * 1000u / PFS_SYNC_ROUND_RATE;
+
+	return bound << s->timeouts;
+}
+
+void pfs_sync_set_votes(struct pfs_sync *s, uint32_t node, uint32_t votes)
+{
+	for (size_t i = 0; i < s->nvotes; i++) {
+		if (s->votes[i].node == node) {
+			s->votes[i].votes = votes;
+			return;
+		}
+	}
+	if (s->nvotes == PFS_SYNC_MAX_MEMBERS) {
+		pfs_log(WARN, "votes of node %" PRIu32 " ignored: more than %u nodes reported", node,
+			PFS_SYNC_MAX_MEMBERS);
+		return;
+	}
+	s->votes[s->nvotes].node = node;
+	s->votes[s->nvotes].votes = votes;
+	s->nvotes++;
 }
 
 void pfs_sync_stats(const struct pfs_sync *s, struct pfs_sync_stats *stats)

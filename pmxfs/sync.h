@@ -23,13 +23,36 @@
 #include "pmxfs/store.h"
 
 #define PFS_SYNC_MAGIC 0x59534650u /* "PFSY" in little-endian byte order */
-#define PFS_SYNC_VERSION 1
+#define PFS_SYNC_VERSION 2
 #define PFS_SYNC_HEADER_SIZE 32
+/* LIMIT: the payload of one CHUNK. A sync message longer than this travels
+ * as CHUNK messages. libcpg of corosync 3.1 sends a message above its IPC
+ * request size (1 MiB) minus 1024 bytes as fragments, synchronously: the
+ * caller blocks, and after 100 retries of 10 ms on a busy connection it
+ * gives up in the middle of the message. Chunks stay well below that
+ * size, so each one is a single CPG message that the daemon's send queue
+ * retries without blocking (pmxfs/cpg.c). */
+#define PFS_SYNC_CHUNK_SIZE (256u * 1024)
+#define PFS_SYNC_CHUNK_HEADER_SIZE 56 /* the fixed part of a CHUNK body */
+/* LIMIT: the longest sync message. An UPDATE of a tree at the store's
+ * limits is at most about 205 MiB (255-byte names). NOTE: a LOST of many
+ * entries with paths near 4096 bytes can exceed it. Its member then
+ * cannot send it, so the round restarts after every bound. */
+#define PFS_SYNC_MAX_BODY (256u * 1024 * 1024)
 #define PFS_SYNC_HOLD_MS 30000u               /* a held write waits at most this long */
 #define PFS_SYNC_MAX_HELD 4096u               /* held writes; more get -EAGAIN */
 #define PFS_SYNC_VERIFY_MS (10u * 60 * 1000)  /* period of verify rounds */
 #define PFS_SYNC_MAX_RESTARTS 5u              /* digest mismatches per ring */
-#define PFS_SYNC_SLOW_MS 60000u               /* warn about a round that takes longer */
+/* A round that is not done after PFS_SYNC_ROUND_MS plus one second per
+ * PFS_SYNC_ROUND_RATE bytes of the members' trees is abandoned and
+ * restarted. Each timeout in a ring doubles the bound, up to
+ * 2^PFS_SYNC_MAX_BACKOFF times the first value. */
+#define PFS_SYNC_ROUND_MS 60000u
+#define PFS_SYNC_ROUND_RATE (4u * 1024 * 1024)
+#define PFS_SYNC_MAX_BACKOFF 4u
+/* Bytes counted per entry in that bound, besides its data: the encoded
+ * metadata, name and hash in SUMMARY and UPDATE. */
+#define PFS_SYNC_ENTRY_BYTES 128u
 #define PFS_SYNC_MAX_MEMBERS 64u
 #define PFS_SYNC_BATCH_MAX 256u               /* change messages per store round */
 #define PFS_SYNC_RING_ID_SIZE 64
@@ -43,8 +66,10 @@ enum pfs_sync_msg_type {
 	PFS_SYNC_PRIMARY = 5,
 	PFS_SYNC_CONFIRM = 6,
 	PFS_SYNC_VERIFY = 7,
+	PFS_SYNC_CHUNK = 8,
+	PFS_SYNC_RESTART = 9,
 };
-#define PFS_SYNC_TYPE_MAX PFS_SYNC_VERIFY
+#define PFS_SYNC_TYPE_MAX PFS_SYNC_RESTART
 
 /* A sync round: the totem ring id plus a counter within the ring. */
 struct pfs_sync_round {
@@ -89,6 +114,7 @@ struct pfs_sync_msg {
 	uint64_t version;             /* SUMMARY, UPDATE, DIGEST */
 	uint8_t digest[32];           /* SUMMARY, DIGEST */
 	uint32_t start_time;          /* SUMMARY */
+	uint64_t tree_bytes;          /* SUMMARY: data bytes of the sender's tree */
 	uint32_t root_writer, root_mtime; /* UPDATE */
 	uint64_t count;               /* CONFIRM */
 	char *node_name;              /* LOST: the sender's name, for lost+found */
@@ -102,6 +128,14 @@ struct pfs_sync_msg {
 	uint32_t nentries;
 	struct pfs_sync_status *status; /* UPDATE: the source's whole status area */
 	uint32_t nstatus;
+
+	/* CHUNK: part index of count of an encoded sync message of
+	 * inner_type, total_len bytes long, whose SHA-256 is in digest. */
+	uint16_t inner_type;
+	uint32_t index, chunks;
+	uint64_t total_len;
+	uint8_t *payload;
+	uint32_t payload_len;
 };
 
 /* Return true when buf starts with the sync magic (else it is a change
@@ -124,6 +158,10 @@ int pfs_sync_msg_decode(const void *buf, size_t len, struct pfs_sync_msg *m);
 
 /* Free what a decoded message owns and zero it. Accepts NULL. */
 void pfs_sync_msg_clear(struct pfs_sync_msg *m);
+
+/* Number of CHUNK messages for an encoded sync message of len bytes (0:
+ * it is sent whole). */
+uint32_t pfs_sync_chunk_count(size_t len);
 
 enum pfs_sync_state {
 	PFS_SYNC_STATE_START = 0,
@@ -199,7 +237,12 @@ int pfs_sync_flush(struct pfs_sync *sync);
 void pfs_sync_quorum(struct pfs_sync *sync, uint32_t ring_node, uint64_t ring_seq, bool quorate,
 		     uint32_t expected_votes);
 
-/* Time passed: reply -EAGAIN to held writes older than PFS_SYNC_HOLD_MS, start a
+/* votequorum's votes of node (default 1 for a node never reported). The
+ * acknowledgement gate weighs each member's confirmations with them. */
+void pfs_sync_set_votes(struct pfs_sync *sync, uint32_t node, uint32_t votes);
+
+/* Time passed: reply -EAGAIN to held writes older than PFS_SYNC_HOLD_MS,
+ * send RESTART for a round past its bound (pfs_sync_round_bound_ms()), start a
  * verify round when due. */
 void pfs_sync_tick(struct pfs_sync *sync);
 
@@ -209,6 +252,8 @@ bool pfs_sync_writable(const struct pfs_sync *sync);
 uint32_t pfs_sync_timekeeper(const struct pfs_sync *sync);
 /* The members of the current configuration, sorted (not a copy). */
 const uint32_t *pfs_sync_members(const struct pfs_sync *sync, size_t *count);
+/* How long the current round may take before it is abandoned, in ms. */
+uint64_t pfs_sync_round_bound_ms(const struct pfs_sync *sync);
 
 struct pfs_sync_stats {
 	uint64_t rounds;         /* rounds started */
@@ -218,6 +263,10 @@ struct pfs_sync_stats {
 	uint64_t diverged;       /* rounds in which this node diverged */
 	uint64_t lost_entries;   /* entries stored under lost+found */
 	uint64_t restarts;       /* digest mismatches */
+	uint64_t chunks_sent;    /* CHUNK messages sent */
+	uint64_t chunks_dropped; /* CHUNK messages out of order or with a bad digest */
+	uint64_t timeouts;       /* rounds abandoned after their bound */
+	uint64_t deletions;      /* deletions of a diverged member recorded in lost+found */
 };
 void pfs_sync_stats(const struct pfs_sync *sync, struct pfs_sync_stats *stats);
 

@@ -14,7 +14,6 @@
 #define UPDATE_ENTRY_SIZE (8 + 8 + 8 + 4 + 4 + 4 + 4 + 4)
 #define LOST_ENTRY_SIZE (4 + 4 + 4)
 #define STATUS_SIZE (4 + 4 + 4)
-#define MAX_BODY (256u * 1024 * 1024) /* LIMIT: the largest sync message */
 
 /* A growable output buffer; a failed allocation is sticky. */
 struct writer {
@@ -77,6 +76,7 @@ static void encode_summary(struct writer *w, const struct pfs_sync_msg *m)
 	put64(w, m->version);
 	put_bytes(w, m->digest, 32);
 	put32(w, m->start_time);
+	put64(w, m->tree_bytes);
 	put32(w, m->ngens);
 	put32(w, m->nhashes);
 	for (uint32_t i = 0; i < m->ngens; i++) {
@@ -152,6 +152,32 @@ static void encode_lost(struct writer *w, const struct pfs_sync_msg *m)
 	}
 }
 
+uint32_t pfs_sync_chunk_count(size_t len)
+{
+	if (len <= PFS_SYNC_CHUNK_SIZE)
+		return 0;
+	return (uint32_t)((len + PFS_SYNC_CHUNK_SIZE - 1) / PFS_SYNC_CHUNK_SIZE);
+}
+
+/* The payload length of part index of a chunked message of total bytes. */
+static uint32_t chunk_payload_len(uint64_t total, uint32_t index)
+{
+	uint64_t rest = total - (uint64_t)index * PFS_SYNC_CHUNK_SIZE;
+
+	return rest < PFS_SYNC_CHUNK_SIZE ? (uint32_t)rest : PFS_SYNC_CHUNK_SIZE;
+}
+
+static void encode_chunk(struct writer *w, const struct pfs_sync_msg *m)
+{
+	put32(w, m->inner_type); /* inner type (2) and reserved (2), little-endian */
+	put32(w, m->index);
+	put32(w, m->chunks);
+	put32(w, m->payload_len);
+	put64(w, m->total_len);
+	put_bytes(w, m->digest, 32);
+	put_bytes(w, m->payload, m->payload_len);
+}
+
 int pfs_sync_msg_encode(const struct pfs_sync_msg *m, uint8_t **out, size_t *len)
 {
 	struct writer w = {0};
@@ -174,14 +200,16 @@ int pfs_sync_msg_encode(const struct pfs_sync_msg *m, uint8_t **out, size_t *len
 		put64(&w, m->version);
 		break;
 	case PFS_SYNC_CONFIRM: put64(&w, m->count); break;
+	case PFS_SYNC_CHUNK: encode_chunk(&w, m); break;
 	case PFS_SYNC_PRIMARY:
-	case PFS_SYNC_VERIFY: break;
+	case PFS_SYNC_VERIFY:
+	case PFS_SYNC_RESTART: break;
 	}
 	if (w.failed) {
 		free(w.buf);
 		return -ENOMEM;
 	}
-	if (w.len - PFS_SYNC_HEADER_SIZE > MAX_BODY) {
+	if (w.len - PFS_SYNC_HEADER_SIZE > PFS_SYNC_MAX_BODY) {
 		free(w.buf);
 		return -EINVAL;
 	}
@@ -273,6 +301,7 @@ static int decode_summary(struct reader *r, struct pfs_sync_msg *m)
 	if (d)
 		memcpy(m->digest, d, 32);
 	m->start_time = get32(r);
+	m->tree_bytes = get64(r);
 	m->ngens = get32(r);
 	m->nhashes = get32(r);
 	m->gens = alloc_records(r, m->ngens, GEN_SIZE, sizeof(*m->gens));
@@ -422,6 +451,39 @@ static int decode_lost(struct reader *r, struct pfs_sync_msg *m)
 	return r->bad ? -EBADMSG : 0;
 }
 
+/* A CHUNK must be the part its index names of a message that is too long
+ * to be sent whole, so that every chunked message has one encoding. */
+static int decode_chunk(struct reader *r, struct pfs_sync_msg *m)
+{
+	const uint8_t *d;
+	uint16_t reserved;
+	uint32_t word;
+
+	word = get32(r);
+	m->inner_type = (uint16_t)(word & 0xffffu);
+	reserved = (uint16_t)(word >> 16);
+	m->index = get32(r);
+	m->chunks = get32(r);
+	m->payload_len = get32(r);
+	m->total_len = get64(r);
+	d = take(r, 32);
+	if (!d)
+		return -EBADMSG;
+	memcpy(m->digest, d, 32);
+	if (reserved || m->inner_type < PFS_SYNC_SUMMARY || m->inner_type > PFS_SYNC_TYPE_MAX ||
+	    m->inner_type == PFS_SYNC_CHUNK ||
+	    m->total_len > (uint64_t)PFS_SYNC_HEADER_SIZE + PFS_SYNC_MAX_BODY ||
+	    pfs_sync_chunk_count((size_t)m->total_len) != m->chunks || m->index >= m->chunks ||
+	    m->payload_len != chunk_payload_len(m->total_len, m->index) ||
+	    m->payload_len != r->left)
+		return -EBADMSG;
+	m->payload = malloc(m->payload_len);
+	if (!m->payload)
+		return -ENOMEM;
+	memcpy(m->payload, take(r, m->payload_len), m->payload_len);
+	return 0;
+}
+
 bool pfs_sync_is_sync_msg(const void *buf, size_t len)
 {
 	return len >= 4 && pfs__get_u32(buf) == PFS_SYNC_MAGIC;
@@ -464,8 +526,10 @@ int pfs_sync_msg_decode(const void *buf, size_t len, struct pfs_sync_msg *m)
 		break;
 	}
 	case PFS_SYNC_CONFIRM: m->count = get64(&r); break;
+	case PFS_SYNC_CHUNK: rv = decode_chunk(&r, m); break;
 	case PFS_SYNC_PRIMARY:
-	case PFS_SYNC_VERIFY: break;
+	case PFS_SYNC_VERIFY:
+	case PFS_SYNC_RESTART: break;
 	}
 	if (rv == 0 && (r.bad || r.left))
 		rv = -EBADMSG;
@@ -492,5 +556,6 @@ void pfs_sync_msg_clear(struct pfs_sync_msg *m)
 	free(m->gens);
 	free(m->hashes);
 	free(m->deleted);
+	free(m->payload);
 	memset(m, 0, sizeof(*m));
 }

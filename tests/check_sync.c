@@ -99,6 +99,49 @@ static void pump(void)
 		;
 }
 
+/* Deliver every queued message to each node in one dispatch batch, then
+ * run the group until it is quiet. */
+static void pump_batch(void)
+{
+	size_t end = qlen;
+
+	for (int i = 1; i <= nnodes; i++) {
+		for (size_t k = qhead; k < end; k++) {
+			struct event *e = &queue[k];
+
+			if (!e->to[i] || nodes[i].component != nodes[e->sender].component)
+				continue;
+			ck_assert_int_eq(pfs_sync_deliver(nodes[i].sync, e->sender, e->buf, e->len),
+					 0);
+		}
+		ck_assert_int_eq(pfs_sync_flush(nodes[i].sync), 0);
+	}
+	for (size_t k = qhead; k < end; k++)
+		free(queue[k].buf);
+	qhead = end;
+	pump();
+}
+
+/* The type of a queued sync message, or 0 for a change message. */
+static int queued_type(const struct event *e)
+{
+	if (!pfs_sync_is_sync_msg(e->buf, e->len) || e->len < PFS_SYNC_HEADER_SIZE)
+		return 0;
+	return e->buf[6] | e->buf[7] << 8;
+}
+
+/* Drop the first queued sync message of type from sender; false if none. */
+static bool drop_queued(uint32_t sender, int type)
+{
+	for (size_t k = qhead; k < qlen; k++) {
+		if (queue[k].sender != sender || queued_type(&queue[k]) != type)
+			continue;
+		memset(queue[k].to, 0, sizeof(queue[k].to));
+		return true;
+	}
+	return false;
+}
+
 /* Give every node the membership of its component and votequorum's view,
  * quorate with a majority of nnodes votes, or forced. */
 static void confchg(bool force_quorate_component, int forced)
@@ -635,6 +678,444 @@ START_TEST(test_pfs_sync_msg_decode_rejects)
 }
 END_TEST
 
+
+/* Create folder on node with count small files and big files of 1 MiB
+ * in it, through the group. */
+static void fill_tree(int node, const char *folder, int count, int big)
+{
+	struct call *calls = calloc((size_t)(count + big), sizeof(*calls));
+	char *data = malloc(PFS_MAX_FILE_SIZE + 1);
+	char path[64];
+	struct call c;
+
+	ck_assert_ptr_nonnull(calls);
+	ck_assert_ptr_nonnull(data);
+	ck_assert_int_eq(submit(node, PFS_MSG_MKDIR, folder, NULL, &c), 0);
+	pump();
+	ck_assert_int_eq(c.rc, 0);
+	for (int i = 0; i < count; i++) {
+		snprintf(path, sizeof(path), "%s/f%d", folder, i);
+		ck_assert_int_eq(submit(node, PFS_MSG_CREATE, path, "small", &calls[i]), 0);
+	}
+	for (int i = 0; i < big; i++) {
+		memset(data, 'a' + i % 26, PFS_MAX_FILE_SIZE);
+		data[PFS_MAX_FILE_SIZE] = '\0';
+		snprintf(path, sizeof(path), "%s/big%d", folder, i);
+		ck_assert_int_eq(submit(node, PFS_MSG_CREATE, path, data, &calls[count + i]), 0);
+	}
+	pump_batch();
+	for (int i = 0; i < count + big; i++) {
+		ck_assert_int_eq(calls[i].answers, 1);
+		ck_assert_int_eq(calls[i].rc, 0);
+	}
+	free(data);
+	free(calls);
+}
+
+/* SUMMARY of 7000 entries (280 KB) and UPDATE of 5 MiB both travel as
+ * chunks to a node that joins empty. */
+START_TEST(test_pfs_sync_confchg_large_tree_chunks)
+{
+	struct pfs_sync_stats src, joiner;
+
+	nodes[3].component = 1;
+	confchg(false, 0);
+	pump();
+	fill_tree(1, "/many", 7000, 5);
+
+	nodes[3].component = 0;
+	confchg(false, 0);
+	pump();
+	for (int i = 1; i <= 3; i++)
+		assert_state(i, PFS_SYNC_STATE_PRIMARY);
+	ck_assert(file_exists(3, "/many/f6999"));
+	ck_assert(file_exists(3, "/many/big4"));
+	assert_digests_equal(1, 3);
+	pfs_sync_stats(nodes[1].sync, &src);
+	pfs_sync_stats(nodes[3].sync, &joiner);
+	ck_assert_uint_gt(src.chunks_sent, 20);
+	ck_assert_uint_eq(src.chunks_dropped, 0);
+	ck_assert_uint_eq(joiner.chunks_dropped, 0);
+	ck_assert_uint_eq(joiner.bad, 0);
+}
+END_TEST
+
+/* A configuration change in the middle of a chunked UPDATE: the partly
+ * reassembled message and the old round's later chunks are dropped, and
+ * the next round completes. */
+START_TEST(test_pfs_sync_deliver_stale_chunks_dropped)
+{
+	struct pfs_sync_stats stats;
+	int chunks = 0;
+
+	nodes[3].component = 1;
+	confchg(false, 0);
+	pump();
+	fill_tree(1, "/big", 0, 3);
+	nodes[3].component = 0;
+	confchg(false, 0);
+
+	/* Run until node 3 received two chunks of node 1's UPDATE. */
+	while (chunks < 2) {
+		ck_assert_uint_lt(qhead, qlen);
+		if (queue[qhead].sender == 1 && queued_type(&queue[qhead]) == PFS_SYNC_CHUNK &&
+		    queue[qhead].buf[PFS_SYNC_HEADER_SIZE] == PFS_SYNC_UPDATE)
+			chunks++;
+		ck_assert(pump_one());
+	}
+	assert_state(3, PFS_SYNC_STATE_UPDATE);
+	confchg(false, 0);
+	pump();
+	for (int i = 1; i <= 3; i++)
+		assert_state(i, PFS_SYNC_STATE_PRIMARY);
+	pfs_sync_stats(nodes[3].sync, &stats);
+	ck_assert_uint_gt(stats.stale, 0);
+	ck_assert(file_exists(3, "/big/big2"));
+	assert_digests_equal(1, 3);
+}
+END_TEST
+
+/* A chunk whose payload changed on the way: the reassembled message fails
+ * its SHA-256 on every member, the round stalls, and its timeout starts
+ * the next round, which completes. */
+START_TEST(test_pfs_sync_deliver_corrupt_chunk)
+{
+	struct pfs_sync_stats stats;
+	bool corrupted = false;
+
+	nodes[3].component = 1;
+	confchg(false, 0);
+	pump();
+	fill_tree(1, "/big", 0, 2);
+	nodes[3].component = 0;
+	confchg(false, 0);
+	while (!corrupted) {
+		struct event *e = &queue[qhead];
+
+		ck_assert_uint_lt(qhead, qlen);
+		if (e->sender == 1 && queued_type(e) == PFS_SYNC_CHUNK && e->buf[36] == 1) {
+			e->buf[e->len - 1] ^= 0xff; /* the last byte of the second chunk */
+			corrupted = true;
+		}
+		ck_assert(pump_one());
+	}
+	pump();
+	assert_state(3, PFS_SYNC_STATE_UPDATE);
+	pfs_sync_stats(nodes[3].sync, &stats);
+	ck_assert_uint_eq(stats.chunks_dropped, 1);
+
+	clock_ms += pfs_sync_round_bound_ms(nodes[3].sync);
+	for (int i = 1; i <= 3; i++)
+		pfs_sync_tick(nodes[i].sync);
+	pump();
+	for (int i = 1; i <= 3; i++)
+		assert_state(i, PFS_SYNC_STATE_PRIMARY);
+	pfs_sync_stats(nodes[3].sync, &stats);
+	ck_assert_uint_eq(stats.timeouts, 1);
+	ck_assert(file_exists(3, "/big/big1"));
+	assert_digests_equal(1, 3);
+}
+END_TEST
+
+/* A member whose SUMMARY never arrives stalls the round: after its bound
+ * every member abandons it and starts the next round id; a write held
+ * meanwhile is answered "busy, not applied", because it was never sent. */
+START_TEST(test_pfs_sync_tick_round_timeout)
+{
+	struct pfs_sync_stats stats;
+	struct call held;
+	uint64_t empty_bound, bound;
+
+	confchg(false, 0);
+	pump();
+	empty_bound = pfs_sync_round_bound_ms(nodes[1].sync);
+	ck_assert_uint_ge(empty_bound, PFS_SYNC_ROUND_MS);
+	fill_tree(1, "/big", 0, 8);
+
+	confchg(false, 0);
+	ck_assert(drop_queued(3, PFS_SYNC_SUMMARY));
+	ck_assert_int_eq(submit(2, PFS_MSG_CREATE, "/held", "x", &held), 0);
+	pump();
+	for (int i = 1; i <= 3; i++)
+		assert_state(i, PFS_SYNC_STATE_SUMMARY);
+
+	/* The bound grows with the data: 8 MiB in each summary that is in. */
+	bound = pfs_sync_round_bound_ms(nodes[1].sync);
+	ck_assert_uint_ge(bound, empty_bound + 2 * 8 * 1000 * (uint64_t)PFS_MAX_FILE_SIZE /
+					      PFS_SYNC_ROUND_RATE);
+	clock_ms += bound - 1;
+	for (int i = 1; i <= 3; i++)
+		pfs_sync_tick(nodes[i].sync);
+	ck_assert_uint_eq(qlen - qhead, 0);
+	clock_ms += 1;
+	for (int i = 1; i <= 3; i++)
+		pfs_sync_tick(nodes[i].sync);
+	ck_assert_uint_eq(qlen - qhead, 3);
+	pump();
+	ck_assert_int_eq(held.answers, 1);
+	ck_assert_int_eq(held.rc, -EAGAIN);
+	for (int i = 1; i <= 3; i++) {
+		assert_state(i, PFS_SYNC_STATE_PRIMARY);
+		pfs_sync_stats(nodes[i].sync, &stats);
+		ck_assert_uint_eq(stats.timeouts, 1);
+	}
+	ck_assert(!file_exists(1, "/held"));
+	ck_assert_int_eq(write_file(3, "/after", "x"), 0);
+	assert_digests_equal(1, 3);
+}
+END_TEST
+
+/* Deletions and rmdir of a minority forced quorate while the majority
+ * also changed things: the majority's tree wins, and each deletion is
+ * recorded under lost+found/<node>/<start>.deleted/. */
+START_TEST(test_pfs_sync_confchg_divergence_deletions)
+{
+	const char *base = "/lost+found/node3/20231114-221320.deleted";
+	struct pfs_sync_stats stats;
+	char path[128];
+	char note[256];
+	const char *data;
+	struct pfs_stat rst;
+	struct call c;
+
+	confchg(false, 0);
+	pump();
+	ck_assert_int_eq(write_file(1, "/gone", "g"), 0);
+	ck_assert_int_eq(write_file(1, "/changed", "v1"), 0);
+	ck_assert_int_eq(submit(1, PFS_MSG_MKDIR, "/dir", NULL, &c), 0);
+	pump();
+	ck_assert_int_eq(write_file(1, "/dir/x", "x"), 0);
+
+	/* Node 3 alone, forced quorate, deletes; the majority rewrites one
+	 * of the deleted files and writes a file of its own. */
+	nodes[3].component = 1;
+	confchg(true, 1);
+	pump();
+	ck_assert_int_eq(submit(3, PFS_MSG_DELETE, "/gone", NULL, &c), 0);
+	pump();
+	ck_assert_int_eq(c.rc, 0);
+	ck_assert_int_eq(submit(3, PFS_MSG_DELETE, "/changed", NULL, &c), 0);
+	pump();
+	ck_assert_int_eq(submit(3, PFS_MSG_DELETE, "/dir/x", NULL, &c), 0);
+	pump();
+	ck_assert_int_eq(submit(3, PFS_MSG_RMDIR, "/dir", NULL, &c), 0);
+	pump();
+	ck_assert_int_eq(c.rc, 0);
+	ck_assert_int_eq(write_file(3, "/minority", "m"), 0);
+	ck_assert_int_eq(submit(1, PFS_MSG_WRITE, "/changed", "v2", &c), 0);
+	pump();
+	ck_assert_int_eq(c.rc, 0);
+	ck_assert_int_eq(write_file(2, "/majority", "M"), 0);
+
+	nodes[3].component = 0;
+	confchg(false, 0);
+	pump();
+	for (int i = 1; i <= 3; i++) {
+		const struct pfs_tree *tree = pfs_store_tree(nodes[i].store);
+		struct pfs_stat st;
+
+		assert_state(i, PFS_SYNC_STATE_PRIMARY);
+		ck_assert(file_exists(i, "/gone"));
+		ck_assert(file_exists(i, "/dir/x"));
+		ck_assert(file_exists(i, "/majority"));
+		ck_assert(file_exists(i, "/lost+found/node3/20231114-221320/minority"));
+		snprintf(path, sizeof(path), "%s/gone", base);
+		ck_assert_int_eq(pfs_tree_read(tree, path, &data, &rst), 0);
+		ck_assert_uint_lt(rst.size, sizeof(note));
+		memcpy(note, data, rst.size);
+		note[rst.size] = '\0';
+		ck_assert_ptr_nonnull(strstr(note, "node node3 deleted /gone after version"));
+		snprintf(path, sizeof(path), "%s/changed", base);
+		ck_assert(file_exists(i, path));
+		snprintf(path, sizeof(path), "%s/dir", base);
+		ck_assert_int_eq(pfs_tree_stat(tree, path, &st), 0);
+		ck_assert_int_eq(st.type, PFS_TYPE_DIR);
+		snprintf(path, sizeof(path), "%s/dir/x", base);
+		ck_assert(file_exists(i, path));
+		pfs_sync_stats(nodes[i].sync, &stats);
+		ck_assert_uint_eq(stats.deletions, 4);
+	}
+	ck_assert_int_eq(pfs_tree_read(pfs_store_tree(nodes[3].store), "/changed", &data, &rst), 0);
+	ck_assert_uint_eq(rst.size, 2);
+	ck_assert_int_eq(memcmp(data, "v2", 2), 0);
+	assert_digests_equal(1, 3);
+}
+END_TEST
+
+/* Count the CONFIRMs delivered before node 1's change is answered, with
+ * votes for nodes 1 to 3 and 4 expected votes. */
+static int confirms_until_reply(const uint32_t votes[3])
+{
+	struct call c;
+	int confirms = 0;
+
+	confchg(false, 0);
+	pump();
+	for (int i = 1; i <= 3; i++) {
+		for (int j = 1; j <= 3; j++)
+			pfs_sync_set_votes(nodes[i].sync, (uint32_t)j, votes[j - 1]);
+		pfs_sync_quorum(nodes[i].sync, 1, ring_seq, true, 4);
+	}
+	ck_assert_int_eq(submit(1, PFS_MSG_CREATE, "/v", "x", &c), 0);
+	ck_assert(pump_one());
+	while (c.answers == 0 && pump_one())
+		confirms++;
+	ck_assert_int_eq(c.answers, 1);
+	ck_assert_int_eq(c.rc, 0);
+	pump();
+	return confirms;
+}
+
+START_TEST(test_pfs_sync_set_votes_majority)
+{
+	static const uint32_t heavy_first[3] = {2, 1, 1};
+
+	/* CONFIRMs arrive in node order: 2 + 1 votes after two of them. */
+	ck_assert_int_eq(confirms_until_reply(heavy_first), 2);
+}
+END_TEST
+
+START_TEST(test_pfs_sync_set_votes_heavy_last)
+{
+	static const uint32_t heavy_last[3] = {1, 1, 2};
+
+	/* 1 + 1 votes are not 3 of 4: node 3's CONFIRM is needed. */
+	ck_assert_int_eq(confirms_until_reply(heavy_last), 3);
+}
+END_TEST
+
+static void count_reload(void *ctx)
+{
+	(*(int *)ctx)++;
+}
+
+/* A round in which a member already has the source's tree, history and
+ * status area leaves its store alone; a member whose status area differs
+ * rebuilds and takes the source's over. */
+START_TEST(test_pfs_sync_confchg_unchanged_no_rebuild)
+{
+	struct pfs_store_hooks hooks = {0};
+	int reloads[MAX_NODES + 1] = {0};
+	struct pfs_msg m = {0};
+	uint32_t len = 0;
+	struct call c;
+
+	hooks.reloaded = count_reload;
+	for (int i = 1; i <= 3; i++)
+		pfs_store_set_hooks(nodes[i].store, &hooks, &reloads[i]);
+	confchg(false, 0);
+	pump();
+	ck_assert_int_eq(write_file(2, "/a", "x"), 0);
+	m.type = PFS_MSG_STATUS_SET;
+	m.path = "agent";
+	m.data = "up";
+	m.data_len = 2;
+	ck_assert_int_eq(pfs_store_submit(nodes[1].store, &m, on_done, &c, NULL), 0);
+	pump();
+	memset(reloads, 0, sizeof(reloads));
+
+	confchg(false, 0);
+	pump();
+	for (int i = 1; i <= 3; i++) {
+		assert_state(i, PFS_SYNC_STATE_PRIMARY);
+		ck_assert_int_eq(reloads[i], 0);
+	}
+
+	/* Node 3 loses node 1's status value: only node 3 rebuilds. */
+	pfs_store_drop_node(nodes[3].store, 1);
+	confchg(false, 0);
+	pump();
+	ck_assert_int_eq(reloads[3], 1);
+	ck_assert_int_eq(reloads[1] + reloads[2], 0);
+	ck_assert_ptr_nonnull(pfs_tree_status_get(pfs_store_tree(nodes[3].store), 1, "agent", &len));
+	assert_digests_equal(1, 3);
+}
+END_TEST
+
+/* A tree at the store's limits (262128 entries, 127.25 MiB of data) joins
+ * an empty node. It is too slow for every run (and for valgrind), so
+ * main() adds it only when CHECK_SYNC_LIMITS is set. */
+START_TEST(test_pfs_sync_confchg_limits)
+{
+	static struct call calls[2000];
+	struct pfs_sync_stats src;
+	char path[64];
+	struct call c;
+
+	nodes[3].component = 1;
+	confchg(false, 0);
+	pump();
+	ck_assert_int_eq(submit(1, PFS_MSG_MKDIR, "/many", NULL, &c), 0);
+	pump();
+	for (int batch = 0; batch < 131; batch++) {
+		for (int i = 0; i < 2000; i++) {
+			snprintf(path, sizeof(path), "/many/f%d", batch * 2000 + i);
+			ck_assert_int_eq(submit(1, PFS_MSG_CREATE, path, "small", &calls[i]), 0);
+		}
+		pump_batch();
+		ck_assert_int_eq(calls[1999].rc, 0);
+	}
+	fill_tree(1, "/big", 0, 126);
+	ck_assert_uint_eq(pfs_tree_entry_count(pfs_store_tree(nodes[1].store)), 262128);
+
+	nodes[3].component = 0;
+	confchg(false, 0);
+	pump();
+	for (int i = 1; i <= 3; i++)
+		assert_state(i, PFS_SYNC_STATE_PRIMARY);
+	assert_digests_equal(1, 3);
+	pfs_sync_stats(nodes[1].sync, &src);
+	ck_assert_uint_gt(src.chunks_sent, 500);
+}
+END_TEST
+
+START_TEST(test_pfs_sync_msg_decode_chunk)
+{
+	struct pfs_sync_msg m = {0}, out;
+	uint8_t payload[100] = {0}, *buf = NULL;
+	size_t len = 0;
+
+	m.type = PFS_SYNC_CHUNK;
+	m.inner_type = PFS_SYNC_UPDATE;
+	m.total_len = PFS_SYNC_CHUNK_SIZE + 100;
+	m.chunks = 2;
+	m.index = 1;
+	m.payload = payload;
+	m.payload_len = 100;
+	ck_assert_int_eq(pfs_sync_msg_encode(&m, &buf, &len), 0);
+	ck_assert_uint_eq(len, PFS_SYNC_HEADER_SIZE + PFS_SYNC_CHUNK_HEADER_SIZE + 100);
+	ck_assert_int_eq(pfs_sync_msg_decode(buf, len, &out), 0);
+	ck_assert_uint_eq(out.index, 1);
+	ck_assert_uint_eq(out.payload_len, 100);
+	pfs_sync_msg_clear(&out);
+	free(buf);
+
+	/* A payload length that does not fit the index, an index past the
+	 * count, a count that does not fit the length, a chunk of a chunk. */
+	m.payload_len = 99;
+	ck_assert_int_eq(pfs_sync_msg_encode(&m, &buf, &len), 0);
+	ck_assert_int_eq(pfs_sync_msg_decode(buf, len, &out), -EBADMSG);
+	free(buf);
+	m.payload_len = 100;
+	m.index = 2;
+	ck_assert_int_eq(pfs_sync_msg_encode(&m, &buf, &len), 0);
+	ck_assert_int_eq(pfs_sync_msg_decode(buf, len, &out), -EBADMSG);
+	free(buf);
+	m.index = 1;
+	m.chunks = 3;
+	ck_assert_int_eq(pfs_sync_msg_encode(&m, &buf, &len), 0);
+	ck_assert_int_eq(pfs_sync_msg_decode(buf, len, &out), -EBADMSG);
+	free(buf);
+	m.chunks = 2;
+	m.inner_type = PFS_SYNC_CHUNK;
+	ck_assert_int_eq(pfs_sync_msg_encode(&m, &buf, &len), 0);
+	ck_assert_int_eq(pfs_sync_msg_decode(buf, len, &out), -EBADMSG);
+	free(buf);
+	ck_assert_uint_eq(pfs_sync_chunk_count(PFS_SYNC_CHUNK_SIZE), 0);
+	ck_assert_uint_eq(pfs_sync_chunk_count(PFS_SYNC_CHUNK_SIZE + 1), 2);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("pfs_sync");
@@ -657,13 +1138,24 @@ int main(void)
 	tcase_add_test(tc3, test_pfs_sync_flush_failed_commit);
 	tcase_add_test(tc3, test_pfs_sync_confchg_unconfirmed_replies);
 	tcase_add_test(tc3, test_pfs_sync_confchg_status_to_joiner);
-	tcase_set_timeout(tc3, 60);
+	tcase_add_test(tc3, test_pfs_sync_confchg_large_tree_chunks);
+	tcase_add_test(tc3, test_pfs_sync_deliver_stale_chunks_dropped);
+	tcase_add_test(tc3, test_pfs_sync_deliver_corrupt_chunk);
+	tcase_add_test(tc3, test_pfs_sync_tick_round_timeout);
+	tcase_add_test(tc3, test_pfs_sync_confchg_divergence_deletions);
+	tcase_add_test(tc3, test_pfs_sync_set_votes_majority);
+	tcase_add_test(tc3, test_pfs_sync_set_votes_heavy_last);
+	tcase_add_test(tc3, test_pfs_sync_confchg_unchanged_no_rebuild);
+	if (getenv("CHECK_SYNC_LIMITS"))
+		tcase_add_test(tc3, test_pfs_sync_confchg_limits);
+	tcase_set_timeout(tc3, getenv("CHECK_SYNC_LIMITS") ? 600 : 120);
 	suite_add_tcase(s, tc3);
 	tcase_add_checked_fixture(tc5, setup5, teardown);
 	tcase_add_test(tc5, test_pfs_sync_confchg_five_nodes_merge);
 	tcase_set_timeout(tc5, 60);
 	suite_add_tcase(s, tc5);
 	tcase_add_test(tcm, test_pfs_sync_msg_decode_rejects);
+	tcase_add_test(tcm, test_pfs_sync_msg_decode_chunk);
 	suite_add_tcase(s, tcm);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_ENV);

@@ -31,7 +31,8 @@
 # Environment: LAB (name prefix, default pmxlab; lets tests run side by
 # side), LAB_DIR (state folder, default /var/tmp/$LAB; not under a folder
 # the nodes get privately, such as /run), LAB_TOKEN_MS (totem
-# token, default 1000), PMXFS (the pmxfs binary, default
+# token, default 1000), LAB_VOTES (votequorum votes of nodes 1, 2, ... as a
+# comma list such as 2,1,1; default one each), PMXFS (the pmxfs binary, default
 # $BUILD_DIR/pmxfs/pmxfs). Addresses come from 192.0.2.0/24 (TEST-NET-1),
 # which exists only inside the lab's namespaces.
 set -euo pipefail
@@ -63,7 +64,8 @@ check_node() {
 PRIVATE_DIRS="/run /etc/corosync /var/lib/corosync /var/log/corosync /var/lib/pmxfs /etc/pve /var/lib/lxc /var/lib/vz"
 
 write_corosync_conf() {
-	local n=$1 i
+	local n=$1 i votes=()
+	IFS=, read -r -a votes <<< "${LAB_VOTES:-}"
 	{
 		cat <<EOF
 totem {
@@ -80,8 +82,8 @@ totem {
 nodelist {
 EOF
 		for i in $(seq 1 "$n"); do
-			printf '\tnode {\n\t\tnodeid: %d\n\t\tname: node%d\n\t\tring0_addr: %s\n\t}\n' \
-				"$i" "$i" "$(node_addr "$i")"
+			printf '\tnode {\n\t\tnodeid: %d\n\t\tname: node%d\n\t\tring0_addr: %s\n\t\tquorum_votes: %d\n\t}\n' \
+				"$i" "$i" "$(node_addr "$i")" "${votes[$((i - 1))]:-1}"
 		done
 		cat <<EOF
 }
