@@ -771,7 +771,9 @@ int ctm_ct_set(struct ctm_ctx *ctx, const struct ctm_options *opts, char *errmsg
 	rv = ctm_ct_load(ctx, opts->vmid, &ct, errmsg);
 	if (rv < 0)
 		return rv;
-	rv = conf_check_lock(ct->cf, errmsg);
+	rv = ctm__ct_require_local(ctx, ct, errmsg);
+	if (rv == 0)
+		rv = conf_check_lock(ct->cf, errmsg);
 	if (rv < 0)
 		goto out;
 	if (digest) {
@@ -786,11 +788,9 @@ int ctm_ct_set(struct ctm_ctx *ctx, const struct ctm_options *opts, char *errmsg
 		if (rv < 0)
 			goto out;
 	}
-	if (!strcmp(ct->node, ctx->node)) {
-		rv = ctm_ct_running(ctx, ct->ctid, &running, errmsg);
-		if (rv < 0)
-			goto out;
-	}
+	rv = ctm_ct_running(ctx, ct->ctid, &running, errmsg);
+	if (rv < 0)
+		goto out;
 
 	/* Every change happens on a copy first; the store sees all or none. */
 	rv = conf_copy(ct->cf, &new_cf);
