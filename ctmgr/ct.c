@@ -42,7 +42,8 @@ int ctm_ctx_init(struct ctm_ctx *ctx, char *errmsg)
 	rv = pfs_get(ctx->conn, "/.members", &text, NULL, NULL);
 	if (rv < 0)
 		return ctm__error(rv, errmsg, "reading /.members from pmxfs failed: %s",
-		                  *pfs_last_error(ctx->conn) ? pfs_last_error(ctx->conn) : strerror(-rv));
+		                  *pfs_last_error(ctx->conn) ? pfs_last_error(ctx->conn)
+		                                             : strerror(-rv));
 	root = json_tokener_parse(text);
 	free(text);
 	if (!root || !json_object_object_get_ex(root, "nodename", &obj) ||
@@ -52,7 +53,8 @@ int ctm_ctx_init(struct ctm_ctx *ctx, char *errmsg)
 	}
 	snprintf(ctx->node, sizeof(ctx->node), "%s", json_object_get_string(obj));
 	ctx->quorate = json_object_object_get_ex(root, "cluster", &cluster) &&
-	               json_object_object_get_ex(cluster, "quorate", &q) && json_object_get_int(q) == 1;
+	               json_object_object_get_ex(cluster, "quorate", &q) &&
+	               json_object_get_int(q) == 1;
 	json_object_put(root);
 	return 0;
 }
@@ -124,7 +126,8 @@ static int vmlist_find(struct ctm_ctx *ctx, unsigned ctid, struct ctm_vmlist_ent
 
 	rv = pfs_get(ctx->conn, "/.vmlist", &text, NULL, NULL);
 	if (rv < 0)
-		return ctm__error(rv, errmsg, "reading /.vmlist from pmxfs failed: %s", strerror(-rv));
+		return ctm__error(rv, errmsg, "reading /.vmlist from pmxfs failed: %s",
+		                  strerror(-rv));
 	rv = ctm_vmlist_parse(text, &list, &n);
 	free(text);
 	if (rv < 0)
@@ -151,7 +154,8 @@ int ctm_ct_load(struct ctm_ctx *ctx, unsigned ctid, struct ctm_ct **out, char *e
 	int rv;
 
 	if (ctid < CTLOCK_CTID_MIN || ctid > CTLOCK_CTID_MAX)
-		return ctm__error(-EINVAL, errmsg, "CTID %u is invalid: use 100 to 999999999", ctid);
+		return ctm__error(-EINVAL, errmsg, "CTID %u is invalid: use 100 to 999999999",
+		                  ctid);
 	rv = vmlist_find(ctx, ctid, &entry, errmsg);
 	if (rv == -ENOENT || (rv == 0 && !entry.lxc))
 		return ctm__error(-ENOENT, errmsg, "CT %u does not exist", ctid);
@@ -166,15 +170,16 @@ int ctm_ct_load(struct ctm_ctx *ctx, unsigned ctid, struct ctm_ct **out, char *e
 	snprintf(ct->path, sizeof(ct->path), "/nodes/%s/lxc/%u.conf", entry.node, ctid);
 	rv = pfs_get(ctx->conn, ct->path, &text, &len, &st);
 	if (rv < 0) {
-		ctm__error(rv, errmsg, "reading the config of CT %u (%s) failed: %s", ctid, ct->path,
-		           strerror(-rv));
+		ctm__error(rv, errmsg, "reading the config of CT %u (%s) failed: %s", ctid,
+		           ct->path, strerror(-rv));
 		goto err_free_ct;
 	}
 	ct->version = st.version;
 	rv = conf_parse(text, len, ct->path, &ct->cf);
 	free(text);
 	if (rv < 0) {
-		ctm__error(rv, errmsg, "parsing the config of CT %u failed: %s", ctid, strerror(-rv));
+		ctm__error(rv, errmsg, "parsing the config of CT %u failed: %s", ctid,
+		           strerror(-rv));
 		goto err_free_ct;
 	}
 	*out = ct;
@@ -199,16 +204,18 @@ int ctm_ct_save(struct ctm_ctx *ctx, struct ctm_ct *ct, char *errmsg)
 	rv = pfs_write(ctx->conn, ct->path, text, len, &cond, &version);
 	free(text);
 	if (rv == -ESTALE)
-		return ctm__error(rv, errmsg,
-		                  "CT %u: the config was changed by someone else since it was read; "
-		                  "run the command again",
-		                  ct->ctid);
+		return ctm__error(
+		    rv, errmsg,
+		    "CT %u: the config was changed by someone else since it was read; "
+		    "run the command again",
+		    ct->ctid);
 	if (rv == -EROFS)
-		return ctm__error(rv, errmsg, "CT %u: cluster not quorate, the config cannot change",
-		                  ct->ctid);
+		return ctm__error(rv, errmsg,
+		                  "CT %u: cluster not quorate, the config cannot change", ct->ctid);
 	if (rv < 0)
 		return ctm__error(rv, errmsg, "CT %u: writing %s failed: %s", ct->ctid, ct->path,
-		                  *pfs_last_error(ctx->conn) ? pfs_last_error(ctx->conn) : strerror(-rv));
+		                  *pfs_last_error(ctx->conn) ? pfs_last_error(ctx->conn)
+		                                             : strerror(-rv));
 	ct->version = version;
 	return 0;
 }
@@ -226,8 +233,8 @@ int ctm__ct_require_local(const struct ctm_ctx *ctx, const struct ctm_ct *ct, ch
 	if (!strcmp(ctx->node, ct->node))
 		return 0;
 	return ctm__error(-EREMOTE, errmsg,
-	                  "CT %u is on node %s, not on this node %s: run the command on %s", ct->ctid,
-	                  ct->node, ctx->node, ct->node);
+	                  "CT %u is on node %s, not on this node %s: run the command on %s",
+	                  ct->ctid, ct->node, ctx->node, ct->node);
 }
 
 int ctm__ct_storage(struct ctm_ctx *ctx, struct ctm_storage_cfg **out, char *errmsg)
@@ -243,8 +250,8 @@ int ctm__ct_storage(struct ctm_ctx *ctx, struct ctm_storage_cfg **out, char *err
 		if (!text)
 			return ctm__error(-ENOMEM, errmsg, "out of memory");
 	} else if (rv < 0) {
-		return ctm__error(rv, errmsg, "reading %s from pmxfs failed: %s", CTM_STORAGE_CFG_PATH,
-		                  strerror(-rv));
+		return ctm__error(rv, errmsg, "reading %s from pmxfs failed: %s",
+		                  CTM_STORAGE_CFG_PATH, strerror(-rv));
 	}
 	rv = ctm_storage_cfg_parse(text, len, CTM_STORAGE_CFG_PATH, out, msg);
 	free(text);
@@ -444,7 +451,8 @@ int ctm_ct_cgroup_changes(const struct ctm_lxc_config *old_cfg,
 
 	/* Keys the new config sets, with their last value, when it differs. */
 	for (size_t i = 0; rv == 0 && i < new_cfg->n_items; i++) {
-		const char *lxc_key = new_cfg->items[i].key, *key = cgroup_key(lxc_key), *now, *before;
+		const char *lxc_key = new_cfg->items[i].key, *key = cgroup_key(lxc_key), *now,
+		           *before;
 
 		if (!key || items_find(items, n, key) >= 0)
 			continue;
@@ -476,8 +484,8 @@ int ctm_ct_cgroup_changes(const struct ctm_lxc_config *old_cfg,
 	if (limit >= 0 && memsw >= 0) {
 		const char *old_limit =
 		    ctm_lxc_config_get(old_cfg, "lxc.cgroup.memory.limit_in_bytes");
-		bool grow = !old_limit || strtoull(items[limit].value, NULL, 10) >
-		                              strtoull(old_limit, NULL, 10);
+		bool grow = !old_limit ||
+		            strtoull(items[limit].value, NULL, 10) > strtoull(old_limit, NULL, 10);
 
 		if ((grow && memsw > limit) || (!grow && memsw < limit)) {
 			struct ctm_lxc_item tmp = items[limit];
@@ -561,7 +569,8 @@ int ctm_ct_section_volumes(const struct conf_section *s, bool with_unused, char 
 			sorted[m++] = &s->keys[i];
 	/* Key order: rootfs, then mpN and unusedN by conf_key_cmp(). */
 	for (size_t i = 1; i < m; i++)
-		for (size_t j = i; j > 0 && conf_key_cmp(sorted[j - 1]->key, sorted[j]->key) > 0; j--) {
+		for (size_t j = i; j > 0 && conf_key_cmp(sorted[j - 1]->key, sorted[j]->key) > 0;
+		     j--) {
 			const struct conf_entry *t = sorted[j];
 
 			sorted[j] = sorted[j - 1];
@@ -729,9 +738,8 @@ out:
 /* Build the LXC configs of the main sections of OLD_CF and NEW_CF and
  * list the cgroup writes between them. */
 static int hot_changes(struct ctm_ctx *ctx, unsigned ctid, const struct conf_file *old_cf,
-                       const struct conf_file *new_cf, struct ctm_lxc_item **items,
-                       size_t *n_items, struct ctm_lxc_item **undo, size_t *n_undo,
-                       char *errmsg)
+                       const struct conf_file *new_cf, struct ctm_lxc_item **items, size_t *n_items,
+                       struct ctm_lxc_item **undo, size_t *n_undo, char *errmsg)
 {
 	struct ctm_lxc_config *old_lcfg = NULL, *new_lcfg = NULL;
 	struct ctm_storage_cfg *storage = NULL;
@@ -781,10 +789,11 @@ int ctm_ct_set(struct ctm_ctx *ctx, const struct ctm_options *opts, char *errmsg
 
 		rv = conf_digest(ct->cf, hex);
 		if (rv == 0 && strcasecmp(hex, digest))
-			rv = ctm__error(-ESTALE, errmsg,
-			                "CT %u: the config digest is %s, not %s: the config changed; "
-			                "read it again",
-			                ct->ctid, hex, digest);
+			rv = ctm__error(
+			    -ESTALE, errmsg,
+			    "CT %u: the config digest is %s, not %s: the config changed; "
+			    "read it again",
+			    ct->ctid, hex, digest);
 		if (rv < 0)
 			goto out;
 	}
@@ -792,10 +801,11 @@ int ctm_ct_set(struct ctm_ctx *ctx, const struct ctm_options *opts, char *errmsg
 	if (rv < 0)
 		goto out;
 
-	/* Every change happens on a copy first; the store sees all or none. */
+	/* Every change happens on a copy first, so the store gets all or none. */
 	rv = conf_copy(ct->cf, &new_cf);
 	if (rv < 0) {
-		ctm__error(rv, errmsg, "CT %u: copying the config failed: %s", ct->ctid, strerror(-rv));
+		ctm__error(rv, errmsg, "CT %u: copying the config failed: %s", ct->ctid,
+		           strerror(-rv));
 		goto out;
 	}
 	if (running) {
@@ -896,16 +906,16 @@ static int reload(struct ctm_ctx *ctx, struct ctm_ct **ct, char *errmsg)
 /* Apply a phase function of conf/snapshot.h and save, with CTID in the message. */
 #define SNAP_PHASE(call)                                                                           \
 	do {                                                                                       \
-		char m_[CONF_ERRMSG_SIZE];                                                          \
-		char *errmsg_ = errmsg;                                                             \
-		rv = call;                                                                          \
-		if (rv < 0) {                                                                       \
-			ctm__error(rv, errmsg_, "CT %u: %s", ct->ctid, m_);                         \
-			goto out;                                                                   \
-		}                                                                                   \
-		rv = ctm_ct_save(ctx, ct, errmsg);                                                  \
-		if (rv < 0)                                                                         \
-			goto out;                                                                   \
+		char m_[CONF_ERRMSG_SIZE];                                                         \
+		char *errmsg_ = errmsg;                                                            \
+		rv = call;                                                                         \
+		if (rv < 0) {                                                                      \
+			ctm__error(rv, errmsg_, "CT %u: %s", ct->ctid, m_);                        \
+			goto out;                                                                  \
+		}                                                                                  \
+		rv = ctm_ct_save(ctx, ct, errmsg);                                                 \
+		if (rv < 0)                                                                        \
+			goto out;                                                                  \
 	} while (0)
 
 int ctm_ct_snapshot(struct ctm_ctx *ctx, unsigned ctid, const char *name, const char *comment,
@@ -1080,8 +1090,7 @@ static uint32_t member_id(struct json_object *root, const char *node)
 	return (uint32_t)json_object_get_int64(id);
 }
 
-static void list_status(struct ctm_ctx *ctx, struct json_object *members,
-                        struct ctm_ct_info *info)
+static void list_status(struct ctm_ctx *ctx, struct json_object *members, struct ctm_ct_info *info)
 {
 	char key[64], *value = NULL;
 	uint32_t id = member_id(members, info->node);
@@ -1111,7 +1120,8 @@ int ctm_ct_list(struct ctm_ctx *ctx, struct ctm_ct_info **out, size_t *count, ch
 
 	rv = pfs_get(ctx->conn, "/.vmlist", &text, NULL, NULL);
 	if (rv < 0)
-		return ctm__error(rv, errmsg, "reading /.vmlist from pmxfs failed: %s", strerror(-rv));
+		return ctm__error(rv, errmsg, "reading /.vmlist from pmxfs failed: %s",
+		                  strerror(-rv));
 	rv = ctm_vmlist_parse(text, &list, &n);
 	free(text);
 	if (rv < 0)

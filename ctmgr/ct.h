@@ -3,7 +3,7 @@
  * that the node agent can call as well.
  *
  * A container's config lives in the pmxfs store at
- * /nodes/<node>/lxc/<CTID>.conf; /.vmlist tells which node owns it. Every
+ * /nodes/<node>/lxc/<CTID>.conf; /.vmlist records which node owns it. Every
  * change of a config is a compare-and-swap: it is written with the
  * version it was read at, and a concurrent change makes it fail with
  * -ESTALE instead of being lost. Running containers are driven through
@@ -40,7 +40,7 @@
  * printed with the CTID. */
 #define CTM_STATUS_KEY_FMT "ct/%u/status"
 
-/* What every operation needs. Set conn, then call ctm_ctx_init(). */
+/* The context of every operation. Set conn, then call ctm_ctx_init(). */
 struct ctm_ctx {
 	struct pfs_conn *conn;  /* caller-owned */
 	char node[64];          /* this node, from /.members */
@@ -59,9 +59,9 @@ int ctm_ctx_init(struct ctm_ctx *ctx, char *errmsg);
 /* A container config as read from the store. */
 struct ctm_ct {
 	unsigned ctid;
-	char node[64];     /* the node that owns it */
-	char path[4097];   /* /nodes/<node>/lxc/<CTID>.conf */
-	uint64_t version;  /* the config's version when read or last saved */
+	char node[64];    /* the node that owns it */
+	char path[4097];  /* /nodes/<node>/lxc/<CTID>.conf */
+	uint64_t version; /* the config's version when read or last saved */
 	struct conf_file *cf;
 };
 
@@ -75,8 +75,8 @@ int ctm_ct_load(struct ctm_ctx *ctx, unsigned ctid, struct ctm_ct **out, char *e
 
 /*
  * Write CT->cf with the expected version CT->version and update that
- * version. Errors: -ESTALE the config changed since it was read ("CT
- * <id>: config was changed by someone else, read it again"), -EINVAL a
+ * version. Errors: -ESTALE the config changed since it was read (the
+ * message says to run the command again), -EROFS not quorate, -EINVAL a
  * value with a line break, those of pfs_write().
  */
 int ctm_ct_save(struct ctm_ctx *ctx, struct ctm_ct *ct, char *errmsg);
@@ -135,8 +135,7 @@ int ctm_ct_stop(struct ctm_ctx *ctx, unsigned ctid, char *errmsg);
  * Ask the container's init to shut down (SIGPWR) and wait TIMEOUT
  * seconds; then kill it when FORCE, else fail with -ETIMEDOUT.
  */
-int ctm_ct_shutdown(struct ctm_ctx *ctx, unsigned ctid, unsigned timeout, bool force,
-                    char *errmsg);
+int ctm_ct_shutdown(struct ctm_ctx *ctx, unsigned ctid, unsigned timeout, bool force, char *errmsg);
 
 /* Shut down (killing after TIMEOUT seconds) and start again. */
 int ctm_ct_reboot(struct ctm_ctx *ctx, unsigned ctid, unsigned timeout, char *errmsg);
@@ -145,8 +144,7 @@ int ctm_ct_reboot(struct ctm_ctx *ctx, unsigned ctid, unsigned timeout, char *er
  * Run ARGV in the running container and store its exit status (or 128 +
  * signal) in *STATUS. Errors: -EINVAL not running or empty ARGV, -EIO.
  */
-int ctm_ct_exec(struct ctm_ctx *ctx, unsigned ctid, char *const argv[], int *status,
-                char *errmsg);
+int ctm_ct_exec(struct ctm_ctx *ctx, unsigned ctid, char *const argv[], int *status, char *errmsg);
 
 /*
  * Apply `ctmgr set` OPTS (parsed with CTM_COMMAND_SET): on a stopped

@@ -43,8 +43,8 @@ static int created_add(struct created *cr, char *volid)
 
 /* Replace the allocation requests of rootfs and mpN in S with new volumes. */
 static int alloc_volumes(struct ctm_ctx *ctx, unsigned ctid, struct conf_section *s,
-                         const struct ctm_storage_cfg *storage, uid_t root_uid,
-                         struct created *cr, char *errmsg)
+                         const struct ctm_storage_cfg *storage, uid_t root_uid, struct created *cr,
+                         char *errmsg)
 {
 	char msg[CONF_ERRMSG_SIZE];
 	int rv = 0;
@@ -60,7 +60,8 @@ static int alloc_volumes(struct ctm_ctx *ctx, unsigned ctid, struct conf_section
 		rv = rootfs ? conf_rootfs_parse(s->keys[i].value, &mp, msg)
 		            : conf_mp_parse(s->keys[i].value, &mp, msg);
 		if (rv < 0) {
-			ctm__error(rv, errmsg, "CT %u: %s is invalid: %s", ctid, s->keys[i].key, msg);
+			ctm__error(rv, errmsg, "CT %u: %s is invalid: %s", ctid, s->keys[i].key,
+			           msg);
 			break;
 		}
 		if (mp.volume_type != CONF_VOLUME_ALLOC) {
@@ -82,7 +83,8 @@ static int alloc_volumes(struct ctm_ctx *ctx, unsigned ctid, struct conf_section
 			mp.volume = strdup(volid);
 			mp.volume_type = CONF_VOLUME_STORAGE;
 			mp.size = (int64_t)bytes;
-			rv = mp.volume ? (rootfs ? conf_rootfs_print(&mp, &text) : conf_mp_print(&mp, &text))
+			rv = mp.volume ? (rootfs ? conf_rootfs_print(&mp, &text)
+			                         : conf_mp_print(&mp, &text))
 			               : -ENOMEM;
 			if (rv == 0)
 				rv = conf_set(s, s->keys[i].key, text);
@@ -112,7 +114,8 @@ static int add_hwaddrs(unsigned ctid, struct conf_section *s, char *errmsg)
 			continue;
 		rv = conf_net_parse(s->keys[i].value, &net, msg);
 		if (rv < 0) {
-			ctm__error(rv, errmsg, "CT %u: %s is invalid: %s", ctid, s->keys[i].key, msg);
+			ctm__error(rv, errmsg, "CT %u: %s is invalid: %s", ctid, s->keys[i].key,
+			           msg);
 			break;
 		}
 		if (!net.hwaddr) {
@@ -128,7 +131,8 @@ static int add_hwaddrs(unsigned ctid, struct conf_section *s, char *errmsg)
 				rv = conf_set(s, s->keys[i].key, text);
 			free(text);
 			if (rv < 0)
-				ctm__error(rv, errmsg, "CT %u: adding a MAC address to %s failed: %s", ctid,
+				ctm__error(rv, errmsg,
+				           "CT %u: adding a MAC address to %s failed: %s", ctid,
 				           s->keys[i].key, strerror(-rv));
 		}
 		conf_net_clear(&net);
@@ -177,7 +181,8 @@ static int unpack(const char *path, const char *rootfs, uint32_t offset, char *e
 		goto out;
 	}
 	while ((r = archive_read_next_header(in, &entry)) == ARCHIVE_OK) {
-		const char *name = archive_entry_pathname(entry), *link = archive_entry_hardlink(entry);
+		const char *name = archive_entry_pathname(entry),
+		           *link = archive_entry_hardlink(entry);
 		int64_t uid, gid;
 
 		while (name && (name[0] == '/' || (name[0] == '.' && name[1] == '/')))
@@ -186,11 +191,12 @@ static int unpack(const char *path, const char *rootfs, uint32_t offset, char *e
 			continue;
 		if (shift_id(archive_entry_uid(entry), offset, &uid) < 0 ||
 		    shift_id(archive_entry_gid(entry), offset, &gid) < 0) {
-			rv = ctm__error(-ERANGE, errmsg,
-			                "the template %s has %s owned by %jd:%jd, outside the container's "
-			                "id map 0-65535",
-			                path, name, (intmax_t)archive_entry_uid(entry),
-			                (intmax_t)archive_entry_gid(entry));
+			rv = ctm__error(
+			    -ERANGE, errmsg,
+			    "the template %s has %s owned by %jd:%jd, outside the container's "
+			    "id map 0-65535",
+			    path, name, (intmax_t)archive_entry_uid(entry),
+			    (intmax_t)archive_entry_gid(entry));
 			goto out;
 		}
 		archive_entry_set_uid(entry, uid);
@@ -204,9 +210,10 @@ static int unpack(const char *path, const char *rootfs, uint32_t offset, char *e
 			archive_entry_copy_hardlink(entry, target);
 		}
 		if (archive_write_header(out, entry) < ARCHIVE_WARN ||
-		    (archive_entry_size(entry) > 0 && archive_write_data_block(out, NULL, 0, 0) < 0)) {
-			rv = ctm__error(-EIO, errmsg, "unpacking %s of the template %s failed: %s", name,
-			                path, archive_error_string(out));
+		    (archive_entry_size(entry) > 0 &&
+		     archive_write_data_block(out, NULL, 0, 0) < 0)) {
+			rv = ctm__error(-EIO, errmsg, "unpacking %s of the template %s failed: %s",
+			                name, path, archive_error_string(out));
 			goto out;
 		}
 		for (;;) {
@@ -217,16 +224,17 @@ static int unpack(const char *path, const char *rootfs, uint32_t offset, char *e
 			r = archive_read_data_block(in, &buf, &size, &off);
 			if (r == ARCHIVE_EOF)
 				break;
-			if (r < ARCHIVE_WARN || archive_write_data_block(out, buf, size, off) < ARCHIVE_WARN) {
-				rv = ctm__error(-EIO, errmsg, "unpacking %s of the template %s failed: %s",
-				                name, path,
-				                archive_error_string(r < ARCHIVE_WARN ? in : out));
+			if (r < ARCHIVE_WARN ||
+			    archive_write_data_block(out, buf, size, off) < ARCHIVE_WARN) {
+				rv = ctm__error(
+				    -EIO, errmsg, "unpacking %s of the template %s failed: %s",
+				    name, path, archive_error_string(r < ARCHIVE_WARN ? in : out));
 				goto out;
 			}
 		}
 		if (archive_write_finish_entry(out) < ARCHIVE_WARN) {
-			rv = ctm__error(-EIO, errmsg, "unpacking %s of the template %s failed: %s", name,
-			                path, archive_error_string(out));
+			rv = ctm__error(-EIO, errmsg, "unpacking %s of the template %s failed: %s",
+			                name, path, archive_error_string(out));
 			goto out;
 		}
 	}
@@ -282,8 +290,7 @@ static int template_path(const struct ctm_storage_cfg *storage, const char *node
 /* Unpack the template into the new volumes and run guest setup. */
 static int fill_rootfs(struct ctm_ctx *ctx, struct ctm_ct *ct,
                        const struct ctm_create_params *params,
-                       const struct ctm_storage_cfg *storage, const char *template,
-                       char *errmsg)
+                       const struct ctm_storage_cfg *storage, const char *template, char *errmsg)
 {
 	struct ctm_lxc_config *lcfg = NULL;
 	struct ctm_setup_report report = {0};
@@ -309,7 +316,8 @@ static int fill_rootfs(struct ctm_ctx *ctx, struct ctm_ct *ct,
 	}
 	rootfs = ctm__ct_rootfs_dir(lcfg);
 	if (!rootfs) {
-		rv = ctm__error(-EINVAL, errmsg, "CT %u: the root file system has no folder", ct->ctid);
+		rv = ctm__error(-EINVAL, errmsg, "CT %u: the root file system has no folder",
+		                ct->ctid);
 		goto err_unstage;
 	}
 	rv = unpack(template, rootfs, lcfg->root_uid, msg);
@@ -355,7 +363,8 @@ int ctm_ct_create(struct ctm_ctx *ctx, const struct ctm_create_params *params, c
 	snprintf(ct.node, sizeof(ct.node), "%s", ctx->node);
 	snprintf(ct.path, sizeof(ct.path), "/nodes/%s/lxc/%u.conf", ctx->node, ct.ctid);
 	if (!ctx->quorate)
-		return ctm__error(-EROFS, errmsg, "CT %u: cluster not quorate, cannot create", ct.ctid);
+		return ctm__error(-EROFS, errmsg, "CT %u: cluster not quorate, cannot create",
+		                  ct.ctid);
 
 	rv = ctm__ct_storage(ctx, &storage, errmsg);
 	if (rv < 0)
@@ -466,7 +475,8 @@ int ctm_ct_destroy(struct ctm_ctx *ctx, unsigned ctid, char *errmsg)
 	if (rv == 0)
 		rv = ctm_ct_running(ctx, ctid, &running, errmsg);
 	if (rv == 0 && running)
-		rv = ctm__error(-EBUSY, errmsg, "CT %u is running: stop it before destroying it", ctid);
+		rv = ctm__error(-EBUSY, errmsg, "CT %u is running: stop it before destroying it",
+		                ctid);
 	if (rv == 0)
 		rv = ctm__ct_storage(ctx, &storage, errmsg);
 	if (rv < 0)
@@ -485,8 +495,8 @@ int ctm_ct_destroy(struct ctm_ctx *ctx, unsigned ctid, char *errmsg)
 		for (size_t j = 0; rv == 0 && volumes[j]; j++) {
 			rv = ctm_volume_free(storage, volumes[j], msg);
 			if (rv < 0)
-				ctm__error(rv, errmsg, "CT %u: removing %s failed: %s", ctid, volumes[j],
-				           msg);
+				ctm__error(rv, errmsg, "CT %u: removing %s failed: %s", ctid,
+				           volumes[j], msg);
 		}
 		ctm_strv_free(volumes);
 		if (rv < 0)
@@ -495,7 +505,8 @@ int ctm_ct_destroy(struct ctm_ctx *ctx, unsigned ctid, char *errmsg)
 	cond.version = state.version;
 	rv = pfs_delete(ctx->conn, ct->path, &cond);
 	if (rv < 0) {
-		ctm__error(rv, errmsg, "CT %u: removing %s failed: %s", ctid, ct->path, strerror(-rv));
+		ctm__error(rv, errmsg, "CT %u: removing %s failed: %s", ctid, ct->path,
+		           strerror(-rv));
 		goto out;
 	}
 	snprintf(dir, sizeof(dir), "%s/%u", ctm__ct_lxc_path(ctx), ctid);

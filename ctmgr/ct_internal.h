@@ -43,8 +43,9 @@ struct lxc_container *ctm__ct_lxc(struct ctm_ctx *ctx, unsigned ctid);
 /* Write WARN lines of a guest setup report and LXC config notes. */
 void ctm__ct_warn(struct ctm_ctx *ctx, unsigned ctid, char **lines, size_t n);
 
-/* Write N cgroup ITEMS to the running CTID through liblxc, in order.
- * Errors: -EIO naming the key and value LXC did not take. */
+/* Write N cgroup ITEMS into the cgroup files of the running CTID, in
+ * order. Errors: -EINVAL not running, -ENOENT cgroup not found, -EIO
+ * naming the key and value the kernel rejected. */
 int ctm__ct_set_cgroup(struct ctm_ctx *ctx, unsigned ctid, const struct ctm_lxc_item *items,
                        size_t n, char *errmsg);
 

@@ -118,8 +118,8 @@ int ctm__ct_stage(const struct ctm_lxc_config *lcfg, char *errmsg)
 		rv = ctm__run(argv, output, sizeof(output));
 		free(opts);
 		if (rv < 0) {
-			ctm__error(rv, errmsg, "mounting %s of %s on %s failed: %s", m->key, m->source,
-			           m->target, output);
+			ctm__error(rv, errmsg, "mounting %s of %s on %s failed: %s", m->key,
+			           m->source, m->target, output);
 			break;
 		}
 	}
@@ -138,13 +138,14 @@ int ctm__ct_stage(const struct ctm_lxc_config *lcfg, char *errmsg)
 		rv = mkdir_p(dir, 0755);
 		free(dir);
 		unlink(dev->node);
-		if (rv == 0 && mknod(dev->node, type | dev->mode, makedev(dev->id.major, dev->id.minor)) < 0)
+		if (rv == 0 &&
+		    mknod(dev->node, type | dev->mode, makedev(dev->id.major, dev->id.minor)) < 0)
 			rv = -errno;
 		if (rv == 0 && chown(dev->node, dev->uid, dev->gid) < 0)
 			rv = -errno;
 		if (rv < 0)
-			ctm__error(rv, errmsg, "creating the device node %s of %s failed: %s", dev->node,
-			           dev->key, strerror(-rv));
+			ctm__error(rv, errmsg, "creating the device node %s of %s failed: %s",
+			           dev->node, dev->key, strerror(-rv));
 	}
 	if (rv == 0 && lcfg->seccomp_path && lcfg->seccomp) {
 		FILE *f = fopen(lcfg->seccomp_path, "we");
@@ -218,9 +219,10 @@ static int check_mount_sources(const struct ctm_ct *ct, char *errmsg)
 		} else if ((mp.volume_type == CONF_VOLUME_BIND ||
 		            mp.volume_type == CONF_VOLUME_DEVICE) &&
 		           stat(mp.volume, &st) < 0) {
-			rv = ctm__error(-ENOENT, errmsg,
-			                "CT %u: the source %s of %s does not exist: create it or change %s",
-			                ct->ctid, mp.volume, e->key, e->key);
+			rv = ctm__error(
+			    -ENOENT, errmsg,
+			    "CT %u: the source %s of %s does not exist: create it or change %s",
+			    ct->ctid, mp.volume, e->key, e->key);
 		}
 		conf_mountpoint_clear(&mp);
 	}
@@ -272,7 +274,8 @@ static int prepare_start(struct ctm_ctx *ctx, const struct ctm_ct *ct, char *err
 	snprintf(dir, sizeof(dir), "%s/%u", ctm__ct_lxc_path(ctx), ct->ctid);
 	rv = mkdir_p(dir, 0755);
 	if (rv < 0) {
-		ctm__error(rv, errmsg, "CT %u: creating %s failed: %s", ct->ctid, dir, strerror(-rv));
+		ctm__error(rv, errmsg, "CT %u: creating %s failed: %s", ct->ctid, dir,
+		           strerror(-rv));
 		goto out;
 	}
 	rv = ctm__ct_stage(lcfg, msg);
@@ -283,8 +286,8 @@ static int prepare_start(struct ctm_ctx *ctx, const struct ctm_ct *ct, char *err
 
 	rootfs = ctm__ct_rootfs_dir(lcfg);
 	if (!rootfs) {
-		rv = ctm__error(-EINVAL, errmsg, "CT %u: the LXC config has no root file system folder",
-		                ct->ctid);
+		rv = ctm__error(-EINVAL, errmsg,
+		                "CT %u: the LXC config has no root file system folder", ct->ctid);
 		goto err_unstage;
 	}
 	sopts.root_uid = lcfg->root_uid;
@@ -335,13 +338,15 @@ static int lxc_start(struct ctm_ctx *ctx, unsigned ctid, const char *debug_log, 
 	c->want_daemonize(c, true);
 	if (!c->start(c, 0, NULL) || !c->wait(c, "RUNNING", 10)) {
 		if (debug_log)
-			rv = ctm__error(-EIO, errmsg, "CT %u: LXC failed to start the container; see %s",
-			                ctid, debug_log);
-		else
 			rv = ctm__error(-EIO, errmsg,
-			                "CT %u: LXC failed to start the container; run the start with "
-			                "--debug FILE for LXC's log",
-			                ctid);
+			                "CT %u: LXC failed to start the container; see %s", ctid,
+			                debug_log);
+		else
+			rv = ctm__error(
+			    -EIO, errmsg,
+			    "CT %u: LXC failed to start the container; run the start with "
+			    "--debug FILE for LXC's log",
+			    ctid);
 	}
 out:
 	lxc_container_put(c);
@@ -442,8 +447,7 @@ int ctm_ct_stop(struct ctm_ctx *ctx, unsigned ctid, char *errmsg)
 	return rv;
 }
 
-int ctm_ct_shutdown(struct ctm_ctx *ctx, unsigned ctid, unsigned timeout, bool force,
-                    char *errmsg)
+int ctm_ct_shutdown(struct ctm_ctx *ctx, unsigned ctid, unsigned timeout, bool force, char *errmsg)
 {
 	struct lxc_container *c = NULL;
 	int rv;
@@ -457,8 +461,8 @@ int ctm_ct_shutdown(struct ctm_ctx *ctx, unsigned ctid, unsigned timeout, bool f
 		rv = hard_stop(ctx, ctid, c, errmsg);
 	else
 		rv = ctm__error(-ETIMEDOUT, errmsg,
-		                "CT %u did not stop within %u s; add --forceStop 1 to kill it", ctid,
-		                timeout);
+		                "CT %u did not stop within %u s; add --forceStop 1 to kill it",
+		                ctid, timeout);
 	lxc_container_put(c);
 	return rv;
 }
@@ -472,10 +476,10 @@ int ctm_ct_reboot(struct ctm_ctx *ctx, unsigned ctid, unsigned timeout, char *er
 	return ctm_ct_start(ctx, ctid, NULL, errmsg);
 }
 
-int ctm_ct_exec(struct ctm_ctx *ctx, unsigned ctid, char *const argv[], int *status,
-                char *errmsg)
+int ctm_ct_exec(struct ctm_ctx *ctx, unsigned ctid, char *const argv[], int *status, char *errmsg)
 {
-	static char path_env[] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	static char path_env[] =
+	    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 	static char term_env[] = "TERM=linux";
 	static char *env[] = {path_env, term_env, NULL};
 	lxc_attach_options_t opts = LXC_ATTACH_OPTIONS_DEFAULT;
@@ -526,7 +530,8 @@ out:
 static int cgroup_dir(pid_t pid, const char *controller, char *out, size_t size)
 {
 	char path[64], line[4096], mnt[PATH_MAX] = "", cg[PATH_MAX] = "";
-	size_t clen = strlen(controller);
+	bool v2 = false;
+	size_t len;
 	FILE *f;
 
 	/* The mount point: a v1 hierarchy carrying the controller, else cgroup2. */
@@ -543,20 +548,23 @@ static int cgroup_dir(pid_t pid, const char *controller, char *out, size_t size)
 		if (!strcmp(fstype, "cgroup")) {
 			char *save = NULL;
 
-			for (char *t = strtok_r(opts, ",", &save); t; t = strtok_r(NULL, ",", &save))
-				if (!strcmp(t, controller))
+			for (char *t = strtok_r(opts, ",", &save); t;
+			     t = strtok_r(NULL, ",", &save)) {
+				if (!strcmp(t, controller)) {
 					snprintf(mnt, sizeof(mnt), "%s", point);
+					v2 = false;
+				}
+			}
 		} else if (!strcmp(fstype, "cgroup2") && !*mnt) {
 			snprintf(mnt, sizeof(mnt), "%s", point);
-			clen = 0;
+			v2 = true;
 		}
-		if (*mnt && clen)
+		if (*mnt && !v2)
 			break;
 	}
 	fclose(f);
 	if (!*mnt)
 		return -ENOENT;
-	bool v2 = clen == 0;
 
 	/* The container's cgroup in that hierarchy. */
 	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
@@ -571,14 +579,15 @@ static int cgroup_dir(pid_t pid, const char *controller, char *out, size_t size)
 		*cgpath++ = '\0';
 		cgpath[strcspn(cgpath, "\n")] = '\0';
 		ctrl++;
-		if (v2 ? !*ctrl : false) {
+		if (v2 && !*ctrl) {
 			snprintf(cg, sizeof(cg), "%s", cgpath);
 			break;
 		}
 		if (!v2) {
 			char *save = NULL;
 
-			for (char *t = strtok_r(ctrl, ",", &save); t; t = strtok_r(NULL, ",", &save))
+			for (char *t = strtok_r(ctrl, ",", &save); t;
+			     t = strtok_r(NULL, ",", &save))
 				if (!strcmp(t, controller))
 					snprintf(cg, sizeof(cg), "%s", cgpath);
 			if (*cg)
@@ -588,7 +597,7 @@ static int cgroup_dir(pid_t pid, const char *controller, char *out, size_t size)
 	fclose(f);
 	if (!*cg)
 		return -ENOENT;
-	size_t len = strlen(cg);
+	len = strlen(cg);
 	if (len >= 3 && !strcmp(cg + len - 3, "/ns"))
 		cg[len - 3] = '\0';
 	if (snprintf(out, size, "%s%s", mnt, cg) >= (int)size)
@@ -597,10 +606,11 @@ static int cgroup_dir(pid_t pid, const char *controller, char *out, size_t size)
 }
 
 /*
- * NOTE: liblxc 5.0's set_cgroup_item() writes into the inner `ns` cgroup
- * on a v1 host, where a limit does not bind the container and
- * memory.memsw.limit_in_bytes is rejected; so the limits are written to
- * the container's own cgroup files directly, as pct's hotplug does.
+ * NOTE: on a v1 host liblxc 5.0.2's set_cgroup_item() writes into the
+ * inner `ns` cgroup. A limit there does not bind the container, and the
+ * kernel rejects memory.memsw.limit_in_bytes below the inner cgroup's
+ * unlimited memory limit. So the limits go into the files of the
+ * container's own cgroup (`lxc/<CTID>`) directly.
  */
 int ctm__ct_set_cgroup(struct ctm_ctx *ctx, unsigned ctid, const struct ctm_lxc_item *items,
                        size_t n, char *errmsg)
@@ -622,8 +632,8 @@ int ctm__ct_set_cgroup(struct ctm_ctx *ctx, unsigned ctid, const struct ctm_lxc_
 		char controller[32], dir[PATH_MAX], file[PATH_MAX * 2];
 		FILE *f;
 
-		snprintf(controller, sizeof(controller), "%.*s",
-		         (int)strcspn(items[i].key, "."), items[i].key);
+		snprintf(controller, sizeof(controller), "%.*s", (int)strcspn(items[i].key, "."),
+		         items[i].key);
 		rv = cgroup_dir(pid, controller, dir, sizeof(dir));
 		if (rv < 0) {
 			ctm__error(rv, errmsg, "CT %u: the %s cgroup of the container is not found",

@@ -70,7 +70,8 @@ static bool is_bool_word(const char *s)
 
 static bool bool_value(const char *s)
 {
-	return s && (!strcmp(s, "1") || !strcmp(s, "yes") || !strcmp(s, "true") || !strcmp(s, "on"));
+	return s &&
+	       (!strcmp(s, "1") || !strcmp(s, "yes") || !strcmp(s, "true") || !strcmp(s, "on"));
 }
 
 /* Parse ARGV with the options SPEC (at most 8) and MAX_POS positional
@@ -100,7 +101,8 @@ static int parse_simple(int argc, char **argv, const struct opt_spec *spec, size
 		eq = strchr(name, '=');
 		namelen = eq ? (size_t)(eq - name) : strlen(name);
 		for (k = 0; spec && spec[k].name; k++)
-			if (strlen(spec[k].name) == namelen && !strncmp(spec[k].name, name, namelen))
+			if (strlen(spec[k].name) == namelen &&
+			    !strncmp(spec[k].name, name, namelen))
 				break;
 		if (!spec || !spec[k].name)
 			return usage_error("unknown option '%s'", a);
@@ -179,7 +181,8 @@ static int print_section(const struct conf_section *s)
 			json_object_object_add(obj, m->keys[i].key,
 			                       json_object_new_string(m->keys[i].value));
 		for (size_t i = 0; i < m->n_raw; i++)
-			json_object_object_add(obj, m->raw[i].key, json_object_new_string(m->raw[i].value));
+			json_object_object_add(obj, m->raw[i].key,
+			                       json_object_new_string(m->raw[i].value));
 		if (m->description)
 			json_object_object_add(obj, "description",
 			                       json_object_new_string(m->description));
@@ -251,9 +254,10 @@ static int cmd_status(struct cli *cli, unsigned ctid)
 
 	rv = ctm_ct_load(&cli->ctx, ctid, &ct, cli->errmsg);
 	if (rv == 0 && strcmp(ct->node, cli->ctx.node))
-		rv = -EREMOTE, snprintf(cli->errmsg, sizeof(cli->errmsg),
-		                        "CT %u is on node %s, not on this node %s: run the command on %s",
-		                        ctid, ct->node, cli->ctx.node, ct->node);
+		rv = -EREMOTE,
+		snprintf(cli->errmsg, sizeof(cli->errmsg),
+		         "CT %u is on node %s, not on this node %s: run the command on %s", ctid,
+		         ct->node, cli->ctx.node, ct->node);
 	ctm_ct_free(ct);
 	if (rv == 0)
 		rv = ctm_ct_running(&cli->ctx, ctid, &running, cli->errmsg);
@@ -348,7 +352,8 @@ static int cmd_pending(struct cli *cli, unsigned ctid)
 			continue;
 		o = json_object_new_object();
 		json_object_object_add(o, "key", json_object_new_string(key));
-		json_object_object_add(o, "pending", json_object_new_string(pending->keys[i].value));
+		json_object_object_add(o, "pending",
+		                       json_object_new_string(pending->keys[i].value));
 		json_object_array_add(list, o);
 	}
 	ctm_ct_free(ct);
@@ -395,9 +400,11 @@ static int cmd_list(struct cli *cli)
 			struct json_object *o = json_object_new_object();
 
 			json_object_object_add(o, "vmid", json_object_new_int64(infos[i].ctid));
-			json_object_object_add(o, "status", json_object_new_string(infos[i].status));
+			json_object_object_add(o, "status",
+			                       json_object_new_string(infos[i].status));
 			if (infos[i].lock[0])
-				json_object_object_add(o, "lock", json_object_new_string(infos[i].lock));
+				json_object_object_add(o, "lock",
+				                       json_object_new_string(infos[i].lock));
 			json_object_object_add(o, "name", json_object_new_string(infos[i].name));
 			json_object_object_add(o, "node", json_object_new_string(infos[i].node));
 			json_object_array_add(list, o);
@@ -504,15 +511,12 @@ static int cmd_exec(struct cli *cli, unsigned ctid, char **argv, int argc)
 static int run_verb(struct cli *cli, const char *verb, int argc, char **argv)
 {
 	static const struct opt_spec none[] = {{NULL, false, false}};
-	static const struct opt_spec start_opts[] = {{"debug", false, true},
-	                                             {"skiplock", false, true},
-	                                             {NULL, false, false}};
-	static const struct opt_spec shutdown_opts[] = {{"timeout", true, false},
-	                                                {"forceStop", false, true},
-	                                                {NULL, false, false}};
-	static const struct opt_spec config_opts[] = {{"current", false, true},
-	                                              {"snapshot", true, false},
-	                                              {NULL, false, false}};
+	static const struct opt_spec start_opts[] = {
+	    {"debug", false, true}, {"skiplock", false, true}, {NULL, false, false}};
+	static const struct opt_spec shutdown_opts[] = {
+	    {"timeout", true, false}, {"forceStop", false, true}, {NULL, false, false}};
+	static const struct opt_spec config_opts[] = {
+	    {"current", false, true}, {"snapshot", true, false}, {NULL, false, false}};
 	static const struct opt_spec snap_opts[] = {{"description", true, false},
 	                                            {NULL, false, false}};
 	static const struct opt_spec del_opts[] = {{"force", false, true}, {NULL, false, false}};
@@ -544,7 +548,8 @@ static int run_verb(struct cli *cli, const char *verb, int argc, char **argv)
 	rv = parse_ctid(p.pos[0], &ctid);
 	if (rv)
 		return rv;
-	if (spec == shutdown_opts && p.values[0] && (rv = parse_uint(p.values[0], "timeout", &timeout)))
+	if (spec == shutdown_opts && p.values[0] &&
+	    (rv = parse_uint(p.values[0], "timeout", &timeout)))
 		return rv;
 
 	if (!strcmp(verb, "start")) {
@@ -552,8 +557,10 @@ static int run_verb(struct cli *cli, const char *verb, int argc, char **argv)
 		char path[64];
 
 		if (p.values[1] && bool_value(p.values[1])) {
-			fprintf(stderr, "ctmgr: CT %u: --skiplock is not supported; clear the lock with "
-			                "`ctmgr unlock %u` instead\n", ctid, ctid);
+			fprintf(stderr,
+			        "ctmgr: CT %u: --skiplock is not supported; clear the lock with "
+			        "`ctmgr unlock %u` instead\n",
+			        ctid, ctid);
 			return EXIT_USAGE;
 		}
 		if (bool_value(p.values[0])) {
@@ -565,7 +572,8 @@ static int run_verb(struct cli *cli, const char *verb, int argc, char **argv)
 	} else if (!strcmp(verb, "stop")) {
 		rv = ctm_ct_stop(&cli->ctx, ctid, cli->errmsg);
 	} else if (!strcmp(verb, "shutdown")) {
-		rv = ctm_ct_shutdown(&cli->ctx, ctid, timeout, bool_value(p.values[1]), cli->errmsg);
+		rv =
+		    ctm_ct_shutdown(&cli->ctx, ctid, timeout, bool_value(p.values[1]), cli->errmsg);
 	} else if (!strcmp(verb, "reboot")) {
 		rv = ctm_ct_reboot(&cli->ctx, ctid, timeout, cli->errmsg);
 	} else if (!strcmp(verb, "destroy")) {
@@ -612,11 +620,13 @@ static int strip_format(int *argc, char **argv)
 			const char *v = strchr(a, '=') ? strchr(a, '=') + 1 : argv[++i];
 
 			if (!v)
-				return usage_error("%s", "--output-format needs a value: json or text");
+				return usage_error("%s",
+				                   "--output-format needs a value: json or text");
 			if (!strcmp(v, "json") || !strcmp(v, "json-pretty"))
 				json_out = true;
 			else if (strcmp(v, "text"))
-				return usage_error("invalid output format '%s': use json or text", v);
+				return usage_error("invalid output format '%s': use json or text",
+				                   v);
 		} else {
 			argv[out++] = argv[i];
 		}

@@ -63,9 +63,10 @@ START_TEST(test_vmlist_parse_bad)
 
 	ck_assert_int_eq(ctm_vmlist_parse("not json", &list, &n), -EBADMSG);
 	ck_assert_int_eq(ctm_vmlist_parse("{\"version\": 1}", &list, &n), -EBADMSG);
-	ck_assert_int_eq(ctm_vmlist_parse("{\"ids\": {\"x1\": {\"node\": \"a\", \"type\": \"lxc\"}}}",
-	                                  &list, &n),
-	                 -EBADMSG);
+	ck_assert_int_eq(
+	    ctm_vmlist_parse("{\"ids\": {\"x1\": {\"node\": \"a\", \"type\": \"lxc\"}}}", &list,
+	                     &n),
+	    -EBADMSG);
 	ck_assert_int_eq(ctm_vmlist_parse("{\"ids\": {\"101\": {\"type\": \"lxc\"}}}", &list, &n),
 	                 -EBADMSG);
 }
@@ -145,7 +146,9 @@ static struct ctm_lxc_config make_config(struct ctm_lxc_item *items, size_t n)
 
 #define V1_MEM(limit, memsw)                                                                       \
 	{(char *)"lxc.cgroup.memory.limit_in_bytes", (char *)(limit)},                             \
-	    {(char *)"lxc.cgroup.memory.memsw.limit_in_bytes", (char *)(memsw)}
+	{                                                                                          \
+		(char *)"lxc.cgroup.memory.memsw.limit_in_bytes", (char *)(memsw)                  \
+	}
 
 START_TEST(test_cgroup_changes_v1_grow)
 {
@@ -153,7 +156,8 @@ START_TEST(test_cgroup_changes_v1_grow)
 	                                   V1_MEM("268435456", "268435456")};
 	struct ctm_lxc_item new_items[] = {{(char *)"lxc.uts.name", (char *)"b"},
 	                                   V1_MEM("536870912", "536870912")};
-	struct ctm_lxc_config old_cfg = make_config(old_items, 3), new_cfg = make_config(new_items, 3);
+	struct ctm_lxc_config old_cfg = make_config(old_items, 3),
+	                      new_cfg = make_config(new_items, 3);
 	struct ctm_lxc_item *out = NULL;
 	size_t n = 0;
 
@@ -171,7 +175,8 @@ START_TEST(test_cgroup_changes_v1_shrink)
 {
 	struct ctm_lxc_item old_items[] = {V1_MEM("536870912", "536870912")};
 	struct ctm_lxc_item new_items[] = {V1_MEM("268435456", "268435456")};
-	struct ctm_lxc_config old_cfg = make_config(old_items, 2), new_cfg = make_config(new_items, 2);
+	struct ctm_lxc_config old_cfg = make_config(old_items, 2),
+	                      new_cfg = make_config(new_items, 2);
 	struct ctm_lxc_item *out = NULL;
 	size_t n = 0;
 
@@ -206,7 +211,8 @@ START_TEST(test_cgroup_changes_v2_cleared)
 	struct ctm_lxc_item new_items[] = {{(char *)"lxc.cgroup2.memory.max", (char *)"536870912"},
 	                                   {(char *)"lxc.cgroup2.cpuset.cpus", (char *)"0-1"},
 	                                   {(char *)"lxc.cgroup2.devices.allow", (char *)"b"}};
-	struct ctm_lxc_config old_cfg = make_config(old_items, 4), new_cfg = make_config(new_items, 3);
+	struct ctm_lxc_config old_cfg = make_config(old_items, 4),
+	                      new_cfg = make_config(new_items, 3);
 	struct ctm_lxc_item *out = NULL;
 	size_t n = 0;
 
@@ -227,7 +233,8 @@ START_TEST(test_cgroup_changes_last_value_wins)
 	struct ctm_lxc_item old_items[] = {{(char *)"lxc.cgroup2.memory.max", (char *)"1"}};
 	struct ctm_lxc_item new_items[] = {{(char *)"lxc.cgroup2.memory.max", (char *)"2"},
 	                                   {(char *)"lxc.cgroup2.memory.max", (char *)"3"}};
-	struct ctm_lxc_config old_cfg = make_config(old_items, 1), new_cfg = make_config(new_items, 2);
+	struct ctm_lxc_config old_cfg = make_config(old_items, 1),
+	                      new_cfg = make_config(new_items, 2);
 	struct ctm_lxc_item *out = NULL;
 	size_t n = 0;
 
