@@ -43,16 +43,16 @@
 /* The context of every operation. Set conn, then call ctm_ctx_init(). */
 struct ctm_ctx {
 	struct pfs_conn *conn;  /* caller-owned */
-	char node[64];          /* this node, from /.members */
-	bool quorate;           /* from /.members, when ctm_ctx_init() ran */
+	char node[64];          /* this node, from the pmxfs status */
+	bool quorate;           /* from the pmxfs status, when ctm_ctx_init() ran */
 	const char *lxc_path;   /* NULL: CTM_LXC_PATH */
 	const char *config_dir; /* LXC's shipped includes; NULL: CTM_LXC_CONFIG_DIR */
 	FILE *warn;             /* warnings, one line each; NULL: none */
 };
 
 /*
- * Read this node's name and the quorum state from /.members into CTX.
- * Errors: those of pfs_get(), -EBADMSG (not the JSON pmxfs writes).
+ * Read this node's name and the quorum state from the pmxfs status into
+ * CTX. Errors: those of pfs_status(), -EBADMSG (not the JSON pmxfs writes).
  */
 int ctm_ctx_init(struct ctm_ctx *ctx, char *errmsg);
 
