@@ -287,6 +287,22 @@ int ctm__ct_build_lxc(struct ctm_ctx *ctx, unsigned ctid, const struct conf_sect
 
 /* ---- Pure helpers ---- */
 
+/* Remove the raw entries KEY of section S. */
+static void raw_remove(struct conf_section *s, const char *key)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < s->n_raw; i++) {
+		if (strcmp(s->raw[i].key, key) == 0) {
+			free(s->raw[i].key);
+			free(s->raw[i].value);
+		} else {
+			s->raw[kept++] = s->raw[i];
+		}
+	}
+	s->n_raw = kept;
+}
+
 static int split_keys(const char *list, char ***out)
 {
 	char *copy = strdup(list), *save = NULL, *tok;
@@ -353,6 +369,12 @@ int ctm_ct_apply_pending(struct conf_file *cf, bool *changed)
 			conf_delete(conf_main(scratch), del[j]);
 		ctm_strv_free(del);
 	}
+	if (rv == 0 && pending->description)
+		rv = conf_set_description(conf_main(scratch), pending->description);
+	for (size_t i = 0; rv == 0 && i < pending->n_raw; i++)
+		raw_remove(conf_main(scratch), pending->raw[i].key);
+	for (size_t i = 0; rv == 0 && i < pending->n_raw; i++)
+		rv = conf_raw_add(conf_main(scratch), pending->raw[i].key, pending->raw[i].value);
 	if (rv == 0) {
 		conf_section_clear(main);
 		rv = conf_section_copy_contents(main, conf_main(scratch));
@@ -369,6 +391,17 @@ bool ctm_ct_hot_key(const char *key)
 
 	for (size_t i = 0; hot[i]; i++)
 		if (!strcmp(key, hot[i]))
+			return true;
+	return false;
+}
+
+bool ctm_ct_fastplug_key(const char *key)
+{
+	static const char *const fast[] = {"description", "onboot", "startup", "protection",
+	                                   "hookscript",  "tags",   NULL};
+
+	for (size_t i = 0; fast[i]; i++)
+		if (!strcmp(key, fast[i]))
 			return true;
 	return false;
 }
@@ -652,13 +685,25 @@ static int pending_delete(struct conf_section *p, const char *key)
 	return rv;
 }
 
-/* Remove KEY from the pending section P: its value and its deletion. */
+/* The pending section P changes nothing. */
+static bool pending_empty(const struct conf_section *p)
+{
+	return p->n_keys == 0 && p->n_raw == 0 && !p->description;
+}
+
+/* Remove KEY from the pending section P: its value and its deletion. The
+ * description and env live apart from the keys, as ctm_options_apply()
+ * stores them. */
 static int pending_revert(struct conf_section *p, const char *key)
 {
 	const char *list = conf_get(p, "delete");
 	char **keys = NULL, *joined = NULL;
 	int rv;
 
+	if (!strcmp(key, "description"))
+		conf_set_description(p, NULL);
+	else if (!strcmp(key, "env"))
+		raw_remove(p, "lxc.environment.runtime");
 	conf_delete(p, key);
 	if (!list)
 		return 0;
@@ -682,57 +727,87 @@ static int pending_revert(struct conf_section *p, const char *key)
 	return rv;
 }
 
+/* Drop the pending changes of every key OPTS sets or deletes, because a
+ * stopped container takes the change at once. */
+static int drop_pending(struct conf_file *cf, const struct ctm_options *opts, char *errmsg)
+{
+	struct conf_section *p = conf_pending(cf);
+	int rv = 0;
+
+	if (!p)
+		return 0;
+	for (size_t i = 0; rv == 0 && i < opts->n_set; i++)
+		rv = pending_revert(p, opts->set[i].key);
+	for (size_t i = 0; rv == 0 && i < opts->n_delete; i++)
+		rv = pending_revert(p, opts->delete[i]);
+	if (rv < 0)
+		return ctm__error(rv, errmsg, "out of memory");
+	if (pending_empty(p))
+		conf_section_remove(cf, p);
+	return 0;
+}
+
 /*
  * Change NEW_CF for a running container: hot keys go to the main
  * section, everything else to the pending section.
  */
 static int set_running(const struct ctm_options *opts, struct conf_file *new_cf, char *errmsg)
 {
-	struct ctm_options hot = *opts;
-	struct ctm_option *sets = NULL;
-	char **deletes = NULL;
+	struct ctm_options now = *opts, later = *opts;
+	struct ctm_option *now_sets = NULL, *later_sets = NULL;
+	char **now_deletes = NULL;
 	struct conf_section *pending;
 	int rv = 0;
 
-	hot.n_set = 0;
-	hot.n_delete = 0;
-	hot.n_revert = 0;
-	sets = calloc(opts->n_set + 1, sizeof(*sets));
-	deletes = calloc(opts->n_delete + 1, sizeof(*deletes));
+	now.n_set = now.n_delete = now.n_revert = 0;
+	later.n_set = later.n_delete = later.n_revert = 0;
+	now_sets = calloc(opts->n_set + 1, sizeof(*now_sets));
+	later_sets = calloc(opts->n_set + 1, sizeof(*later_sets));
+	now_deletes = calloc(opts->n_delete + 1, sizeof(*now_deletes));
 	pending = conf_section_add(new_cf, CONF_SECTION_PENDING, CONF_PENDING_NAME);
-	if (!sets || !deletes || !pending) {
+	if (!now_sets || !later_sets || !now_deletes || !pending) {
 		rv = ctm__error(-ENOMEM, errmsg, "out of memory");
 		goto out;
 	}
-	hot.set = sets;
-	hot.delete = deletes;
+	now.set = now_sets;
+	now.delete = now_deletes;
+	later.set = later_sets;
+
+	/* Split the changes; a change made now replaces a pending one. */
 	for (size_t i = 0; rv == 0 && i < opts->n_set; i++) {
-		if (ctm_ct_hot_key(opts->set[i].key)) {
-			sets[hot.n_set++] = opts->set[i];
-			rv = pending_revert(pending, opts->set[i].key);
+		const char *key = opts->set[i].key;
+
+		if (ctm_ct_hot_key(key) || ctm_ct_fastplug_key(key)) {
+			now_sets[now.n_set++] = opts->set[i];
+			rv = pending_revert(pending, key);
 		} else {
-			rv = conf_set(pending, opts->set[i].key, opts->set[i].value);
+			later_sets[later.n_set++] = opts->set[i];
 		}
 	}
 	for (size_t i = 0; rv == 0 && i < opts->n_delete; i++) {
-		if (ctm_ct_hot_key(opts->delete[i])) {
-			deletes[hot.n_delete++] = opts->delete[i];
-			rv = pending_revert(pending, opts->delete[i]);
+		const char *key = opts->delete[i];
+
+		if (ctm_ct_hot_key(key) || ctm_ct_fastplug_key(key)) {
+			now_deletes[now.n_delete++] = opts->delete[i];
+			rv = pending_revert(pending, key);
 		} else {
-			rv = pending_delete(pending, opts->delete[i]);
+			rv = pending_delete(pending, key);
 		}
 	}
 	if (rv < 0) {
 		ctm__error(rv, errmsg, "out of memory");
 		goto out;
 	}
-	if (hot.n_set || hot.n_delete)
-		rv = ctm_options_apply(&hot, conf_main(new_cf), errmsg);
+	if (later.n_set)
+		rv = ctm_options_apply(&later, pending, errmsg);
+	if (rv == 0 && (now.n_set || now.n_delete))
+		rv = ctm_options_apply(&now, conf_main(new_cf), errmsg);
 out:
-	if (pending && pending->n_keys == 0)
+	if (pending && pending_empty(pending))
 		conf_section_remove(new_cf, pending);
-	free(sets);
-	free(deletes);
+	free(now_sets);
+	free(later_sets);
+	free(now_deletes);
 	return rv;
 }
 
@@ -821,13 +896,15 @@ int ctm_ct_set(struct ctm_ctx *ctx, const struct ctm_options *opts, char *errmsg
 			rv = set_running(opts, new_cf, errmsg);
 	} else {
 		rv = ctm_options_apply(opts, conf_main(new_cf), errmsg);
+		if (rv == 0)
+			rv = drop_pending(new_cf, opts, errmsg);
 	}
 	for (size_t i = 0; rv == 0 && i < opts->n_revert; i++) {
 		struct conf_section *p = conf_pending(new_cf);
 
 		if (p)
 			rv = pending_revert(p, opts->revert[i]);
-		if (p && p->n_keys == 0)
+		if (p && pending_empty(p))
 			conf_section_remove(new_cf, p);
 	}
 	if (rv < 0)

@@ -148,9 +148,10 @@ int ctm_ct_exec(struct ctm_ctx *ctx, unsigned ctid, char *const argv[], int *sta
 
 /*
  * Apply `ctmgr set` OPTS (parsed with CTM_COMMAND_SET): on a stopped
- * container to the config; on a running one memory, swap, cores,
- * cpulimit and cpuunits also to its cgroups at once, and other changes
- * into `[pve:pending]`. Every value is checked before anything changes.
+ * container to the config. On a running one memory, swap, cores,
+ * cpulimit and cpuunits go to the config and its cgroups at once, the
+ * keys of ctm_ct_fastplug_key() to the config, and other changes into
+ * `[pve:pending]`. Every value is checked before anything changes.
  * Errors: -EBUSY locked, -ESTALE concurrent change or digest mismatch,
  * -EINVAL, -EIO a cgroup write failed (nothing saved).
  */
@@ -209,6 +210,11 @@ int ctm_ct_apply_pending(struct conf_file *cf, bool *changed);
 /* True for the keys a running container takes at once: memory, swap,
  * cores, cpulimit, cpuunits. */
 bool ctm_ct_hot_key(const char *key);
+
+/* True for the keys that only the config reads, which a running container
+ * takes at once as pct's "fastplug" options: description, onboot, startup,
+ * protection, hookscript, tags. */
+bool ctm_ct_fastplug_key(const char *key);
 
 /*
  * The cgroup writes that move a running container from the resources of

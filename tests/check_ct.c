@@ -117,6 +117,24 @@ START_TEST(test_apply_pending_keeps_snapshots)
 }
 END_TEST
 
+START_TEST(test_apply_pending_description_env)
+{
+	struct conf_file *cf = parse("#old text\nmemory: 512\nlxc.environment.runtime: A=1\n\n"
+	                             "[pve:pending]\n#new text\nlxc.environment.runtime: B=2\n");
+	struct conf_section *m;
+	bool changed = false;
+
+	ck_assert_int_eq(ctm_ct_apply_pending(cf, &changed), 0);
+	ck_assert(changed);
+	m = conf_main(cf);
+	ck_assert_str_eq(m->description, "new text\n");
+	ck_assert_uint_eq(m->n_raw, 1);
+	ck_assert_str_eq(m->raw[0].key, "lxc.environment.runtime");
+	ck_assert_str_eq(m->raw[0].value, "B=2");
+	conf_file_free(cf);
+}
+END_TEST
+
 /* ---- ctm_ct_hot_key ---- */
 
 START_TEST(test_hot_key_list)
@@ -129,6 +147,19 @@ START_TEST(test_hot_key_list)
 	ck_assert(!ctm_ct_hot_key("hostname"));
 	ck_assert(!ctm_ct_hot_key("net0"));
 	ck_assert(!ctm_ct_hot_key("memoryx"));
+}
+END_TEST
+
+START_TEST(test_fastplug_key_list)
+{
+	ck_assert(ctm_ct_fastplug_key("description"));
+	ck_assert(ctm_ct_fastplug_key("onboot"));
+	ck_assert(ctm_ct_fastplug_key("startup"));
+	ck_assert(ctm_ct_fastplug_key("protection"));
+	ck_assert(ctm_ct_fastplug_key("hookscript"));
+	ck_assert(ctm_ct_fastplug_key("tags"));
+	ck_assert(!ctm_ct_fastplug_key("hostname"));
+	ck_assert(!ctm_ct_fastplug_key("memory"));
 }
 END_TEST
 
@@ -300,10 +331,15 @@ static Suite *ct_suite(void)
 	tcase_add_test(tc, test_apply_pending_sets_and_deletes);
 	tcase_add_test(tc, test_apply_pending_none);
 	tcase_add_test(tc, test_apply_pending_keeps_snapshots);
+	tcase_add_test(tc, test_apply_pending_description_env);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("ctm_ct_hot_key");
 	tcase_add_test(tc, test_hot_key_list);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("ctm_ct_fastplug_key");
+	tcase_add_test(tc, test_fastplug_key_list);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("ctm_ct_cgroup_changes");
