@@ -1220,26 +1220,40 @@ int ctm_ct_list(struct ctm_ctx *ctx, struct ctm_ct_info **out, size_t *count, ch
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct ctm_ct_info *info = &infos[m];
-		struct ctm_ct *ct = NULL;
+		struct conf_file *cf = NULL;
+		char path[4097], *conf_text = NULL;
+		size_t len = 0;
 		const char *v;
 
 		if (!list[i].lxc)
 			continue;
 		/* A config removed since /.vmlist was read is left out. */
-		if (ctm_ct_load(ctx, list[i].ctid, &ct, NULL) < 0)
+		snprintf(path, sizeof(path), "/nodes/%s/lxc/%u.conf", list[i].node, list[i].ctid);
+		if (pfs_get(ctx->conn, path, &conf_text, &len, NULL) < 0)
 			continue;
-		info->ctid = ct->ctid;
-		snprintf(info->node, sizeof(info->node), "%s", ct->node);
-		v = conf_get(conf_main(ct->cf), "lock");
+		rv = conf_parse(conf_text, len, path, &cf);
+		free(conf_text);
+		if (rv < 0) {
+			ctm__error(rv, errmsg, "parsing the config of CT %u failed: %s",
+			           list[i].ctid, strerror(-rv));
+			goto err_free_infos;
+		}
+		info->ctid = list[i].ctid;
+		snprintf(info->node, sizeof(info->node), "%s", list[i].node);
+		v = conf_get(conf_main(cf), "lock");
 		snprintf(info->lock, sizeof(info->lock), "%s", v ? v : "");
-		v = conf_get(conf_main(ct->cf), "hostname");
+		v = conf_get(conf_main(cf), "hostname");
 		snprintf(info->name, sizeof(info->name), "%s", v ? v : "");
-		ctm_ct_free(ct);
+		conf_file_free(cf);
 		list_status(ctx, members, info);
 		m++;
 	}
 	*out = infos;
 	*count = m;
+	goto out;
+
+err_free_infos:
+	free(infos);
 out:
 	json_object_put(members);
 	free(list);
