@@ -253,11 +253,12 @@ static int cmd_status(struct cli *cli, unsigned ctid)
 	int rv;
 
 	rv = ctm_ct_load(&cli->ctx, ctid, &ct, cli->errmsg);
-	if (rv == 0 && strcmp(ct->node, cli->ctx.node))
-		rv = -EREMOTE,
+	if (rv == 0 && strcmp(ct->node, cli->ctx.node)) {
 		snprintf(cli->errmsg, sizeof(cli->errmsg),
 		         "CT %u is on node %s, not on this node %s: run the command on %s", ctid,
 		         ct->node, cli->ctx.node, ct->node);
+		rv = -EREMOTE;
+	}
 	ctm_ct_free(ct);
 	if (rv == 0)
 		rv = ctm_ct_running(&cli->ctx, ctid, &running, cli->errmsg);
