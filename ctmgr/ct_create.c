@@ -155,7 +155,11 @@ static int shift_id(int64_t id, uint32_t offset, int64_t *out)
 
 /*
  * Unpack the archive PATH into ROOTFS with numeric owners shifted by
- * OFFSET. Entries whose path leaves the folder are rejected by libarchive.
+ * OFFSET. libarchive rejects entries with `..` and writes through no
+ * symbolic link.
+ * NOTE: that check covers every part of the target path, so a ROOTFS
+ * below a symbolic link on the host (a storage path such as /srv/link/ct)
+ * fails to unpack.
  */
 static int unpack(const char *path, const char *rootfs, uint32_t offset, char *errmsg)
 {
