@@ -18,3 +18,19 @@ ctmgr_libctsetup_la_SOURCES = ctmgr/setup.h ctmgr/setup.c
 ctmgr_libctsetup_la_CFLAGS = $(AM_CFLAGS)
 ctmgr_libctsetup_la_LIBADD = conf/libconf.la -lcrypt
 # setup-end
+
+# ct-begin: container operations (libctops, for ctmgr and the node agent)
+# and the ctmgr CLI.
+noinst_LTLIBRARIES += ctmgr/libctops.la
+ctmgr_libctops_la_SOURCES = ctmgr/ct.h ctmgr/ct_internal.h ctmgr/ct.c ctmgr/ct_run.c \
+	ctmgr/ct_create.c
+ctmgr_libctops_la_CFLAGS = $(AM_CFLAGS) $(LXC_CFLAGS) $(ARCHIVE_CFLAGS) $(JSON_CFLAGS) \
+	$(OPENSSL_CFLAGS)
+ctmgr_libctops_la_LIBADD = ctmgr/libctmgr.la ctmgr/libctsetup.la lock/liblock.la \
+	$(LXC_LIBS) $(ARCHIVE_LIBS) $(JSON_LIBS) $(OPENSSL_LIBS)
+
+sbin_PROGRAMS += ctmgr/ctmgr
+ctmgr_ctmgr_SOURCES = ctmgr/ctmgr.c
+ctmgr_ctmgr_CFLAGS = $(AM_CFLAGS) $(LXC_CFLAGS) $(JSON_CFLAGS)
+ctmgr_ctmgr_LDADD = ctmgr/libctops.la $(JSON_LIBS)
+# ct-end

@@ -110,5 +110,15 @@ tests_check_setup_LDADD = ctmgr/libctsetup.la $(UNIT_LIBS) -lcrypt
 EXTRA_DIST += tests/data/setup
 # setup-end
 
+# ct-begin: the pure parts of the container operations; the operations
+# themselves are tested with real LXC by tests/system/ct-local.test, which
+# needs root and runs apart from `make check`.
+check_PROGRAMS += tests/check_ct
+tests_check_ct_SOURCES = tests/check_ct.c
+tests_check_ct_CFLAGS = $(UNIT_CFLAGS) $(LXC_CFLAGS)
+tests_check_ct_LDADD = ctmgr/libctops.la $(UNIT_LIBS)
+EXTRA_DIST += tests/system
+# ct-end
+
 TESTS += $(check_PROGRAMS) tests/ctconf.test
 EXTRA_DIST += tests/ctconf.test

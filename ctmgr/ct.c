@@ -1,0 +1,1261 @@
+/* Container configs in the store, and the operations that only change
+ * configs: set, unlock, snapshots and list. */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+#include <lxc/lxccontainer.h>
+#include <openssl/evp.h>
+
+#include "conf/propstr.h"
+#include "conf/snapshot.h"
+#include "ctmgr/ct.h"
+#include "ctmgr/ct_internal.h"
+#include "ctmgr/ctm_internal.h"
+#include "lock/ctlock.h"
+
+const char *ctm__ct_lxc_path(const struct ctm_ctx *ctx)
+{
+	return ctx->lxc_path ? ctx->lxc_path : CTM_LXC_PATH;
+}
+
+void ctm__ct_warn(struct ctm_ctx *ctx, unsigned ctid, char **lines, size_t n)
+{
+	if (!ctx->warn)
+		return;
+	for (size_t i = 0; i < n; i++)
+		fprintf(ctx->warn, "warning: CT %u: %s\n", ctid, lines[i]);
+}
+
+int ctm_ctx_init(struct ctm_ctx *ctx, char *errmsg)
+{
+	struct json_object *root, *node, *quorate;
+	char *text = NULL;
+	int rv;
+
+	/* The daemon's status, not /.members: it has the quorum of the cluster. */
+	rv = pfs_status(ctx->conn, &text);
+	if (rv < 0)
+		return ctm__error(rv, errmsg, "reading the status of pmxfs failed: %s",
+		                  *pfs_last_error(ctx->conn) ? pfs_last_error(ctx->conn)
+		                                             : strerror(-rv));
+	root = json_tokener_parse(text);
+	free(text);
+	if (!root || !json_object_object_get_ex(root, "node", &node) ||
+	    !json_object_is_type(node, json_type_string) ||
+	    !json_object_object_get_ex(root, "quorate", &quorate)) {
+		json_object_put(root);
+		return ctm__error(-EBADMSG, errmsg,
+		                  "the status of pmxfs is not the JSON it writes");
+	}
+	snprintf(ctx->node, sizeof(ctx->node), "%s", json_object_get_string(node));
+	ctx->quorate = json_object_get_boolean(quorate);
+	json_object_put(root);
+	return 0;
+}
+
+static int vmlist_cmp(const void *a, const void *b)
+{
+	const struct ctm_vmlist_entry *x = a, *y = b;
+
+	return (x->ctid > y->ctid) - (x->ctid < y->ctid);
+}
+
+int ctm_vmlist_parse(const char *text, struct ctm_vmlist_entry **out, size_t *count)
+{
+	struct json_object *root, *ids, *node, *type, *version;
+	struct ctm_vmlist_entry *list = NULL;
+	size_t n = 0;
+	int rv = 0;
+
+	root = json_tokener_parse(text);
+	if (!root || !json_object_object_get_ex(root, "ids", &ids) ||
+	    !json_object_is_type(ids, json_type_object)) {
+		json_object_put(root);
+		return -EBADMSG;
+	}
+	json_object_object_foreach(ids, key, vm)
+	{
+		char *end;
+		unsigned long id;
+
+		errno = 0;
+		id = strtoul(key, &end, 10);
+		if (errno || *end || !*key || id > UINT32_MAX ||
+		    !json_object_object_get_ex(vm, "node", &node) ||
+		    !json_object_object_get_ex(vm, "type", &type)) {
+			rv = -EBADMSG;
+			break;
+		}
+		rv = ctm__grow(&list, n, sizeof(*list));
+		if (rv < 0)
+			break;
+		memset(&list[n], 0, sizeof(list[n]));
+		list[n].ctid = (unsigned)id;
+		snprintf(list[n].node, sizeof(list[n].node), "%s", json_object_get_string(node));
+		list[n].lxc = !strcmp(json_object_get_string(type), "lxc");
+		if (json_object_object_get_ex(vm, "version", &version))
+			list[n].version = json_object_get_uint64(version);
+		n++;
+	}
+	json_object_put(root);
+	if (rv < 0) {
+		free(list);
+		return rv;
+	}
+	if (n)
+		qsort(list, n, sizeof(*list), vmlist_cmp);
+	*out = list;
+	*count = n;
+	return 0;
+}
+
+/* Read /.vmlist and find CTID; -ENOENT when absent. */
+static int vmlist_find(struct ctm_ctx *ctx, unsigned ctid, struct ctm_vmlist_entry *found,
+                       char *errmsg)
+{
+	struct ctm_vmlist_entry *list = NULL;
+	char *text = NULL;
+	size_t n = 0;
+	int rv;
+
+	rv = pfs_get(ctx->conn, "/.vmlist", &text, NULL, NULL);
+	if (rv < 0)
+		return ctm__error(rv, errmsg, "reading /.vmlist from pmxfs failed: %s",
+		                  strerror(-rv));
+	rv = ctm_vmlist_parse(text, &list, &n);
+	free(text);
+	if (rv < 0)
+		return ctm__error(rv, errmsg, "/.vmlist is not the JSON pmxfs writes");
+	rv = -ENOENT;
+	for (size_t i = 0; i < n; i++) {
+		if (list[i].ctid == ctid) {
+			*found = list[i];
+			rv = 0;
+			break;
+		}
+	}
+	free(list);
+	return rv;
+}
+
+int ctm_ct_load(struct ctm_ctx *ctx, unsigned ctid, struct ctm_ct **out, char *errmsg)
+{
+	struct ctm_vmlist_entry entry;
+	struct pfs_entry st;
+	struct ctm_ct *ct;
+	char *text = NULL;
+	size_t len = 0;
+	int rv;
+
+	if (ctid < CTLOCK_CTID_MIN || ctid > CTLOCK_CTID_MAX)
+		return ctm__error(-EINVAL, errmsg, "CTID %u is invalid: use 100 to 999999999",
+		                  ctid);
+	rv = vmlist_find(ctx, ctid, &entry, errmsg);
+	if (rv == -ENOENT || (rv == 0 && !entry.lxc))
+		return ctm__error(-ENOENT, errmsg, "CT %u does not exist", ctid);
+	if (rv < 0)
+		return rv;
+
+	ct = calloc(1, sizeof(*ct));
+	if (!ct)
+		return ctm__error(-ENOMEM, errmsg, "out of memory");
+	ct->ctid = ctid;
+	snprintf(ct->node, sizeof(ct->node), "%s", entry.node);
+	snprintf(ct->path, sizeof(ct->path), "/nodes/%s/lxc/%u.conf", entry.node, ctid);
+	rv = pfs_get(ctx->conn, ct->path, &text, &len, &st);
+	if (rv < 0) {
+		ctm__error(rv, errmsg, "reading the config of CT %u (%s) failed: %s", ctid,
+		           ct->path, strerror(-rv));
+		goto err_free_ct;
+	}
+	ct->version = st.version;
+	rv = conf_parse(text, len, ct->path, &ct->cf);
+	free(text);
+	if (rv < 0) {
+		ctm__error(rv, errmsg, "parsing the config of CT %u failed: %s", ctid,
+		           strerror(-rv));
+		goto err_free_ct;
+	}
+	*out = ct;
+	return 0;
+
+err_free_ct:
+	free(ct);
+	return rv;
+}
+
+int ctm_ct_save(struct ctm_ctx *ctx, struct ctm_ct *ct, char *errmsg)
+{
+	struct pfs_cond cond = {.has_version = 1, .version = ct->version};
+	char *text = NULL, msg[CONF_ERRMSG_SIZE];
+	uint64_t version = 0;
+	size_t len = 0;
+	int rv;
+
+	rv = conf_write(ct->cf, &text, &len, msg);
+	if (rv < 0)
+		return ctm__error(rv, errmsg, "CT %u: %s", ct->ctid, msg);
+	rv = pfs_write(ctx->conn, ct->path, text, len, &cond, &version);
+	free(text);
+	if (rv == -ESTALE)
+		return ctm__error(
+		    rv, errmsg,
+		    "CT %u: the config was changed by someone else since it was read; "
+		    "run the command again",
+		    ct->ctid);
+	if (rv == -EROFS)
+		return ctm__error(rv, errmsg,
+		                  "CT %u: cluster not quorate, the config cannot change", ct->ctid);
+	if (rv < 0)
+		return ctm__error(rv, errmsg, "CT %u: writing %s failed: %s", ct->ctid, ct->path,
+		                  *pfs_last_error(ctx->conn) ? pfs_last_error(ctx->conn)
+		                                             : strerror(-rv));
+	ct->version = version;
+	return 0;
+}
+
+void ctm_ct_free(struct ctm_ct *ct)
+{
+	if (!ct)
+		return;
+	conf_file_free(ct->cf);
+	free(ct);
+}
+
+int ctm__ct_require_local(const struct ctm_ctx *ctx, const struct ctm_ct *ct, char *errmsg)
+{
+	if (!strcmp(ctx->node, ct->node))
+		return 0;
+	return ctm__error(-EREMOTE, errmsg,
+	                  "CT %u is on node %s, not on this node %s: run the command on %s",
+	                  ct->ctid, ct->node, ctx->node, ct->node);
+}
+
+int ctm__ct_storage(struct ctm_ctx *ctx, struct ctm_storage_cfg **out, char *errmsg)
+{
+	char *text = NULL, msg[CONF_ERRMSG_SIZE];
+	size_t len = 0;
+	int rv;
+
+	rv = pfs_get(ctx->conn, CTM_STORAGE_CFG_PATH, &text, &len, NULL);
+	if (rv == -ENOENT) {
+		text = strdup("");
+		len = 0;
+		if (!text)
+			return ctm__error(-ENOMEM, errmsg, "out of memory");
+	} else if (rv < 0) {
+		return ctm__error(rv, errmsg, "reading %s from pmxfs failed: %s",
+		                  CTM_STORAGE_CFG_PATH, strerror(-rv));
+	}
+	rv = ctm_storage_cfg_parse(text, len, CTM_STORAGE_CFG_PATH, out, msg);
+	free(text);
+	if (rv < 0)
+		return ctm__error(rv, errmsg, "%s", msg);
+	return 0;
+}
+
+int ctm__ct_build_lxc(struct ctm_ctx *ctx, unsigned ctid, const struct conf_section *s,
+                      const struct ctm_storage_cfg *storage, struct ctm_lxc_config **out,
+                      char *errmsg)
+{
+	struct ctm_lxc_params params = {0};
+	char cpus[1024], msg[CONF_ERRMSG_SIZE];
+	int rv;
+
+	params.ctid = ctid;
+	params.lxc_path = ctm__ct_lxc_path(ctx);
+	params.config_dir = ctx->config_dir;
+	params.storage = storage;
+	params.node = ctx->node;
+	rv = ctm_cgroup_detect(NULL, &params.layout, msg);
+	if (rv < 0)
+		return ctm__error(rv, errmsg, "CT %u: %s", ctid, msg);
+	if (ctm_host_cpus(params.layout, cpus, sizeof(cpus), msg) == 0)
+		params.host_cpus = cpus;
+	rv = ctm_lxc_config_build(s, &params, out, msg);
+	if (rv < 0)
+		return ctm__error(rv, errmsg, "CT %u: %s", ctid, msg);
+	return 0;
+}
+
+/* ---- Pure helpers ---- */
+
+/* Remove the raw entries KEY of section S. */
+static void raw_remove(struct conf_section *s, const char *key)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < s->n_raw; i++) {
+		if (strcmp(s->raw[i].key, key) == 0) {
+			free(s->raw[i].key);
+			free(s->raw[i].value);
+		} else {
+			s->raw[kept++] = s->raw[i];
+		}
+	}
+	s->n_raw = kept;
+}
+
+static int split_keys(const char *list, char ***out)
+{
+	char *copy = strdup(list), *save = NULL, *tok;
+	char **v = NULL;
+	size_t n = 0;
+	int rv = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	for (tok = strtok_r(copy, ",; \t", &save); tok; tok = strtok_r(NULL, ",; \t", &save)) {
+		rv = ctm__grow(&v, n + 1, sizeof(*v));
+		if (rv < 0)
+			break;
+		v[n] = strdup(tok);
+		if (!v[n]) {
+			rv = -ENOMEM;
+			break;
+		}
+		v[++n] = NULL;
+	}
+	free(copy);
+	if (rv < 0) {
+		ctm_strv_free(v);
+		return rv;
+	}
+	*out = v;
+	return 0;
+}
+
+void ctm_strv_free(char **v)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+int ctm_ct_apply_pending(struct conf_file *cf, bool *changed)
+{
+	struct conf_section *pending = conf_pending(cf), *main = conf_main(cf);
+	struct conf_file *scratch;
+	int rv = 0;
+
+	*changed = false;
+	if (!pending)
+		return 0;
+
+	/* Work on a copy of the main section, so a failure changes nothing. */
+	scratch = conf_file_new();
+	if (!scratch)
+		return -ENOMEM;
+	rv = conf_section_copy_contents(conf_main(scratch), main);
+	for (size_t i = 0; rv == 0 && i < pending->n_keys; i++) {
+		const struct conf_entry *e = &pending->keys[i];
+		char **del = NULL;
+
+		if (strcmp(e->key, "delete")) {
+			rv = conf_set(conf_main(scratch), e->key, e->value);
+			continue;
+		}
+		rv = split_keys(e->value, &del);
+		for (size_t j = 0; rv == 0 && del && del[j]; j++)
+			conf_delete(conf_main(scratch), del[j]);
+		ctm_strv_free(del);
+	}
+	if (rv == 0 && pending->description)
+		rv = conf_set_description(conf_main(scratch), pending->description);
+	for (size_t i = 0; rv == 0 && i < pending->n_raw; i++)
+		raw_remove(conf_main(scratch), pending->raw[i].key);
+	for (size_t i = 0; rv == 0 && i < pending->n_raw; i++)
+		rv = conf_raw_add(conf_main(scratch), pending->raw[i].key, pending->raw[i].value);
+	if (rv == 0) {
+		conf_section_clear(main);
+		rv = conf_section_copy_contents(main, conf_main(scratch));
+		conf_section_remove(cf, pending);
+		*changed = true;
+	}
+	conf_file_free(scratch);
+	return rv;
+}
+
+bool ctm_ct_hot_key(const char *key)
+{
+	static const char *const hot[] = {"memory", "swap", "cores", "cpulimit", "cpuunits", NULL};
+
+	for (size_t i = 0; hot[i]; i++)
+		if (!strcmp(key, hot[i]))
+			return true;
+	return false;
+}
+
+bool ctm_ct_fastplug_key(const char *key)
+{
+	static const char *const fast[] = {"description", "onboot", "startup", "protection",
+	                                   "hookscript",  "tags",   NULL};
+
+	for (size_t i = 0; fast[i]; i++)
+		if (!strcmp(key, fast[i]))
+			return true;
+	return false;
+}
+
+/* The cgroup key of an LXC key of the memory, cpu or cpuset controller,
+ * or NULL. */
+static const char *cgroup_key(const char *lxc_key)
+{
+	const char *k;
+
+	if (!strncmp(lxc_key, "lxc.cgroup2.", 12))
+		k = lxc_key + 12;
+	else if (!strncmp(lxc_key, "lxc.cgroup.", 11))
+		k = lxc_key + 11;
+	else
+		return NULL;
+	if (!strncmp(k, "memory.", 7) || !strncmp(k, "cpu.", 4) || !strncmp(k, "cpuset.", 7))
+		return k;
+	return NULL;
+}
+
+/* The value that undoes a cgroup limit the new config no longer sets, or
+ * NULL when there is none to write. */
+static const char *cgroup_reset_value(const char *key)
+{
+	if (!strcmp(key, "cpu.max"))
+		return "max 100000";
+	if (!strcmp(key, "cpu.cfs_quota_us"))
+		return "-1";
+	if (!strcmp(key, "cpu.weight"))
+		return "100";
+	if (!strcmp(key, "cpu.shares"))
+		return "1024";
+	return NULL;
+}
+
+static int items_add(struct ctm_lxc_item **items, size_t *n, const char *key, const char *value)
+{
+	int rv = ctm__grow(items, *n, sizeof(**items));
+
+	if (rv < 0)
+		return rv;
+	(*items)[*n].key = strdup(key);
+	(*items)[*n].value = strdup(value);
+	if (!(*items)[*n].key || !(*items)[*n].value) {
+		free((*items)[*n].key);
+		free((*items)[*n].value);
+		return -ENOMEM;
+	}
+	(*n)++;
+	return 0;
+}
+
+void ctm_lxc_items_free(struct ctm_lxc_item *items, size_t n)
+{
+	if (!items)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(items[i].key);
+		free(items[i].value);
+	}
+	free(items);
+}
+
+static ssize_t items_find(const struct ctm_lxc_item *items, size_t n, const char *key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(items[i].key, key))
+			return (ssize_t)i;
+	return -1;
+}
+
+int ctm_ct_cgroup_changes(const struct ctm_lxc_config *old_cfg,
+                          const struct ctm_lxc_config *new_cfg, struct ctm_lxc_item **out,
+                          size_t *count)
+{
+	struct ctm_lxc_item *items = NULL;
+	size_t n = 0;
+	ssize_t limit, memsw;
+	int rv = 0;
+
+	/* Keys the new config sets, with their last value, when it differs. */
+	for (size_t i = 0; rv == 0 && i < new_cfg->n_items; i++) {
+		const char *lxc_key = new_cfg->items[i].key, *key = cgroup_key(lxc_key), *now,
+		           *before;
+
+		if (!key || items_find(items, n, key) >= 0)
+			continue;
+		now = ctm_lxc_config_get(new_cfg, lxc_key);
+		before = ctm_lxc_config_get(old_cfg, lxc_key);
+		if (before && !strcmp(before, now))
+			continue;
+		rv = items_add(&items, &n, key, now);
+	}
+
+	/* Limits the old config set and the new one drops. */
+	for (size_t i = 0; rv == 0 && i < old_cfg->n_items; i++) {
+		const char *lxc_key = old_cfg->items[i].key, *key = cgroup_key(lxc_key), *reset;
+
+		if (!key || ctm_lxc_config_get(new_cfg, lxc_key) || items_find(items, n, key) >= 0)
+			continue;
+		reset = cgroup_reset_value(key);
+		if (reset)
+			rv = items_add(&items, &n, key, reset);
+	}
+	if (rv < 0) {
+		ctm_lxc_items_free(items, n);
+		return rv;
+	}
+
+	/* v1 keeps memsw >= limit: raise memsw first when the limit grows. */
+	limit = items_find(items, n, "memory.limit_in_bytes");
+	memsw = items_find(items, n, "memory.memsw.limit_in_bytes");
+	if (limit >= 0 && memsw >= 0) {
+		const char *old_limit =
+		    ctm_lxc_config_get(old_cfg, "lxc.cgroup.memory.limit_in_bytes");
+		bool grow = !old_limit ||
+		            strtoull(items[limit].value, NULL, 10) > strtoull(old_limit, NULL, 10);
+
+		if ((grow && memsw > limit) || (!grow && memsw < limit)) {
+			struct ctm_lxc_item tmp = items[limit];
+
+			items[limit] = items[memsw];
+			items[memsw] = tmp;
+		}
+	}
+	*out = items;
+	*count = n;
+	return 0;
+}
+
+/* Append the storage volume of the mount point or unused VALUE to V. */
+static int add_volume(const char *key, const char *value, char ***v, size_t *n)
+{
+	struct conf_mountpoint mp = {0};
+	struct conf_unused unused = {0};
+	char msg[CONF_ERRMSG_SIZE];
+	const char *volume = NULL;
+	int rv = 0;
+
+	if (!strcmp(key, "rootfs"))
+		rv = conf_rootfs_parse(value, &mp, msg) == 0 ? 0 : 1;
+	else if (!strncmp(key, "mp", 2))
+		rv = conf_mp_parse(value, &mp, msg) == 0 ? 0 : 1;
+	else
+		rv = conf_unused_parse(value, &unused, msg) == 0 ? 0 : 1;
+	if (rv == 0)
+		volume = mp.volume ? mp.volume : unused.volume;
+	if (volume && conf_volume_classify(volume) == CONF_VOLUME_STORAGE) {
+		bool seen = false;
+
+		for (size_t i = 0; i < *n; i++)
+			seen = seen || !strcmp((*v)[i], volume);
+		if (!seen) {
+			rv = ctm__grow(v, *n + 1, sizeof(**v));
+			if (rv == 0) {
+				(*v)[*n] = strdup(volume);
+				rv = (*v)[*n] ? 0 : -ENOMEM;
+				if (rv == 0)
+					(*v)[++(*n)] = NULL;
+			}
+		}
+	}
+	conf_mountpoint_clear(&mp);
+	conf_unused_clear(&unused);
+	return rv < 0 ? rv : 0;
+}
+
+static bool is_mp_key(const char *key, bool with_unused)
+{
+	const char *digits;
+
+	if (!strcmp(key, "rootfs"))
+		return true;
+	if (!strncmp(key, "mp", 2))
+		digits = key + 2;
+	else if (with_unused && !strncmp(key, "unused", 6))
+		digits = key + 6;
+	else
+		return false;
+	return *digits && strspn(digits, "0123456789") == strlen(digits);
+}
+
+int ctm_ct_section_volumes(const struct conf_section *s, bool with_unused, char ***out)
+{
+	const struct conf_entry **sorted;
+	char **v = calloc(1, sizeof(*v));
+	size_t n = 0, m = 0;
+	int rv = 0;
+
+	sorted = calloc(s->n_keys + 1, sizeof(*sorted));
+	if (!v || !sorted) {
+		free(v);
+		free(sorted);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < s->n_keys; i++)
+		if (is_mp_key(s->keys[i].key, with_unused))
+			sorted[m++] = &s->keys[i];
+	/* Key order: rootfs, then mpN and unusedN by conf_key_cmp(). */
+	for (size_t i = 1; i < m; i++)
+		for (size_t j = i; j > 0 && conf_key_cmp(sorted[j - 1]->key, sorted[j]->key) > 0;
+		     j--) {
+			const struct conf_entry *t = sorted[j];
+
+			sorted[j] = sorted[j - 1];
+			sorted[j - 1] = t;
+		}
+	for (size_t i = 0; rv == 0 && i < m; i++)
+		rv = add_volume(sorted[i]->key, sorted[i]->value, &v, &n);
+	free(sorted);
+	if (rv < 0) {
+		ctm_strv_free(v);
+		return rv;
+	}
+	*out = v;
+	return 0;
+}
+
+/* ---- set ---- */
+
+/* A deep copy of CF through its text. */
+static int conf_copy(const struct conf_file *cf, struct conf_file **out)
+{
+	char *text = NULL, msg[CONF_ERRMSG_SIZE];
+	size_t len = 0;
+	int rv;
+
+	rv = conf_write(cf, &text, &len, msg);
+	if (rv < 0)
+		return rv;
+	rv = conf_parse(text, len, cf->path, out);
+	free(text);
+	return rv;
+}
+
+/* The SHA-1 of the config text as pct's `digest`, 40 hex digits. */
+static int conf_digest(const struct conf_file *cf, char hex[41])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	char *text = NULL, msg[CONF_ERRMSG_SIZE];
+	unsigned mdlen = 0;
+	size_t len = 0;
+	int rv;
+
+	rv = conf_write(cf, &text, &len, msg);
+	if (rv < 0)
+		return rv;
+	rv = EVP_Digest(text, len, md, &mdlen, EVP_sha1(), NULL) ? 0 : -EIO;
+	free(text);
+	for (unsigned i = 0; rv == 0 && i < mdlen && i < 20; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	return rv;
+}
+
+/* Add KEY to the `delete` list of the pending section P. */
+static int pending_delete(struct conf_section *p, const char *key)
+{
+	const char *list = conf_get(p, "delete");
+	char **keys = NULL, *joined;
+	int rv;
+
+	conf_delete(p, key);
+	if (!list)
+		return conf_set(p, "delete", key);
+	rv = split_keys(list, &keys);
+	if (rv < 0)
+		return rv;
+	for (size_t i = 0; keys[i]; i++) {
+		if (!strcmp(keys[i], key)) {
+			ctm_strv_free(keys);
+			return 0;
+		}
+	}
+	ctm_strv_free(keys);
+	joined = ctm__printf("%s,%s", list, key);
+	if (!joined)
+		return -ENOMEM;
+	rv = conf_set(p, "delete", joined);
+	free(joined);
+	return rv;
+}
+
+/* The pending section P changes nothing. */
+static bool pending_empty(const struct conf_section *p)
+{
+	return p->n_keys == 0 && p->n_raw == 0 && !p->description;
+}
+
+/* Remove KEY from the pending section P: its value and its deletion. The
+ * description and env live apart from the keys, as ctm_options_apply()
+ * stores them. */
+static int pending_revert(struct conf_section *p, const char *key)
+{
+	const char *list = conf_get(p, "delete");
+	char **keys = NULL, *joined = NULL;
+	int rv;
+
+	if (!strcmp(key, "description"))
+		conf_set_description(p, NULL);
+	else if (!strcmp(key, "env"))
+		raw_remove(p, "lxc.environment.runtime");
+	conf_delete(p, key);
+	if (!list)
+		return 0;
+	rv = split_keys(list, &keys);
+	if (rv < 0)
+		return rv;
+	for (size_t i = 0; rv == 0 && keys[i]; i++) {
+		char *next;
+
+		if (!strcmp(keys[i], key))
+			continue;
+		next = joined ? ctm__printf("%s,%s", joined, keys[i]) : strdup(keys[i]);
+		free(joined);
+		joined = next;
+		rv = joined ? 0 : -ENOMEM;
+	}
+	ctm_strv_free(keys);
+	if (rv == 0)
+		rv = joined ? conf_set(p, "delete", joined) : (conf_delete(p, "delete"), 0);
+	free(joined);
+	return rv;
+}
+
+/* Drop the pending changes of every key OPTS sets or deletes, because a
+ * stopped container takes the change at once. */
+static int drop_pending(struct conf_file *cf, const struct ctm_options *opts, char *errmsg)
+{
+	struct conf_section *p = conf_pending(cf);
+	int rv = 0;
+
+	if (!p)
+		return 0;
+	for (size_t i = 0; rv == 0 && i < opts->n_set; i++)
+		rv = pending_revert(p, opts->set[i].key);
+	for (size_t i = 0; rv == 0 && i < opts->n_delete; i++)
+		rv = pending_revert(p, opts->delete[i]);
+	if (rv < 0)
+		return ctm__error(rv, errmsg, "out of memory");
+	if (pending_empty(p))
+		conf_section_remove(cf, p);
+	return 0;
+}
+
+/*
+ * Change NEW_CF for a running container: hot keys go to the main
+ * section, everything else to the pending section.
+ */
+static int set_running(const struct ctm_options *opts, struct conf_file *new_cf, char *errmsg)
+{
+	struct ctm_options now = *opts, later = *opts;
+	struct ctm_option *now_sets = NULL, *later_sets = NULL;
+	char **now_deletes = NULL;
+	struct conf_section *pending;
+	int rv = 0;
+
+	now.n_set = now.n_delete = now.n_revert = 0;
+	later.n_set = later.n_delete = later.n_revert = 0;
+	now_sets = calloc(opts->n_set + 1, sizeof(*now_sets));
+	later_sets = calloc(opts->n_set + 1, sizeof(*later_sets));
+	now_deletes = calloc(opts->n_delete + 1, sizeof(*now_deletes));
+	pending = conf_section_add(new_cf, CONF_SECTION_PENDING, CONF_PENDING_NAME);
+	if (!now_sets || !later_sets || !now_deletes || !pending) {
+		rv = ctm__error(-ENOMEM, errmsg, "out of memory");
+		goto out;
+	}
+	now.set = now_sets;
+	now.delete = now_deletes;
+	later.set = later_sets;
+
+	/* Split the changes; a change made now replaces a pending one. */
+	for (size_t i = 0; rv == 0 && i < opts->n_set; i++) {
+		const char *key = opts->set[i].key;
+
+		if (ctm_ct_hot_key(key) || ctm_ct_fastplug_key(key)) {
+			now_sets[now.n_set++] = opts->set[i];
+			rv = pending_revert(pending, key);
+		} else {
+			later_sets[later.n_set++] = opts->set[i];
+		}
+	}
+	for (size_t i = 0; rv == 0 && i < opts->n_delete; i++) {
+		const char *key = opts->delete[i];
+
+		if (ctm_ct_hot_key(key) || ctm_ct_fastplug_key(key)) {
+			now_deletes[now.n_delete++] = opts->delete[i];
+			rv = pending_revert(pending, key);
+		} else {
+			rv = pending_delete(pending, key);
+		}
+	}
+	if (rv < 0) {
+		ctm__error(rv, errmsg, "out of memory");
+		goto out;
+	}
+	if (later.n_set)
+		rv = ctm_options_apply(&later, pending, errmsg);
+	if (rv == 0 && (now.n_set || now.n_delete))
+		rv = ctm_options_apply(&now, conf_main(new_cf), errmsg);
+out:
+	if (pending && pending_empty(pending))
+		conf_section_remove(new_cf, pending);
+	free(now_sets);
+	free(later_sets);
+	free(now_deletes);
+	return rv;
+}
+
+/* Build the LXC configs of the main sections of OLD_CF and NEW_CF and
+ * list the cgroup writes between them. */
+static int hot_changes(struct ctm_ctx *ctx, unsigned ctid, const struct conf_file *old_cf,
+                       const struct conf_file *new_cf, struct ctm_lxc_item **items, size_t *n_items,
+                       struct ctm_lxc_item **undo, size_t *n_undo, char *errmsg)
+{
+	struct ctm_lxc_config *old_lcfg = NULL, *new_lcfg = NULL;
+	struct ctm_storage_cfg *storage = NULL;
+	int rv;
+
+	rv = ctm__ct_storage(ctx, &storage, errmsg);
+	if (rv < 0)
+		return rv;
+	rv = ctm__ct_build_lxc(ctx, ctid, conf_main(old_cf), storage, &old_lcfg, errmsg);
+	if (rv == 0)
+		rv = ctm__ct_build_lxc(ctx, ctid, conf_main(new_cf), storage, &new_lcfg, errmsg);
+	if (rv == 0)
+		rv = ctm_ct_cgroup_changes(old_lcfg, new_lcfg, items, n_items);
+	if (rv == 0) {
+		rv = ctm_ct_cgroup_changes(new_lcfg, old_lcfg, undo, n_undo);
+		if (rv < 0)
+			ctm_lxc_items_free(*items, *n_items);
+	}
+	if (rv == -ENOMEM)
+		ctm__error(rv, errmsg, "out of memory");
+	ctm_lxc_config_free(old_lcfg);
+	ctm_lxc_config_free(new_lcfg);
+	ctm_storage_cfg_free(storage);
+	return rv;
+}
+
+int ctm_ct_set(struct ctm_ctx *ctx, const struct ctm_options *opts, char *errmsg)
+{
+	struct ctm_lxc_item *items = NULL, *undo = NULL;
+	struct conf_file *new_cf = NULL, *old_cf;
+	struct ctm_ct *ct = NULL;
+	size_t n_items = 0, n_undo = 0;
+	const char *digest = ctm_options_get(opts, "digest");
+	bool running = false;
+	int rv;
+
+	rv = ctm_ct_load(ctx, opts->vmid, &ct, errmsg);
+	if (rv < 0)
+		return rv;
+	rv = ctm__ct_require_local(ctx, ct, errmsg);
+	if (rv == 0)
+		rv = conf_check_lock(ct->cf, errmsg);
+	if (rv < 0)
+		goto out;
+	if (digest) {
+		char hex[41] = "";
+
+		rv = conf_digest(ct->cf, hex);
+		if (rv == 0 && strcasecmp(hex, digest))
+			rv = ctm__error(
+			    -ESTALE, errmsg,
+			    "CT %u: the config digest is %s, not %s: the config changed; "
+			    "read it again",
+			    ct->ctid, hex, digest);
+		if (rv < 0)
+			goto out;
+	}
+	rv = ctm_ct_running(ctx, ct->ctid, &running, errmsg);
+	if (rv < 0)
+		goto out;
+
+	/* Every change happens on a copy first, so the store gets all or none. */
+	rv = conf_copy(ct->cf, &new_cf);
+	if (rv < 0) {
+		ctm__error(rv, errmsg, "CT %u: copying the config failed: %s", ct->ctid,
+		           strerror(-rv));
+		goto out;
+	}
+	if (running) {
+		struct conf_file *check = NULL;
+
+		/* Run the checks of a plain apply (protection...) on a scratch copy. */
+		rv = conf_copy(ct->cf, &check);
+		if (rv == 0)
+			rv = ctm_options_apply(opts, conf_main(check), errmsg);
+		conf_file_free(check);
+		if (rv == 0)
+			rv = set_running(opts, new_cf, errmsg);
+	} else {
+		rv = ctm_options_apply(opts, conf_main(new_cf), errmsg);
+		if (rv == 0)
+			rv = drop_pending(new_cf, opts, errmsg);
+	}
+	for (size_t i = 0; rv == 0 && i < opts->n_revert; i++) {
+		struct conf_section *p = conf_pending(new_cf);
+
+		if (p)
+			rv = pending_revert(p, opts->revert[i]);
+		if (p && pending_empty(p))
+			conf_section_remove(new_cf, p);
+	}
+	if (rv < 0)
+		goto out;
+
+	if (running) {
+		rv = hot_changes(ctx, ct->ctid, ct->cf, new_cf, &items, &n_items, &undo, &n_undo,
+		                 errmsg);
+		if (rv < 0)
+			goto out;
+		rv = ctm__ct_set_cgroup(ctx, ct->ctid, items, n_items, errmsg);
+		if (rv < 0) {
+			ctm__ct_set_cgroup(ctx, ct->ctid, undo, n_undo, NULL);
+			goto out;
+		}
+	}
+
+	old_cf = ct->cf;
+	ct->cf = new_cf;
+	new_cf = old_cf;
+	rv = ctm_ct_save(ctx, ct, errmsg);
+	if (rv < 0 && running)
+		ctm__ct_set_cgroup(ctx, ct->ctid, undo, n_undo, NULL);
+out:
+	ctm_lxc_items_free(items, n_items);
+	ctm_lxc_items_free(undo, n_undo);
+	conf_file_free(new_cf);
+	ctm_ct_free(ct);
+	return rv;
+}
+
+int ctm_ct_unlock(struct ctm_ctx *ctx, unsigned ctid, char *errmsg)
+{
+	char msg[LOCK_ERRMSG_SIZE] = "";
+	int rv;
+
+	rv = ctlock_clear(ctx->conn, ctid, NULL, NULL, msg);
+	if (rv == -ENOENT)
+		return ctm__error(rv, errmsg, "CT %u does not exist", ctid);
+	if (rv < 0)
+		return ctm__error(rv, errmsg, "CT %u: %s", ctid, msg);
+	return 0;
+}
+
+/* ---- snapshots ---- */
+
+/* Load CTID, require it on this node, and read storage.cfg. */
+static int load_local(struct ctm_ctx *ctx, unsigned ctid, struct ctm_ct **ct,
+                      struct ctm_storage_cfg **storage, char *errmsg)
+{
+	int rv = ctm_ct_load(ctx, ctid, ct, errmsg);
+
+	if (rv == 0)
+		rv = ctm__ct_require_local(ctx, *ct, errmsg);
+	if (rv == 0 && storage)
+		rv = ctm__ct_storage(ctx, storage, errmsg);
+	if (rv < 0) {
+		ctm_ct_free(*ct);
+		*ct = NULL;
+	}
+	return rv;
+}
+
+/* Read the config again, after the storage work between two phases. */
+static int reload(struct ctm_ctx *ctx, struct ctm_ct **ct, char *errmsg)
+{
+	struct ctm_ct *fresh = NULL;
+	int rv = ctm_ct_load(ctx, (*ct)->ctid, &fresh, errmsg);
+
+	if (rv < 0)
+		return rv;
+	ctm_ct_free(*ct);
+	*ct = fresh;
+	return 0;
+}
+
+/* Apply a phase function of conf/snapshot.h and save, with CTID in the message. */
+#define SNAP_PHASE(call)                                                                           \
+	do {                                                                                       \
+		char m_[CONF_ERRMSG_SIZE];                                                         \
+		char *errmsg_ = errmsg;                                                            \
+		rv = call;                                                                         \
+		if (rv < 0) {                                                                      \
+			ctm__error(rv, errmsg_, "CT %u: %s", ct->ctid, m_);                        \
+			goto out;                                                                  \
+		}                                                                                  \
+		rv = ctm_ct_save(ctx, ct, errmsg);                                                 \
+		if (rv < 0)                                                                        \
+			goto out;                                                                  \
+	} while (0)
+
+int ctm_ct_snapshot(struct ctm_ctx *ctx, unsigned ctid, const char *name, const char *comment,
+                    char *errmsg)
+{
+	struct ctm_storage_cfg *storage = NULL;
+	struct ctm_ct *ct = NULL;
+	struct lxc_container *c = NULL;
+	char **volumes = NULL, msg[CONF_ERRMSG_SIZE];
+	size_t done = 0;
+	bool running = false, frozen = false;
+	int rv;
+
+	rv = load_local(ctx, ctid, &ct, &storage, errmsg);
+	if (rv < 0)
+		return rv;
+	SNAP_PHASE(conf_snapshot_prepare(ct->cf, name, comment, (uint64_t)time(NULL), m_));
+
+	/* The config now carries `lock: snapshot`; copy the volumes. */
+	rv = ctm_ct_section_volumes(conf_snapshot(ct->cf, name), false, &volumes);
+	if (rv < 0) {
+		ctm__error(rv, errmsg, "out of memory");
+		goto err_unlock;
+	}
+	rv = ctm_ct_running(ctx, ctid, &running, errmsg);
+	if (rv < 0)
+		goto err_unlock;
+	if (running) {
+		c = ctm__ct_lxc(ctx, ctid);
+		frozen = c && c->freeze(c);
+	}
+	for (; volumes[done]; done++) {
+		rv = ctm_volume_snapshot(storage, volumes[done], name, msg);
+		if (rv < 0) {
+			ctm__error(rv, errmsg, "CT %u: snapshot %s of %s failed: %s", ctid, name,
+			           volumes[done], msg);
+			break;
+		}
+	}
+	if (frozen)
+		c->unfreeze(c);
+	if (rv < 0)
+		goto err_unlock;
+
+	rv = reload(ctx, &ct, errmsg);
+	if (rv < 0)
+		goto out;
+	SNAP_PHASE(conf_snapshot_commit(ct->cf, name, m_));
+	goto out;
+
+err_unlock:
+	/* Undo: drop the copies made, the section and the lock. */
+	for (size_t i = 0; i < done; i++)
+		ctm_volume_snapshot_delete(storage, volumes[i], name, msg);
+	if (reload(ctx, &ct, msg) == 0) {
+		struct conf_section *s = conf_snapshot(ct->cf, name);
+
+		if (s) {
+			conf_section_remove(ct->cf, s);
+			ctm_ct_save(ctx, ct, msg);
+		}
+	}
+	ctlock_clear(ctx->conn, ctid, "snapshot", NULL, msg);
+out:
+	if (c)
+		lxc_container_put(c);
+	ctm_strv_free(volumes);
+	ctm_storage_cfg_free(storage);
+	ctm_ct_free(ct);
+	return rv;
+}
+
+int ctm_ct_delsnapshot(struct ctm_ctx *ctx, unsigned ctid, const char *name, bool force,
+                       char *errmsg)
+{
+	struct ctm_storage_cfg *storage = NULL;
+	struct ctm_ct *ct = NULL;
+	char **volumes = NULL, msg[CONF_ERRMSG_SIZE];
+	int rv;
+
+	rv = load_local(ctx, ctid, &ct, &storage, errmsg);
+	if (rv < 0)
+		return rv;
+	SNAP_PHASE(conf_snapshot_delete_prepare(ct->cf, name, force, m_));
+	rv = ctm_ct_section_volumes(conf_snapshot(ct->cf, name), false, &volumes);
+	if (rv < 0) {
+		ctm__error(rv, errmsg, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; volumes[i]; i++) {
+		rv = ctm_volume_snapshot_delete(storage, volumes[i], name, msg);
+		if (rv < 0 && !force) {
+			/* The config keeps `lock: snapshot-delete`, as pct leaves it. */
+			ctm__error(rv, errmsg, "CT %u: deleting snapshot %s of %s failed: %s", ctid,
+			           name, volumes[i], msg);
+			goto out;
+		}
+	}
+	rv = reload(ctx, &ct, errmsg);
+	if (rv < 0)
+		goto out;
+	SNAP_PHASE(conf_snapshot_delete_commit(ct->cf, name, m_));
+out:
+	ctm_strv_free(volumes);
+	ctm_storage_cfg_free(storage);
+	ctm_ct_free(ct);
+	return rv;
+}
+
+int ctm_ct_rollback(struct ctm_ctx *ctx, unsigned ctid, const char *name, char *errmsg)
+{
+	struct ctm_storage_cfg *storage = NULL;
+	struct ctm_ct *ct = NULL;
+	char **volumes = NULL, msg[CONF_ERRMSG_SIZE];
+	bool running = false;
+	int rv;
+
+	rv = load_local(ctx, ctid, &ct, &storage, errmsg);
+	if (rv < 0)
+		return rv;
+
+	/* Check before stopping, so a refused rollback leaves it running. */
+	rv = conf_snapshot_rollback_prepare(ct->cf, name, msg);
+	if (rv < 0) {
+		ctm__error(rv, errmsg, "CT %u: %s", ctid, msg);
+		goto out;
+	}
+	rv = reload(ctx, &ct, errmsg);
+	if (rv == 0)
+		rv = ctm_ct_running(ctx, ctid, &running, errmsg);
+	if (rv == 0 && running)
+		rv = ctm_ct_stop(ctx, ctid, errmsg);
+	if (rv < 0)
+		goto out;
+	SNAP_PHASE(conf_snapshot_rollback_prepare(ct->cf, name, m_));
+
+	rv = ctm_ct_section_volumes(conf_snapshot(ct->cf, name), false, &volumes);
+	if (rv < 0) {
+		ctm__error(rv, errmsg, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; volumes[i]; i++) {
+		rv = ctm_volume_snapshot_rollback(storage, volumes[i], name, msg);
+		if (rv < 0) {
+			/* `lock: rollback` stays, as in pct: the volumes are half rolled back. */
+			ctm__error(rv, errmsg, "CT %u: rollback of %s to %s failed: %s", ctid,
+			           volumes[i], name, msg);
+			goto out;
+		}
+	}
+	rv = reload(ctx, &ct, errmsg);
+	if (rv < 0)
+		goto out;
+	SNAP_PHASE(conf_snapshot_rollback_commit(ct->cf, name, m_));
+out:
+	ctm_strv_free(volumes);
+	ctm_storage_cfg_free(storage);
+	ctm_ct_free(ct);
+	return rv;
+}
+
+/* ---- list ---- */
+
+/*
+ * The node id of NODE from the /.members JSON ROOT, or 0.
+ * NOTE: pmxfs lists only this node in /.members for now, so the status
+ * area entries of other nodes are not found and their containers show
+ * "unknown" until it lists every member.
+ */
+static uint32_t member_id(struct json_object *root, const char *node)
+{
+	struct json_object *list, *m, *id;
+
+	if (!root || !json_object_object_get_ex(root, "nodelist", &list) ||
+	    !json_object_object_get_ex(list, node, &m) || !json_object_object_get_ex(m, "id", &id))
+		return 0;
+	return (uint32_t)json_object_get_int64(id);
+}
+
+static void list_status(struct ctm_ctx *ctx, struct json_object *members, struct ctm_ct_info *info)
+{
+	char key[64], *value = NULL;
+	uint32_t id = member_id(members, info->node);
+	size_t len = 0;
+	bool running;
+
+	snprintf(info->status, sizeof(info->status), "unknown");
+	snprintf(key, sizeof(key), CTM_STATUS_KEY_FMT, info->ctid);
+	if (id && pfs_kv_get(ctx->conn, id, key, &value, &len) == 0 && len > 0) {
+		snprintf(info->status, sizeof(info->status), "%.*s", (int)len, value);
+		free(value);
+		return;
+	}
+	free(value);
+	if (!strcmp(info->node, ctx->node) && ctm_ct_running(ctx, info->ctid, &running, NULL) == 0)
+		snprintf(info->status, sizeof(info->status), "%s", running ? "running" : "stopped");
+}
+
+int ctm_ct_list(struct ctm_ctx *ctx, struct ctm_ct_info **out, size_t *count, char *errmsg)
+{
+	struct ctm_vmlist_entry *list = NULL;
+	struct ctm_ct_info *infos = NULL;
+	struct json_object *members = NULL;
+	char *text = NULL;
+	size_t n = 0, m = 0;
+	int rv;
+
+	rv = pfs_get(ctx->conn, "/.vmlist", &text, NULL, NULL);
+	if (rv < 0)
+		return ctm__error(rv, errmsg, "reading /.vmlist from pmxfs failed: %s",
+		                  strerror(-rv));
+	rv = ctm_vmlist_parse(text, &list, &n);
+	free(text);
+	if (rv < 0)
+		return ctm__error(rv, errmsg, "/.vmlist is not the JSON pmxfs writes");
+	if (pfs_get(ctx->conn, "/.members", &text, NULL, NULL) == 0) {
+		members = json_tokener_parse(text);
+		free(text);
+	}
+	infos = calloc(n + 1, sizeof(*infos));
+	if (!infos) {
+		rv = ctm__error(-ENOMEM, errmsg, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct ctm_ct_info *info = &infos[m];
+		struct conf_file *cf = NULL;
+		char path[4097], *conf_text = NULL;
+		size_t len = 0;
+		const char *v;
+
+		if (!list[i].lxc)
+			continue;
+		/* A config removed since /.vmlist was read is left out. */
+		snprintf(path, sizeof(path), "/nodes/%s/lxc/%u.conf", list[i].node, list[i].ctid);
+		if (pfs_get(ctx->conn, path, &conf_text, &len, NULL) < 0)
+			continue;
+		rv = conf_parse(conf_text, len, path, &cf);
+		free(conf_text);
+		if (rv < 0) {
+			ctm__error(rv, errmsg, "parsing the config of CT %u failed: %s",
+			           list[i].ctid, strerror(-rv));
+			goto err_free_infos;
+		}
+		info->ctid = list[i].ctid;
+		snprintf(info->node, sizeof(info->node), "%s", list[i].node);
+		v = conf_get(conf_main(cf), "lock");
+		snprintf(info->lock, sizeof(info->lock), "%s", v ? v : "");
+		v = conf_get(conf_main(cf), "hostname");
+		snprintf(info->name, sizeof(info->name), "%s", v ? v : "");
+		conf_file_free(cf);
+		list_status(ctx, members, info);
+		m++;
+	}
+	*out = infos;
+	*count = m;
+	goto out;
+
+err_free_infos:
+	free(infos);
+out:
+	json_object_put(members);
+	free(list);
+	return rv;
+}

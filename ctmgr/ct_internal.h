@@ -1,0 +1,55 @@
+/*
+ * Helpers shared between ct.c, ct_run.c and ct_create.c and not part of
+ * the API in ctmgr/ct.h.
+ */
+#ifndef CTMGR_CT_INTERNAL_H
+#define CTMGR_CT_INTERNAL_H
+
+#include <stdbool.h>
+
+#include "ctmgr/ct.h"
+
+struct lxc_container;
+
+/* Fail with -EREMOTE when CT belongs to another node, naming that node. */
+int ctm__ct_require_local(const struct ctm_ctx *ctx, const struct ctm_ct *ct, char *errmsg);
+
+/*
+ * Read storage.cfg from the store into *OUT. A missing file gives an
+ * empty configuration, so bind mounts still work.
+ */
+int ctm__ct_storage(struct ctm_ctx *ctx, struct ctm_storage_cfg **out, char *errmsg);
+
+/* Build the LXC config of section S of CTID for this host. */
+int ctm__ct_build_lxc(struct ctm_ctx *ctx, unsigned ctid, const struct conf_section *s,
+                      const struct ctm_storage_cfg *storage, struct ctm_lxc_config **out,
+                      char *errmsg);
+
+/*
+ * Mount the staged volumes of LCFG, create its device nodes and write its
+ * seccomp profile. On error whatever was mounted is unmounted again.
+ */
+int ctm__ct_stage(const struct ctm_lxc_config *lcfg, char *errmsg);
+
+/* Unmount everything below <lxc path>/<CTID>/mnt; missing is fine. */
+void ctm__ct_unstage(struct ctm_ctx *ctx, unsigned ctid);
+
+/* The host folder of the container's root file system, from LCFG, or NULL. */
+const char *ctm__ct_rootfs_dir(const struct ctm_lxc_config *lcfg);
+
+/* A liblxc handle of CTID (lxc_container_put() it), or NULL. */
+struct lxc_container *ctm__ct_lxc(struct ctm_ctx *ctx, unsigned ctid);
+
+/* Write WARN lines of a guest setup report and LXC config notes. */
+void ctm__ct_warn(struct ctm_ctx *ctx, unsigned ctid, char **lines, size_t n);
+
+/* Write N cgroup ITEMS into the cgroup files of the running CTID, in
+ * order. Errors: -EINVAL not running, -ENOENT cgroup not found, -EIO
+ * naming the key and value the kernel rejected. */
+int ctm__ct_set_cgroup(struct ctm_ctx *ctx, unsigned ctid, const struct ctm_lxc_item *items,
+                       size_t n, char *errmsg);
+
+/* The lxc path in use. */
+const char *ctm__ct_lxc_path(const struct ctm_ctx *ctx);
+
+#endif /* CTMGR_CT_INTERNAL_H */

@@ -1,0 +1,369 @@
+/* Unit tests of the pure parts of the container operations (ctmgr/ct.h):
+ * /.vmlist parsing, pending changes, hot keys, cgroup changes and the
+ * volumes of a section. The operations themselves run against real LXC
+ * in tests/system/ct-local.test. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+
+#include "ctmgr/ct.h"
+
+static struct conf_file *parse(const char *text)
+{
+	struct conf_file *cf = NULL;
+
+	ck_assert_int_eq(conf_parse(text, strlen(text), NULL, &cf), 0);
+	return cf;
+}
+
+/* ---- ctm_vmlist_parse ---- */
+
+START_TEST(test_vmlist_parse_sorted)
+{
+	const char *text = "{\"version\": 7, \"ids\": {"
+	                   "\"9902\": {\"node\": \"b\", \"type\": \"lxc\", \"version\": 5},"
+	                   "\"100\": {\"node\": \"a\", \"type\": \"qemu-server\", \"version\": 3},"
+	                   "\"9901\": {\"node\": \"a\", \"type\": \"lxc\", \"version\": 6}}}";
+	struct ctm_vmlist_entry *list = NULL;
+	size_t n = 0;
+
+	ck_assert_int_eq(ctm_vmlist_parse(text, &list, &n), 0);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_uint_eq(list[0].ctid, 100);
+	ck_assert(!list[0].lxc);
+	ck_assert_uint_eq(list[1].ctid, 9901);
+	ck_assert_str_eq(list[1].node, "a");
+	ck_assert(list[1].lxc);
+	ck_assert_uint_eq(list[1].version, 6);
+	ck_assert_uint_eq(list[2].ctid, 9902);
+	ck_assert_str_eq(list[2].node, "b");
+	free(list);
+}
+END_TEST
+
+START_TEST(test_vmlist_parse_empty)
+{
+	struct ctm_vmlist_entry *list = NULL;
+	size_t n = 1;
+
+	ck_assert_int_eq(ctm_vmlist_parse("{\"version\": 1, \"ids\": {}}", &list, &n), 0);
+	ck_assert_uint_eq(n, 0);
+	free(list);
+}
+END_TEST
+
+START_TEST(test_vmlist_parse_bad)
+{
+	struct ctm_vmlist_entry *list = NULL;
+	size_t n = 0;
+
+	ck_assert_int_eq(ctm_vmlist_parse("not json", &list, &n), -EBADMSG);
+	ck_assert_int_eq(ctm_vmlist_parse("{\"version\": 1}", &list, &n), -EBADMSG);
+	ck_assert_int_eq(
+	    ctm_vmlist_parse("{\"ids\": {\"x1\": {\"node\": \"a\", \"type\": \"lxc\"}}}", &list,
+	                     &n),
+	    -EBADMSG);
+	ck_assert_int_eq(ctm_vmlist_parse("{\"ids\": {\"101\": {\"type\": \"lxc\"}}}", &list, &n),
+	                 -EBADMSG);
+}
+END_TEST
+
+/* ---- ctm_ct_apply_pending ---- */
+
+START_TEST(test_apply_pending_sets_and_deletes)
+{
+	struct conf_file *cf = parse("hostname: old\nmemory: 512\nonboot: 1\n\n"
+	                             "[pve:pending]\nhostname: new\ndelete: onboot,cores\n");
+	bool changed = false;
+
+	ck_assert_int_eq(ctm_ct_apply_pending(cf, &changed), 0);
+	ck_assert(changed);
+	ck_assert_ptr_null(conf_pending(cf));
+	ck_assert_str_eq(conf_get(conf_main(cf), "hostname"), "new");
+	ck_assert_str_eq(conf_get(conf_main(cf), "memory"), "512");
+	ck_assert_ptr_null(conf_get(conf_main(cf), "onboot"));
+	ck_assert_ptr_null(conf_get(conf_main(cf), "delete"));
+	conf_file_free(cf);
+}
+END_TEST
+
+START_TEST(test_apply_pending_none)
+{
+	struct conf_file *cf = parse("hostname: old\n");
+	bool changed = true;
+
+	ck_assert_int_eq(ctm_ct_apply_pending(cf, &changed), 0);
+	ck_assert(!changed);
+	ck_assert_str_eq(conf_get(conf_main(cf), "hostname"), "old");
+	conf_file_free(cf);
+}
+END_TEST
+
+START_TEST(test_apply_pending_keeps_snapshots)
+{
+	struct conf_file *cf = parse("memory: 512\nparent: s1\n\n[pve:pending]\nmemory: 1024\n\n"
+	                             "[s1]\nmemory: 256\nsnaptime: 1\n");
+	bool changed = false;
+
+	ck_assert_int_eq(ctm_ct_apply_pending(cf, &changed), 0);
+	ck_assert_str_eq(conf_get(conf_main(cf), "memory"), "1024");
+	ck_assert_ptr_nonnull(conf_snapshot(cf, "s1"));
+	ck_assert_str_eq(conf_get(conf_snapshot(cf, "s1"), "memory"), "256");
+	conf_file_free(cf);
+}
+END_TEST
+
+START_TEST(test_apply_pending_description_env)
+{
+	struct conf_file *cf = parse("#old text\nmemory: 512\nlxc.environment.runtime: A=1\n\n"
+	                             "[pve:pending]\n#new text\nlxc.environment.runtime: B=2\n");
+	struct conf_section *m;
+	bool changed = false;
+
+	ck_assert_int_eq(ctm_ct_apply_pending(cf, &changed), 0);
+	ck_assert(changed);
+	m = conf_main(cf);
+	ck_assert_str_eq(m->description, "new text\n");
+	ck_assert_uint_eq(m->n_raw, 1);
+	ck_assert_str_eq(m->raw[0].key, "lxc.environment.runtime");
+	ck_assert_str_eq(m->raw[0].value, "B=2");
+	conf_file_free(cf);
+}
+END_TEST
+
+/* ---- ctm_ct_hot_key ---- */
+
+START_TEST(test_hot_key_list)
+{
+	ck_assert(ctm_ct_hot_key("memory"));
+	ck_assert(ctm_ct_hot_key("swap"));
+	ck_assert(ctm_ct_hot_key("cores"));
+	ck_assert(ctm_ct_hot_key("cpulimit"));
+	ck_assert(ctm_ct_hot_key("cpuunits"));
+	ck_assert(!ctm_ct_hot_key("hostname"));
+	ck_assert(!ctm_ct_hot_key("net0"));
+	ck_assert(!ctm_ct_hot_key("memoryx"));
+}
+END_TEST
+
+START_TEST(test_fastplug_key_list)
+{
+	ck_assert(ctm_ct_fastplug_key("description"));
+	ck_assert(ctm_ct_fastplug_key("onboot"));
+	ck_assert(ctm_ct_fastplug_key("startup"));
+	ck_assert(ctm_ct_fastplug_key("protection"));
+	ck_assert(ctm_ct_fastplug_key("hookscript"));
+	ck_assert(ctm_ct_fastplug_key("tags"));
+	ck_assert(!ctm_ct_fastplug_key("hostname"));
+	ck_assert(!ctm_ct_fastplug_key("memory"));
+}
+END_TEST
+
+/* ---- ctm_ct_cgroup_changes ---- */
+
+static struct ctm_lxc_config make_config(struct ctm_lxc_item *items, size_t n)
+{
+	struct ctm_lxc_config c;
+
+	memset(&c, 0, sizeof(c));
+	c.items = items;
+	c.n_items = n;
+	return c;
+}
+
+#define V1_MEM(limit, memsw)                                                                       \
+	{(char *)"lxc.cgroup.memory.limit_in_bytes", (char *)(limit)},                             \
+	{                                                                                          \
+		(char *)"lxc.cgroup.memory.memsw.limit_in_bytes", (char *)(memsw)                  \
+	}
+
+START_TEST(test_cgroup_changes_v1_grow)
+{
+	struct ctm_lxc_item old_items[] = {{(char *)"lxc.uts.name", (char *)"a"},
+	                                   V1_MEM("268435456", "268435456")};
+	struct ctm_lxc_item new_items[] = {{(char *)"lxc.uts.name", (char *)"b"},
+	                                   V1_MEM("536870912", "536870912")};
+	struct ctm_lxc_config old_cfg = make_config(old_items, 3),
+	                      new_cfg = make_config(new_items, 3);
+	struct ctm_lxc_item *out = NULL;
+	size_t n = 0;
+
+	ck_assert_int_eq(ctm_ct_cgroup_changes(&old_cfg, &new_cfg, &out, &n), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(out[0].key, "memory.memsw.limit_in_bytes");
+	ck_assert_str_eq(out[0].value, "536870912");
+	ck_assert_str_eq(out[1].key, "memory.limit_in_bytes");
+	ck_assert_str_eq(out[1].value, "536870912");
+	ctm_lxc_items_free(out, n);
+}
+END_TEST
+
+START_TEST(test_cgroup_changes_v1_shrink)
+{
+	struct ctm_lxc_item old_items[] = {V1_MEM("536870912", "536870912")};
+	struct ctm_lxc_item new_items[] = {V1_MEM("268435456", "268435456")};
+	struct ctm_lxc_config old_cfg = make_config(old_items, 2),
+	                      new_cfg = make_config(new_items, 2);
+	struct ctm_lxc_item *out = NULL;
+	size_t n = 0;
+
+	ck_assert_int_eq(ctm_ct_cgroup_changes(&old_cfg, &new_cfg, &out, &n), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(out[0].key, "memory.limit_in_bytes");
+	ck_assert_str_eq(out[1].key, "memory.memsw.limit_in_bytes");
+	ctm_lxc_items_free(out, n);
+}
+END_TEST
+
+START_TEST(test_cgroup_changes_unchanged)
+{
+	struct ctm_lxc_item items[] = {V1_MEM("268435456", "268435456"),
+	                               {(char *)"lxc.cgroup.cpu.shares", (char *)"1024"}};
+	struct ctm_lxc_config cfg = make_config(items, 3);
+	struct ctm_lxc_item *out = NULL;
+	size_t n = 1;
+
+	ck_assert_int_eq(ctm_ct_cgroup_changes(&cfg, &cfg, &out, &n), 0);
+	ck_assert_uint_eq(n, 0);
+	ctm_lxc_items_free(out, n);
+}
+END_TEST
+
+START_TEST(test_cgroup_changes_v2_cleared)
+{
+	struct ctm_lxc_item old_items[] = {{(char *)"lxc.cgroup2.memory.max", (char *)"536870912"},
+	                                   {(char *)"lxc.cgroup2.cpu.max", (char *)"50000 100000"},
+	                                   {(char *)"lxc.cgroup2.cpu.weight", (char *)"200"},
+	                                   {(char *)"lxc.cgroup2.devices.allow", (char *)"a"}};
+	struct ctm_lxc_item new_items[] = {{(char *)"lxc.cgroup2.memory.max", (char *)"536870912"},
+	                                   {(char *)"lxc.cgroup2.cpuset.cpus", (char *)"0-1"},
+	                                   {(char *)"lxc.cgroup2.devices.allow", (char *)"b"}};
+	struct ctm_lxc_config old_cfg = make_config(old_items, 4),
+	                      new_cfg = make_config(new_items, 3);
+	struct ctm_lxc_item *out = NULL;
+	size_t n = 0;
+
+	ck_assert_int_eq(ctm_ct_cgroup_changes(&old_cfg, &new_cfg, &out, &n), 0);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_str_eq(out[0].key, "cpuset.cpus");
+	ck_assert_str_eq(out[0].value, "0-1");
+	ck_assert_str_eq(out[1].key, "cpu.max");
+	ck_assert_str_eq(out[1].value, "max 100000");
+	ck_assert_str_eq(out[2].key, "cpu.weight");
+	ck_assert_str_eq(out[2].value, "100");
+	ctm_lxc_items_free(out, n);
+}
+END_TEST
+
+START_TEST(test_cgroup_changes_last_value_wins)
+{
+	struct ctm_lxc_item old_items[] = {{(char *)"lxc.cgroup2.memory.max", (char *)"1"}};
+	struct ctm_lxc_item new_items[] = {{(char *)"lxc.cgroup2.memory.max", (char *)"2"},
+	                                   {(char *)"lxc.cgroup2.memory.max", (char *)"3"}};
+	struct ctm_lxc_config old_cfg = make_config(old_items, 1),
+	                      new_cfg = make_config(new_items, 2);
+	struct ctm_lxc_item *out = NULL;
+	size_t n = 0;
+
+	ck_assert_int_eq(ctm_ct_cgroup_changes(&old_cfg, &new_cfg, &out, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(out[0].key, "memory.max");
+	ck_assert_str_eq(out[0].value, "3");
+	ctm_lxc_items_free(out, n);
+}
+END_TEST
+
+/* ---- ctm_ct_section_volumes ---- */
+
+START_TEST(test_section_volumes_storage_only)
+{
+	struct conf_file *cf = parse("rootfs: local:subvol-101-disk-0,size=0\n"
+	                             "mp1: /srv/data,mp=/data\n"
+	                             "mp0: local:101/vm-101-disk-1.raw,mp=/a,size=1G\n"
+	                             "mp2: local:subvol-101-disk-0,mp=/b\n"
+	                             "unused0: local:subvol-101-disk-2\n");
+	char **v = NULL;
+
+	ck_assert_int_eq(ctm_ct_section_volumes(conf_main(cf), false, &v), 0);
+	ck_assert_str_eq(v[0], "local:101/vm-101-disk-1.raw");
+	ck_assert_str_eq(v[1], "local:subvol-101-disk-0");
+	ck_assert_ptr_null(v[2]);
+	ctm_strv_free(v);
+
+	ck_assert_int_eq(ctm_ct_section_volumes(conf_main(cf), true, &v), 0);
+	ck_assert_str_eq(v[0], "local:101/vm-101-disk-1.raw");
+	ck_assert_str_eq(v[1], "local:subvol-101-disk-0");
+	ck_assert_str_eq(v[2], "local:subvol-101-disk-2");
+	ck_assert_ptr_null(v[3]);
+	ctm_strv_free(v);
+	conf_file_free(cf);
+}
+END_TEST
+
+START_TEST(test_section_volumes_none)
+{
+	struct conf_file *cf = parse("hostname: x\nrootfs: /srv/ct\n");
+	char **v = NULL;
+
+	ck_assert_int_eq(ctm_ct_section_volumes(conf_main(cf), true, &v), 0);
+	ck_assert_ptr_null(v[0]);
+	ctm_strv_free(v);
+	conf_file_free(cf);
+}
+END_TEST
+
+static Suite *ct_suite(void)
+{
+	Suite *s = suite_create("ct");
+	TCase *tc;
+
+	tc = tcase_create("ctm_vmlist_parse");
+	tcase_add_test(tc, test_vmlist_parse_sorted);
+	tcase_add_test(tc, test_vmlist_parse_empty);
+	tcase_add_test(tc, test_vmlist_parse_bad);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("ctm_ct_apply_pending");
+	tcase_add_test(tc, test_apply_pending_sets_and_deletes);
+	tcase_add_test(tc, test_apply_pending_none);
+	tcase_add_test(tc, test_apply_pending_keeps_snapshots);
+	tcase_add_test(tc, test_apply_pending_description_env);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("ctm_ct_hot_key");
+	tcase_add_test(tc, test_hot_key_list);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("ctm_ct_fastplug_key");
+	tcase_add_test(tc, test_fastplug_key_list);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("ctm_ct_cgroup_changes");
+	tcase_add_test(tc, test_cgroup_changes_v1_grow);
+	tcase_add_test(tc, test_cgroup_changes_v1_shrink);
+	tcase_add_test(tc, test_cgroup_changes_unchanged);
+	tcase_add_test(tc, test_cgroup_changes_v2_cleared);
+	tcase_add_test(tc, test_cgroup_changes_last_value_wins);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("ctm_ct_section_volumes");
+	tcase_add_test(tc, test_section_volumes_storage_only);
+	tcase_add_test(tc, test_section_volumes_none);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(ct_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
