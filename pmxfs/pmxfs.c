@@ -20,11 +20,13 @@
 #include <unistd.h>
 
 #include <corosync/cmap.h>
+#include <qb/qbipcc.h>
 #include <qb/qbloop.h>
 
 #include "pmxfs/cpg.h"
 #include "pmxfs/log.h"
 #include "pmxfs/mirror.h"
+#include "pmxfs/proto.h"
 #include "pmxfs/server.h"
 #include "pmxfs/store.h"
 
@@ -89,6 +91,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 	o->mirror = DEFAULT_MIRROR;
 	o->reader_group = DEFAULT_READER_GROUP;
 	o->service = getenv("PMXFS_SERVICE");
+	if (!o->service || !*o->service)
+		o->service = PFS_IPC_SERVICE;
 	o->bind_mount = true;
 	while ((c = getopt_long(argc, argv, "fldh", long_options, NULL)) != -1) {
 		switch (c) {
@@ -156,6 +160,21 @@ static int lock_data_dir(const char *dir)
 	return fd;
 }
 
+/*
+ * Check that no other daemon serves the IPC service. A second pmxfs with
+ * another data folder would otherwise join the CPG group under this
+ * node's id before its own server fails to bind.
+ */
+static bool service_in_use(const char *service)
+{
+	qb_ipcc_connection_t *conn = qb_ipcc_connect(service, 4096);
+
+	if (!conn)
+		return false;
+	qb_ipcc_disconnect(conn);
+	return true;
+}
+
 /* This node's name in corosync's nodelist, when corosync runs. */
 static int corosync_node_name(char *out, size_t len)
 {
@@ -216,11 +235,15 @@ static int node_name(const struct options *o, char *out, size_t len)
 	return 0;
 }
 
+/* Set when a signal stops the main loop; any other stop is a failure. */
+static bool stop_requested;
+
 static int32_t on_signal(int32_t sig, void *data)
 {
 	qb_loop_t *loop = data;
 
 	pfs_log(INFO, "signal %d received, stopping", sig);
+	stop_requested = true;
 	qb_loop_stop(loop);
 	return 0;
 }
@@ -340,6 +363,12 @@ int main(int argc, char **argv)
 	d.lock_fd = lock_data_dir(o.data_dir);
 	if (d.lock_fd < 0)
 		return 1;
+	if (service_in_use(o.service)) {
+		pfs_log(ERR, "another pmxfs already serves IPC service '%s' on this node: stop it, "
+			"or give this one another --service", o.service);
+		close(d.lock_fd);
+		return 1;
+	}
 	if (!o.foreground && daemon(0, 0) < 0) {
 		pfs_log(ERR, "cannot detach from the terminal: %s", strerror(errno));
 		return 1;
@@ -359,8 +388,8 @@ int main(int argc, char **argv)
 			node, o.local ? "local" : "cluster", pfs_store_node_id(d.store), o.data_dir,
 			(unsigned long long)pfs_tree_version(pfs_store_tree(d.store)));
 		qb_loop_run(d.loop);
-		rv = pfs_store_broken(d.store) ? 1 : 0;
-		pfs_log(INFO, "pmxfs stopped");
+		rv = stop_requested && !pfs_store_broken(d.store) ? 0 : 1;
+		pfs_log(INFO, "pmxfs stopped (%s)", rv ? "after an error, see above" : "on request");
 	}
 
 	pfs_server_stop(d.server);
