@@ -506,7 +506,7 @@ static int cmd_import(const struct opts *o, char **args)
 	struct pfs_import_entry *list = NULL;
 	char errmsg[512];
 	size_t n = 0;
-	long files = 0, failed = 0, imported = 0;
+	long files = 0, failed = 0, imported = 0, skipped = 0;
 	int rv;
 
 	/* Check the file first: a missing file is the error to report. */
@@ -531,6 +531,16 @@ static int cmd_import(const struct opts *o, char **args)
 	for (size_t i = 0; i < n; i++) {
 		struct pfs_import_entry *e = &list[i];
 
+		/* pmxcfs keeps its held locks as folders below /priv/lock. They
+		 * belong to the old cluster's running tasks, and here only lock
+		 * requests create entries there. */
+		if (strncmp(e->path, "/priv/lock/", 11) == 0) {
+			if (!o->json)
+				fprintf(stderr, "pmxfsctl: skipped %s: a pmxcfs lock of the old "
+					"cluster, not carried over\n", e->path);
+			skipped++;
+			continue;
+		}
 		rv = e->is_dir ? pfs_mkdir(conn, e->path, NULL)
 			       : pfs_create(conn, e->path, e->data, e->size, NULL, NULL);
 		if (rv == -EEXIST && e->is_dir)
@@ -548,9 +558,11 @@ static int cmd_import(const struct opts *o, char **args)
 
 		json_object_object_add(j, "imported", json_object_new_int64(imported));
 		json_object_object_add(j, "failed", json_object_new_int64(failed));
+		json_object_object_add(j, "skipped", json_object_new_int64(skipped));
 		print_json(j);
 	} else {
-		printf("imported %ld entries, %ld failed\n", imported, failed);
+		printf("imported %ld entries, %ld failed, %ld pmxcfs locks skipped\n", imported,
+		       failed, skipped);
 	}
 	return failed ? EXIT_ERROR : EXIT_OK;
 }
