@@ -512,7 +512,7 @@ static int dump(void)
 /* Write /PREFIX<n> until killed or count reached; print each
  * acknowledged n to OUT with fsync, so a SIGKILL of the daemon leaves a
  * list of writes that must have survived. */
-static int burst(const char *out_path, const char *prefix, unsigned count)
+static int burst(const char *out_path, const char *prefix, unsigned count, uint32_t timeout_ms)
 {
 	struct pfs_conn *conn = NULL;
 	char path[256], data[64];
@@ -525,7 +525,8 @@ static int burst(const char *out_path, const char *prefix, unsigned count)
 		fprintf(stderr, "rel_client: cannot open %s: %s\n", out_path, strerror(errno));
 		return 1;
 	}
-	rv = pfs_connect_timeout(NULL, 10000, &conn);
+	path[0] = '\0';
+	rv = pfs_connect_timeout(NULL, timeout_ms, &conn);
 	for (n = 0; rv == 0 && n < count; n++) {
 		snprintf(path, sizeof(path), "/%s%u", prefix, n);
 		snprintf(data, sizeof(data), "burst %u", n);
@@ -536,6 +537,9 @@ static int burst(const char *out_path, const char *prefix, unsigned count)
 			fdatasync(fileno(out));
 		}
 	}
+	if (rv < 0)
+		fprintf(stderr, "rel_client: burst stopped at %s: %s\n", path,
+			conn ? pfs_last_error(conn) : strerror(-rv));
 	pfs_disconnect(conn);
 	fclose(out);
 	return 0;
@@ -591,7 +595,7 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "burst")) {
 		if (!out)
 			usage();
-		return burst(out, prefix, count);
+		return burst(out, prefix, count, c.timeout_ms);
 	}
 	if (strcmp(mode, "run") || !out || c.nkeys == 0 || c.nkeys > MAX_KEYS)
 		usage();
