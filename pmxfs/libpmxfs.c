@@ -18,7 +18,8 @@
  * sets another. Changes wait for the commit; lock acquisition adds its
  * own timeout on top. */
 #define REQUEST_TIMEOUT_MS 120000
-/* How soon a request in flight notices that the daemon died. */
+/* Slice of the wait for a reply: a request in flight notices a dead
+ * daemon within about this time. */
 #define RECV_SLICE_MS 500u
 
 struct pfs_conn {
@@ -163,9 +164,9 @@ const char *pfs_last_error(const struct pfs_conn *conn)
 /*
  * Wait up to timeout_ms for the reply, in slices of RECV_SLICE_MS. A
  * receive on the shared-memory ring sleeps until a reply or its timeout
- * and does not notice that the daemon died; libqb checks the connection
+ * and does not notice that the daemon died. libqb checks the connection
  * when a receive times out, so a dead daemon is noticed within a slice
- * instead of at the end of the whole timeout.
+ * instead of at the end of the whole timeout (libqb 2.0.6).
  */
 static ssize_t recv_reply(struct pfs_conn *conn, uint32_t timeout_ms)
 {

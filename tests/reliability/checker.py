@@ -13,10 +13,10 @@ Checks:
   at any time after its invocation, or never. Reads of clients are not part
   of that search, because pmxfs serves reads from the node's own committed
   tree, which may lag behind a change acknowledged elsewhere (a minority
-  node serves reads on purpose). Reads are checked for two weaker things:
-  each value read was written by an operation invoked before the read
+  node serves reads on purpose). Reads are checked for two weaker things.
+  Each value read was written by an operation invoked before the read
   ended, and one client never reads an older version of a key than it saw
-  before (its node's tree only moves forward).
+  before, because its node's tree only moves forward.
 - versions: no two acknowledged changes report the same tree version, and
   a value is always seen with one version.
 - files: an acknowledged create that was not deleted exists at the end, an
@@ -33,17 +33,18 @@ Exit status: 0 no violation, 1 violations, 2 usage or unreadable input.
 """
 
 import argparse
+import errno
 import glob
 import json
 import os
 import sys
 from collections import defaultdict
 
-# Results that say a change was certainly not applied and observed
-# nothing: they are left out of the register search.
-NOT_APPLIED = {-30, -11, -13, -22, -27, -28, -21, -20, -16, -37}
-# EROFS, EAGAIN, EACCES, EINVAL, EFBIG, ENOSPC, EISDIR, ENOTDIR, EBUSY, ENOLCK
-ESTALE, EEXIST, ENOENT = -116, -17, -2
+# Errors that mean a change was certainly not applied and that observed
+# nothing about the register, so the search leaves them out.
+NOT_APPLIED = {-errno.EROFS, -errno.EAGAIN, -errno.EACCES, -errno.EINVAL, -errno.EFBIG,
+               -errno.ENOSPC, -errno.EISDIR, -errno.ENOTDIR, -errno.EBUSY, -errno.ENOLCK}
+ESTALE, EEXIST, ENOENT = -errno.ESTALE, -errno.EEXIST, -errno.ENOENT
 
 DEFAULT_BUDGET = 2_000_000
 
@@ -153,7 +154,7 @@ def register_ops(ops):
         if op.type == "fail" and op.get("rc") in NOT_APPLIED:
             continue
         used.append(op)
-    # A write of unknown outcome whose value nobody read or expected can
+    # A write of unknown outcome whose value no operation read or expected can
     # only lead to a state that no later successful operation accepts, so
     # leaving it out loses no linearization when a final read exists.
     observed = set()

@@ -87,7 +87,7 @@ static unsigned rnd(struct client *c, unsigned n)
 	return (unsigned)rand_r(&c->seed) % n;
 }
 
-/* Whether an error says the change was certainly not applied. */
+/* Whether an error means that the change was certainly not applied. */
 static int definite_failure(int rc)
 {
 	switch (rc) {
