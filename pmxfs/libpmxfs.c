@@ -21,6 +21,9 @@
 #define REQUEST_TIMEOUT_MS 120000
 /* A node request's own timeout when the caller gives 0, as the daemon's. */
 #define NODE_TIMEOUT_MS 120000u
+/* Slice of the wait for a reply: a request in flight notices a dead
+ * daemon within about this time. */
+#define RECV_SLICE_MS 500u
 
 struct pfs_conn {
 	qb_ipcc_connection_t *c;
@@ -172,6 +175,27 @@ const char *pfs_last_error(const struct pfs_conn *conn)
 	return conn->errmsg;
 }
 
+/*
+ * Wait up to timeout_ms for the reply, in slices of RECV_SLICE_MS. A
+ * receive on the shared-memory ring sleeps until a reply or its timeout
+ * and does not notice that the daemon died. libqb checks the connection
+ * when a receive times out, so a dead daemon is noticed within a slice
+ * instead of at the end of the whole timeout (libqb 2.0.6).
+ */
+static ssize_t recv_reply(struct pfs_conn *conn, uint32_t timeout_ms)
+{
+	uint32_t waited = 0, slice;
+	ssize_t n;
+
+	for (;;) {
+		slice = timeout_ms - waited < RECV_SLICE_MS ? timeout_ms - waited : RECV_SLICE_MS;
+		n = qb_ipcc_recv(conn->c, conn->buf, PFS_IPC_MAX_MSG, (int32_t)slice);
+		waited += slice;
+		if ((n != -ETIMEDOUT && n != -EAGAIN) || waited >= timeout_ms)
+			return n;
+	}
+}
+
 static int call(struct pfs_conn *conn, struct call *k)
 {
 	struct pfs_ipc_req req;
@@ -224,8 +248,7 @@ static int call(struct pfs_conn *conn, struct call *k)
 			 strerror((int)-n));
 		return n == -EAGAIN ? -ETIMEDOUT : -ENOTCONN;
 	}
-	n = qb_ipcc_recv(conn->c, conn->buf, PFS_IPC_MAX_MSG,
-			 (int32_t)(conn->timeout_ms + k->timeout_ms));
+	n = recv_reply(conn, conn->timeout_ms + k->timeout_ms);
 	if (n < 0)
 		return receive_error(conn, k, n);
 	if ((size_t)n < sizeof(res))

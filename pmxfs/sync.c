@@ -1216,8 +1216,11 @@ static int finish_update(struct pfs_sync *s)
 	rv = pfs_store_replace_tree(s->store, tree, gens, src->summary.ngens, errmsg);
 	free(gens);
 	if (rv < 0) {
+		/* Leave the group, as after a failed commit: a digest that
+		 * cannot match would hold every member in sync. */
 		pfs_log(ERR, "storing the synced tree failed: %s", errmsg);
 		pfs_tree_free(tree);
+		return rv;
 	}
 	return send_digest(s);
 }

@@ -27,6 +27,9 @@
 #   lab.sh pmxfs-stop K  stop pmxfs on node K (SIGTERM, then SIGKILL)
 #   lab.sh pmxfs-kill K  SIGKILL pmxfs on node K
 #   lab.sh status        show the nodes and their corosync pids
+#   lab.sh small-disk K SIZE  mount a tmpfs of SIZE (e.g. 8M) on node K's
+#                        /var/lib/pmxfs, so that it can fill up; run it
+#                        before pmxfs starts on K, as it hides the folder
 #
 # Environment: LAB (name prefix, default pmxlab; lets tests run side by
 # side), LAB_DIR (state folder, default /var/tmp/$LAB; not under a folder
@@ -321,6 +324,14 @@ cmd_down() {
 	rm -rf "$LAB_DIR"
 }
 
+cmd_small_disk() {
+	local k=$1 size=$2
+	check_node "$k"
+	[[ "$size" =~ ^[0-9]+[kKmMgG]?$ ]] || die "size '$size' is not a number with an optional k, m or g"
+	nsenter --net="/run/netns/$(node_ns "$k")" --mount="$(node_dir "$k")/mnt" -- \
+		mount -t tmpfs -o "size=$size,mode=0755" "$LAB-n$k-data" /var/lib/pmxfs
+}
+
 cmd_status() {
 	local k
 	for k in $(seq 1 "$(node_count)"); do
@@ -347,5 +358,6 @@ pmxfs-start) cmd_pmxfs_start "${1:?node}" "${@:2}" ;;
 pmxfs-stop) check_node "${1:?node}"; stop_pid_file "$(node_dir "$1")/pmxfs.pid" TERM ;;
 pmxfs-kill) check_node "${1:?node}"; stop_pid_file "$(node_dir "$1")/pmxfs.pid" KILL ;;
 status) cmd_status ;;
-*) die "usage: $0 up N | down | exec K CMD... | start K | stop K | kill K | cut K | heal K | partition G1 G2.. | join | wait-quorate K [S] | pmxfs-start K [ARGS] | pmxfs-stop K | pmxfs-kill K | status" ;;
+small-disk) cmd_small_disk "${1:?node}" "${2:?size}" ;;
+*) die "usage: $0 up N | down | exec K CMD... | start K | stop K | kill K | cut K | heal K | partition G1 G2.. | join | wait-quorate K [S] | pmxfs-start K [ARGS] | pmxfs-stop K | pmxfs-kill K | status | small-disk K SIZE" ;;
 esac
