@@ -15,6 +15,9 @@
 
 #include "lock/lock.h"
 
+/* Pause before asking again for a lock after a membership change. */
+#define ACQUIRE_RETRY_US 200000
+
 #define LOCK_MAX_NAME 128 /* bytes, as pmxfs accepts */
 
 /* LIMIT: the pause before retrying a renewal that failed for a reason
@@ -365,8 +368,20 @@ int lock_acquire(const char *service, const char *name, uint32_t lease_ms, uint3
 		goto err_free;
 	}
 
-	lock->lease_start_ns = now_ns();
-	rv = pfs_lock_acquire(lock->conn, name, lease_ms, timeout_ms, &lock->token);
+	/* A membership change answers a queued request "busy, not applied"
+	 * (-EAGAIN): nothing was granted, so ask again while time is left. */
+	int64_t give_up_ns = now_ns() + (int64_t)timeout_ms * 1000000;
+
+	for (;;) {
+		int64_t left_ms = (give_up_ns - now_ns()) / 1000000;
+
+		lock->lease_start_ns = now_ns();
+		rv = pfs_lock_acquire(lock->conn, name, lease_ms,
+				      left_ms > 0 ? (uint32_t)left_ms : 0, &lock->token);
+		if (rv != -EAGAIN || left_ms <= 0)
+			break;
+		usleep(ACQUIRE_RETRY_US);
+	}
 	if (rv < 0) {
 		if (rv == -ETIMEDOUT)
 			set_errmsg(errmsg, "lock '%s' is still held after %" PRIu32 " ms", name,

@@ -30,6 +30,9 @@
 #include "pmxfs/server.h"
 #include "pmxfs/store.h"
 
+/* Held by the one cluster-mode daemon of this node. */
+#define CLUSTER_LOCK_FILE "/run/pmxfs-cluster.lock"
+
 #define DEFAULT_DATA_DIR "/var/lib/pmxfs"
 #define DEFAULT_MIRROR "/etc/pve"
 #define DEFAULT_READER_GROUP "www-data"
@@ -175,6 +178,28 @@ static bool service_in_use(const char *service)
 	return true;
 }
 
+/*
+ * Take the lock that allows one cluster-mode pmxfs per node. CPG would
+ * accept a second daemon under the same node id, with another data folder
+ * or service name, and its changes would reach every node.
+ */
+static int lock_cluster_node(void)
+{
+	int fd = open(CLUSTER_LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd < 0) {
+		pfs_log(ERR, "cannot open the lock file %s: %s", CLUSTER_LOCK_FILE, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		pfs_log(ERR, "another pmxfs already runs in cluster mode on this node (lock file %s "
+			"is held): stop it first", CLUSTER_LOCK_FILE);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 /* This node's name in corosync's nodelist, when corosync runs. */
 static int corosync_node_name(char *out, size_t len)
 {
@@ -214,8 +239,14 @@ static uint32_t cluster_min_lease_ms(void)
 
 static int node_name(const struct options *o, char *out, size_t len)
 {
-	char host[256];
+	char host[256], listed[64];
 
+	if (o->node && !o->local && corosync_node_name(listed, sizeof(listed)) == 0 &&
+	    strcmp(listed, o->node) != 0) {
+		pfs_log(ERR, "node name '%s' differs from '%s', this node's name in the corosync "
+			"nodelist: drop --node or use the nodelist name", o->node, listed);
+		return -EINVAL;
+	}
 	if (o->node) {
 		snprintf(out, len, "%s", o->node);
 	} else if (corosync_node_name(out, len) == 0) {
@@ -255,6 +286,7 @@ struct daemon {
 	struct pfs_mirror *mirror;
 	struct pfs_server *server;
 	int lock_fd;
+	int node_lock_fd; /* cluster mode: one daemon per corosync node */
 };
 
 /* --local: node id 1, a generation per start, the loopback transport. */
@@ -363,6 +395,13 @@ int main(int argc, char **argv)
 	d.lock_fd = lock_data_dir(o.data_dir);
 	if (d.lock_fd < 0)
 		return 1;
+	if (!o.local) {
+		d.node_lock_fd = lock_cluster_node();
+		if (d.node_lock_fd < 0) {
+			close(d.lock_fd);
+			return 1;
+		}
+	}
 	if (service_in_use(o.service)) {
 		pfs_log(ERR, "another pmxfs already serves IPC service '%s' on this node: stop it, "
 			"or give this one another --service", o.service);
@@ -398,6 +437,8 @@ int main(int argc, char **argv)
 	pfs_store_free(d.store);
 	qb_loop_destroy(d.loop);
 	close(d.lock_fd);
+	if (d.node_lock_fd > 0)
+		close(d.node_lock_fd);
 	qb_log_fini();
 	return rv;
 }
