@@ -26,6 +26,7 @@ static inline int pmx_exit_code(int rv)
 	case 0:
 		return EXIT_OK;
 	case ENOENT:
+	case ENXIO: /* no such node */
 		return EXIT_NOT_FOUND;
 	case EEXIST:
 	case ESTALE:

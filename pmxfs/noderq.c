@@ -760,7 +760,7 @@ static void drop_departed(struct pfs_noderq *nrq, const uint32_t *left, size_t n
 		snprintf(errmsg, sizeof(errmsg), "node %s left the group before it replied; the "
 			 "agent of service '%s' may have acted on the request",
 			 name_of(nrq, o->target, buf), o->service);
-		fail_outgoing(nrq, o, -EHOSTUNREACH, errmsg);
+		fail_outgoing(nrq, o, -EINPROGRESS, errmsg);
 	}
 	for (in = nrq->in; in; in = next_in) {
 		next_in = in->next;

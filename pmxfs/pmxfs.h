@@ -231,7 +231,7 @@ PFS_API int pfs_event_fd(struct pfs_conn *conn, int *fd);
  * or by convention a negative errno value. *reply (caller frees,
  * NUL-terminated) is its payload. status, reply and reply_len may be NULL.
  * Errors: -ENXIO (no such node in the node list), -EHOSTUNREACH (the node
- * is not a member, or left before it replied), -ENOENT (no agent serves
+ * is not a member), -EINPROGRESS (the node left before it replied), -ENOENT (no agent serves
  * service on the node), -ECONNRESET (the agent disconnected before it
  * replied), -EBUSY (the agent does not read its requests), -ETIMEDOUT,
  * -EINVAL (invalid service name), -E2BIG (payload above 64 KiB), -EACCES,

@@ -29,6 +29,9 @@ struct opts {
 	const char *data;  /* request: the payload, NULL = standard input */
 };
 
+/* A store path (at most 4096 bytes), a '/' put in front and the NUL. */
+#define CLI_PATH_SIZE 4098
+
 static struct pfs_conn *conn;
 
 /* Print "pmxfsctl: cannot VERB OBJECT: CAUSE" and return the exit code. */
@@ -36,7 +39,9 @@ static int fail(int rv, const char *verb, const char *object)
 {
 	const char *cause = conn && pfs_last_error(conn)[0] ? pfs_last_error(conn) : strerror(-rv);
 
-	fprintf(stderr, "pmxfsctl: cannot %s %s: %s\n", verb, object, cause);
+	/* "Busy, not applied": a membership change came first, nothing changed. */
+	fprintf(stderr, "pmxfsctl: cannot %s %s: %s%s\n", verb, object, cause,
+		rv == -EAGAIN ? "; nothing was changed, so run the command again" : "");
 	return pmx_exit_code(rv);
 }
 
@@ -593,6 +598,38 @@ static const struct command commands[] = {
 	{"request", 2, cmd_request},
 };
 
+/*
+ * Turn a store path given on the command line into the absolute form the
+ * daemon takes: a relative path is taken from the root, and trailing
+ * slashes are dropped unless keep_trailing (watch prefixes) is set.
+ * Returns -EINVAL for an empty or over-long path.
+ */
+static int normalize_path(const char *in, char *out, size_t size, bool keep_trailing)
+{
+	size_t len;
+
+	if (!*in)
+		return -EINVAL;
+	if (snprintf(out, size, "%s%s", in[0] == '/' ? "" : "/", in) >= (int)size)
+		return -EINVAL;
+	len = strlen(out);
+	while (!keep_trailing && len > 1 && out[len - 1] == '/')
+		out[--len] = '\0';
+	return 0;
+}
+
+/* Commands whose arguments are all store paths. */
+static bool takes_paths(const char *name)
+{
+	static const char *const names[] = {"ls", "stat", "get", "put", "create", "rm",
+					    "mkdir", "rmdir", "mv", "edit", "watch"};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(name, names[i]))
+			return true;
+	return false;
+}
+
 static int parse_u64(const char *s, uint64_t *out)
 {
 	char *end;
@@ -620,8 +657,9 @@ int main(int argc, char **argv)
 	struct opts o = {.count = -1, .timeout_ms = -1};
 	const struct command *cmd = NULL;
 	const char *service;
+	static char paths[2][CLI_PATH_SIZE];
 	uint64_t v;
-	int c, rv, code;
+	int c, rv, code, option_index = 0;
 
 	/* `lock` and `serve` have options of their own and a command line
 	 * after "--". */
@@ -636,7 +674,7 @@ int main(int argc, char **argv)
 					   argv + 1);
 	}
 
-	while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", long_options, &option_index)) != -1) {
 		switch (c) {
 		case OPT_JSON:
 			o.json = true;
@@ -696,6 +734,16 @@ int main(int argc, char **argv)
 			cmd->nargs == 1 ? "" : "s");
 		return EXIT_USAGE;
 	}
+	for (int i = 0; takes_paths(cmd->name) && i < cmd->nargs; i++) {
+		char **arg = &argv[optind + 1 + i];
+
+		if (normalize_path(*arg, paths[i], sizeof(paths[i]), !strcmp(cmd->name, "watch")) < 0) {
+			fprintf(stderr, "pmxfsctl: invalid path '%s' for %s: give a path in the store, "
+				"such as /nodes/node1/lxc/100.conf\n", *arg, cmd->name);
+			return EXIT_USAGE;
+		}
+		*arg = paths[i];
+	}
 
 	service = getenv("PMXFS_SERVICE");
 	if (!service || !*service)
@@ -717,6 +765,8 @@ int main(int argc, char **argv)
 	return code;
 
 bad_number:
-	fprintf(stderr, "pmxfsctl: '%s' is not a valid number\n", optarg);
+	fprintf(stderr, "pmxfsctl: invalid value '%s' for --%s: give a whole number%s\n", optarg,
+		long_options[option_index].name,
+		c == OPT_TIMEOUT ? " of milliseconds up to 86400000" : "");
 	return EXIT_USAGE;
 }
