@@ -115,7 +115,8 @@ static int run_locked(const char *service, const char *name, uint32_t lease_ms,
 	if (rv < 0) {
 		fprintf(stderr, "pmxfsctl: cannot acquire lock '%s': %s\n", name,
 			errmsg[0] != '\0' ? errmsg : strerror(-rv));
-		return exit_code_of(rv);
+		/* An invalid name or lease is a usage error; nothing was asked. */
+		return rv == -EINVAL ? EXIT_USAGE : exit_code_of(rv);
 	}
 
 	pid = start_command(command, lock_token(lock));
@@ -148,8 +149,13 @@ static int run_locked(const char *service, const char *name, uint32_t lease_ms,
 
 static int bad_seconds(const char *option, const char *value)
 {
-	fprintf(stderr, "pmxfsctl: invalid number of seconds '%s' for --%s (lease: %u to %u)\n",
-		value != NULL ? value : "", option, LOCK_MIN_LEASE_MS / 1000, LOCK_MAX_LEASE_MS / 1000);
+	if (strcmp(option, "lease") == 0)
+		fprintf(stderr, "pmxfsctl: invalid number of seconds '%s' for --lease: give %u to %u "
+			"(the cluster may require a longer lease)\n", value != NULL ? value : "",
+			LOCK_MIN_LEASE_MS / 1000, LOCK_MAX_LEASE_MS / 1000);
+	else
+		fprintf(stderr, "pmxfsctl: invalid number of seconds '%s' for --%s: give 0 to 86400\n",
+			value != NULL ? value : "", option);
 	return EXIT_USAGE;
 }
 
