@@ -4,15 +4,81 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
 #include "conf/propstr.h"
 #include "ctmgr/agent.h"
 #include "ctmgr/ctm_internal.h"
+
+int ctm_agent_start(struct ctm_ctx *ctx, unsigned ctid, char *errmsg)
+{
+	char msg[CONF_ERRMSG_SIZE] = "", buf[sizeof(int) + CONF_ERRMSG_SIZE];
+	int fds[2], rv = -EIO, status;
+	size_t got = 0;
+	ssize_t r;
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return ctm__error(-errno, errmsg, "CT %u: cannot make a pipe: %s", ctid,
+		                  strerror(errno));
+	pid = fork();
+	if (pid < 0) {
+		rv = -errno;
+		close(fds[0]);
+		close(fds[1]);
+		return ctm__error(rv, errmsg, "CT %u: cannot fork: %s", ctid, strerror(-rv));
+	}
+	if (pid == 0) {
+		struct ctm_start_params params = {0};
+		struct ctm_ctx child = *ctx;
+
+		/* The container's monitor is forked from here: no handler of ours. */
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGPIPE, SIG_DFL);
+		/* The parent's connection is left alone: a connection of our own. */
+		rv = pfs_connect(NULL, &child.conn);
+		if (rv < 0)
+			ctm__error(rv, msg, "CT %u: cannot connect to pmxfs: %s", ctid,
+			           strerror(-rv));
+		else if ((rv = ctm_ctx_init(&child, msg)) == 0)
+			rv = ctm_ct_start(&child, ctid, &params, msg);
+		/* One record of a fixed size: the monitor process of the container
+		 * may keep the pipe open, so the parent cannot wait for its end. */
+		memcpy(buf, &rv, sizeof(rv));
+		memcpy(buf + sizeof(rv), msg, sizeof(msg));
+		pfs_disconnect(child.conn);
+		_exit(write(fds[1], buf, sizeof(buf)) == (ssize_t)sizeof(buf) ? 0 : 1);
+	}
+	close(fds[1]);
+	for (;;) {
+		r = read(fds[0], buf + got, sizeof(buf) - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+		if (got == sizeof(buf))
+			break;
+	}
+	close(fds[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (got < sizeof(buf))
+		return ctm__error(-EIO, errmsg, "CT %u: the process that starts it died", ctid);
+	memcpy(&rv, buf, sizeof(rv));
+	buf[sizeof(buf) - 1] = '\0';
+	snprintf(errmsg, CONF_ERRMSG_SIZE, "%s", buf + sizeof(rv));
+	return rv;
+}
 
 int ctm_agent_execute(struct ctm_ctx *ctx, const char *text, char *msg)
 {
@@ -26,9 +92,7 @@ int ctm_agent_execute(struct ctm_ctx *ctx, const char *text, char *msg)
 		return ctm__error(-EINVAL, msg, "invalid request '%.64s': expected VERB CTID",
 		                  text);
 	if (!strcmp(verb, "start")) {
-		struct ctm_start_params params = {0};
-
-		rv = ctm_ct_start(ctx, ctid, &params, msg);
+		rv = ctm_agent_start(ctx, ctid, msg);
 	} else if (!strcmp(verb, "stop")) {
 		rv = ctm_ct_stop(ctx, ctid, msg);
 	} else if (!strcmp(verb, "shutdown")) {

@@ -28,6 +28,15 @@
 int ctm_agent_execute(struct ctm_ctx *ctx, const char *text, char *msg);
 
 /*
+ * Start CTID as ctm_ct_start() does, from a child process with a pmxfs
+ * connection of its own. liblxc moves the process that starts a container
+ * into the container's monitor cgroup; a process that lives on (ctmgrd)
+ * would keep that cgroup busy after the container stops, and the next
+ * start of the container would fail.
+ */
+int ctm_agent_start(struct ctm_ctx *ctx, unsigned ctid, char *errmsg);
+
+/*
  * Send request TEXT to the agent of NODE and wait up to TIMEOUT_S seconds.
  * Returns 0 when the agent answered, with *RESULT its status and MSG its
  * message; else a negative errno value with MSG naming NODE and the cause.

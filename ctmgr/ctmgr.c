@@ -585,9 +585,7 @@ static int cmd_startall_stopall(struct cli *cli, bool start)
 		if (running == start)
 			continue;
 		if (start) {
-			struct ctm_start_params params = {0};
-
-			rv = ctm_ct_start(&cli->ctx, e->ctid, &params, cli->errmsg);
+			rv = ctm_agent_start(&cli->ctx, e->ctid, cli->errmsg);
 		} else {
 			rv = ctm_ct_shutdown(&cli->ctx, e->ctid, e->down, true, cli->errmsg);
 		}

@@ -167,7 +167,6 @@ static void agent_serve(struct agent *a, struct pfs_node_request *req)
 static void agent_startall_step(struct agent *a)
 {
 	char errmsg[CONF_ERRMSG_SIZE];
-	struct ctm_start_params params = {0};
 	struct ctm_boot_entry *e;
 	struct timespec ts;
 	bool running = false;
@@ -199,7 +198,7 @@ static void agent_startall_step(struct agent *a)
 	if (ctm_ct_running(&a->ctx, e->ctid, &running, NULL) == 0 && running) {
 		pfs_log(INFO, "startall: CT %u is running already", e->ctid);
 	} else {
-		rv = ctm_ct_start(&a->ctx, e->ctid, &params, errmsg);
+		rv = ctm_agent_start(&a->ctx, e->ctid, errmsg);
 		clock_gettime(CLOCK_REALTIME, &ts);
 		if (rv < 0) {
 			pfs_log(ERR, "startall: %s", errmsg);
