@@ -127,9 +127,12 @@ int ctm_agent_forward(struct ctm_ctx *ctx, const char *node, const char *text,
 		                  "the agent ctmgrd does not run on node %s: start it there "
 		                  "(systemctl start ctmgrd)",
 		                  node);
+	if (rv == -ENXIO)
+		return ctm__error(rv, msg, "node %s is not in the cluster's node list", node);
+	if (rv == -EHOSTUNREACH)
+		return ctm__error(rv, msg, "node %s is offline: its pmxfs is not a member", node);
 	if (rv < 0)
-		return ctm__error(rv == -ENXIO ? -ENOENT : rv, msg,
-		                  "the request to ctmgrd on node %s failed: %s", node,
+		return ctm__error(rv, msg, "the request to ctmgrd on node %s failed: %s", node,
 		                  strerror(-rv));
 	*result = status;
 	snprintf(msg, CONF_ERRMSG_SIZE, "%.*s", (int)len, reply ? reply : "");

@@ -536,8 +536,10 @@ static int forward_remote(struct cli *cli, const char *verb, unsigned ctid, unsi
 	rv = ctm_agent_forward(&cli->ctx, node, text,
 	                       !strcmp(verb, "shutdown") ? timeout + 60 : 120, &result,
 	                       cli->errmsg);
-	if (rv < 0)
-		return fail(rv, cli->errmsg);
+	if (rv < 0) {
+		fprintf(stderr, "ctmgr: CT %u is on node %s: %s\n", ctid, node, cli->errmsg);
+		return pmx_exit_code(rv);
+	}
 	if (result < 0)
 		return fail(result, cli->errmsg);
 	if (!strcmp(verb, "status")) {
