@@ -1,5 +1,5 @@
 /*
- * The node agent's work: requests, container states, boot order.
+ * The node agent's operations: requests, container states, boot order.
  */
 #include "config.h"
 
@@ -40,19 +40,20 @@ int ctm_agent_start(struct ctm_ctx *ctx, unsigned ctid, char *errmsg)
 		struct ctm_start_params params = {0};
 		struct ctm_ctx child = *ctx;
 
-		/* The container's monitor is forked from here: no handler of ours. */
+		/* The container's monitor is forked from this process, so it gets
+		 * the default signal handlers, not those of ctmgrd. */
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGPIPE, SIG_DFL);
-		/* The parent's connection is left alone: a connection of our own. */
+		/* A connection of its own, because the parent's must stay unused. */
 		rv = pfs_connect(NULL, &child.conn);
 		if (rv < 0)
 			ctm__error(rv, msg, "CT %u: cannot connect to pmxfs: %s", ctid,
 			           strerror(-rv));
 		else if ((rv = ctm_ctx_init(&child, msg)) == 0)
 			rv = ctm_ct_start(&child, ctid, &params, msg);
-		/* One record of a fixed size: the monitor process of the container
-		 * may keep the pipe open, so the parent cannot wait for its end. */
+		/* One record of a fixed size, because the container's monitor
+		 * process may keep the pipe open and the parent cannot wait for EOF. */
 		memcpy(buf, &rv, sizeof(rv));
 		memcpy(buf + sizeof(rv), msg, sizeof(msg));
 		pfs_disconnect(child.conn);

@@ -1,5 +1,5 @@
 /*
- * The node agent's work, shared by ctmgrd and the ctmgr CLI: requests
+ * The node agent's operations, shared by ctmgrd and the ctmgr CLI: requests
  * addressed to the agent of a node, the state of this node's containers
  * for the status area, and the boot order of startall and stopall.
  *
@@ -30,16 +30,17 @@ int ctm_agent_execute(struct ctm_ctx *ctx, const char *text, char *msg);
 /*
  * Start CTID as ctm_ct_start() does, from a child process with a pmxfs
  * connection of its own. liblxc moves the process that starts a container
- * into the container's monitor cgroup; a process that lives on (ctmgrd)
- * would keep that cgroup busy after the container stops, and the next
- * start of the container would fail.
+ * into the container's monitor cgroup. A process that lives on there
+ * (ctmgrd) keeps that cgroup busy after the container stops, so the next
+ * start of the container fails.
  */
 int ctm_agent_start(struct ctm_ctx *ctx, unsigned ctid, char *errmsg);
 
 /*
  * Send request TEXT to the agent of NODE and wait up to TIMEOUT_S seconds.
- * Returns 0 when the agent answered, with *RESULT its status and MSG its
- * message; else a negative errno value with MSG naming NODE and the cause.
+ * Returns 0 when the agent replied, with *RESULT its status and MSG its
+ * message. Otherwise returns a negative errno value, with MSG naming NODE
+ * and the cause.
  */
 int ctm_agent_forward(struct ctm_ctx *ctx, const char *node, const char *text,
                       unsigned timeout_s, int *result, char *msg);

@@ -1,8 +1,8 @@
 /*
  * ctmgrd: the node agent. It serves the requests of service "ctmgr"
- * addressed to this node (start, stop, shutdown, status), publishes the
- * state of this node's containers in the status area of pmxfs, and starts
- * the `onboot` containers once after boot when the node is quorate.
+ * addressed to this node (start, stop, shutdown, status). It publishes the
+ * state of this node's containers in the status area of pmxfs. Once after
+ * boot, when the node is quorate, it starts the `onboot` containers.
  *
  * Requests are served one at a time, in the order they arrive; startall
  * waits between containers without blocking them.
@@ -23,7 +23,7 @@
 #include "ctmgr/agent.h"
 #include "pmxfs/log.h"
 
-/* Present once startall ran since boot; /run is emptied at boot. */
+/* Exists once startall ran since boot, because /run is emptied at boot. */
 #define CTMGRD_MARKER "/run/ctmgrd-startall.done"
 #define CTMGRD_REFRESH_MS 5000
 
@@ -61,17 +61,17 @@ static void setup_logging(bool foreground, bool debug)
 
 struct agent {
 	struct ctm_ctx ctx;
-	char *published;          /* the last state text sent */
+	char *published;          /* the state text last published */
 	int64_t next_refresh;     /* monotonic ms */
 	/* startall */
-	bool startall_pending;    /* not yet begun since boot */
+	bool startall_pending;    /* startall has not begun since boot */
 	struct ctm_boot_entry *boot;
 	size_t nboot, iboot;
 	int64_t next_start;       /* monotonic ms */
 };
 
-/* Connect to pmxfs, register the service and read the context; retry
- * every 2 s until it works or a signal asks to stop. */
+/* Connect to pmxfs, register the service and read the context. Retry
+ * every 2 s until this succeeds or a stop signal arrives. */
 static int agent_connect(struct agent *a)
 {
 	char errmsg[CONF_ERRMSG_SIZE];
@@ -162,8 +162,8 @@ static void agent_serve(struct agent *a, struct pfs_node_request *req)
 	agent_refresh(a, false);
 }
 
-/* One step of startall: begin it once quorate, start the next container
- * when its turn came. */
+/* Run one step of startall: begin it once quorate, and start the next
+ * container when its `up` delay is over. */
 static void agent_startall_step(struct agent *a)
 {
 	char errmsg[CONF_ERRMSG_SIZE];
