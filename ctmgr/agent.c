@@ -99,9 +99,16 @@ int ctm_agent_execute(struct ctm_ctx *ctx, const char *text, char *msg)
 	} else if (!strcmp(verb, "shutdown")) {
 		rv = ctm_ct_shutdown(ctx, ctid, timeout, force != 0, msg);
 	} else if (!strcmp(verb, "status")) {
+		struct ctm_ct *ct = NULL;
 		bool running = false;
 
-		rv = ctm_ct_running(ctx, ctid, &running, msg);
+		rv = ctm_ct_load(ctx, ctid, &ct, msg);
+		if (rv == 0 && strcmp(ct->node, ctx->node))
+			rv = ctm__error(-EREMOTE, msg, "CT %u is on node %s, not on node %s", ctid,
+			                ct->node, ctx->node);
+		ctm_ct_free(ct);
+		if (rv == 0)
+			rv = ctm_ct_running(ctx, ctid, &running, msg);
 		if (rv == 0)
 			snprintf(msg, CONF_ERRMSG_SIZE, "%s", running ? "running" : "stopped");
 	} else {
