@@ -1169,10 +1169,11 @@ static uint32_t member_id(struct json_object *root, const char *node)
 }
 
 /*
- * The state of a container from the status area entry CTM_STATE_KEY that
- * the agent of its node publishes, read once per node into STATES (node
- * name to parsed entry, or null when the node has none); else from liblxc
- * for this node's containers; else "unknown".
+ * Set the state of a container from the status area entry CTM_STATE_KEY
+ * that the agent of its node publishes. Each node's entry is read once
+ * into STATES (node name to parsed entry, or null when there is none).
+ * Without an entry, containers of this node get their state from liblxc
+ * and the others "unknown".
  */
 static void list_status(struct ctm_ctx *ctx, struct json_object *members,
                         struct json_object *states, struct ctm_ct_info *info)

@@ -514,9 +514,9 @@ static int cmd_exec(struct cli *cli, unsigned ctid, char **argv, int argc)
 /* The verbs with a CTID and simple options. */
 /*
  * Send VERB for CTID to the agent of the container's node when that is
- * another node, and print its answer. Returns the exit code, or -1 when
- * the container is on this node (or cannot be read: the verb itself then
- * reports it).
+ * another node, and print its reply. Returns the exit code, or -1 when the
+ * container is on this node or cannot be read, so the verb itself runs
+ * and reports it.
  */
 static int forward_remote(struct cli *cli, const char *verb, unsigned ctid, unsigned timeout,
                           bool force)
