@@ -4,19 +4,24 @@
  * state of this node's containers in the status area of pmxfs. Once after
  * boot, when the node is quorate, it starts the `onboot` containers.
  *
- * Requests are served one at a time, in the order they arrive; startall
- * waits between containers without blocking them.
+ * Each start, stop or shutdown runs in a worker process of its own, so
+ * requests for different containers run at once while those for one
+ * container wait for each other, in the order they arrive. Status
+ * requests are answered at once. startall waits between containers
+ * without blocking requests.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,6 +31,8 @@
 /* Exists once startall ran since boot, because /run is emptied at boot. */
 #define CTMGRD_MARKER "/run/ctmgrd-startall.done"
 #define CTMGRD_REFRESH_MS 5000
+/* Requests beyond this many workers wait for one to end. */
+#define CTMGRD_MAX_WORKERS 16
 
 static volatile sig_atomic_t stopping;
 
@@ -59,6 +66,24 @@ static void setup_logging(bool foreground, bool debug)
 	}
 }
 
+/* A worker process running one request. */
+struct worker {
+	pid_t pid;
+	int fd; /* the read end of its result pipe */
+	unsigned ctid;
+	uint64_t handle;
+	char origin[64];
+	size_t got;
+	char buf[sizeof(int) + CONF_ERRMSG_SIZE]; /* the status, then the message */
+};
+
+/* A request waiting for its container's worker, or for a free worker. */
+struct queued {
+	struct pfs_node_request req;
+	unsigned ctid;
+	struct queued *next;
+};
+
 struct agent {
 	struct ctm_ctx ctx;
 	char *published;          /* the state text last published */
@@ -68,6 +93,9 @@ struct agent {
 	struct ctm_boot_entry *boot;
 	size_t nboot, iboot;
 	int64_t next_start;       /* monotonic ms */
+	struct worker workers[CTMGRD_MAX_WORKERS];
+	size_t nworkers;
+	struct queued *queue;     /* first in, first out */
 };
 
 /* Connect to pmxfs, register the service and read the context. Retry
@@ -142,23 +170,163 @@ static void agent_refresh(struct agent *a, bool force)
 	a->published = text;
 }
 
+static void agent_reply(struct agent *a, uint64_t handle, const char *origin, int rv,
+                        const char *msg)
+{
+	int reply_rv;
+
+	if (rv < 0)
+		pfs_log(WARN, "request %llu failed: %s", (unsigned long long)handle, msg);
+	else
+		pfs_log(INFO, "request %llu done: %s", (unsigned long long)handle,
+		        msg[0] ? msg : "ok");
+	reply_rv = pfs_node_reply(a->ctx.conn, handle, rv, msg, strlen(msg));
+	if (reply_rv < 0)
+		pfs_log(WARN, "the reply to request %llu from node %s was lost: %s",
+		        (unsigned long long)handle, origin, strerror(-reply_rv));
+}
+
+static bool ctid_busy(const struct agent *a, unsigned ctid)
+{
+	for (size_t i = 0; i < a->nworkers; i++)
+		if (a->workers[i].ctid == ctid)
+			return true;
+	return false;
+}
+
+/* Run REQ for CTID in a new worker process. Returns false when the fork
+ * failed, after replying with the error. */
+static bool worker_spawn(struct agent *a, struct pfs_node_request *req, unsigned ctid)
+{
+	struct worker *w = &a->workers[a->nworkers];
+	char msg[CONF_ERRMSG_SIZE];
+	int fds[2];
+
+	memset(w, 0, sizeof(*w));
+	if (pipe2(fds, O_CLOEXEC) < 0 || (w->pid = fork()) < 0) {
+		int rv = -errno;
+
+		snprintf(msg, sizeof(msg), "CT %u: cannot start a worker process: %s", ctid,
+		         strerror(-rv));
+		pfs_log(ERR, "request %llu: %s", (unsigned long long)req->handle, msg);
+		agent_reply(a, req->handle, req->origin_name, rv, msg);
+		return false;
+	}
+	if (w->pid == 0) {
+		struct ctm_ctx ctx = a->ctx;
+		int rv;
+
+		/* The parent's connection must stay unused here: one of its own. */
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		close(fds[0]);
+		memset(w->buf, 0, sizeof(w->buf));
+		rv = pfs_connect(NULL, &ctx.conn);
+		if (rv < 0)
+			snprintf(msg, sizeof(msg), "CT %u: the worker cannot connect to pmxfs: %s",
+			         ctid, strerror(-rv));
+		else if ((rv = ctm_ctx_init(&ctx, msg)) == 0)
+			rv = ctm_agent_execute(&ctx, req->data ? req->data : "", msg);
+		memcpy(w->buf, &rv, sizeof(rv));
+		snprintf(w->buf + sizeof(rv), CONF_ERRMSG_SIZE, "%s", msg);
+		pfs_disconnect(ctx.conn);
+		_exit(write(fds[1], w->buf, sizeof(w->buf)) == (ssize_t)sizeof(w->buf) ? 0 : 1);
+	}
+	close(fds[1]);
+	/* Non-blocking, because a readiness seen by poll may be stale. */
+	fcntl(fds[0], F_SETFL, O_NONBLOCK);
+	w->fd = fds[0];
+	w->ctid = ctid;
+	w->handle = req->handle;
+	snprintf(w->origin, sizeof(w->origin), "%s", req->origin_name);
+	a->nworkers++;
+	pfs_log(DEBUG, "request %llu runs in worker %d", (unsigned long long)req->handle,
+	        (int)w->pid);
+	return true;
+}
+
+/* Start the first queued requests whose container has no worker. */
+static void queue_run(struct agent *a)
+{
+	struct queued **pp = &a->queue;
+
+	while (*pp && a->nworkers < CTMGRD_MAX_WORKERS) {
+		struct queued *q = *pp;
+
+		if (ctid_busy(a, q->ctid)) {
+			pp = &q->next;
+			continue;
+		}
+		*pp = q->next;
+		worker_spawn(a, &q->req, q->ctid);
+		pfs_node_request_clear(&q->req);
+		free(q);
+	}
+}
+
+/* Read the result of worker I when its pipe is readable; on the full
+ * record or the end of the pipe, reply, reap it and start queued work. */
+static void worker_read(struct agent *a, size_t i)
+{
+	struct worker *w = &a->workers[i];
+	char msg[CONF_ERRMSG_SIZE];
+	int rv = -EIO, status;
+	ssize_t r;
+
+	r = read(w->fd, w->buf + w->got, sizeof(w->buf) - w->got);
+	if (r < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (r > 0) {
+		w->got += (size_t)r;
+		if (w->got < sizeof(w->buf))
+			return;
+	}
+	if (w->got == sizeof(w->buf)) {
+		memcpy(&rv, w->buf, sizeof(rv));
+		w->buf[sizeof(w->buf) - 1] = '\0';
+		snprintf(msg, sizeof(msg), "%s", w->buf + sizeof(rv));
+	} else {
+		snprintf(msg, sizeof(msg), "CT %u: the worker process of the request died",
+		         w->ctid);
+	}
+	close(w->fd);
+	while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	agent_reply(a, w->handle, w->origin, rv, msg);
+	a->workers[i] = a->workers[--a->nworkers];
+	agent_refresh(a, false);
+	queue_run(a);
+}
+
 static void agent_serve(struct agent *a, struct pfs_node_request *req)
 {
-	char msg[CONF_ERRMSG_SIZE];
-	int rv, reply_rv;
+	char msg[CONF_ERRMSG_SIZE], verb[16] = "";
+	unsigned ctid = 0;
+	int rv;
 
 	pfs_log(INFO, "request %llu from node %s: %s", (unsigned long long)req->handle,
 	        req->origin_name, req->data ? req->data : "");
+	if (req->data && sscanf(req->data, "%15s %u", verb, &ctid) == 2 && ctid >= 100 &&
+	    (!strcmp(verb, "start") || !strcmp(verb, "stop") || !strcmp(verb, "shutdown"))) {
+		struct queued *q = calloc(1, sizeof(*q)), **pp = &a->queue;
+
+		if (q) {
+			q->req = *req;
+			q->ctid = ctid;
+			memset(req, 0, sizeof(*req)); /* the queue owns the payload now */
+			while (*pp)
+				pp = &(*pp)->next;
+			*pp = q;
+			if (ctid_busy(a, ctid) || a->nworkers >= CTMGRD_MAX_WORKERS)
+				pfs_log(INFO, "request %llu waits for the running request of CT %u",
+				        (unsigned long long)q->req.handle, ctid);
+			queue_run(a);
+			return;
+		}
+	}
+	/* Status and invalid requests are quick: answered here. */
 	rv = ctm_agent_execute(&a->ctx, req->data ? req->data : "", msg);
-	if (rv < 0)
-		pfs_log(WARN, "request %llu failed: %s", (unsigned long long)req->handle, msg);
-	else
-		pfs_log(INFO, "request %llu done: %s", (unsigned long long)req->handle,
-		        msg[0] ? msg : "ok");
-	reply_rv = pfs_node_reply(a->ctx.conn, req->handle, rv, msg, strlen(msg));
-	if (reply_rv < 0)
-		pfs_log(WARN, "the reply to request %llu from node %s was lost: %s",
-		        (unsigned long long)req->handle, req->origin_name, strerror(-reply_rv));
+	agent_reply(a, req->handle, req->origin_name, rv, msg);
 	agent_refresh(a, false);
 }
 
@@ -277,16 +445,40 @@ int main(int argc, char **argv)
 	if (agent_connect(&a) < 0)
 		goto out;
 	while (!stopping) {
+		struct pollfd fds[CTMGRD_MAX_WORKERS + 1];
 		struct pfs_node_request req = {0};
+		size_t nfds = 0, first_worker;
 
 		if (now_ms() >= a.next_refresh)
 			agent_refresh(&a, true);
 		agent_startall_step(&a);
-		rv = pfs_next_node_request(a.ctx.conn, &req, (int)wait_ms(&a));
-		if (rv == 0) {
+		if (pfs_event_fd(a.ctx.conn, &fds[0].fd) == 0)
+			fds[nfds++].events = POLLIN;
+		first_worker = nfds;
+		for (size_t i = 0; i < a.nworkers; i++) {
+			fds[nfds].fd = a.workers[i].fd;
+			fds[nfds++].events = POLLIN;
+		}
+		if (poll(fds, nfds, (int)wait_ms(&a)) < 0 && errno != EINTR)
+			pfs_log(ERR, "poll failed: %s", strerror(errno));
+		/* Workers first. Reaping one may start another, even on the same
+		 * descriptor number, so each is found again by its descriptor. */
+		for (size_t k = first_worker; k < nfds; k++) {
+			if (!(fds[k].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			for (size_t i = 0; i < a.nworkers; i++) {
+				if (a.workers[i].fd == fds[k].fd) {
+					worker_read(&a, i);
+					break;
+				}
+			}
+		}
+		/* Every request that arrived, without waiting. */
+		while ((rv = pfs_next_node_request(a.ctx.conn, &req, 0)) == 0) {
 			agent_serve(&a, &req);
 			pfs_node_request_clear(&req);
-		} else if (rv != -ETIMEDOUT && !stopping) {
+		}
+		if (rv != -ETIMEDOUT && !stopping) {
 			pfs_log(ERR, "reading requests from pmxfs failed: %s; reconnecting",
 			        strerror(-rv));
 			pfs_disconnect(a.ctx.conn);
@@ -296,7 +488,15 @@ int main(int argc, char **argv)
 		}
 	}
 out:
-	pfs_log(INFO, "ctmgrd stopping");
+	pfs_log(INFO, "ctmgrd stopping, %zu requests running and their replies lost",
+	        a.nworkers);
+	while (a.queue) {
+		struct queued *q = a.queue;
+
+		a.queue = q->next;
+		pfs_node_request_clear(&q->req);
+		free(q);
+	}
 	free(a.boot);
 	free(a.published);
 	pfs_disconnect(a.ctx.conn);
