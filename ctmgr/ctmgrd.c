@@ -6,8 +6,8 @@
  *
  * Each start, stop or shutdown runs in a worker process of its own, so
  * requests for different containers run at once while those for one
- * container wait for each other, in the order they arrive. Status
- * requests are answered at once. startall waits between containers
+ * container wait for each other, in the order they arrive. Replies to
+ * status requests go out at once. startall waits between containers
  * without blocking requests.
  */
 #include "config.h"
@@ -216,7 +216,7 @@ static bool worker_spawn(struct agent *a, struct pfs_node_request *req, unsigned
 		struct ctm_ctx ctx = a->ctx;
 		int rv;
 
-		/* The parent's connection must stay unused here: one of its own. */
+		/* A connection of its own, because the parent's must stay unused. */
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGINT, SIG_DFL);
 		close(fds[0]);
@@ -264,8 +264,8 @@ static void queue_run(struct agent *a)
 	}
 }
 
-/* Read the result of worker I when its pipe is readable; on the full
- * record or the end of the pipe, reply, reap it and start queued work. */
+/* Read the result of worker I from its pipe. Once the record is complete
+ * or the pipe ends, reply, reap the worker and start queued requests. */
 static void worker_read(struct agent *a, size_t i)
 {
 	struct worker *w = &a->workers[i];
@@ -324,7 +324,7 @@ static void agent_serve(struct agent *a, struct pfs_node_request *req)
 			return;
 		}
 	}
-	/* Status and invalid requests are quick: answered here. */
+	/* Status and invalid requests are quick, so the reply goes out here. */
 	rv = ctm_agent_execute(&a->ctx, req->data ? req->data : "", msg);
 	agent_reply(a, req->handle, req->origin_name, rv, msg);
 	agent_refresh(a, false);
