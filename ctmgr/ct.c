@@ -1157,12 +1157,7 @@ out:
 
 /* ---- list ---- */
 
-/*
- * The node id of NODE from the /.members JSON ROOT, or 0.
- * NOTE: pmxfs lists only this node in /.members for now, so the status
- * area entries of other nodes are not found and their containers show
- * "unknown" until it lists every member.
- */
+/* The node id of NODE from the /.members JSON ROOT, or 0. */
 static uint32_t member_id(struct json_object *root, const char *node)
 {
 	struct json_object *list, *m, *id;
@@ -1173,21 +1168,38 @@ static uint32_t member_id(struct json_object *root, const char *node)
 	return (uint32_t)json_object_get_int64(id);
 }
 
-static void list_status(struct ctm_ctx *ctx, struct json_object *members, struct ctm_ct_info *info)
+/*
+ * Set the state of a container from the status area entry CTM_STATE_KEY
+ * that the agent of its node publishes. Each node's entry is read once
+ * into STATES (node name to parsed entry, or null when there is none).
+ * Without an entry, containers of this node get their state from liblxc
+ * and the others "unknown".
+ */
+static void list_status(struct ctm_ctx *ctx, struct json_object *members,
+                        struct json_object *states, struct ctm_ct_info *info)
 {
-	char key[64], *value = NULL;
-	uint32_t id = member_id(members, info->node);
-	size_t len = 0;
+	struct json_object *state = NULL, *ct, *status;
+	char id[16];
 	bool running;
 
 	snprintf(info->status, sizeof(info->status), "unknown");
-	snprintf(key, sizeof(key), CTM_STATUS_KEY_FMT, info->ctid);
-	if (id && pfs_kv_get(ctx->conn, id, key, &value, &len) == 0 && len > 0) {
-		snprintf(info->status, sizeof(info->status), "%.*s", (int)len, value);
+	if (!json_object_object_get_ex(states, info->node, &state)) {
+		uint32_t node_id = member_id(members, info->node);
+		char *value = NULL;
+		size_t len = 0;
+
+		if (node_id && pfs_kv_get(ctx->conn, node_id, CTM_STATE_KEY, &value, &len) == 0 &&
+		    len > 0)
+			state = json_tokener_parse(value);
 		free(value);
+		json_object_object_add(states, info->node, state);
+	}
+	snprintf(id, sizeof(id), "%u", info->ctid);
+	if (state && json_object_object_get_ex(state, id, &ct) &&
+	    json_object_object_get_ex(ct, "status", &status)) {
+		snprintf(info->status, sizeof(info->status), "%s", json_object_get_string(status));
 		return;
 	}
-	free(value);
 	if (!strcmp(info->node, ctx->node) && ctm_ct_running(ctx, info->ctid, &running, NULL) == 0)
 		snprintf(info->status, sizeof(info->status), "%s", running ? "running" : "stopped");
 }
@@ -1196,7 +1208,7 @@ int ctm_ct_list(struct ctm_ctx *ctx, struct ctm_ct_info **out, size_t *count, ch
 {
 	struct ctm_vmlist_entry *list = NULL;
 	struct ctm_ct_info *infos = NULL;
-	struct json_object *members = NULL;
+	struct json_object *members = NULL, *states = json_object_new_object();
 	char *text = NULL;
 	size_t n = 0, m = 0;
 	int rv;
@@ -1245,7 +1257,7 @@ int ctm_ct_list(struct ctm_ctx *ctx, struct ctm_ct_info **out, size_t *count, ch
 		v = conf_get(conf_main(cf), "hostname");
 		snprintf(info->name, sizeof(info->name), "%s", v ? v : "");
 		conf_file_free(cf);
-		list_status(ctx, members, info);
+		list_status(ctx, members, states, info);
 		m++;
 	}
 	*out = infos;
@@ -1255,6 +1267,7 @@ int ctm_ct_list(struct ctm_ctx *ctx, struct ctm_ct_info **out, size_t *count, ch
 err_free_infos:
 	free(infos);
 out:
+	json_object_put(states);
 	json_object_put(members);
 	free(list);
 	return rv;

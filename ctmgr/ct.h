@@ -36,9 +36,10 @@
 /* The store path of storage.cfg, as /etc/pve/storage.cfg in Proxmox VE. */
 #define CTM_STORAGE_CFG_PATH "/storage.cfg"
 
-/* The status area key of a container's state ("running" or "stopped"),
- * printed with the CTID. */
-#define CTM_STATUS_KEY_FMT "ct/%u/status"
+/* The status area key under which the agent ctmgrd of each node publishes
+ * the state of that node's containers, as a JSON object
+ * {"CTID": {"status": "running"|"stopped", "lock": "..."}, ...}. */
+#define CTM_STATE_KEY "ct-state"
 
 /* The context of every operation. Set conn, then call ctm_ctx_init(). */
 struct ctm_ctx {

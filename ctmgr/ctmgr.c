@@ -10,11 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
 #include "common/exit_code.h"
 #include "conf/snapshot.h"
+#include "ctmgr/agent.h"
 #include "ctmgr/ct.h"
 
 static bool json_out;
@@ -27,6 +29,7 @@ static const char usage_text[] =
     "  destroy CTID              unlock CTID     config CTID [--current] [--snapshot NAME]\n"
     "  pending CTID              list            snapshot CTID NAME [--description TEXT]\n"
     "  listsnapshot CTID         rollback CTID NAME     delsnapshot CTID NAME [--force]\n"
+    "  startall                  stopall\n"
     "Options take one dash or two (-memory 512, --memory 512, --memory=512).\n";
 
 static int usage_error(const char *fmt, const char *arg)
@@ -509,6 +512,99 @@ static int cmd_exec(struct cli *cli, unsigned ctid, char **argv, int argc)
 }
 
 /* The verbs with a CTID and simple options. */
+/*
+ * Send VERB for CTID to the agent of the container's node when that is
+ * another node, and print its reply. Returns the exit code, or -1 when the
+ * container is on this node or cannot be read, so the verb itself runs
+ * and reports it.
+ */
+static int forward_remote(struct cli *cli, const char *verb, unsigned ctid, unsigned timeout,
+                          bool force)
+{
+	struct ctm_ct *ct = NULL;
+	char node[64], text[96];
+	int result = 0, rv;
+
+	if (ctm_ct_load(&cli->ctx, ctid, &ct, cli->errmsg) < 0 || !strcmp(ct->node, cli->ctx.node)) {
+		ctm_ct_free(ct);
+		cli->errmsg[0] = '\0';
+		return -1;
+	}
+	snprintf(node, sizeof(node), "%s", ct->node);
+	ctm_ct_free(ct);
+	snprintf(text, sizeof(text), "%s %u %u %d", verb, ctid, timeout, force);
+	rv = ctm_agent_forward(&cli->ctx, node, text,
+	                       !strcmp(verb, "shutdown") ? timeout + 60 : 120, &result,
+	                       cli->errmsg);
+	if (rv < 0) {
+		fprintf(stderr, "ctmgr: CT %u is on node %s: %s\n", ctid, node, cli->errmsg);
+		return pmx_exit_code(rv);
+	}
+	if (result < 0)
+		return fail(result, cli->errmsg);
+	if (!strcmp(verb, "status")) {
+		if (json_out) {
+			struct json_object *obj = json_object_new_object();
+
+			json_object_object_add(obj, "status", json_object_new_string(cli->errmsg));
+			print_json(obj);
+		} else {
+			printf("status: %s\n", cli->errmsg);
+		}
+	}
+	return EXIT_OK;
+}
+
+/*
+ * startall: the onboot containers of this node in boot order, waiting
+ * `up` seconds after each start. stopall: every container of this node
+ * in reverse order, shut down with its `down` timeout, then killed.
+ * Failures are printed and make the exit code 1; the others go on.
+ */
+static int cmd_startall_stopall(struct cli *cli, bool start)
+{
+	struct ctm_boot_entry *list = NULL;
+	size_t n = 0;
+	int code = EXIT_OK, rv;
+
+	if (start && !cli->ctx.quorate) {
+		fprintf(stderr, "ctmgr: node %s is not quorate: startall starts nothing\n",
+		        cli->ctx.node);
+		return EXIT_NOT_QUORATE;
+	}
+	rv = ctm_agent_boot_list(&cli->ctx, start, &list, &n, cli->errmsg);
+	if (rv < 0)
+		return fail(rv, cli->errmsg);
+	for (size_t k = 0; k < n; k++) {
+		struct ctm_boot_entry *e = &list[start ? k : n - 1 - k];
+		bool running = false;
+
+		if (ctm_ct_running(&cli->ctx, e->ctid, &running, cli->errmsg) < 0) {
+			fail(-EIO, cli->errmsg);
+			code = EXIT_ERROR;
+			continue;
+		}
+		if (running == start)
+			continue;
+		if (start) {
+			rv = ctm_agent_start(&cli->ctx, e->ctid, cli->errmsg);
+		} else {
+			rv = ctm_ct_shutdown(&cli->ctx, e->ctid, e->down, true, cli->errmsg);
+		}
+		if (rv < 0) {
+			fail(rv, cli->errmsg);
+			code = EXIT_ERROR;
+			continue;
+		}
+		printf("CT %u %s\n", e->ctid, start ? "started" : "stopped");
+		fflush(stdout);
+		if (start && e->up)
+			sleep(e->up);
+	}
+	free(list);
+	return code;
+}
+
 static int run_verb(struct cli *cli, const char *verb, int argc, char **argv)
 {
 	static const struct opt_spec none[] = {{NULL, false, false}};
@@ -553,6 +649,13 @@ static int run_verb(struct cli *cli, const char *verb, int argc, char **argv)
 	    (rv = parse_uint(p.values[0], "timeout", &timeout)))
 		return rv;
 
+	if (!strcmp(verb, "start") || !strcmp(verb, "stop") || !strcmp(verb, "shutdown") ||
+	    !strcmp(verb, "status")) {
+		rv = forward_remote(cli, verb, ctid, timeout,
+		                    spec == shutdown_opts && bool_value(p.values[1]));
+		if (rv >= 0)
+			return rv;
+	}
 	if (!strcmp(verb, "start")) {
 		struct ctm_start_params params = {0};
 		char path[64];
@@ -674,6 +777,9 @@ int main(int argc, char **argv)
 		code = cmd_create_set(&cli, CTM_COMMAND_CREATE, argc - 1, argv + 1);
 	} else if (!strcmp(verb, "set")) {
 		code = cmd_create_set(&cli, CTM_COMMAND_SET, argc - 1, argv + 1);
+	} else if (!strcmp(verb, "startall") || !strcmp(verb, "stopall")) {
+		code = argc > 1 ? usage_error("unexpected argument '%s'", argv[1])
+		                : cmd_startall_stopall(&cli, !strcmp(verb, "startall"));
 	} else if (!strcmp(verb, "list")) {
 		code = argc > 1 ? usage_error("unexpected argument '%s'", argv[1]) : cmd_list(&cli);
 	} else {

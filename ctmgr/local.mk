@@ -34,3 +34,17 @@ ctmgr_ctmgr_SOURCES = ctmgr/ctmgr.c
 ctmgr_ctmgr_CFLAGS = $(AM_CFLAGS) $(LXC_CFLAGS) $(JSON_CFLAGS)
 ctmgr_ctmgr_LDADD = ctmgr/libctops.la $(JSON_LIBS)
 # ct-end
+
+# agent-begin: the node agent ctmgrd, and what the ctmgr CLI shares with
+# it (requests to other nodes' agents, startall and stopall order).
+noinst_LTLIBRARIES += ctmgr/libctagent.la
+ctmgr_libctagent_la_SOURCES = ctmgr/agent.h ctmgr/agent.c
+ctmgr_libctagent_la_CFLAGS = $(AM_CFLAGS) $(LXC_CFLAGS) $(JSON_CFLAGS)
+ctmgr_libctagent_la_LIBADD = ctmgr/libctops.la $(JSON_LIBS)
+ctmgr_ctmgr_LDADD += ctmgr/libctagent.la
+
+sbin_PROGRAMS += ctmgr/ctmgrd
+ctmgr_ctmgrd_SOURCES = ctmgr/ctmgrd.c
+ctmgr_ctmgrd_CFLAGS = $(AM_CFLAGS) $(LXC_CFLAGS) $(JSON_CFLAGS) $(QB_CFLAGS)
+ctmgr_ctmgrd_LDADD = ctmgr/libctagent.la $(QB_LIBS)
+# agent-end

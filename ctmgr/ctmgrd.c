@@ -1,0 +1,505 @@
+/*
+ * ctmgrd: the node agent. It serves the requests of service "ctmgr"
+ * addressed to this node (start, stop, shutdown, status). It publishes the
+ * state of this node's containers in the status area of pmxfs. Once after
+ * boot, when the node is quorate, it starts the `onboot` containers.
+ *
+ * Each start, stop or shutdown runs in a worker process of its own, so
+ * requests for different containers run at once while those for one
+ * container wait for each other, in the order they arrive. Replies to
+ * status requests go out at once. startall waits between containers
+ * without blocking requests.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctmgr/agent.h"
+#include "pmxfs/log.h"
+
+/* Exists once startall ran since boot, because /run is emptied at boot. */
+#define CTMGRD_MARKER "/run/ctmgrd-startall.done"
+#define CTMGRD_REFRESH_MS 5000
+/* Requests beyond this many workers wait for one to end. */
+#define CTMGRD_MAX_WORKERS 16
+
+static volatile sig_atomic_t stopping;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void setup_logging(bool foreground, bool debug)
+{
+	int level = debug ? LOG_DEBUG : LOG_INFO;
+
+	qb_log_init("ctmgrd", LOG_DAEMON, level);
+	qb_log_format_set(QB_LOG_SYSLOG, "[%f:%l] %b");
+	if (foreground) {
+		qb_log_ctl(QB_LOG_SYSLOG, QB_LOG_CONF_ENABLED, QB_FALSE);
+		qb_log_filter_ctl(QB_LOG_STDERR, QB_LOG_FILTER_ADD, QB_LOG_FILTER_FILE, "*", level);
+		qb_log_format_set(QB_LOG_STDERR, "%t ctmgrd [%p] %g[%f:%l] %b");
+		qb_log_ctl(QB_LOG_STDERR, QB_LOG_CONF_ENABLED, QB_TRUE);
+	} else {
+		qb_log_filter_ctl(QB_LOG_SYSLOG, QB_LOG_FILTER_ADD, QB_LOG_FILTER_FILE, "*", level);
+	}
+}
+
+/* A worker process running one request. */
+struct worker {
+	pid_t pid;
+	int fd; /* the read end of its result pipe */
+	unsigned ctid;
+	uint64_t handle;
+	char origin[64];
+	size_t got;
+	char buf[sizeof(int) + CONF_ERRMSG_SIZE]; /* the status, then the message */
+};
+
+/* A request waiting for its container's worker, or for a free worker. */
+struct queued {
+	struct pfs_node_request req;
+	unsigned ctid;
+	struct queued *next;
+};
+
+struct agent {
+	struct ctm_ctx ctx;
+	char *published;          /* the state text last published */
+	int64_t next_refresh;     /* monotonic ms */
+	/* startall */
+	bool startall_pending;    /* startall has not begun since boot */
+	struct ctm_boot_entry *boot;
+	size_t nboot, iboot;
+	int64_t next_start;       /* monotonic ms */
+	struct worker workers[CTMGRD_MAX_WORKERS];
+	size_t nworkers;
+	struct queued *queue;     /* first in, first out */
+};
+
+/* Connect to pmxfs, register the service and read the context. Retry
+ * every 2 s until this succeeds or a stop signal arrives. */
+static int agent_connect(struct agent *a)
+{
+	char errmsg[CONF_ERRMSG_SIZE];
+	bool logged = false;
+	int rv;
+
+	while (!stopping) {
+		rv = pfs_connect(NULL, &a->ctx.conn);
+		if (rv == 0) {
+			rv = pfs_agent_register(a->ctx.conn, CTM_AGENT_SERVICE);
+			if (rv == 0)
+				rv = ctm_ctx_init(&a->ctx, errmsg);
+			else
+				snprintf(errmsg, sizeof(errmsg), "registering service '%s' failed: %s",
+				         CTM_AGENT_SERVICE, strerror(-rv));
+			if (rv == 0) {
+				pfs_log(INFO, "connected to pmxfs on node %s, serving '%s'",
+				        a->ctx.node, CTM_AGENT_SERVICE);
+				free(a->published);
+				a->published = NULL;
+				a->next_refresh = 0;
+				return 0;
+			}
+			pfs_disconnect(a->ctx.conn);
+			a->ctx.conn = NULL;
+		} else {
+			snprintf(errmsg, sizeof(errmsg), "cannot connect to pmxfs: %s",
+			         strerror(-rv));
+		}
+		if (!logged)
+			pfs_log(WARN, "%s; retrying every 2 s", errmsg);
+		logged = true;
+		sleep(2);
+	}
+	return -EINTR;
+}
+
+/* Publish this node's container states when they changed, and re-read
+ * the quorum state. */
+static void agent_refresh(struct agent *a, bool force)
+{
+	char errmsg[CONF_ERRMSG_SIZE];
+	char *text = NULL;
+	bool quorate = a->ctx.quorate;
+	int rv;
+
+	if (ctm_ctx_init(&a->ctx, errmsg) == 0 && quorate != a->ctx.quorate)
+		pfs_log(NOTICE, "node %s is %s", a->ctx.node,
+		        a->ctx.quorate ? "quorate" : "not quorate");
+	a->next_refresh = now_ms() + CTMGRD_REFRESH_MS;
+	rv = ctm_agent_state(&a->ctx, &text, errmsg);
+	if (rv < 0) {
+		pfs_log(WARN, "reading the container states failed: %s", errmsg);
+		return;
+	}
+	if (!force && a->published && !strcmp(a->published, text)) {
+		free(text);
+		return;
+	}
+	rv = pfs_kv_set(a->ctx.conn, CTM_STATE_KEY, text, strlen(text));
+	if (rv < 0) {
+		pfs_log(WARN, "publishing the container states failed: %s", strerror(-rv));
+		free(text);
+		return;
+	}
+	pfs_log(DEBUG, "published %s: %s", CTM_STATE_KEY, text);
+	free(a->published);
+	a->published = text;
+}
+
+static void agent_reply(struct agent *a, uint64_t handle, const char *origin, int rv,
+                        const char *msg)
+{
+	int reply_rv;
+
+	if (rv < 0)
+		pfs_log(WARN, "request %llu failed: %s", (unsigned long long)handle, msg);
+	else
+		pfs_log(INFO, "request %llu done: %s", (unsigned long long)handle,
+		        msg[0] ? msg : "ok");
+	reply_rv = pfs_node_reply(a->ctx.conn, handle, rv, msg, strlen(msg));
+	if (reply_rv < 0)
+		pfs_log(WARN, "the reply to request %llu from node %s was lost: %s",
+		        (unsigned long long)handle, origin, strerror(-reply_rv));
+}
+
+static bool ctid_busy(const struct agent *a, unsigned ctid)
+{
+	for (size_t i = 0; i < a->nworkers; i++)
+		if (a->workers[i].ctid == ctid)
+			return true;
+	return false;
+}
+
+/* Run REQ for CTID in a new worker process. Returns false when the fork
+ * failed, after replying with the error. */
+static bool worker_spawn(struct agent *a, struct pfs_node_request *req, unsigned ctid)
+{
+	struct worker *w = &a->workers[a->nworkers];
+	char msg[CONF_ERRMSG_SIZE];
+	int fds[2];
+
+	memset(w, 0, sizeof(*w));
+	if (pipe2(fds, O_CLOEXEC) < 0 || (w->pid = fork()) < 0) {
+		int rv = -errno;
+
+		snprintf(msg, sizeof(msg), "CT %u: cannot start a worker process: %s", ctid,
+		         strerror(-rv));
+		pfs_log(ERR, "request %llu: %s", (unsigned long long)req->handle, msg);
+		agent_reply(a, req->handle, req->origin_name, rv, msg);
+		return false;
+	}
+	if (w->pid == 0) {
+		struct ctm_ctx ctx = a->ctx;
+		int rv;
+
+		/* A connection of its own, because the parent's must stay unused. */
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		close(fds[0]);
+		memset(w->buf, 0, sizeof(w->buf));
+		rv = pfs_connect(NULL, &ctx.conn);
+		if (rv < 0)
+			snprintf(msg, sizeof(msg), "CT %u: the worker cannot connect to pmxfs: %s",
+			         ctid, strerror(-rv));
+		else if ((rv = ctm_ctx_init(&ctx, msg)) == 0)
+			rv = ctm_agent_execute(&ctx, req->data ? req->data : "", msg);
+		memcpy(w->buf, &rv, sizeof(rv));
+		snprintf(w->buf + sizeof(rv), CONF_ERRMSG_SIZE, "%s", msg);
+		pfs_disconnect(ctx.conn);
+		_exit(write(fds[1], w->buf, sizeof(w->buf)) == (ssize_t)sizeof(w->buf) ? 0 : 1);
+	}
+	close(fds[1]);
+	/* Non-blocking, because a readiness seen by poll may be stale. */
+	fcntl(fds[0], F_SETFL, O_NONBLOCK);
+	w->fd = fds[0];
+	w->ctid = ctid;
+	w->handle = req->handle;
+	snprintf(w->origin, sizeof(w->origin), "%s", req->origin_name);
+	a->nworkers++;
+	pfs_log(DEBUG, "request %llu runs in worker %d", (unsigned long long)req->handle,
+	        (int)w->pid);
+	return true;
+}
+
+/* Start the first queued requests whose container has no worker. */
+static void queue_run(struct agent *a)
+{
+	struct queued **pp = &a->queue;
+
+	while (*pp && a->nworkers < CTMGRD_MAX_WORKERS) {
+		struct queued *q = *pp;
+
+		if (ctid_busy(a, q->ctid)) {
+			pp = &q->next;
+			continue;
+		}
+		*pp = q->next;
+		worker_spawn(a, &q->req, q->ctid);
+		pfs_node_request_clear(&q->req);
+		free(q);
+	}
+}
+
+/* Read the result of worker I from its pipe. Once the record is complete
+ * or the pipe ends, reply, reap the worker and start queued requests. */
+static void worker_read(struct agent *a, size_t i)
+{
+	struct worker *w = &a->workers[i];
+	char msg[CONF_ERRMSG_SIZE];
+	int rv = -EIO, status;
+	ssize_t r;
+
+	r = read(w->fd, w->buf + w->got, sizeof(w->buf) - w->got);
+	if (r < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (r > 0) {
+		w->got += (size_t)r;
+		if (w->got < sizeof(w->buf))
+			return;
+	}
+	if (w->got == sizeof(w->buf)) {
+		memcpy(&rv, w->buf, sizeof(rv));
+		w->buf[sizeof(w->buf) - 1] = '\0';
+		snprintf(msg, sizeof(msg), "%s", w->buf + sizeof(rv));
+	} else {
+		snprintf(msg, sizeof(msg), "CT %u: the worker process of the request died",
+		         w->ctid);
+	}
+	close(w->fd);
+	while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	agent_reply(a, w->handle, w->origin, rv, msg);
+	a->workers[i] = a->workers[--a->nworkers];
+	agent_refresh(a, false);
+	queue_run(a);
+}
+
+static void agent_serve(struct agent *a, struct pfs_node_request *req)
+{
+	char msg[CONF_ERRMSG_SIZE], verb[16] = "";
+	unsigned ctid = 0;
+	int rv;
+
+	pfs_log(INFO, "request %llu from node %s: %s", (unsigned long long)req->handle,
+	        req->origin_name, req->data ? req->data : "");
+	if (req->data && sscanf(req->data, "%15s %u", verb, &ctid) == 2 && ctid >= 100 &&
+	    (!strcmp(verb, "start") || !strcmp(verb, "stop") || !strcmp(verb, "shutdown"))) {
+		struct queued *q = calloc(1, sizeof(*q)), **pp = &a->queue;
+
+		if (q) {
+			q->req = *req;
+			q->ctid = ctid;
+			memset(req, 0, sizeof(*req)); /* the queue owns the payload now */
+			while (*pp)
+				pp = &(*pp)->next;
+			*pp = q;
+			if (ctid_busy(a, ctid) || a->nworkers >= CTMGRD_MAX_WORKERS)
+				pfs_log(INFO, "request %llu waits for the running request of CT %u",
+				        (unsigned long long)q->req.handle, ctid);
+			queue_run(a);
+			return;
+		}
+	}
+	/* Status and invalid requests are quick, so the reply goes out here. */
+	rv = ctm_agent_execute(&a->ctx, req->data ? req->data : "", msg);
+	agent_reply(a, req->handle, req->origin_name, rv, msg);
+	agent_refresh(a, false);
+}
+
+/* Run one step of startall: begin it once quorate, and start the next
+ * container when its `up` delay is over. */
+static void agent_startall_step(struct agent *a)
+{
+	char errmsg[CONF_ERRMSG_SIZE];
+	struct ctm_boot_entry *e;
+	struct timespec ts;
+	bool running = false;
+	int fd, rv;
+
+	if (!a->boot) {
+		if (!a->startall_pending || !a->ctx.quorate)
+			return;
+		rv = ctm_agent_boot_list(&a->ctx, true, &a->boot, &a->nboot, errmsg);
+		if (rv < 0) {
+			pfs_log(WARN, "startall: %s; retrying", errmsg);
+			return;
+		}
+		a->startall_pending = false;
+		fd = open(CTMGRD_MARKER, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		if (fd < 0)
+			pfs_log(WARN, "startall: cannot create %s: %s; a restart of ctmgrd will "
+			        "start the onboot containers again", CTMGRD_MARKER, strerror(errno));
+		else
+			close(fd);
+		pfs_log(INFO, "startall: %zu onboot containers on node %s", a->nboot, a->ctx.node);
+		a->iboot = 0;
+		a->next_start = now_ms();
+	}
+	if (a->iboot >= a->nboot || now_ms() < a->next_start)
+		return;
+	e = &a->boot[a->iboot++];
+	a->next_start = now_ms();
+	if (ctm_ct_running(&a->ctx, e->ctid, &running, NULL) == 0 && running) {
+		pfs_log(INFO, "startall: CT %u is running already", e->ctid);
+	} else {
+		rv = ctm_agent_start(&a->ctx, e->ctid, errmsg);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		if (rv < 0) {
+			pfs_log(ERR, "startall: %s", errmsg);
+		} else {
+			pfs_log(INFO, "startall: CT %u started at %lld.%03ld, waiting %u s", e->ctid,
+			        (long long)ts.tv_sec, ts.tv_nsec / 1000000, e->up);
+			a->next_start = now_ms() + (int64_t)e->up * 1000;
+		}
+		agent_refresh(a, false);
+	}
+	if (a->iboot >= a->nboot)
+		pfs_log(INFO, "startall: done");
+}
+
+static int64_t wait_ms(const struct agent *a)
+{
+	int64_t now = now_ms(), until = a->next_refresh;
+
+	if (a->boot && a->iboot < a->nboot && a->next_start < until)
+		until = a->next_start;
+	if (until - now > 1000)
+		return 1000; /* to see a stop signal soon */
+	return until > now ? until - now : 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: ctmgrd [-f] [-d]\n"
+	           "  -f, --foreground  stay in the foreground and log to stderr\n"
+	           "  -d, --debug       log debug messages too\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {{"foreground", no_argument, NULL, 'f'},
+	                                          {"debug", no_argument, NULL, 'd'},
+	                                          {"help", no_argument, NULL, 'h'},
+	                                          {NULL, 0, NULL, 0}};
+	struct agent a = {0};
+	struct sigaction sa = {0};
+	bool foreground = false, debug = false;
+	int c, rv;
+
+	while ((c = getopt_long(argc, argv, "fdh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			foreground = true;
+			break;
+		case 'd':
+			debug = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "ctmgrd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	setup_logging(foreground, debug);
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	pfs_log(INFO, "ctmgrd %s starting", PACKAGE_VERSION);
+	a.startall_pending = access(CTMGRD_MARKER, F_OK) != 0;
+	if (!a.startall_pending)
+		pfs_log(INFO, "startall ran since boot (%s exists): starting no container",
+		        CTMGRD_MARKER);
+	if (agent_connect(&a) < 0)
+		goto out;
+	while (!stopping) {
+		struct pollfd fds[CTMGRD_MAX_WORKERS + 1];
+		struct pfs_node_request req = {0};
+		size_t nfds = 0, first_worker;
+
+		if (now_ms() >= a.next_refresh)
+			agent_refresh(&a, true);
+		agent_startall_step(&a);
+		if (pfs_event_fd(a.ctx.conn, &fds[0].fd) == 0)
+			fds[nfds++].events = POLLIN;
+		first_worker = nfds;
+		for (size_t i = 0; i < a.nworkers; i++) {
+			fds[nfds].fd = a.workers[i].fd;
+			fds[nfds++].events = POLLIN;
+		}
+		if (poll(fds, nfds, (int)wait_ms(&a)) < 0 && errno != EINTR)
+			pfs_log(ERR, "poll failed: %s", strerror(errno));
+		/* Workers first. Reaping one may start another, even on the same
+		 * descriptor number, so each is found again by its descriptor. */
+		for (size_t k = first_worker; k < nfds; k++) {
+			if (!(fds[k].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			for (size_t i = 0; i < a.nworkers; i++) {
+				if (a.workers[i].fd == fds[k].fd) {
+					worker_read(&a, i);
+					break;
+				}
+			}
+		}
+		/* Every request that arrived, without waiting. */
+		while ((rv = pfs_next_node_request(a.ctx.conn, &req, 0)) == 0) {
+			agent_serve(&a, &req);
+			pfs_node_request_clear(&req);
+		}
+		if (rv != -ETIMEDOUT && !stopping) {
+			pfs_log(ERR, "reading requests from pmxfs failed: %s; reconnecting",
+			        strerror(-rv));
+			pfs_disconnect(a.ctx.conn);
+			a.ctx.conn = NULL;
+			if (agent_connect(&a) < 0)
+				break;
+		}
+	}
+out:
+	pfs_log(INFO, "ctmgrd stopping, %zu requests running and their replies lost",
+	        a.nworkers);
+	while (a.queue) {
+		struct queued *q = a.queue;
+
+		a.queue = q->next;
+		pfs_node_request_clear(&q->req);
+		free(q);
+	}
+	free(a.boot);
+	free(a.published);
+	pfs_disconnect(a.ctx.conn);
+	qb_log_fini();
+	return 0;
+}
