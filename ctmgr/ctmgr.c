@@ -605,6 +605,20 @@ static int cmd_startall_stopall(struct cli *cli, bool start)
 	return code;
 }
 
+/* Tell whether VERB is a command of ctmgr. */
+static bool is_verb(const char *verb)
+{
+	static const char *const verbs[] = {
+	    "create",  "set",      "startall", "stopall",     "list",     "start",
+	    "stop",    "shutdown", "reboot",   "destroy",     "unlock",   "snapshot",
+	    "delsnapshot", "rollback", "status", "config", "pending", "listsnapshot", "exec"};
+
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		if (!strcmp(verb, verbs[i]))
+			return true;
+	return false;
+}
+
 static int run_verb(struct cli *cli, const char *verb, int argc, char **argv)
 {
 	static const struct opt_spec none[] = {{NULL, false, false}};
@@ -761,6 +775,8 @@ int main(int argc, char **argv)
 		fputs(usage_text, stdout);
 		return EXIT_OK;
 	}
+	if (!is_verb(verb))
+		return usage_error("unknown command '%s'; see ctmgr help", verb);
 
 	rv = pfs_connect(NULL, &conn);
 	if (rv < 0) {
