@@ -85,5 +85,12 @@ tests_check_setup_LDADD = ctmgr/libctsetup.la $(UNIT_LIBS) -lcrypt
 EXTRA_DIST += tests/data/setup
 # setup-end
 
+# xfer-begin: volume transfer over loopback (needs root: chown, mknod)
+check_PROGRAMS += tests/check_xfer
+tests_check_xfer_SOURCES = tests/check_xfer.c
+tests_check_xfer_CFLAGS = $(UNIT_CFLAGS) $(ARCHIVE_CFLAGS) -pthread
+tests_check_xfer_LDADD = ctmgr/libctxfer.la $(ARCHIVE_LIBS) $(UNIT_LIBS) -lpthread
+# xfer-end
+
 TESTS += $(check_PROGRAMS) tests/ctconf.test
 EXTRA_DIST += tests/ctconf.test
