@@ -12,8 +12,8 @@ ctmgr_libctsetup_la_LIBADD = conf/libconf.la -lcrypt
 # and ctxfer, its command-line front end for tests and the benchmark.
 noinst_LTLIBRARIES += ctmgr/libctxfer.la
 ctmgr_libctxfer_la_SOURCES = ctmgr/xfer.h ctmgr/xfer.c
-ctmgr_libctxfer_la_CFLAGS = $(AM_CFLAGS) $(ARCHIVE_CFLAGS) $(OPENSSL_CFLAGS)
-ctmgr_libctxfer_la_LIBADD = $(ARCHIVE_LIBS) $(OPENSSL_LIBS)
+ctmgr_libctxfer_la_CFLAGS = $(AM_CFLAGS) $(ARCHIVE_CFLAGS) $(OPENSSL_CFLAGS) -pthread
+ctmgr_libctxfer_la_LIBADD = $(ARCHIVE_LIBS) $(OPENSSL_LIBS) -lpthread
 
 noinst_PROGRAMS += ctmgr/ctxfer
 ctmgr_ctxfer_SOURCES = ctmgr/ctxfer.c

@@ -43,6 +43,7 @@
 #include <openssl/kdf.h>
 #include <openssl/ssl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -64,8 +65,10 @@
 #define FRAME_DATA 1
 #define FRAME_END 2
 #define END_PAYLOAD_SIZE (32 + 8 + 8)
-/* Largest DATA payload; also the libarchive block size of the sender. */
+/* Largest DATA payload. */
 #define FRAME_PAYLOAD_MAX (256 * 1024)
+/* Smallest piece of the stream that the sender sends without gathering. */
+#define DIRECT_MIN (64 * 1024)
 /* Read size of the sender for file data. */
 #define FILE_BUFFER_SIZE (1024 * 1024)
 /* How long a sender whose write failed waits for the receiver's reason. */
@@ -442,6 +445,9 @@ static SSL_CTX *tls_context(const struct ctm_xfer_key *key, bool server)
 	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
 	SSL_CTX_set_num_tickets(ctx, 0);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/* Fewer read() calls: OpenSSL reads ahead as much as its buffer takes. */
+	SSL_CTX_set_read_ahead(ctx, 1);
+	SSL_CTX_set_default_read_buffer_len(ctx, 128 * 1024);
 	if (server)
 		SSL_CTX_set_psk_find_session_callback(ctx, psk_find_session);
 	else
@@ -654,14 +660,138 @@ static int send_frame(struct conn *c, unsigned char *frame, uint32_t type, size_
 	return conn_write(c, frame, FRAME_HEADER_SIZE + len, "sending the archive");
 }
 
+/* ---- SHA-256 in a helper thread ---- */
+
+/*
+ * The SHA-256 of the stream runs in a thread of its own, next to the TLS
+ * encryption or the extraction, so a transfer uses two CPUs when it can.
+ * The caller submits buffers in stream order and must not change a buffer
+ * before hasher_wait() returned for the sequence number of its submission.
+ */
+#define HASH_QUEUE 16
+
+struct hasher {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	EVP_MD_CTX *sha;
+	const void *ptr[HASH_QUEUE];
+	size_t len[HASH_QUEUE];
+	uint64_t submitted, done;
+	bool running, stop, failed;
+};
+
+static void *hasher_main(void *data)
+{
+	struct hasher *h = data;
+	const void *ptr;
+	size_t len;
+	bool ok;
+
+	pthread_mutex_lock(&h->lock);
+	for (;;) {
+		while (h->done == h->submitted && !h->stop)
+			pthread_cond_wait(&h->cond, &h->lock);
+		if (h->done == h->submitted)
+			break;
+		ptr = h->ptr[h->done % HASH_QUEUE];
+		len = h->len[h->done % HASH_QUEUE];
+		pthread_mutex_unlock(&h->lock);
+		ok = EVP_DigestUpdate(h->sha, ptr, len) == 1;
+		pthread_mutex_lock(&h->lock);
+		if (!ok)
+			h->failed = true;
+		h->done++;
+		pthread_cond_broadcast(&h->cond);
+	}
+	pthread_mutex_unlock(&h->lock);
+	return NULL;
+}
+
+static int hasher_start(struct hasher *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->sha = EVP_MD_CTX_new();
+	if (!h->sha || !EVP_DigestInit_ex(h->sha, EVP_sha256(), NULL))
+		goto err;
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_cond_init(&h->cond, NULL);
+	if (pthread_create(&h->thread, NULL, hasher_main, h) != 0) {
+		pthread_cond_destroy(&h->cond);
+		pthread_mutex_destroy(&h->lock);
+		goto err;
+	}
+	h->running = true;
+	return 0;
+
+err:
+	EVP_MD_CTX_free(h->sha);
+	h->sha = NULL;
+	return -ENOMEM;
+}
+
+/* Queue PTR for hashing; returns its sequence number for hasher_wait(). */
+static uint64_t hasher_submit(struct hasher *h, const void *ptr, size_t len)
+{
+	uint64_t seq;
+
+	pthread_mutex_lock(&h->lock);
+	while (h->submitted - h->done >= HASH_QUEUE)
+		pthread_cond_wait(&h->cond, &h->lock);
+	h->ptr[h->submitted % HASH_QUEUE] = ptr;
+	h->len[h->submitted % HASH_QUEUE] = len;
+	seq = ++h->submitted;
+	pthread_cond_broadcast(&h->cond);
+	pthread_mutex_unlock(&h->lock);
+	return seq;
+}
+
+/* Wait until every buffer up to sequence number SEQ is hashed. */
+static void hasher_wait(struct hasher *h, uint64_t seq)
+{
+	pthread_mutex_lock(&h->lock);
+	while (h->done < seq)
+		pthread_cond_wait(&h->cond, &h->lock);
+	pthread_mutex_unlock(&h->lock);
+}
+
+/* Stop the thread after the queued buffers; DIGEST (may be NULL) gets the hash. */
+static int hasher_stop(struct hasher *h, unsigned char *digest)
+{
+	bool failed;
+
+	if (!h->running) {
+		EVP_MD_CTX_free(h->sha);
+		h->sha = NULL;
+		return -EIO;
+	}
+	pthread_mutex_lock(&h->lock);
+	h->stop = true;
+	pthread_cond_broadcast(&h->cond);
+	pthread_mutex_unlock(&h->lock);
+	pthread_join(h->thread, NULL);
+	pthread_cond_destroy(&h->cond);
+	pthread_mutex_destroy(&h->lock);
+	h->running = false;
+	failed = h->failed || (digest && !EVP_DigestFinal_ex(h->sha, digest, NULL));
+	EVP_MD_CTX_free(h->sha);
+	h->sha = NULL;
+	return failed ? -EIO : 0;
+}
+
 /* ---- Sender ---- */
 
 struct sender {
 	struct conn conn;
-	EVP_MD_CTX *sha;
-	unsigned char *frame;   /* FRAME_HEADER_SIZE + FRAME_PAYLOAD_MAX */
-	unsigned char *filebuf; /* FILE_BUFFER_SIZE */
-	unsigned char *zeros;   /* FILE_BUFFER_SIZE */
+	struct hasher hash;
+	unsigned char *frames[2]; /* FRAME_HEADER_SIZE + FRAME_PAYLOAD_MAX each */
+	uint64_t frame_seq[2];    /* hash sequence number of each frame's last use */
+	unsigned char *frame;     /* the one gathering small pieces */
+	size_t fill;              /* bytes gathered in frame, after its header */
+	unsigned char *filebufs[2]; /* FILE_BUFFER_SIZE each, used in turn */
+	uint64_t filebuf_seq[2];
+	unsigned filebuf_next;
+	unsigned char *zeros;     /* FILE_BUFFER_SIZE, never written */
 	uint64_t bytes;
 	uint64_t total;
 	uint64_t entries;
@@ -669,16 +799,18 @@ struct sender {
 	int err;                /* first error of the stream, with conn.cause */
 };
 
-static int sender_data(struct sender *s, const void *buf, size_t len)
+/* Send BUF as one DATA frame, without copying it. */
+static int send_data_frame(struct sender *s, const void *buf, size_t len)
 {
+	unsigned char head[FRAME_HEADER_SIZE];
 	int rv;
 
-	memcpy(s->frame + FRAME_HEADER_SIZE, buf, len);
-	if (!EVP_DigestUpdate(s->sha, buf, len)) {
-		set_cause(&s->conn, "SHA-256 failed");
-		return -EIO;
-	}
-	rv = send_frame(&s->conn, s->frame, FRAME_DATA, len);
+	hasher_submit(&s->hash, buf, len);
+	put_u32(head, FRAME_DATA);
+	put_u32(head + 4, (uint32_t)len);
+	rv = conn_write(&s->conn, head, sizeof(head), "sending the archive");
+	if (rv == 0)
+		rv = conn_write(&s->conn, buf, len, "sending the archive");
 	if (rv < 0)
 		return rv;
 	s->bytes += len;
@@ -692,23 +824,95 @@ static int sender_data(struct sender *s, const void *buf, size_t len)
 	return 0;
 }
 
+/* Send the bytes gathered in s->frame, then gather into the other frame. */
+static int sender_flush(struct sender *s)
+{
+	unsigned i = s->frame == s->frames[0] ? 0 : 1;
+	size_t fill = s->fill;
+	int rv;
+
+	if (!fill)
+		return 0;
+	s->fill = 0;
+	rv = send_data_frame(s, s->frame + FRAME_HEADER_SIZE, fill);
+	s->frame_seq[i] = s->hash.submitted;
+	s->frame = s->frames[!i];
+	hasher_wait(&s->hash, s->frame_seq[!i]);
+	return rv;
+}
+
+/* A buffer for the next read of file data, free of pending hashing. */
+static unsigned char *sender_filebuf(struct sender *s)
+{
+	unsigned i = s->filebuf_next;
+
+	s->filebuf_next = !i;
+	hasher_wait(&s->hash, s->filebuf_seq[i]);
+	return s->filebufs[i];
+}
+
+/* Record that everything submitted so far may point into BUF. */
+static void sender_filebuf_used(struct sender *s, const unsigned char *buf)
+{
+	s->filebuf_seq[buf == s->filebufs[0] ? 0 : 1] = s->hash.submitted;
+}
+
+static bool sender_owns(const struct sender *s, const void *buf)
+{
+	const unsigned char *p = buf;
+	unsigned i;
+
+	for (i = 0; i < 2; i++) {
+		if (p >= s->filebufs[i] && p < s->filebufs[i] + FILE_BUFFER_SIZE)
+			return true;
+	}
+	return p >= s->zeros && p < s->zeros + FILE_BUFFER_SIZE;
+}
+
+/*
+ * Queue LEN bytes of the stream. Small pieces (tar headers, small files)
+ * are gathered into frames of up to FRAME_PAYLOAD_MAX bytes; large ones go
+ * out directly from BUF, which saves a copy of the file data.
+ */
+static int sender_data(struct sender *s, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	size_t chunk;
+	int rv;
+
+	if (len < DIRECT_MIN) {
+		if (s->fill + len > FRAME_PAYLOAD_MAX) {
+			rv = sender_flush(s);
+			if (rv < 0)
+				return rv;
+		}
+		memcpy(s->frame + FRAME_HEADER_SIZE + s->fill, buf, len);
+		s->fill += len;
+		return 0;
+	}
+
+	rv = sender_flush(s);
+	while (rv == 0 && len > 0) {
+		chunk = len < FRAME_PAYLOAD_MAX ? len : FRAME_PAYLOAD_MAX;
+		rv = send_data_frame(s, p, chunk);
+		p += chunk;
+		len -= chunk;
+	}
+	/* libarchive may reuse its own buffers as soon as this returns. */
+	if (!sender_owns(s, buf))
+		hasher_wait(&s->hash, s->hash.submitted);
+	return rv;
+}
+
 static la_ssize_t archive_out(struct archive *a, void *data, const void *buf, size_t len)
 {
 	struct sender *s = data;
-	const unsigned char *p = buf;
-	size_t chunk, left = len;
-	int rv;
+	int rv = sender_data(s, buf, len);
 
-	while (left > 0) {
-		chunk = left < FRAME_PAYLOAD_MAX ? left : FRAME_PAYLOAD_MAX;
-		rv = sender_data(s, p, chunk);
-		if (rv < 0) {
-			s->err = rv;
-			archive_set_error(a, -rv, "%s", s->conn.cause);
-			return -1;
-		}
-		p += chunk;
-		left -= chunk;
+	if (rv < 0) {
+		s->err = rv;
+		archive_set_error(a, -rv, "%s", s->conn.cause);
+		return -1;
 	}
 	return (la_ssize_t)len;
 }
@@ -764,13 +968,15 @@ static int write_zeros(struct sender *s, struct archive *a, int64_t count, const
 static int copy_region(struct sender *s, struct archive *a, int fd, int64_t offset,
 		       int64_t length, const char *path)
 {
+	unsigned char *buf;
 	size_t chunk;
 	ssize_t n;
 	int rv;
 
 	while (length > 0) {
 		chunk = length > FILE_BUFFER_SIZE ? FILE_BUFFER_SIZE : (size_t)length;
-		n = pread(fd, s->filebuf, chunk, offset);
+		buf = sender_filebuf(s);
+		n = pread(fd, buf, chunk, offset);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -780,7 +986,8 @@ static int copy_region(struct sender *s, struct archive *a, int fd, int64_t offs
 		}
 		if (n == 0) /* the file shrank while read: the rest stays zero */
 			return write_zeros(s, a, length, path);
-		rv = write_entry_data(s, a, s->filebuf, (size_t)n, path);
+		rv = write_entry_data(s, a, buf, (size_t)n, path);
+		sender_filebuf_used(s, buf);
 		if (rv < 0)
 			return rv;
 		offset += n;
@@ -954,8 +1161,7 @@ static int send_archive(struct sender *s, const char *dir)
 	}
 	archive_read_disk_set_symlink_physical(disk);
 	if (archive_write_set_format_pax(a) != ARCHIVE_OK ||
-	    archive_write_set_bytes_per_block(a, FRAME_PAYLOAD_MAX) != ARCHIVE_OK ||
-	    archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK) {
+	    archive_write_set_bytes_per_block(a, 0) != ARCHIVE_OK) {
 		rv = archive_failure(s, a, "setting up", "the archive");
 		goto out;
 	}
@@ -1081,15 +1287,17 @@ static int sender_run(struct sender *s, SSL_CTX *ctx, const char *host, uint16_t
 	}
 
 	/* The archive. */
-	if (!EVP_DigestInit_ex(s->sha, EVP_sha256(), NULL)) {
-		set_cause(c, "SHA-256 failed");
-		return -EIO;
+	if (hasher_start(&s->hash) < 0) {
+		set_cause(c, "cannot start the SHA-256 thread");
+		return -ENOMEM;
 	}
 	if (dir) {
 		rv = send_archive(s, dir);
 	} else {
 		for (;;) {
-			n = read(s->filebuf, FILE_BUFFER_SIZE, read_data);
+			unsigned char *buf = sender_filebuf(s);
+
+			n = read(buf, FILE_BUFFER_SIZE, read_data);
 			if (n <= 0) {
 				rv = (int)n;
 				if (rv < 0)
@@ -1097,19 +1305,22 @@ static int sender_run(struct sender *s, SSL_CTX *ctx, const char *host, uint16_t
 						  strerror((int)-n));
 				break;
 			}
-			rv = sender_data(s, s->filebuf, (size_t)n);
+			rv = sender_data(s, buf, (size_t)n);
+			sender_filebuf_used(s, buf);
 			if (rv < 0)
 				break;
 		}
+	}
+	if (rv == 0)
+		rv = sender_flush(s);
+	if (hasher_stop(&s->hash, digest) < 0 && rv == 0) {
+		set_cause(c, "SHA-256 failed");
+		rv = -EIO;
 	}
 	if (rv < 0)
 		return rv;
 
 	/* End frame, and the outcome. */
-	if (!EVP_DigestFinal_ex(s->sha, digest, NULL)) {
-		set_cause(c, "SHA-256 failed");
-		return -EIO;
-	}
 	memcpy(s->frame + FRAME_HEADER_SIZE, digest, 32);
 	put_u64(s->frame + FRAME_HEADER_SIZE + 32, s->bytes);
 	put_u64(s->frame + FRAME_HEADER_SIZE + 40, s->entries);
@@ -1166,12 +1377,15 @@ static int send_common(const struct ctm_xfer_key *key, const char *host, uint16_
 		goto out;
 
 	rv = -ENOMEM;
-	s.sha = EVP_MD_CTX_new();
-	s.frame = malloc(FRAME_HEADER_SIZE + FRAME_PAYLOAD_MAX);
-	s.filebuf = malloc(FILE_BUFFER_SIZE);
+	s.frames[0] = malloc(FRAME_HEADER_SIZE + FRAME_PAYLOAD_MAX);
+	s.frames[1] = malloc(FRAME_HEADER_SIZE + FRAME_PAYLOAD_MAX);
+	s.frame = s.frames[0];
+	s.filebufs[0] = malloc(FILE_BUFFER_SIZE);
+	s.filebufs[1] = malloc(FILE_BUFFER_SIZE);
 	s.zeros = calloc(1, FILE_BUFFER_SIZE);
 	ctx = tls_context(&keycopy, false);
-	if (!s.sha || !s.frame || !s.filebuf || !s.zeros || !ctx) {
+	if (!s.frames[0] || !s.frames[1] || !s.filebufs[0] || !s.filebufs[1] || !s.zeros ||
+	    !ctx) {
 		set_cause(&s.conn, "out of memory");
 		goto out;
 	}
@@ -1187,6 +1401,8 @@ static int send_common(const struct ctm_xfer_key *key, const char *host, uint16_
 
 	sigpipe_block(&guard);
 	rv = sender_run(&s, ctx, host, port, &h, dir, read, read_data, connect_ms);
+	if (s.hash.running)
+		hasher_stop(&s.hash, NULL);
 	if (rv < 0 && s.conn.ssl && rv != -EACCES && SSL_is_init_finished(s.conn.ssl)) {
 		/* A receiver that failed first says why before it closes. */
 		int saved = rv;
@@ -1217,9 +1433,10 @@ out:
 			   s.conn.cause);
 	conn_close(&s.conn);
 	SSL_CTX_free(ctx);
-	EVP_MD_CTX_free(s.sha);
-	free(s.frame);
-	free(s.filebuf);
+	free(s.frames[0]);
+	free(s.frames[1]);
+	free(s.filebufs[0]);
+	free(s.filebufs[1]);
 	free(s.zeros);
 	OPENSSL_cleanse(&keycopy, sizeof(keycopy));
 	return rv;
@@ -1324,10 +1541,16 @@ void ctm_xfer_server_free(struct ctm_xfer_server *server)
 	free(server);
 }
 
+/* Frame buffers of the receiver: libarchive reads one while others are hashed. */
+#define RECEIVE_RING 4
+
 struct receiver {
 	struct conn conn;
-	EVP_MD_CTX *sha;
-	unsigned char *buf; /* FRAME_PAYLOAD_MAX */
+	struct hasher hash;
+	unsigned char *ring[RECEIVE_RING]; /* FRAME_PAYLOAD_MAX each */
+	uint64_t ring_seq[RECEIVE_RING];   /* hash sequence number of each buffer */
+	unsigned ring_next;
+	unsigned char *buf;                /* the buffer libarchive reads */
 	const struct ctm_xfer_opts *opts;
 	uint64_t expected_size;
 	uint64_t bytes;
@@ -1344,6 +1567,7 @@ static ssize_t receive_frame(struct receiver *r)
 {
 	unsigned char head[FRAME_HEADER_SIZE];
 	uint32_t type, len;
+	unsigned slot;
 	int rv;
 
 	if (r->ended)
@@ -1364,13 +1588,14 @@ static ssize_t receive_frame(struct receiver *r)
 		set_cause(&r->conn, "malformed frame (type %u, %u bytes) in the stream", type, len);
 		return -EPROTO;
 	}
+	slot = r->ring_next;
+	r->ring_next = (slot + 1) % RECEIVE_RING;
+	hasher_wait(&r->hash, r->ring_seq[slot]);
+	r->buf = r->ring[slot];
 	rv = conn_read(&r->conn, r->buf, len, "receiving the archive");
 	if (rv < 0)
 		return rv;
-	if (!EVP_DigestUpdate(r->sha, r->buf, len)) {
-		set_cause(&r->conn, "SHA-256 failed");
-		return -EIO;
-	}
+	r->ring_seq[slot] = hasher_submit(&r->hash, r->buf, len);
 	r->bytes += len;
 	if (r->opts->progress) {
 		rv = r->opts->progress(r->bytes, r->expected_size, r->opts->progress_data);
@@ -1526,7 +1751,7 @@ static int extract(struct receiver *r, const char *dir)
 		rv = (int)n;
 		goto out;
 	}
-	if (!EVP_DigestFinal_ex(r->sha, digest, NULL)) {
+	if (hasher_stop(&r->hash, digest) < 0) {
 		set_cause(&r->conn, "SHA-256 failed");
 		rv = -EIO;
 		goto out;
@@ -1745,9 +1970,9 @@ static int receiver_run(struct receiver *r, const char *storage, struct ctm_xfer
 	if (rv < 0)
 		return rv;
 
-	if (!EVP_DigestInit_ex(r->sha, EVP_sha256(), NULL)) {
-		set_cause(&r->conn, "SHA-256 failed");
-		return -EIO;
+	if (hasher_start(&r->hash) < 0) {
+		set_cause(&r->conn, "cannot start the SHA-256 thread");
+		return -ENOMEM;
 	}
 	/*
 	 * The archive's root entry "." becomes DIR/volume, a folder that
@@ -1783,6 +2008,7 @@ int ctm_xfer_server_receive(struct ctm_xfer_server *server, const char *storage,
 	socklen_t len = sizeof(ss);
 	char root[PATH_MAX], dir[PATH_MAX] = "";
 	char cause[CTM_XFER_ERRMSG_SIZE];
+	unsigned i;
 	int rv;
 
 	if (!opts)
@@ -1823,16 +2049,21 @@ int ctm_xfer_server_receive(struct ctm_xfer_server *server, const char *storage,
 	format_peer((struct sockaddr *)&ss, r.conn.peer, sizeof(r.conn.peer));
 
 	rv = -ENOMEM;
-	r.sha = EVP_MD_CTX_new();
-	r.buf = malloc(FRAME_PAYLOAD_MAX);
+	for (i = 0; i < RECEIVE_RING; i++) {
+		r.ring[i] = malloc(FRAME_PAYLOAD_MAX);
+		if (!r.ring[i])
+			break;
+	}
 	r.conn.ssl = SSL_new(server->ctx);
-	if (!r.sha || !r.buf || !r.conn.ssl || !SSL_set_fd(r.conn.ssl, r.conn.fd)) {
+	if (i < RECEIVE_RING || !r.conn.ssl || !SSL_set_fd(r.conn.ssl, r.conn.fd)) {
 		set_cause(&r.conn, "out of memory");
 		goto out;
 	}
 
 	sigpipe_block(&guard);
 	rv = receiver_run(&r, root, &h, dir);
+	if (r.hash.running)
+		hasher_stop(&r.hash, NULL);
 	if (rv < 0) {
 		if (dir[0])
 			remove_tree(dir);
@@ -1866,8 +2097,8 @@ out:
 		memcpy(result->sha256, r.end, 32);
 	}
 	conn_close(&r.conn);
-	EVP_MD_CTX_free(r.sha);
-	free(r.buf);
+	for (i = 0; i < RECEIVE_RING; i++)
+		free(r.ring[i]);
 	return rv;
 }
 
