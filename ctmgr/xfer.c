@@ -14,9 +14,9 @@
  *                              stream bytes and u64 entries
  *   receiver -> sender  REPLY  the outcome, after the rename or the cleanup
  *
- * Sockets are non-blocking and every SSL call that wants to wait goes
- * through poll() with the stall timeout, so a dead or silent peer never
- * blocks a thread forever and EINTR is simply retried. SIGPIPE is blocked
+ * Sockets are non-blocking and every SSL call that has to wait goes
+ * through poll() with the stall timeout, so a dead or silent peer blocks
+ * a thread for at most that long, and EINTR is retried. SIGPIPE is blocked
  * in the calling thread during a transfer (OpenSSL writes with write()),
  * and a SIGPIPE raised by the transfer is consumed before return.
  */
@@ -871,7 +871,7 @@ static bool sender_owns(const struct sender *s, const void *buf)
 
 /*
  * Queue LEN bytes of the stream. Small pieces (tar headers, small files)
- * are gathered into frames of up to FRAME_PAYLOAD_MAX bytes; large ones go
+ * are gathered into frames of up to FRAME_PAYLOAD_MAX bytes. Large ones go
  * out directly from BUF, which saves a copy of the file data.
  */
 static int sender_data(struct sender *s, const void *buf, size_t len)
@@ -1089,7 +1089,7 @@ static const char *entry_name(const FTSENT *f, size_t rootlen)
 	return f->fts_path + rootlen + (f->fts_path[rootlen] == '/' ? 1 : 0);
 }
 
-/* Walk DIR twice: first only to estimate the archive size, then to send it. */
+/* Walk DIR and send every entry; with A NULL, only add up the size estimate. */
 static int walk(struct sender *s, const char *dir, struct archive *a, struct archive *disk,
 		struct archive_entry_linkresolver *links)
 {
@@ -1404,7 +1404,7 @@ static int send_common(const struct ctm_xfer_key *key, const char *host, uint16_
 	if (s.hash.running)
 		hasher_stop(&s.hash, NULL);
 	if (rv < 0 && s.conn.ssl && rv != -EACCES && SSL_is_init_finished(s.conn.ssl)) {
-		/* A receiver that failed first says why before it closes. */
+		/* A receiver that failed first sends its error before it closes. */
 		int saved = rv;
 		char cause[sizeof(s.conn.cause)];
 

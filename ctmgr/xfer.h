@@ -11,9 +11,9 @@
  * sides. The key never appears in a message.
  *
  * Stream: after the handshake the sender sends a header (container id,
- * transfer token, volume path, expected size), the receiver accepts or
- * rejects it, the sender streams the directory as a pax tar archive in
- * frames and ends with the SHA-256 of the archive bytes, and the receiver
+ * transfer token, volume path, expected size), which the receiver accepts
+ * or rejects. The sender then streams the directory as a pax tar archive
+ * in frames and ends with the SHA-256 of the archive bytes. The receiver
  * replies with the final status.
  *
  * Landing: the receiver extracts into `<storage>/.incoming/<id>-<token>/`
@@ -48,7 +48,7 @@
 #define CTM_XFER_CONNECT_TIMEOUT_MS 10000
 #define CTM_XFER_STALL_TIMEOUT_MS 30000
 
-/* The name of the folder under a storage that holds transfers in flight. */
+/* The folder under a storage that contains the transfers in flight. */
 #define CTM_XFER_INCOMING ".incoming"
 
 /* The key both sides use; derive with ctm_xfer_key_derive(). */
@@ -56,7 +56,7 @@ struct ctm_xfer_key {
 	unsigned char psk[CTM_XFER_PSK_SIZE];
 };
 
-/* What a transfer carries besides the archive. */
+/* Header of a transfer: everything it carries besides the archive. */
 struct ctm_xfer_header {
 	uint32_t ctid;
 	const char *token;  /* unique per transfer, chosen by the migration task */
@@ -85,7 +85,7 @@ struct ctm_xfer_opts {
 	int connect_timeout_ms; /* 0: CTM_XFER_CONNECT_TIMEOUT_MS; sender only */
 
 	/*
-	 * Longest wait for the peer to send or take any data, also during the
+	 * Maximum wait for the peer to send or take any data, also during the
 	 * handshake; 0: CTM_XFER_STALL_TIMEOUT_MS.
 	 */
 	int stall_timeout_ms;
@@ -97,7 +97,7 @@ struct ctm_xfer_opts {
 	void *accept_data;
 };
 
-/* What a successful transfer moved. */
+/* Figures of a successful transfer. */
 struct ctm_xfer_result {
 	uint64_t archive_bytes; /* bytes of the tar stream */
 	uint64_t entries;       /* archive entries, the root folder included */
@@ -144,9 +144,9 @@ int ctm_xfer_check_token(const char *token, char *errmsg);
  * Send the directory DIR (its own metadata, and everything below it,
  * without crossing into other file systems' mount points) as volume
  * HEADER->volume to the receiver at HOST (a numeric address or a name),
- * PORT. The archive is pax: numeric uid and gid, mode, times, POSIX ACLs,
- * extended attributes, sparse files, hard links, symlinks, device nodes
- * and FIFOs; sockets are skipped. Returns once the receiver confirmed that
+ * PORT. The archive is pax. It keeps numeric uid and gid, mode, times,
+ * POSIX ACLs, extended attributes, sparse files, hard links, symlinks,
+ * device nodes and FIFOs. Sockets are skipped. Returns once the receiver confirmed that
  * the volume is in place. RESULT (may be NULL) gets the figures.
  *
  * Errors: -EINVAL (bad header field), -ENOENT (DIR missing), -ECONNREFUSED,
@@ -194,14 +194,15 @@ void ctm_xfer_server_free(struct ctm_xfer_server *server);
 
 /*
  * Wait up to ACCEPT_TIMEOUT_MS (-1: forever) for one sender, and receive
- * its volume into the storage folder STORAGE: extract into
- * `STORAGE/.incoming/<ctid>-<token>/volume`, check the SHA-256, syncfs(),
- * rename that folder to `STORAGE/<volume>` (its parent folders are created with
- * mode 0755), fsync the parent. On failure the `.incoming` folder of this
- * transfer is removed and the sender gets the error. The extraction
- * rejects absolute paths, `..` components and any write through a
- * symlink. HEADER_OUT (may be NULL) gets the header's ctid and size;
- * its strings are not kept. RESULT (may be NULL) gets the figures.
+ * its volume into the storage folder STORAGE. The archive is extracted
+ * into `STORAGE/.incoming/<ctid>-<token>/volume`. After the SHA-256
+ * matched, syncfs() runs and that folder is renamed to `STORAGE/<volume>`
+ * (missing parent folders are created with mode 0755), then the parent is
+ * fsynced. On failure the `.incoming` folder of this transfer is removed
+ * and the sender gets the error. The extraction rejects absolute paths,
+ * `..` components and any write through a symlink. HEADER_OUT (may be
+ * NULL) gets the header's ctid and size, with NULL strings. RESULT (may
+ * be NULL) gets the figures.
  *
  * Errors: -ETIMEDOUT (no sender, or a stalled one), -EACCES (the sender
  * uses a different key), -EPROTO, -ECONNRESET (the sender went away),
