@@ -7,7 +7,9 @@
  *                              u16 volume length, u16 zero, u32 ctid,
  *                              u64 expected size, token, volume
  *   receiver -> sender  REPLY  u32 status (0 or a positive errno value),
- *                              u16 message length, u16 zero, message
+ *                              u16 message length, u16 kind (0: final,
+ *                              1: keep-alive while the receiver flushes
+ *                              the volume to disk), message
  *   sender -> receiver  FRAME  u32 type, u32 length, payload; DATA frames
  *                              carry the tar stream, one END frame carries
  *                              the SHA-256 of the stream (32 bytes), u64
@@ -61,6 +63,8 @@
 #define HELLO_SIZE 24
 #define REPLY_SIZE 8
 #define REPLY_MESSAGE_MAX 400
+#define REPLY_FINAL 0
+#define REPLY_KEEPALIVE 1
 #define FRAME_HEADER_SIZE 8
 #define FRAME_DATA 1
 #define FRAME_END 2
@@ -611,7 +615,7 @@ static void format_peer(const struct sockaddr *sa, char *buf, size_t size)
 
 /* ---- Messages ---- */
 
-static int send_reply(struct conn *c, int status, const char *message)
+static int send_reply_kind(struct conn *c, int status, uint16_t kind, const char *message)
 {
 	unsigned char buf[REPLY_SIZE + REPLY_MESSAGE_MAX];
 	size_t len = message ? strlen(message) : 0;
@@ -620,27 +624,39 @@ static int send_reply(struct conn *c, int status, const char *message)
 		len = REPLY_MESSAGE_MAX;
 	put_u32(buf, (uint32_t)(status < 0 ? -status : status));
 	put_u16(buf + 4, (uint16_t)len);
-	put_u16(buf + 6, 0);
+	put_u16(buf + 6, kind);
 	if (len)
 		memcpy(buf + REPLY_SIZE, message, len);
 	return conn_write(c, buf, REPLY_SIZE + len, "sending the reply");
 }
 
-/* Read a reply into *STATUS (0 or a negative errno value) and MESSAGE. */
+static int send_reply(struct conn *c, int status, const char *message)
+{
+	return send_reply_kind(c, status, REPLY_FINAL, message);
+}
+
+/*
+ * Read a final reply into *STATUS (0 or a negative errno value) and
+ * MESSAGE. Keep-alive replies in front of it reset the stall timeout.
+ */
 static int read_reply(struct conn *c, int *status, char *message, size_t size)
 {
 	unsigned char buf[REPLY_SIZE];
 	char text[REPLY_MESSAGE_MAX + 1];
 	uint32_t code;
+	uint16_t kind;
 	size_t len;
 	int rv;
 
-	rv = conn_read(c, buf, sizeof(buf), "reading the receiver's reply");
-	if (rv < 0)
-		return rv;
+	do {
+		rv = conn_read(c, buf, sizeof(buf), "reading the receiver's reply");
+		if (rv < 0)
+			return rv;
+		kind = get_u16(buf + 6);
+	} while (kind == REPLY_KEEPALIVE && get_u16(buf + 4) == 0);
 	code = get_u32(buf);
 	len = get_u16(buf + 4);
-	if (len > REPLY_MESSAGE_MAX || code > 4095) {
+	if (len > REPLY_MESSAGE_MAX || code > 4095 || kind != REPLY_FINAL) {
 		set_cause(c, "the receiver's reply is malformed");
 		return -EPROTO;
 	}
@@ -1906,20 +1922,73 @@ static int prepare(struct receiver *r, const char *storage, const struct ctm_xfe
 }
 
 /* Move the checked folder DIR to STORAGE/VOLUME, durably. */
+struct flush_job {
+	int fd;
+	int rv;
+};
+
+static void *flush_thread(void *data)
+{
+	struct flush_job *job = data;
+
+	job->rv = syncfs(job->fd) < 0 ? -errno : 0;
+	return NULL;
+}
+
+/*
+ * syncfs() the file system of DIR. It can take minutes after a large
+ * volume, so it runs in a thread while this one sends the sender a
+ * keep-alive reply every third of the stall timeout.
+ */
+static int flush_volume(struct receiver *r, const char *dir)
+{
+	struct flush_job job = { .fd = -1 };
+	struct timespec deadline;
+	pthread_t thread;
+	int rv = 0, keepalive_rv = 0;
+
+	job.fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (job.fd < 0) {
+		rv = -errno;
+		goto out;
+	}
+	if (pthread_create(&thread, NULL, flush_thread, &job) != 0) {
+		rv = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		clock_gettime(CLOCK_REALTIME, &deadline);
+		deadline.tv_sec += r->conn.stall_ms / 3000;
+		deadline.tv_nsec += (long)(r->conn.stall_ms / 3 % 1000) * 1000000;
+		if (deadline.tv_nsec >= 1000000000) {
+			deadline.tv_sec++;
+			deadline.tv_nsec -= 1000000000;
+		}
+		if (pthread_timedjoin_np(thread, NULL, &deadline) == 0)
+			break;
+		if (keepalive_rv == 0)
+			keepalive_rv = send_reply_kind(&r->conn, 0, REPLY_KEEPALIVE, NULL);
+	}
+	rv = job.rv;
+	if (rv == 0 && keepalive_rv < 0)
+		return keepalive_rv; /* the cause is set already */
+
+out:
+	if (rv < 0)
+		set_cause(&r->conn, "cannot flush %s: %s", dir, strerror(-rv));
+	if (job.fd >= 0)
+		close(job.fd);
+	return rv;
+}
+
 static int land(struct receiver *r, const char *storage, const char *volume, const char *dir)
 {
 	char target[PATH_MAX], parent[PATH_MAX], incoming[PATH_MAX];
-	int fd, rv;
+	int rv;
 
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || syncfs(fd) < 0) {
-		rv = -errno;
-		set_cause(&r->conn, "cannot flush %s: %s", dir, strerror(-rv));
-		if (fd >= 0)
-			close(fd);
+	rv = flush_volume(r, dir);
+	if (rv < 0)
 		return rv;
-	}
-	close(fd);
 
 	rv = make_parents(r, storage, volume, parent);
 	if (rv < 0)
