@@ -18,9 +18,10 @@
  *
  * Sockets are non-blocking and every SSL call that has to wait goes
  * through poll() with the stall timeout, so a dead or silent peer blocks
- * a thread for at most that long, and EINTR is retried. SIGPIPE is blocked
- * in the calling thread during a transfer (OpenSSL writes with write()),
- * and a SIGPIPE raised by the transfer is consumed before return.
+ * a thread for at most that long, and EINTR is retried. OpenSSL writes
+ * its records into a BIO pair, which this file empties into the socket
+ * with send(MSG_NOSIGNAL): a peer that went away raises no SIGPIPE, and
+ * 16 KiB records leave in large send() calls.
  */
 #include "config.h"
 
@@ -46,7 +47,6 @@
 #include <openssl/ssl.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -75,6 +75,8 @@
 #define DIRECT_MIN (64 * 1024)
 /* Read size of the sender for file data. */
 #define FILE_BUFFER_SIZE (1024 * 1024)
+/* Bytes of TLS records that SSL can write before they must go to the socket. */
+#define OUT_BUFFER_SIZE (512 * 1024)
 /* How long a sender whose write failed waits for the receiver's reason. */
 #define REASON_TIMEOUT_MS 2000
 #define KEY_FILE_MIN 16
@@ -90,6 +92,7 @@ static const unsigned char psk_cipher_id[2] = { 0x13, 0x01 };
 struct conn {
 	int fd;
 	SSL *ssl;
+	BIO *out; /* the network end of the BIO pair that SSL writes into */
 	int stall_ms;
 	char peer[INET6_ADDRSTRLEN + 8]; /* ADDR:PORT */
 	char cause[CTM_XFER_ERRMSG_SIZE];
@@ -180,38 +183,6 @@ static uint32_t get_u32(const unsigned char *p)
 static uint64_t get_u64(const unsigned char *p)
 {
 	return get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
-}
-
-/* SIGPIPE blocked in this thread for the length of one transfer. */
-struct sigpipe_guard {
-	sigset_t old;
-	bool was_pending;
-};
-
-static void sigpipe_block(struct sigpipe_guard *g)
-{
-	sigset_t set, pending;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGPIPE);
-	sigpending(&pending);
-	g->was_pending = sigismember(&pending, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &set, &g->old);
-}
-
-static void sigpipe_restore(struct sigpipe_guard *g)
-{
-	static const struct timespec zero = { 0, 0 };
-	sigset_t set, pending;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGPIPE);
-	sigpending(&pending);
-	if (!g->was_pending && sigismember(&pending, SIGPIPE)) {
-		while (sigtimedwait(&set, NULL, &zero) < 0 && errno == EINTR)
-			;
-	}
-	pthread_sigmask(SIG_SETMASK, &g->old, NULL);
 }
 
 /* OUT (PATH_MAX bytes) = A/B; -ENAMETOOLONG with C's cause set when it does not fit. */
@@ -460,6 +431,60 @@ static SSL_CTX *tls_context(const struct ctm_xfer_key *key, bool server)
 }
 
 /*
+ * Send the TLS records waiting in the BIO pair. With WAIT false, stop
+ * when the socket takes no more; used on error paths to deliver an alert.
+ */
+static int conn_flush(struct conn *c, bool wait)
+{
+	char *p;
+	ssize_t n, sent;
+	int rv;
+
+	while ((n = BIO_nread0(c->out, &p)) > 0) {
+		sent = send(c->fd, p, (size_t)n, MSG_NOSIGNAL);
+		if (sent >= 0) {
+			BIO_nread(c->out, &p, (int)sent);
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN) {
+			rv = -errno;
+			set_cause(c, "sending failed: %s", strerror(-rv));
+			return rv;
+		}
+		if (!wait)
+			return 0;
+		rv = wait_fd(c->fd, POLLOUT, c->stall_ms);
+		if (rv < 0) {
+			set_cause(c, "sending failed: %s", rv == -ETIMEDOUT ?
+				  "the peer took no data within the stall timeout" : strerror(-rv));
+			return rv;
+		}
+	}
+	return 0;
+}
+
+/* Create the SSL object of C from CTX: reads from the socket, writes into a BIO pair. */
+static int conn_attach(struct conn *c, SSL_CTX *ctx)
+{
+	BIO *in, *ssl_out;
+
+	c->ssl = SSL_new(ctx);
+	if (!c->ssl)
+		return -ENOMEM;
+	in = BIO_new_socket(c->fd, BIO_NOCLOSE);
+	if (!in)
+		return -ENOMEM;
+	if (!BIO_new_bio_pair(&ssl_out, OUT_BUFFER_SIZE, &c->out, 0)) {
+		BIO_free(in);
+		return -ENOMEM;
+	}
+	SSL_set_bio(c->ssl, in, ssl_out);
+	return 0;
+}
+
+/*
  * Turn the outcome R of an SSL call into 0 (retry after waiting) or a
  * negative errno value with c->cause set. WHAT names the step.
  */
@@ -473,11 +498,15 @@ static int conn_ssl_error(struct conn *c, int r, const char *what)
 
 	switch (err) {
 	case SSL_ERROR_WANT_READ:
+		/* The peer may wait for our records (a handshake flight) first. */
+		r = conn_flush(c, true);
+		if (r < 0)
+			return r;
 		r = wait_fd(c->fd, POLLIN, c->stall_ms);
 		break;
 	case SSL_ERROR_WANT_WRITE:
-		r = wait_fd(c->fd, POLLOUT, c->stall_ms);
-		break;
+		/* The BIO pair is full. */
+		return conn_flush(c, true);
 	case SSL_ERROR_ZERO_RETURN:
 		set_cause(c, "%s failed: the peer closed the connection", what);
 		return -ECONNRESET;
@@ -487,6 +516,7 @@ static int conn_ssl_error(struct conn *c, int r, const char *what)
 		set_cause(c, "%s failed: %s", what, strerror(saved_errno));
 		return -saved_errno;
 	default:
+		conn_flush(c, false); /* deliver the alert, if any */
 		e = ERR_peek_last_error();
 		reason = ERR_GET_REASON(e);
 		ERR_error_string_n(e, text, sizeof(text));
@@ -523,7 +553,7 @@ static int conn_handshake(struct conn *c, bool server)
 		errno = 0;
 		r = server ? SSL_accept(c->ssl) : SSL_connect(c->ssl);
 		if (r == 1)
-			return 0;
+			return conn_flush(c, true);
 		rv = conn_ssl_error(c, r, "TLS handshake");
 		if (rv < 0)
 			return rv;
@@ -549,7 +579,7 @@ static int conn_write(struct conn *c, const void *buf, size_t len, const char *w
 		if (rv < 0)
 			return rv;
 	}
-	return 0;
+	return conn_flush(c, true);
 }
 
 static int conn_read(struct conn *c, void *buf, size_t len, const char *what)
@@ -579,14 +609,47 @@ static void conn_close(struct conn *c)
 	if (c->ssl) {
 		/* One non-blocking close_notify; the peer does not wait for it. */
 		ERR_clear_error();
-		if (SSL_is_init_finished(c->ssl))
+		if (SSL_is_init_finished(c->ssl) && c->out &&
+		    !(SSL_get_shutdown(c->ssl) & SSL_SENT_SHUTDOWN)) {
 			SSL_shutdown(c->ssl);
+			conn_flush(c, false);
+		}
 		SSL_free(c->ssl);
 		c->ssl = NULL;
 	}
+	BIO_free(c->out);
+	c->out = NULL;
 	if (c->fd >= 0) {
 		close(c->fd);
 		c->fd = -1;
+	}
+	ERR_clear_error();
+}
+
+/*
+ * After a failure reply: send close_notify, end our direction and discard
+ * what the sender still sends, for up to REASON_TIMEOUT_MS. Closing a
+ * socket with unread data makes the kernel send a reset, which can discard
+ * the reply before the sender reads it.
+ */
+static void linger(struct conn *c)
+{
+	char scratch[16384];
+	int64_t deadline = now_ms() + REASON_TIMEOUT_MS;
+	ssize_t n;
+
+	ERR_clear_error();
+	SSL_shutdown(c->ssl);
+	conn_flush(c, false);
+	shutdown(c->fd, SHUT_WR);
+	for (;;) {
+		n = recv(c->fd, scratch, sizeof(scratch), 0);
+		if (n > 0 || (n < 0 && errno == EINTR))
+			continue;
+		if (n == 0 || errno != EAGAIN)
+			break;
+		if (wait_fd(c->fd, POLLIN, (int)(deadline - now_ms() > 0 ? deadline - now_ms() : 0)) < 0)
+			break;
 	}
 	ERR_clear_error();
 }
@@ -815,11 +878,38 @@ struct sender {
 	int err;                /* first error of the stream, with conn.cause */
 };
 
+/*
+ * Return the receiver's error if it sent one during the stream: a receiver
+ * sends nothing before the END frame unless it failed.
+ */
+static int check_early_reply(struct sender *s)
+{
+	struct pollfd pfd = { .fd = s->conn.fd, .events = POLLIN };
+	char message[REPLY_MESSAGE_MAX + 1];
+	int status, rv;
+
+	if (poll(&pfd, 1, 0) <= 0)
+		return 0;
+	rv = read_reply(&s->conn, &status, message, sizeof(message));
+	if (rv < 0)
+		return rv;
+	if (status == 0) {
+		set_cause(&s->conn, "the receiver replied before the end of the stream");
+		return -EPROTO;
+	}
+	set_cause(&s->conn, "the receiver failed: %s", message);
+	return status;
+}
+
 /* Send BUF as one DATA frame, without copying it. */
 static int send_data_frame(struct sender *s, const void *buf, size_t len)
 {
 	unsigned char head[FRAME_HEADER_SIZE];
 	int rv;
+
+	rv = check_early_reply(s);
+	if (rv < 0)
+		return rv;
 
 	hasher_submit(&s->hash, buf, len);
 	put_u32(head, FRAME_DATA);
@@ -1272,9 +1362,8 @@ static int sender_run(struct sender *s, SSL_CTX *ctx, const char *host, uint16_t
 	rv = conn_connect(c, host, port, connect_ms);
 	if (rv < 0)
 		return rv;
-	c->ssl = SSL_new(ctx);
-	if (!c->ssl || !SSL_set_fd(c->ssl, c->fd)) {
-		set_cause(c, "cannot set up TLS");
+	if (conn_attach(c, ctx) < 0) {
+		set_cause(c, "cannot set up TLS: out of memory");
 		return -ENOMEM;
 	}
 	rv = conn_handshake(c, false);
@@ -1362,7 +1451,6 @@ static int send_common(const struct ctm_xfer_key *key, const char *host, uint16_
 	static const struct ctm_xfer_opts defaults;
 	struct ctm_xfer_header h = *header;
 	struct sender s = { .conn = { .fd = -1 } };
-	struct sigpipe_guard guard;
 	struct ctm_xfer_key keycopy = *key;
 	char message[REPLY_MESSAGE_MAX + 1];
 	const char *volume = header->volume ? header->volume : "";
@@ -1415,7 +1503,6 @@ static int send_common(const struct ctm_xfer_key *key, const char *host, uint16_
 			h.expected_size = s.total;
 	}
 
-	sigpipe_block(&guard);
 	rv = sender_run(&s, ctx, host, port, &h, dir, read, read_data, connect_ms);
 	if (s.hash.running)
 		hasher_stop(&s.hash, NULL);
@@ -1435,7 +1522,6 @@ static int send_common(const struct ctm_xfer_key *key, const char *host, uint16_
 		}
 	}
 	conn_close(&s.conn);
-	sigpipe_restore(&guard);
 
 	if (rv == 0 && result) {
 		result->archive_bytes = s.bytes;
@@ -2073,7 +2159,6 @@ int ctm_xfer_server_receive(struct ctm_xfer_server *server, const char *storage,
 	struct receiver r = { .conn = { .fd = -1 } };
 	struct ctm_xfer_header h = { 0 };
 	struct sockaddr_storage ss;
-	struct sigpipe_guard guard;
 	socklen_t len = sizeof(ss);
 	char root[PATH_MAX], dir[PATH_MAX] = "";
 	char cause[CTM_XFER_ERRMSG_SIZE];
@@ -2123,13 +2208,11 @@ int ctm_xfer_server_receive(struct ctm_xfer_server *server, const char *storage,
 		if (!r.ring[i])
 			break;
 	}
-	r.conn.ssl = SSL_new(server->ctx);
-	if (i < RECEIVE_RING || !r.conn.ssl || !SSL_set_fd(r.conn.ssl, r.conn.fd)) {
+	if (i < RECEIVE_RING || conn_attach(&r.conn, server->ctx) < 0) {
 		set_cause(&r.conn, "out of memory");
 		goto out;
 	}
 
-	sigpipe_block(&guard);
 	rv = receiver_run(&r, root, &h, dir);
 	if (r.hash.running)
 		hasher_stop(&r.hash, NULL);
@@ -2141,11 +2224,11 @@ int ctm_xfer_server_receive(struct ctm_xfer_server *server, const char *storage,
 			r.conn.stall_ms = REASON_TIMEOUT_MS;
 			memcpy(cause, r.conn.cause, sizeof(cause));
 			send_reply(&r.conn, rv, cause);
+			linger(&r.conn);
 			memcpy(r.conn.cause, cause, sizeof(cause));
 		}
 	}
 	conn_close(&r.conn);
-	sigpipe_restore(&guard);
 
 out:
 	if (rv < 0 && r.volume[0])

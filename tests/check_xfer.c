@@ -667,9 +667,15 @@ static ssize_t read_memory(void *buf, size_t size, void *data)
 	return (ssize_t)n;
 }
 
-/* A pax archive with a folder "dir", then one entry PATH (a hard link to LINK if set). */
-static size_t make_archive(unsigned char *buf, size_t size, const char *path, const char *link)
+/*
+ * A pax archive with a folder "dir", then one entry PATH (a hard link to
+ * LINK if set), then a file "dir/tail" of TAIL bytes.
+ */
+static size_t make_archive(unsigned char *buf, size_t size, const char *path, const char *link,
+			   size_t tail)
 {
+	static const unsigned char zeros[65536];
+	size_t done;
 	struct archive *a = archive_write_new();
 	struct archive_entry *e = archive_entry_new();
 	size_t used = 0;
@@ -693,25 +699,46 @@ static size_t make_archive(unsigned char *buf, size_t size, const char *path, co
 	ck_assert_int_eq(archive_write_header(a, e), ARCHIVE_OK);
 	if (!link)
 		ck_assert_int_eq(archive_write_data(a, "evil\n", 5), 5);
+	if (tail) {
+		archive_entry_clear(e);
+		archive_entry_set_pathname(e, "dir/tail");
+		archive_entry_set_filetype(e, AE_IFREG);
+		archive_entry_set_perm(e, 0644);
+		archive_entry_set_size(e, (la_int64_t)tail);
+		ck_assert_int_eq(archive_write_header(a, e), ARCHIVE_OK);
+		for (done = 0; done < tail; done += sizeof(zeros))
+			ck_assert_int_eq(archive_write_data(a, zeros, sizeof(zeros)), sizeof(zeros));
+	}
 	ck_assert_int_eq(archive_write_close(a), ARCHIVE_OK);
 	archive_entry_free(e);
 	archive_write_free(a);
 	return used;
 }
 
-static void assert_archive_rejected(const char *path, const char *link, const char *why)
+static int record_bytes(uint64_t bytes, uint64_t total, void *data)
 {
+	*(uint64_t *)data = bytes;
+	return 0;
+}
+
+static void assert_archive_rejected(const char *path, const char *link, size_t tail,
+				    const char *why)
+{
+	uint64_t sent = 0;
+	struct ctm_xfer_opts opts = { .progress = record_bytes, .progress_data = &sent };
 	struct ctm_xfer_header h = { 103, "tok4", "subvol-103-disk-0", 0 };
 	char errmsg[CTM_XFER_ERRMSG_SIZE], check[PATH_MAX];
-	static unsigned char archive[64 * 1024];
+	size_t size = tail + 64 * 1024;
+	unsigned char *archive = malloc(size);
 	struct memory_stream m = { archive, 0, 0 };
 	struct receive_job job = { 0 };
 	uint16_t port;
 	int rv;
 
-	m.size = make_archive(archive, sizeof(archive), path, link);
+	ck_assert_ptr_nonnull(archive);
+	m.size = make_archive(archive, size, path, link, tail);
 	port = start_receiver(&job, &key);
-	rv = ctm_xfer_send_stream(&key, "127.0.0.1", port, &h, read_memory, &m, NULL, NULL,
+	rv = ctm_xfer_send_stream(&key, "127.0.0.1", port, &h, read_memory, &m, &opts, NULL,
 				  errmsg);
 	join_receiver(&job);
 
@@ -719,6 +746,8 @@ static void assert_archive_rejected(const char *path, const char *link, const ch
 	ck_assert_msg(strstr(job.errmsg, why) != NULL, "%s", job.errmsg);
 	ck_assert_int_eq(rv, -EINVAL);
 	ck_assert_msg(strstr(errmsg, why) != NULL, "%s", errmsg);
+	/* A sender still streaming stops soon after the receiver failed. */
+	ck_assert_uint_lt(sent, 16 * MIB + tail / 4);
 	CHECKED_SNPRINTF(check, sizeof(check), "%s/.incoming", storage);
 	ck_assert_int_eq(count_entries(check), 0);
 	CHECKED_SNPRINTF(check, sizeof(check), "%s/subvol-103-disk-0", storage);
@@ -727,11 +756,19 @@ static void assert_archive_rejected(const char *path, const char *link, const ch
 	ck_assert(!exists(check));
 	CHECKED_SNPRINTF(check, sizeof(check), "%s/evil", storage);
 	ck_assert(!exists(check));
+	free(archive);
 }
 
 START_TEST(test_ctm_xfer_server_receive_dotdot)
 {
-	assert_archive_rejected("dir/../../../evil", NULL, "contains '..'");
+	assert_archive_rejected("dir/../../../evil", NULL, 0, "contains '..'");
+}
+END_TEST
+
+/* The receiver fails early and the sender, still streaming, reports why. */
+START_TEST(test_ctm_xfer_server_receive_dotdot_midstream)
+{
+	assert_archive_rejected("dir/../../../evil", NULL, 64 * MIB, "contains '..'");
 }
 END_TEST
 
@@ -740,13 +777,13 @@ START_TEST(test_ctm_xfer_server_receive_absolute)
 	char path[PATH_MAX];
 
 	CHECKED_SNPRINTF(path, sizeof(path), "%s/evil", tmpdir);
-	assert_archive_rejected(path, NULL, "is absolute");
+	assert_archive_rejected(path, NULL, 0, "is absolute");
 }
 END_TEST
 
 START_TEST(test_ctm_xfer_server_receive_hardlink_out)
 {
-	assert_archive_rejected("dir/link", "../../evil", "hard link target");
+	assert_archive_rejected("dir/link", "../../evil", 0, "hard link target");
 }
 END_TEST
 
@@ -799,6 +836,7 @@ static Suite *xfer_suite(void)
 	tcase_add_test(tc, test_ctm_xfer_server_receive_stalled);
 	tcase_add_test(tc, test_ctm_xfer_server_receive_accept_timeout);
 	tcase_add_test(tc, test_ctm_xfer_server_receive_dotdot);
+	tcase_add_test(tc, test_ctm_xfer_server_receive_dotdot_midstream);
 	tcase_add_test(tc, test_ctm_xfer_server_receive_absolute);
 	tcase_add_test(tc, test_ctm_xfer_server_receive_hardlink_out);
 	suite_add_tcase(s, tc);
