@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <archive.h>
 #include <archive_entry.h>
 #include <check.h>
@@ -13,12 +14,14 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -503,6 +506,32 @@ START_TEST(test_ctm_xfer_send_refused)
 }
 END_TEST
 
+/* A TCP listener that completes connections in the kernel but never speaks TLS. */
+START_TEST(test_ctm_xfer_send_handshake_timeout)
+{
+	struct ctm_xfer_header h = { 100, "tok1", "subvol-100-disk-0", 0 };
+	struct ctm_xfer_opts opts = { .stall_timeout_ms = 500 };
+	struct sockaddr_in addr = { .sin_family = AF_INET };
+	char errmsg[CTM_XFER_ERRMSG_SIZE], expect[96];
+	socklen_t len = sizeof(addr);
+	int fd, rv;
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	ck_assert_int_eq(listen(fd, 8), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&addr, &len), 0);
+
+	rv = ctm_xfer_send(&key, "127.0.0.1", ntohs(addr.sin_port), &h, src, &opts, NULL, errmsg);
+	close(fd);
+	ck_assert_int_eq(rv, -ETIMEDOUT);
+	CHECKED_SNPRINTF(expect, sizeof(expect), "127.0.0.1:%u: TLS handshake failed: no data",
+			 ntohs(addr.sin_port));
+	ck_assert_msg(strstr(errmsg, expect) != NULL, "%s", errmsg);
+}
+END_TEST
+
 /* ---- Killed and stalled peers ---- */
 
 struct kill_state {
@@ -826,6 +855,7 @@ static Suite *xfer_suite(void)
 	tcase_add_test(tc, test_ctm_xfer_send_wrong_key);
 	tcase_add_test(tc, test_ctm_xfer_send_volume_exists);
 	tcase_add_test(tc, test_ctm_xfer_send_refused);
+	tcase_add_test(tc, test_ctm_xfer_send_handshake_timeout);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("ctm_xfer_server_receive");
