@@ -16,6 +16,10 @@
  *                              stream bytes and u64 entries
  *   receiver -> sender  REPLY  the outcome, after the rename or the cleanup
  *
+ * A receiver that fails sends its error REPLY at once, also in the middle
+ * of the stream, and discards the rest. The sender checks for it before
+ * every frame.
+ *
  * Sockets are non-blocking and every SSL call that has to wait goes
  * through poll() with the stall timeout, so a dead or silent peer blocks
  * a thread for at most that long, and EINTR is retried. OpenSSL writes
@@ -77,7 +81,7 @@
 #define FILE_BUFFER_SIZE (1024 * 1024)
 /* Bytes of TLS records that SSL can write before they must go to the socket. */
 #define OUT_BUFFER_SIZE (512 * 1024)
-/* How long a sender whose write failed waits for the receiver's reason. */
+/* How long either side waits to deliver or to read the reason of a failure. */
 #define REASON_TIMEOUT_MS 2000
 #define KEY_FILE_MIN 16
 #define KEY_FILE_MAX (64 * 1024)
@@ -1348,7 +1352,7 @@ next:
 
 /* The sender's side from the TCP connection to the final reply. */
 static int sender_run(struct sender *s, SSL_CTX *ctx, const char *host, uint16_t port,
-		      const struct ctm_xfer_header *h, const char *dir, ctm_xfer_read_fn read,
+		      const struct ctm_xfer_header *h, const char *dir, ctm_xfer_read_fn read_fn,
 		      void *read_data, int connect_ms)
 {
 	struct conn *c = &s->conn;
@@ -1402,7 +1406,7 @@ static int sender_run(struct sender *s, SSL_CTX *ctx, const char *host, uint16_t
 		for (;;) {
 			unsigned char *buf = sender_filebuf(s);
 
-			n = read(buf, FILE_BUFFER_SIZE, read_data);
+			n = read_fn(buf, FILE_BUFFER_SIZE, read_data);
 			if (n <= 0) {
 				rv = (int)n;
 				if (rv < 0)
@@ -1445,7 +1449,7 @@ static int sender_run(struct sender *s, SSL_CTX *ctx, const char *host, uint16_t
 
 static int send_common(const struct ctm_xfer_key *key, const char *host, uint16_t port,
 		       const struct ctm_xfer_header *header, const char *dir,
-		       ctm_xfer_read_fn read, void *read_data, const struct ctm_xfer_opts *opts,
+		       ctm_xfer_read_fn read_fn, void *read_data, const struct ctm_xfer_opts *opts,
 		       struct ctm_xfer_result *result, char *errmsg)
 {
 	static const struct ctm_xfer_opts defaults;
@@ -1503,7 +1507,7 @@ static int send_common(const struct ctm_xfer_key *key, const char *host, uint16_
 			h.expected_size = s.total;
 	}
 
-	rv = sender_run(&s, ctx, host, port, &h, dir, read, read_data, connect_ms);
+	rv = sender_run(&s, ctx, host, port, &h, dir, read_fn, read_data, connect_ms);
 	if (s.hash.running)
 		hasher_stop(&s.hash, NULL);
 	if (rv < 0 && s.conn.ssl && rv != -EACCES && SSL_is_init_finished(s.conn.ssl)) {
@@ -1553,11 +1557,12 @@ int ctm_xfer_send(const struct ctm_xfer_key *key, const char *host, uint16_t por
 }
 
 int ctm_xfer_send_stream(const struct ctm_xfer_key *key, const char *host, uint16_t port,
-			 const struct ctm_xfer_header *header, ctm_xfer_read_fn read,
+			 const struct ctm_xfer_header *header, ctm_xfer_read_fn read_fn,
 			 void *read_data, const struct ctm_xfer_opts *opts,
 			 struct ctm_xfer_result *result, char *errmsg)
 {
-	return send_common(key, host, port, header, NULL, read, read_data, opts, result, errmsg);
+	return send_common(key, host, port, header, NULL, read_fn, read_data, opts, result,
+			   errmsg);
 }
 
 /* ---- Receiver ---- */

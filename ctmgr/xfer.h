@@ -162,13 +162,14 @@ int ctm_xfer_send(const struct ctm_xfer_key *key, const char *host, uint16_t por
 		  char *errmsg);
 
 /*
- * Like ctm_xfer_send(), but the archive bytes are whatever READ returns
+ * Like ctm_xfer_send(), but the archive bytes are whatever READ_FN returns
  * (up to SIZE bytes into BUF per call, 0 at the end, a negative errno value
- * on failure). For archives made elsewhere, and for tests.
+ * on failure). For archives made elsewhere, and for tests. The receiver
+ * still extracts them as a tar archive.
  */
 typedef ssize_t (*ctm_xfer_read_fn)(void *buf, size_t size, void *data);
 int ctm_xfer_send_stream(const struct ctm_xfer_key *key, const char *host, uint16_t port,
-			 const struct ctm_xfer_header *header, ctm_xfer_read_fn read,
+			 const struct ctm_xfer_header *header, ctm_xfer_read_fn read_fn,
 			 void *read_data, const struct ctm_xfer_opts *opts,
 			 struct ctm_xfer_result *result, char *errmsg);
 
