@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -506,6 +507,54 @@ START_TEST(test_ctm_xfer_send_refused)
 }
 END_TEST
 
+static int reject_token(const struct ctm_xfer_header *header, void *data, char *errmsg)
+{
+	if (strcmp(header->token, data) == 0)
+		return 0;
+	snprintf(errmsg, CTM_XFER_ERRMSG_SIZE, "no migration of CT %u announced token %s",
+		 header->ctid, header->token);
+	return -EPERM;
+}
+
+START_TEST(test_ctm_xfer_send_rejected_token)
+{
+	struct ctm_xfer_header h = { 100, "tok1", "subvol-100-disk-0", 0 };
+	char errmsg[CTM_XFER_ERRMSG_SIZE], path[PATH_MAX];
+	struct receive_job job = {
+		.opts = { .accept = reject_token, .accept_data = (void *)"tok2" },
+	};
+	uint16_t port = start_receiver(&job, &key);
+	int rv;
+
+	rv = ctm_xfer_send(&key, "127.0.0.1", port, &h, src, NULL, NULL, errmsg);
+	join_receiver(&job);
+	ck_assert_int_eq(rv, -EPERM);
+	ck_assert_msg(strstr(errmsg, "rejected the transfer: no migration of CT 100 announced "
+			     "token tok1") != NULL, "%s", errmsg);
+	ck_assert_int_eq(job.rv, -EPERM);
+	CHECKED_SNPRINTF(path, sizeof(path), "%s/.incoming", storage);
+	ck_assert(!exists(path));
+}
+END_TEST
+
+START_TEST(test_ctm_xfer_send_no_space)
+{
+	struct ctm_xfer_header h = { 100, "tok1", "subvol-100-disk-0", UINT64_MAX / 2 };
+	char errmsg[CTM_XFER_ERRMSG_SIZE], path[PATH_MAX];
+	struct receive_job job = { 0 };
+	uint16_t port = start_receiver(&job, &key);
+	int rv;
+
+	rv = ctm_xfer_send(&key, "127.0.0.1", port, &h, src, NULL, NULL, errmsg);
+	join_receiver(&job);
+	ck_assert_int_eq(rv, -ENOSPC);
+	ck_assert_msg(strstr(errmsg, "bytes free, the volume needs") != NULL, "%s", errmsg);
+	ck_assert_int_eq(job.rv, -ENOSPC);
+	CHECKED_SNPRINTF(path, sizeof(path), "%s/subvol-100-disk-0", storage);
+	ck_assert(!exists(path));
+}
+END_TEST
+
 /* A TCP listener that completes connections in the kernel but never speaks TLS. */
 START_TEST(test_ctm_xfer_send_handshake_timeout)
 {
@@ -856,6 +905,8 @@ static Suite *xfer_suite(void)
 	tcase_add_test(tc, test_ctm_xfer_send_volume_exists);
 	tcase_add_test(tc, test_ctm_xfer_send_refused);
 	tcase_add_test(tc, test_ctm_xfer_send_handshake_timeout);
+	tcase_add_test(tc, test_ctm_xfer_send_rejected_token);
+	tcase_add_test(tc, test_ctm_xfer_send_no_space);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("ctm_xfer_server_receive");
