@@ -746,12 +746,14 @@ static ssize_t read_memory(void *buf, size_t size, void *data)
 }
 
 /*
- * A pax archive with a folder "dir", then one entry PATH (a hard link to
- * LINK if set), then a file "dir/tail" of TAIL bytes.
+ * A pax archive with a folder "dir", then one entry PATH: a file, a hard
+ * link to LINK if set, or a symlink to SYMLINK if set, followed by a file
+ * "PATH/evil". Then a file "dir/tail" of TAIL bytes.
  */
 static size_t make_archive(unsigned char *buf, size_t size, const char *path, const char *link,
-			   size_t tail)
+			   const char *symlink, size_t tail)
 {
+	char below[PATH_MAX];
 	static const unsigned char zeros[65536];
 	size_t done;
 	struct archive *a = archive_write_new();
@@ -766,9 +768,18 @@ static size_t make_archive(unsigned char *buf, size_t size, const char *path, co
 	ck_assert_int_eq(archive_write_header(a, e), ARCHIVE_OK);
 	archive_entry_clear(e);
 	archive_entry_set_pathname(e, path);
-	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_filetype(e, symlink ? AE_IFLNK : AE_IFREG);
 	archive_entry_set_perm(e, 0644);
-	if (link) {
+	if (symlink) {
+		archive_entry_set_symlink(e, symlink);
+		ck_assert_int_eq(archive_write_header(a, e), ARCHIVE_OK);
+		CHECKED_SNPRINTF(below, sizeof(below), "%s/evil", path);
+		archive_entry_clear(e);
+		archive_entry_set_pathname(e, below);
+		archive_entry_set_filetype(e, AE_IFREG);
+		archive_entry_set_perm(e, 0644);
+		archive_entry_set_size(e, 5);
+	} else if (link) {
 		archive_entry_set_hardlink(e, link);
 		archive_entry_set_size(e, 0);
 	} else {
@@ -799,8 +810,8 @@ static int record_bytes(uint64_t bytes, uint64_t total, void *data)
 	return 0;
 }
 
-static void assert_archive_rejected(const char *path, const char *link, size_t tail,
-				    const char *why)
+static void assert_archive_rejected(const char *path, const char *link, const char *symlink,
+				    size_t tail, const char *why)
 {
 	uint64_t sent = 0;
 	struct ctm_xfer_opts opts = { .progress = record_bytes, .progress_data = &sent };
@@ -814,7 +825,7 @@ static void assert_archive_rejected(const char *path, const char *link, size_t t
 	int rv;
 
 	ck_assert_ptr_nonnull(archive);
-	m.size = make_archive(archive, size, path, link, tail);
+	m.size = make_archive(archive, size, path, link, symlink, tail);
 	port = start_receiver(&job, &key);
 	rv = ctm_xfer_send_stream(&key, "127.0.0.1", port, &h, read_memory, &m, &opts, NULL,
 				  errmsg);
@@ -839,14 +850,14 @@ static void assert_archive_rejected(const char *path, const char *link, size_t t
 
 START_TEST(test_ctm_xfer_server_receive_dotdot)
 {
-	assert_archive_rejected("dir/../../../evil", NULL, 0, "contains '..'");
+	assert_archive_rejected("dir/../../../evil", NULL, NULL, 0, "contains '..'");
 }
 END_TEST
 
 /* The receiver fails early and the sender, still streaming, reports why. */
 START_TEST(test_ctm_xfer_server_receive_dotdot_midstream)
 {
-	assert_archive_rejected("dir/../../../evil", NULL, 64 * MIB, "contains '..'");
+	assert_archive_rejected("dir/../../../evil", NULL, NULL, 64 * MIB, "contains '..'");
 }
 END_TEST
 
@@ -855,13 +866,29 @@ START_TEST(test_ctm_xfer_server_receive_absolute)
 	char path[PATH_MAX];
 
 	CHECKED_SNPRINTF(path, sizeof(path), "%s/evil", tmpdir);
-	assert_archive_rejected(path, NULL, 0, "is absolute");
+	assert_archive_rejected(path, NULL, NULL, 0, "is absolute");
 }
 END_TEST
 
 START_TEST(test_ctm_xfer_server_receive_hardlink_out)
 {
-	assert_archive_rejected("dir/link", "../../evil", 0, "hard link target");
+	assert_archive_rejected("dir/link", "../../evil", NULL, 0, "hard link target");
+}
+END_TEST
+
+/* A symlink to a folder outside, then a file written through it. */
+START_TEST(test_ctm_xfer_server_receive_symlink_out)
+{
+	assert_archive_rejected("dir/link", NULL, tmpdir, 0,
+				"'dir/link/evil' is not below a folder");
+}
+END_TEST
+
+/* The same through a relative symlink that climbs out. */
+START_TEST(test_ctm_xfer_server_receive_symlink_up)
+{
+	assert_archive_rejected("dir/up", NULL, "../../../..", 0,
+				"'dir/up/evil' is not below a folder");
 }
 END_TEST
 
@@ -920,6 +947,8 @@ static Suite *xfer_suite(void)
 	tcase_add_test(tc, test_ctm_xfer_server_receive_dotdot_midstream);
 	tcase_add_test(tc, test_ctm_xfer_server_receive_absolute);
 	tcase_add_test(tc, test_ctm_xfer_server_receive_hardlink_out);
+	tcase_add_test(tc, test_ctm_xfer_server_receive_symlink_out);
+	tcase_add_test(tc, test_ctm_xfer_server_receive_symlink_up);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("ctm_xfer_clean_incoming");
