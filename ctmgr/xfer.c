@@ -1280,7 +1280,14 @@ static int send_archive(struct sender *s, const char *dir)
 		goto out;
 	}
 	archive_read_disk_set_symlink_physical(disk);
+	/*
+	 * Names are stored as the bytes they are, whatever the locale, and the
+	 * pax header hdrcharset=BINARY makes the receiver take them as bytes
+	 * too, without an iconv module (which its chrooted thread could not
+	 * load).
+	 */
 	if (archive_write_set_format_pax(a) != ARCHIVE_OK ||
+	    archive_write_set_format_option(a, "pax", "hdrcharset", "BINARY") != ARCHIVE_OK ||
 	    archive_write_set_bytes_per_block(a, 0) != ARCHIVE_OK) {
 		rv = archive_failure(s, a, "setting up", "the archive");
 		goto out;

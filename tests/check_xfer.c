@@ -317,6 +317,11 @@ static bool make_tree(void)
 	ck_assert_int_eq(mkfifo(path, 0600), 0);
 	CHECKED_SNPRINTF(path, sizeof(path), "%s/null", src);
 	ck_assert_int_eq(mknod(path, S_IFCHR | 0666, makedev(1, 3)), 0);
+	/* Names are bytes: one in UTF-8, one that is not valid UTF-8. */
+	CHECKED_SNPRINTF(path, sizeof(path), "%s/caf\xc3\xa9", src);
+	write_file(path, "utf-8", 5, 0);
+	CHECKED_SNPRINTF(path, sizeof(path), "%s/raw\xe9\xff", src);
+	write_file(path, "latin-1", 7, 0);
 
 	CHECKED_SNPRINTF(path, sizeof(path), "%s/etc/hostname", src);
 	if (setxattr(path, "user.pmx.test", "value\0with nul", 14, 0) < 0 ||
@@ -388,8 +393,8 @@ START_TEST(test_ctm_xfer_send_tree)
 	/* Checksums and counts agree on both sides. */
 	ck_assert_mem_eq(sent.sha256, job.result.sha256, 32);
 	ck_assert_uint_eq(sent.archive_bytes, job.result.archive_bytes);
-	ck_assert_uint_eq(sent.entries, 8);
-	ck_assert_uint_eq(job.result.entries, 8);
+	ck_assert_uint_eq(sent.entries, 10);
+	ck_assert_uint_eq(job.result.entries, 10);
 	ck_assert_uint_eq(job.header.ctid, 100);
 
 	/* Every kind of entry, with its owner, mode and times. */
@@ -401,6 +406,8 @@ START_TEST(test_ctm_xfer_send_tree)
 	assert_same_stat("passwd-link");
 	assert_same_stat("fifo");
 	assert_same_stat("null");
+	assert_same_stat("caf\xc3\xa9");
+	assert_same_stat("raw\xe9\xff");
 
 	CHECKED_SNPRINTF(target, sizeof(target), "%s/images/100/subvol-100-disk-0", storage);
 	CHECKED_SNPRINTF(a, sizeof(a), "%s/etc/hostname", target);
