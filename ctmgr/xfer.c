@@ -1515,8 +1515,12 @@ static int send_common(const struct ctm_xfer_key *key, const char *host, uint16_
 		goto out;
 	}
 
-	/* Estimate first, so the receiver can check space and progress has a total. */
-	if (dir) {
+	/*
+	 * Estimate first, so the receiver can check space and progress has a
+	 * total. It costs a second walk of the tree, so a caller that knows
+	 * the size and wants no progress skips it.
+	 */
+	if (dir && (h.expected_size == 0 || opts->progress)) {
 		rv = walk(&s, dir, NULL, NULL, NULL);
 		if (rv < 0)
 			goto out;

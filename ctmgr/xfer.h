@@ -61,7 +61,7 @@ struct ctm_xfer_header {
 	uint32_t ctid;
 	const char *token;  /* unique per transfer, chosen by the migration task */
 	const char *volume; /* path of the volume below the target storage */
-	uint64_t expected_size; /* bytes the volume will need on the target */
+	uint64_t expected_size; /* bytes the volume will need on the target, or 0 */
 };
 
 /*
@@ -146,8 +146,11 @@ int ctm_xfer_check_token(const char *token, char *errmsg);
  * HEADER->volume to the receiver at HOST (a numeric address or a name),
  * PORT. The archive is pax. It keeps numeric uid and gid, mode, times,
  * POSIX ACLs, extended attributes, sparse files, hard links, symlinks,
- * device nodes and FIFOs. Sockets are skipped. Returns once the receiver confirmed that
- * the volume is in place. RESULT (may be NULL) gets the figures.
+ * device nodes and FIFOs. Sockets are skipped. An expected size of 0 is
+ * replaced by an estimate from a first walk of DIR, which also runs when
+ * OPTS has a progress callback (for its total). Returns once the receiver
+ * confirmed that the volume is in place. RESULT (may be NULL) gets the
+ * figures.
  *
  * Errors: -EINVAL (bad header field), -ENOENT (DIR missing), -ECONNREFUSED,
  * -EHOSTUNREACH and other connect errors, -ETIMEDOUT (connect or stall),
@@ -203,7 +206,8 @@ void ctm_xfer_server_free(struct ctm_xfer_server *server);
  * and the sender gets the error. The extraction rejects absolute paths,
  * `..` components and any write through a symlink. HEADER_OUT (may be
  * NULL) gets the header's ctid and size, with NULL strings. RESULT (may
- * be NULL) gets the figures.
+ * be NULL) gets the figures. Several threads may receive on one SERVER at
+ * the same time; each takes the next sender.
  *
  * Errors: -ETIMEDOUT (no sender, or a stalled one), -EACCES (the sender
  * uses a different key), -EPROTO, -ECONNRESET (the sender went away),

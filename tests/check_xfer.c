@@ -588,6 +588,72 @@ START_TEST(test_ctm_xfer_send_handshake_timeout)
 }
 END_TEST
 
+static void make_big_tree(void)
+{
+	char path[PATH_MAX];
+
+	CHECKED_SNPRINTF(path, sizeof(path), "%s/big", src);
+	write_big_file(path, BIG_FILE_SIZE);
+}
+
+struct send_job {
+	uint16_t port;
+	struct ctm_xfer_header header;
+	char errmsg[CTM_XFER_ERRMSG_SIZE];
+	int rv;
+	pthread_t thread;
+};
+
+static void *send_thread(void *data)
+{
+	struct send_job *job = data;
+
+	job->rv = ctm_xfer_send(&key, "127.0.0.1", job->port, &job->header, src, NULL, NULL,
+				job->errmsg);
+	return NULL;
+}
+
+/* Two threads receive on one server while two senders send at once. */
+START_TEST(test_ctm_xfer_server_receive_concurrent)
+{
+	char errmsg[CTM_XFER_ERRMSG_SIZE], path[PATH_MAX];
+	struct receive_job receivers[2] = { { 0 }, { 0 } };
+	struct send_job senders[2] = {
+		{ .header = { 100, "tok1", "subvol-100-disk-0", 0 } },
+		{ .header = { 101, "tok1", "subvol-101-disk-0", 0 } },
+	};
+	struct ctm_xfer_server *server;
+	int i;
+
+	make_big_tree();
+	ck_assert_int_eq(ctm_xfer_server_new(&key, "127.0.0.1", 0, &server, errmsg), 0);
+	for (i = 0; i < 2; i++) {
+		receivers[i].server = server;
+		ck_assert_int_eq(pthread_create(&receivers[i].thread, NULL, receive_thread,
+						&receivers[i]), 0);
+	}
+	for (i = 0; i < 2; i++) {
+		senders[i].port = ctm_xfer_server_port(server);
+		ck_assert_int_eq(pthread_create(&senders[i].thread, NULL, send_thread,
+						&senders[i]), 0);
+	}
+	for (i = 0; i < 2; i++) {
+		ck_assert_int_eq(pthread_join(senders[i].thread, NULL), 0);
+		ck_assert_int_eq(pthread_join(receivers[i].thread, NULL), 0);
+	}
+	ctm_xfer_server_free(server);
+
+	for (i = 0; i < 2; i++) {
+		ck_assert_msg(senders[i].rv == 0, "%s", senders[i].errmsg);
+		ck_assert_msg(receivers[i].rv == 0, "%s", receivers[i].errmsg);
+	}
+	CHECKED_SNPRINTF(path, sizeof(path), "%s/subvol-100-disk-0/big", storage);
+	ck_assert(exists(path));
+	CHECKED_SNPRINTF(path, sizeof(path), "%s/subvol-101-disk-0/big", storage);
+	ck_assert(exists(path));
+}
+END_TEST
+
 /* ---- Killed and stalled peers ---- */
 
 struct kill_state {
@@ -605,14 +671,6 @@ static int kill_after(uint64_t bytes, uint64_t total, void *data)
 		kill(k->pid ? k->pid : getpid(), k->signal);
 	}
 	return 0;
-}
-
-static void make_big_tree(void)
-{
-	char path[PATH_MAX];
-
-	CHECKED_SNPRINTF(path, sizeof(path), "%s/big", src);
-	write_big_file(path, BIG_FILE_SIZE);
 }
 
 START_TEST(test_ctm_xfer_server_receive_killed)
@@ -946,6 +1004,7 @@ static Suite *xfer_suite(void)
 	tc = tcase_create("ctm_xfer_server_receive");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_ctm_xfer_server_receive_concurrent);
 	tcase_add_test(tc, test_ctm_xfer_server_receive_killed);
 	tcase_add_test(tc, test_ctm_xfer_server_receive_sender_killed);
 	tcase_add_test(tc, test_ctm_xfer_server_receive_stalled);
