@@ -36,7 +36,7 @@
 
 #define MIB (1024 * 1024)
 /* Size of the file that the kill and stall tests stream. */
-#define BIG_FILE_SIZE (48 * MIB)
+#define BIG_FILE_SIZE (24 * MIB)
 /* Bytes a side streams before the test kills or stops it. */
 #define KILL_AFTER (4 * MIB)
 
@@ -922,7 +922,7 @@ END_TEST
 /* The receiver fails early and the sender, still streaming, reports why. */
 START_TEST(test_ctm_xfer_server_receive_dotdot_midstream)
 {
-	assert_archive_rejected("dir/../../../evil", NULL, NULL, 64 * MIB, "contains '..'");
+	assert_archive_rejected("dir/../../../evil", NULL, NULL, 32 * MIB, "contains '..'");
 }
 END_TEST
 
