@@ -204,15 +204,15 @@ void ctm_xfer_server_free(struct ctm_xfer_server *server);
  * (missing parent folders are created with mode 0755), then the parent is
  * fsynced. On failure the `.incoming` folder of this transfer is removed
  * and the sender gets the error. The extraction rejects absolute paths,
- * `..` components and any write through a symlink. HEADER_OUT (may be
+ * `..` components and any write through a symlink (docs/migration.md). HEADER_OUT (may be
  * NULL) gets the header's ctid and size, with NULL strings. RESULT (may
  * be NULL) gets the figures. Several threads may receive on one SERVER at
  * the same time; each takes the next sender.
  *
  * Errors: -ETIMEDOUT (no sender, or a stalled one), -EACCES (the sender
  * uses a different key), -EPROTO, -ECONNRESET (the sender went away),
- * -EINVAL (bad header field, or an archive entry with an absolute path or
- * `..`), -EEXIST (the volume or the transfer folder exists), -ENOSPC (the
+ * -EINVAL (bad header field, or an archive entry with an absolute path,
+ * with `..`, or not below a folder that the archive created before it), -EEXIST (the volume or the transfer folder exists), -ENOSPC (the
  * storage lacks the expected size), -EBADMSG (checksum mismatch), errors of
  * the accept callback, file system errors, -ENOMEM.
  */
