@@ -1320,7 +1320,7 @@ static int conn_connect(struct conn *c, const char *host, uint16_t port, int tim
 	char service[8];
 	int64_t deadline = now_ms() + timeout_ms;
 	socklen_t len;
-	int fd = -1, rv = -EHOSTUNREACH, soerr, one = 1;
+	int fd = -1, rv, soerr, one = 1;
 
 	snprintf(service, sizeof(service), "%u", port);
 	snprintf(c->peer, sizeof(c->peer), "%s:%u", host, port);
@@ -1329,6 +1329,8 @@ static int conn_connect(struct conn *c, const char *host, uint16_t port, int tim
 		set_cause(c, "cannot resolve %s: %s", host, gai_strerror(rv));
 		return -EHOSTUNREACH;
 	}
+	rv = -EHOSTUNREACH;
+	set_cause(c, "no address found for %s", host);
 	for (ai = res; ai; ai = ai->ai_next) {
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
 			    ai->ai_protocol);
