@@ -1342,7 +1342,8 @@ static int conn_connect(struct conn *c, const char *host, uint16_t port, int tim
 		format_peer(ai->ai_addr, c->peer, sizeof(c->peer));
 		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
 			break;
-		if (errno != EINPROGRESS) {
+		/* An interrupted connect() goes on in the background, like EINPROGRESS. */
+		if (errno != EINPROGRESS && errno != EINTR) {
 			rv = -errno;
 			goto next;
 		}

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
@@ -654,6 +655,40 @@ START_TEST(test_ctm_xfer_server_receive_concurrent)
 }
 END_TEST
 
+static void on_alarm(int signo)
+{
+	(void)signo;
+}
+
+/* A transfer goes on while a timer interrupts system calls every 1 ms. */
+START_TEST(test_ctm_xfer_send_interrupted)
+{
+	struct ctm_xfer_header h = { 100, "tok1", "subvol-100-disk-0", 0 };
+	struct itimerval every_ms = { { 0, 1000 }, { 0, 1000 } }, off = { { 0, 0 }, { 0, 0 } };
+	struct sigaction sa = { .sa_handler = on_alarm }, old;
+	char errmsg[CTM_XFER_ERRMSG_SIZE], a[PATH_MAX], b[PATH_MAX];
+	struct receive_job job = { 0 };
+	uint16_t port;
+	int rv;
+
+	make_big_tree();
+	/* No SA_RESTART: blocking calls return EINTR. */
+	ck_assert_int_eq(sigaction(SIGALRM, &sa, &old), 0);
+	ck_assert_int_eq(setitimer(ITIMER_REAL, &every_ms, NULL), 0);
+	port = start_receiver(&job, &key);
+	rv = ctm_xfer_send(&key, "127.0.0.1", port, &h, src, NULL, NULL, errmsg);
+	join_receiver(&job);
+	ck_assert_int_eq(setitimer(ITIMER_REAL, &off, NULL), 0);
+	ck_assert_int_eq(sigaction(SIGALRM, &old, NULL), 0);
+
+	ck_assert_msg(rv == 0, "send: %s", errmsg);
+	ck_assert_msg(job.rv == 0, "receive: %s", job.errmsg);
+	CHECKED_SNPRINTF(a, sizeof(a), "%s/big", src);
+	CHECKED_SNPRINTF(b, sizeof(b), "%s/subvol-100-disk-0/big", storage);
+	ck_assert(same_content(a, b));
+}
+END_TEST
+
 /* ---- Killed and stalled peers ---- */
 
 struct kill_state {
@@ -999,6 +1034,7 @@ static Suite *xfer_suite(void)
 	tcase_add_test(tc, test_ctm_xfer_send_handshake_timeout);
 	tcase_add_test(tc, test_ctm_xfer_send_rejected_token);
 	tcase_add_test(tc, test_ctm_xfer_send_no_space);
+	tcase_add_test(tc, test_ctm_xfer_send_interrupted);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("ctm_xfer_server_receive");
