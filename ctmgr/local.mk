@@ -48,3 +48,16 @@ ctmgr_ctmgrd_SOURCES = ctmgr/ctmgrd.c
 ctmgr_ctmgrd_CFLAGS = $(AM_CFLAGS) $(LXC_CFLAGS) $(JSON_CFLAGS) $(QB_CFLAGS)
 ctmgr_ctmgrd_LDADD = ctmgr/libctagent.la $(QB_LIBS)
 # agent-end
+
+# xfer-begin: volume transfer between the agents of two nodes (migration),
+# and ctxfer, its command-line front end for tests and the benchmark.
+noinst_LTLIBRARIES += ctmgr/libctxfer.la
+ctmgr_libctxfer_la_SOURCES = ctmgr/xfer.h ctmgr/xfer.c
+ctmgr_libctxfer_la_CFLAGS = $(AM_CFLAGS) $(ARCHIVE_CFLAGS) $(OPENSSL_CFLAGS) -pthread
+ctmgr_libctxfer_la_LIBADD = $(ARCHIVE_LIBS) $(OPENSSL_LIBS) -lpthread
+
+noinst_PROGRAMS += ctmgr/ctxfer
+ctmgr_ctxfer_SOURCES = ctmgr/ctxfer.c
+ctmgr_ctxfer_CFLAGS = $(AM_CFLAGS)
+ctmgr_ctxfer_LDADD = ctmgr/libctxfer.la
+# xfer-end

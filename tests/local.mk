@@ -120,5 +120,12 @@ tests_check_ct_LDADD = ctmgr/libctops.la $(UNIT_LIBS)
 EXTRA_DIST += tests/system
 # ct-end
 
+# xfer-begin: volume transfer over loopback (needs root: chown, mknod)
+check_PROGRAMS += tests/check_xfer
+tests_check_xfer_SOURCES = tests/check_xfer.c
+tests_check_xfer_CFLAGS = $(UNIT_CFLAGS) $(ARCHIVE_CFLAGS) -pthread
+tests_check_xfer_LDADD = ctmgr/libctxfer.la $(ARCHIVE_LIBS) $(UNIT_LIBS) -lpthread
+# xfer-end
+
 TESTS += $(check_PROGRAMS) tests/ctconf.test
 EXTRA_DIST += tests/ctconf.test
