@@ -14,6 +14,11 @@
  *   lock NAME SECONDS START
  *       lock_acquire() and lock_release() of a free lock, one at a time;
  *       a latency is one acquire plus release.
+ *   rawlock NAME SECONDS START
+ *       pfs_lock_acquire() and pfs_lock_release() of a free lock on one
+ *       kept connection, without liblock's connection and threads.
+ *   connect SECONDS START
+ *       pfs_connect() and pfs_disconnect(), one at a time.
  *   handover NAME SECONDS START
  *       lock_acquire() waiting in the queue, then lock_release(), in a
  *       loop; run one per node on the same NAME. ops are acquisitions, a
@@ -25,8 +30,8 @@
  *   wait-digest HEX SINCE TIMEOUT
  *       poll the digest every 5 ms (connecting as soon as the daemon
  *       listens) until it is HEX; prints the seconds from SINCE (a
- *       CLOCK_REALTIME epoch) to the first match, or fails after TIMEOUT
- *       seconds.
+ *       CLOCK_REALTIME epoch) to the first match and to the first reply
+ *       of the daemon, or fails after TIMEOUT seconds.
  *
  * START is a CLOCK_REALTIME epoch in seconds at which every process of
  * one measurement begins its window (0: at once).
@@ -344,10 +349,85 @@ static int cmd_lock(const char *name, double seconds, double start, bool contend
 	return 0;
 }
 
+static int cmd_rawlock(const char *name, double seconds, double start)
+{
+	struct bench_samples latencies = {0};
+	struct pfs_conn *conn;
+	long ops = 0;
+	int rv;
+
+	rv = pfs_connect(NULL, &conn);
+	if (rv < 0) {
+		fail("connecting", rv, NULL);
+		return 1;
+	}
+	window_start = bench_start_mono(start);
+	window_end = window_start + seconds;
+	bench_sleep(window_start - bench_mono());
+	for (;;) {
+		double t0 = bench_mono(), t1;
+		uint64_t token;
+
+		if (t0 >= window_end)
+			break;
+		rv = pfs_lock_acquire(conn, name, 0, 0, &token);
+		if (rv < 0) {
+			fail("pfs_lock_acquire", rv, conn);
+			return 1;
+		}
+		rv = pfs_lock_release(conn, name, token);
+		if (rv < 0) {
+			fail("pfs_lock_release", rv, conn);
+			return 1;
+		}
+		t1 = bench_mono();
+		if (t1 < window_end) {
+			ops++;
+			bench_samples_add(&latencies, t1 - t0);
+		}
+	}
+	pfs_disconnect(conn);
+	printf("# ops=%ld seconds=%.3f\n", ops, seconds);
+	bench_samples_print(&latencies, stdout);
+	return 0;
+}
+
+static int cmd_connect(double seconds, double start)
+{
+	struct bench_samples latencies = {0};
+	long ops = 0;
+
+	window_start = bench_start_mono(start);
+	window_end = window_start + seconds;
+	bench_sleep(window_start - bench_mono());
+	for (;;) {
+		struct pfs_conn *conn;
+		double t0 = bench_mono(), t1;
+		int rv;
+
+		if (t0 >= window_end)
+			break;
+		rv = pfs_connect(NULL, &conn);
+		if (rv < 0) {
+			fail("connecting", rv, NULL);
+			return 1;
+		}
+		pfs_disconnect(conn);
+		t1 = bench_mono();
+		if (t1 < window_end) {
+			ops++;
+			bench_samples_add(&latencies, t1 - t0);
+		}
+	}
+	printf("# ops=%ld seconds=%.3f\n", ops, seconds);
+	bench_samples_print(&latencies, stdout);
+	return 0;
+}
+
 static int cmd_wait_digest(const char *want, double since, double timeout)
 {
 	struct pfs_conn *conn = NULL;
-	double deadline = bench_mono() + timeout;
+	double deadline = bench_mono() + timeout, first_reply = -1;
 	char digest[65] = "";
 
 	while (bench_mono() < deadline) {
@@ -357,8 +437,10 @@ static int cmd_wait_digest(const char *want, double since, double timeout)
 			pfs_disconnect(conn);
 			conn = NULL;
 		}
+		if (conn && first_reply < 0)
+			first_reply = bench_real() - since;
 		if (conn && strcmp(digest, want) == 0) {
-			printf("%.3f\n", bench_real() - since);
+			printf("%.3f %.3f\n", bench_real() - since, first_reply);
 			pfs_disconnect(conn);
 			return 0;
 		}
@@ -375,6 +457,8 @@ static int usage(void)
 		"Usage: cluster_bench write CLIENTS SIZE SECONDS START PREFIX\n"
 		"       cluster_bench sqlite DIR SIZE SECONDS START\n"
 		"       cluster_bench lock NAME SECONDS START\n"
+		"       cluster_bench rawlock NAME SECONDS START\n"
+		"       cluster_bench connect SECONDS START\n"
 		"       cluster_bench handover NAME SECONDS START\n"
 		"       cluster_bench fill CLIENTS FIRST COUNT SIZE PREFIX\n"
 		"       cluster_bench wait-digest HEX SINCE TIMEOUT\n"
@@ -393,6 +477,10 @@ int main(int argc, char **argv)
 		return cmd_sqlite(argv[2], (size_t)atol(argv[3]), atof(argv[4]), atof(argv[5]));
 	if (strcmp(cmd, "lock") == 0 && argc == 5)
 		return cmd_lock(argv[2], atof(argv[3]), atof(argv[4]), false);
+	if (strcmp(cmd, "rawlock") == 0 && argc == 5)
+		return cmd_rawlock(argv[2], atof(argv[3]), atof(argv[4]));
+	if (strcmp(cmd, "connect") == 0 && argc == 4)
+		return cmd_connect(atof(argv[2]), atof(argv[3]));
 	if (strcmp(cmd, "handover") == 0 && argc == 5)
 		return cmd_lock(argv[2], atof(argv[3]), atof(argv[4]), true);
 	if (strcmp(cmd, "fill") == 0 && argc == 7 && atoi(argv[2]) > 0)
