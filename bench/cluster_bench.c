@@ -28,10 +28,10 @@
  *       M % 100, of SIZE bytes each, spread over CLIENTS threads; prints
  *       the elapsed seconds.
  *   wait-digest HEX SINCE TIMEOUT
- *       poll the digest every 5 ms (connecting as soon as the daemon
- *       listens) until it is HEX; prints the seconds from SINCE (a
- *       CLOCK_REALTIME epoch) to the first match and to the first reply
- *       of the daemon, or fails after TIMEOUT seconds.
+ *       poll the digest every 5 ms, connecting as soon as the daemon
+ *       listens, until it is HEX. Prints the seconds from SINCE (a
+ *       CLOCK_REALTIME epoch) to the first match and to the daemon's
+ *       first reply. Fails after TIMEOUT seconds.
  *
  * START is a CLOCK_REALTIME epoch in seconds at which every process of
  * one measurement begins its window (0: at once).
@@ -60,7 +60,7 @@ struct client {
 	int id;
 	size_t size;
 	const char *prefix;
-	long first, count; /* fill: files first .. first+count-1 */
+	long first, count; /* fill: the files first to first + count - 1 */
 	long ops;
 	struct bench_samples latencies;
 };
@@ -308,8 +308,8 @@ static int cmd_sqlite(const char *dir, size_t size, double seconds, double start
 
 /*
  * Acquire and release NAME in a loop. CONTENDED waits in the store's
- * queue (up to 30 s) and times the acquire alone; otherwise the lock
- * must be free and a latency is the acquire plus the release.
+ * queue (up to 30 s) and times the acquire alone. Otherwise the lock
+ * must be free, and a latency is the acquire plus the release.
  */
 static int cmd_lock(const char *name, double seconds, double start, bool contended)
 {

@@ -137,8 +137,8 @@ int main(int argc, char **argv)
 
 	err = cpg_model_initialize(&handle, CPG_MODEL_V1, (cpg_model_data_t *)&model, NULL);
 	if (err != CS_OK) {
-		fprintf(stderr, "cpg_bench: cpg_model_initialize failed: error %d; is corosync "
-			"running in this namespace?\n", err);
+		fprintf(stderr, "cpg_bench: cpg_model_initialize failed: error %d. Start corosync "
+			"in this network namespace first.\n", err);
 		return 1;
 	}
 	cpg_local_get(handle, &local_nodeid);
