@@ -142,8 +142,10 @@ static bool copy_is_current(const struct pfs_mirror *m, const char *path, const 
 	return same;
 }
 
+/* Write one file of the copy. A full sync passes keep_equal, so that it
+ * leaves files alone that already match; a flushed change always differs. */
 static int write_file(const struct pfs_mirror *m, const struct pfs_tree *tree,
-		      const char *tree_path)
+		      const char *tree_path, bool keep_equal)
 {
 	char p[PFS_MAX_PATH * 2];
 	struct pfs_stat st;
@@ -156,7 +158,7 @@ static int write_file(const struct pfs_mirror *m, const struct pfs_tree *tree,
 		return rv;
 	full_path(m, tree_path, p, sizeof(p));
 	mode = pfs_perm_is_private(tree_path) ? 0600 : 0640;
-	if (copy_is_current(m, p, data, st.size, mode))
+	if (keep_equal && copy_is_current(m, p, data, st.size, mode))
 		return 0;
 	return write_atomic(m, p, data, st.size, mode);
 }
@@ -246,7 +248,7 @@ static int sync_child(const char *name, const struct pfs_stat *st, void *data)
 
 	snprintf(child, sizeof(child), "%s/%s", strcmp(ctx->dir, "/") ? ctx->dir : "", name);
 	rv = st->type == PFS_TYPE_DIR ? sync_dir(ctx->m, ctx->tree, child)
-				      : write_file(ctx->m, ctx->tree, child);
+				      : write_file(ctx->m, ctx->tree, child, true);
 	if (rv < 0 && st->type != PFS_TYPE_DIR)
 		pfs_log(WARN, "mirror sync of %s failed: %s", child, strerror(-rv));
 	if (rv < 0 && ctx->rv == 0)
@@ -360,10 +362,10 @@ static int flush_path(struct pfs_mirror *m, const struct pfs_tree *tree, const c
 			unlink(p);
 		return make_dir(m, path);
 	}
-	rv = write_file(m, tree, path);
+	rv = write_file(m, tree, path, false);
 	if (rv == -EISDIR || rv == -ENOTEMPTY || rv == -EEXIST) {
 		remove_all(p);
-		rv = write_file(m, tree, path);
+		rv = write_file(m, tree, path, false);
 	}
 	return rv;
 }

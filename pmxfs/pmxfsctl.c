@@ -587,15 +587,18 @@ struct command {
 	const char *name;
 	int nargs;
 	int (*fn)(const struct opts *o, char **args);
+	bool paths; /* every argument is a store path */
 };
 
 static const struct command commands[] = {
-	{"status", 0, cmd_status}, {"ls", 1, cmd_ls},         {"stat", 1, cmd_stat},
-	{"get", 1, cmd_get},       {"put", 1, cmd_put},       {"create", 1, cmd_create},
-	{"rm", 1, cmd_rm},         {"mkdir", 1, cmd_mkdir},   {"rmdir", 1, cmd_rmdir},
-	{"mv", 2, cmd_mv},         {"edit", 1, cmd_edit},     {"watch", 1, cmd_watch},
-	{"digest", 0, cmd_digest}, {"import", 1, cmd_import}, {"locks", 0, cmd_locks},
-	{"request", 2, cmd_request},
+	{"status", 0, cmd_status, false}, {"ls", 1, cmd_ls, true},
+	{"stat", 1, cmd_stat, true},      {"get", 1, cmd_get, true},
+	{"put", 1, cmd_put, true},        {"create", 1, cmd_create, true},
+	{"rm", 1, cmd_rm, true},          {"mkdir", 1, cmd_mkdir, true},
+	{"rmdir", 1, cmd_rmdir, true},    {"mv", 2, cmd_mv, true},
+	{"edit", 1, cmd_edit, true},      {"watch", 1, cmd_watch, true},
+	{"digest", 0, cmd_digest, false}, {"import", 1, cmd_import, false},
+	{"locks", 0, cmd_locks, false},   {"request", 2, cmd_request, false},
 };
 
 /*
@@ -616,18 +619,6 @@ static int normalize_path(const char *in, char *out, size_t size, bool keep_trai
 	while (!keep_trailing && len > 1 && out[len - 1] == '/')
 		out[--len] = '\0';
 	return 0;
-}
-
-/* Commands whose arguments are all store paths. */
-static bool takes_paths(const char *name)
-{
-	static const char *const names[] = {"ls", "stat", "get", "put", "create", "rm",
-					    "mkdir", "rmdir", "mv", "edit", "watch"};
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (!strcmp(name, names[i]))
-			return true;
-	return false;
 }
 
 static int parse_u64(const char *s, uint64_t *out)
@@ -734,7 +725,7 @@ int main(int argc, char **argv)
 			cmd->nargs == 1 ? "" : "s");
 		return EXIT_USAGE;
 	}
-	for (int i = 0; takes_paths(cmd->name) && i < cmd->nargs; i++) {
+	for (int i = 0; cmd->paths && i < cmd->nargs; i++) {
 		char **arg = &argv[optind + 1 + i];
 
 		if (normalize_path(*arg, paths[i], sizeof(paths[i]), !strcmp(cmd->name, "watch")) < 0) {
