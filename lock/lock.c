@@ -368,8 +368,8 @@ int lock_acquire(const char *service, const char *name, uint32_t lease_ms, uint3
 		goto err_free;
 	}
 
-	/* A membership change answers a queued request "busy, not applied"
-	 * (-EAGAIN): nothing was granted, so ask again while time is left. */
+	/* A queued request fails with -EAGAIN ("busy, not applied") at a
+	 * membership change. Nothing was granted, so retry while time is left. */
 	int64_t give_up_ns = now_ns() + (int64_t)timeout_ms * 1000000;
 
 	for (;;) {
