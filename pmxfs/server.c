@@ -863,11 +863,22 @@ static void retry_overflow(void *data)
 		       "overflow", "/", NULL);
 }
 
+/* While the writer thread is busy, changes keep collecting; check again
+ * after this many ns, so they are flushed soon after it is done. */
+#define FLUSH_RETRY_NS (PFS_MIRROR_FLUSH_MS * 1000000ull / 5)
+
 static void flush_mirror(void *data)
 {
 	struct pfs_server *server = data;
 
 	server->flush_armed = false;
+	if (pfs_mirror_busy(server->mirror)) {
+		if (qb_loop_timer_add(server->loop, QB_LOOP_LOW, FLUSH_RETRY_NS, server,
+				      flush_mirror, &server->flush_timer) == 0) {
+			server->flush_armed = true;
+			return;
+		}
+	}
 	pfs_mirror_flush(server->mirror, pfs_store_tree(server->store));
 }
 
@@ -1398,8 +1409,11 @@ void pfs_server_stop(struct pfs_server *server)
 		qb_ipcs_destroy(server->service);
 	server->service = NULL;
 	if (server->flush_armed) {
+		/* Queued even while the writer is busy; closing the mirror
+		 * writes every queued batch. */
 		qb_loop_timer_del(server->loop, server->flush_timer);
-		flush_mirror(server);
+		server->flush_armed = false;
+		pfs_mirror_flush(server->mirror, pfs_store_tree(server->store));
 	}
 	free_leases(server);
 	while (server->holders) {
