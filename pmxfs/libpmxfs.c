@@ -363,7 +363,7 @@ static int parse_entries(const struct call *k, struct pfs_entry **list, size_t *
 	return 0;
 }
 
-/* One page; appends to *list and tells whether more names follow. */
+/* Read one page, append it to *list and set *more when names follow. */
 static int list_page(struct pfs_conn *conn, const char *path, const char *after, uint32_t max,
 		     struct pfs_entry **list, size_t *n, size_t *cap, bool *more)
 {
@@ -401,7 +401,7 @@ int pfs_list_page(struct pfs_conn *conn, const char *path, const char *after, ui
 	return 0;
 }
 
-/* A daemon without LIST_PAGE answers with one LIST. */
+/* Read the whole directory with one LIST, for a daemon without LIST_PAGE. */
 static int list_whole(struct pfs_conn *conn, const char *path, struct pfs_entry **entries,
 		      size_t *count)
 {

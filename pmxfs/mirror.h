@@ -4,15 +4,15 @@
  *
  * The daemon writes the copy under <data dir>/mirror: each file is written
  * to a temporary name and renamed into place, so readers see the old or
- * the new contents, never a mix. Changes are collected, and
+ * the new contents, never a mix. Changed paths are collected, and
  * pfs_mirror_flush(), which the daemon runs PFS_MIRROR_FLUSH_MS after the
- * first change, copies what the changed paths hold now into a batch for a
- * writer thread, so a file changed many times in that window is written
- * once and the main loop never waits for open() or rename(). The writer
- * thread runs the batches in order; while it is busy the daemon collects
- * further changes and flushes them once it is done. Files are 0640 and
- * directories 0755,
- * group the reader group; priv/ directories are 0700 and their files 0600.
+ * first change, copies their current contents into a batch for a writer
+ * thread. A file changed many times in that window is written once, and
+ * the main loop does not wait for the open() and rename() of a flush.
+ * The writer thread runs the batches in order. While it is busy, the
+ * daemon collects further changes and flushes them once it is done.
+ * A full sync runs on the caller's thread. Files are 0640 and directories
+ * 0755, group the reader group; priv/ directories are 0700 and their files 0600.
  * The virtual files (.members, .vmlist, .version) are written after each
  * round and `local`, `lxc` and `qemu-server` are symbolic links to
  * nodes/<this node>/...
@@ -31,7 +31,9 @@
 
 #include "pmxfs/tree.h"
 
-/* LIMIT: how far the mirror may lag behind the tree, in ms. */
+/* LIMIT: how long changes collect before a flush, in ms. The mirror lags
+ * the tree by this plus the time the writer thread needs for the batch
+ * before. */
 #define PFS_MIRROR_FLUSH_MS 50
 
 struct pfs_mirror;

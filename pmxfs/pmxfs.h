@@ -136,18 +136,19 @@ PFS_API int pfs_stat(struct pfs_conn *conn, const char *path, struct pfs_entry *
  * throughout is listed exactly once, a name created or removed meanwhile
  * may or may not be, and the entries are not one snapshot. The root also
  * lists the virtual files and the links.
- * Errors: as pfs_stat(), -ENOTDIR, -ENOMEM.
+ * Errors: as pfs_stat(), -ENOTDIR, -ENOMEM, -EBADMSG.
  */
 PFS_API int pfs_list(struct pfs_conn *conn, const char *path, struct pfs_entry **entries,
 		     size_t *count);
 
 /*
- * One page of a listing: the names after `after` (NULL or "" for the
- * first page) in name order, at most max of them (0: as many as fit in
- * one response, about 1 MiB), in *entries (free with pfs_list_free()) and
- * *count. *more is 1 when names follow the last one: pass its name as
- * `after` for the next page. Errors: as pfs_list(), and -EOPNOTSUPP from
- * a daemon older than paged listing.
+ * Read one page of a listing: the names after `after` (NULL or "" for
+ * the first page) in name order, at most max of them (0: as many as fit
+ * in one response, about 1 MiB). They go to *entries (free with
+ * pfs_list_free()) and *count. *more is 1 when names follow the last one,
+ * whose name is then the `after` of the next page.
+ * Errors: as pfs_list(), and -EOPNOTSUPP from a daemon older than paged
+ * listing.
  */
 PFS_API int pfs_list_page(struct pfs_conn *conn, const char *path, const char *after,
 			  uint32_t max, struct pfs_entry **entries, size_t *count, int *more);

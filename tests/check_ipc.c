@@ -235,7 +235,7 @@ START_TEST(test_ipc_list_large)
 	int more;
 
 	/* 4,000 names of 250 bytes: 1.18 MB of entries, where a response
-	 * holds 1.11 MB. */
+	 * has room for 1.11 MB. */
 	ck_assert_int_eq(pfs_mkdir(conn, "/big", NULL), 0);
 	memset(name, 'n', 250);
 	name[250] = '\0';
