@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -692,6 +693,7 @@ int pfs_mirror_open(const char *copy_dir, const char *target, const char *node_n
 		    gid_t reader_gid, struct pfs_mirror **out, char *errmsg)
 {
 	struct pfs_mirror *m = calloc(1, sizeof(*m));
+	sigset_t all, old;
 	int rv;
 
 	if (!m)
@@ -717,7 +719,12 @@ int pfs_mirror_open(const char *copy_dir, const char *target, const char *node_n
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_cond_init(&m->wake, NULL);
 	pthread_cond_init(&m->idle, NULL);
+	/* The writer inherits a mask that blocks every signal, so SIGTERM and
+	 * the others reach the main loop's handlers. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
 	rv = pthread_create(&m->writer, NULL, writer_main, m);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rv != 0)
 		pfs_log(WARN, "cannot start the mirror writer thread (%s): the main loop writes "
 			"the mirror", strerror(rv));
