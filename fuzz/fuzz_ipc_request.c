@@ -19,6 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* What the decoder promises the handlers. */
 	if (req.op < 1 || req.op > PFS_OP_MAX || strlen(req.path) > PFS_MAX_PATH ||
+	    strlen(req.path2) > PFS_MAX_PATH ||
 	    req.data_len > PFS_MAX_FILE_SIZE ||
 	    (req.data_len && (req.data < (const char *)data ||
 			      req.data + req.data_len > (const char *)data + size)))

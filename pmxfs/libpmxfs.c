@@ -120,6 +120,7 @@ static bool is_change(enum pfs_op op)
 	case PFS_OP_GET:
 	case PFS_OP_STAT:
 	case PFS_OP_LIST:
+	case PFS_OP_LIST_PAGE:
 	case PFS_OP_STATUS:
 	case PFS_OP_WATCH:
 	case PFS_OP_UNWATCH:
@@ -328,47 +329,118 @@ void pfs_list_free(struct pfs_entry *entries, size_t count)
 	free(entries);
 }
 
-int pfs_list(struct pfs_conn *conn, const char *path, struct pfs_entry **entries, size_t *count)
+/* Append the entries of a LIST or LIST_PAGE payload to *list (*n entries,
+ * room for *cap). On error *list keeps what was appended before. */
+static int parse_entries(const struct call *k, struct pfs_entry **list, size_t *n, size_t *cap)
 {
-	struct call k = {.op = PFS_OP_LIST, .path = path};
-	struct pfs_entry *list = NULL;
-	size_t n = 0, off = 0;
+	size_t off = 0;
+
+	while (off < k->payload_len) {
+		uint32_t nlen;
+
+		if (k->payload_len - off < sizeof(struct pfs_ipc_stat) + 4)
+			return -EBADMSG;
+		memcpy(&nlen, k->payload + off + sizeof(struct pfs_ipc_stat), 4);
+		if (nlen > k->payload_len - off - sizeof(struct pfs_ipc_stat) - 4)
+			return -EBADMSG;
+		if (*n == *cap) {
+			size_t grow = *cap ? *cap * 2 : 64;
+			struct pfs_entry *grown = realloc(*list, grow * sizeof(**list));
+
+			if (!grown)
+				return -ENOMEM;
+			*list = grown;
+			*cap = grow;
+		}
+		get_stat(&(*list)[*n], k->payload + off);
+		(*list)[*n].name = strndup(
+			(const char *)k->payload + off + sizeof(struct pfs_ipc_stat) + 4, nlen);
+		if (!(*list)[*n].name)
+			return -ENOMEM;
+		(*n)++;
+		off += sizeof(struct pfs_ipc_stat) + 4 + nlen;
+	}
+	return 0;
+}
+
+/* Read one page, append it to *list and set *more when names follow. */
+static int list_page(struct pfs_conn *conn, const char *path, const char *after, uint32_t max,
+		     struct pfs_entry **list, size_t *n, size_t *cap, bool *more)
+{
+	struct call k = {.op = PFS_OP_LIST_PAGE, .path = path, .path2 = after, .arg = max};
+	size_t first = *n;
 	int rv = call(conn, &k);
 
 	if (rv < 0)
 		return rv;
-	while (off < k.payload_len) {
-		uint32_t nlen;
-		struct pfs_entry *grown;
+	if (k.rtoken > 1)
+		return -EBADMSG;
+	rv = parse_entries(&k, list, n, cap);
+	if (rv == 0 && k.rtoken && *n == first)
+		rv = -EBADMSG; /* "more" with an empty page would never end */
+	*more = k.rtoken == 1;
+	return rv;
+}
 
-		if (k.payload_len - off < sizeof(struct pfs_ipc_stat) + 4)
-			goto err_bad;
-		memcpy(&nlen, k.payload + off + sizeof(struct pfs_ipc_stat), 4);
-		if (nlen > k.payload_len - off - sizeof(struct pfs_ipc_stat) - 4)
-			goto err_bad;
-		grown = realloc(list, (n + 1) * sizeof(*list));
-		if (!grown) {
-			pfs_list_free(list, n);
-			return -ENOMEM;
-		}
-		list = grown;
-		get_stat(&list[n], k.payload + off);
-		list[n].name = strndup((const char *)k.payload + off + sizeof(struct pfs_ipc_stat) + 4,
-				       nlen);
-		if (!list[n].name) {
-			pfs_list_free(list, n);
-			return -ENOMEM;
-		}
-		n++;
-		off += sizeof(struct pfs_ipc_stat) + 4 + nlen;
+int pfs_list_page(struct pfs_conn *conn, const char *path, const char *after, uint32_t max,
+		  struct pfs_entry **entries, size_t *count, int *more)
+{
+	struct pfs_entry *list = NULL;
+	size_t n = 0, cap = 0;
+	bool m = false;
+	int rv;
+
+	rv = list_page(conn, path, after && *after ? after : NULL, max, &list, &n, &cap, &m);
+	if (rv < 0) {
+		pfs_list_free(list, n);
+		return rv;
+	}
+	*entries = list;
+	*count = n;
+	*more = m;
+	return 0;
+}
+
+/* Read the whole directory with one LIST, for a daemon without LIST_PAGE. */
+static int list_whole(struct pfs_conn *conn, const char *path, struct pfs_entry **entries,
+		      size_t *count)
+{
+	struct call k = {.op = PFS_OP_LIST, .path = path};
+	struct pfs_entry *list = NULL;
+	size_t n = 0, cap = 0;
+	int rv = call(conn, &k);
+
+	if (rv == 0)
+		rv = parse_entries(&k, &list, &n, &cap);
+	if (rv < 0) {
+		pfs_list_free(list, n);
+		return rv;
 	}
 	*entries = list;
 	*count = n;
 	return 0;
+}
 
-err_bad:
-	pfs_list_free(list, n);
-	return -EBADMSG;
+int pfs_list(struct pfs_conn *conn, const char *path, struct pfs_entry **entries, size_t *count)
+{
+	struct pfs_entry *list = NULL;
+	size_t n = 0, cap = 0;
+	bool more = true;
+	int rv = 0;
+
+	while (rv == 0 && more)
+		rv = list_page(conn, path, n ? list[n - 1].name : NULL, 0, &list, &n, &cap, &more);
+	if (rv == -EOPNOTSUPP && n == 0) {
+		free(list);
+		return list_whole(conn, path, entries, count);
+	}
+	if (rv < 0) {
+		pfs_list_free(list, n);
+		return rv;
+	}
+	*entries = list;
+	*count = n;
+	return 0;
 }
 
 static int change(struct pfs_conn *conn, enum pfs_op op, const char *path, const char *path2,

@@ -10,7 +10,7 @@ pmxfs_libpfscore_la_SOURCES = \
 	pmxfs/sync.h pmxfs/sync.c pmxfs/sync_msg.c pmxfs/noderq.h pmxfs/noderq.c
 pmxfs_libpfscore_la_CFLAGS = $(AM_CFLAGS) $(QB_CFLAGS) $(JSON_CFLAGS) $(OPENSSL_CFLAGS) \
 	$(SQLITE_CFLAGS)
-pmxfs_libpfscore_la_LIBADD = $(QB_LIBS) $(JSON_LIBS) $(OPENSSL_LIBS) $(SQLITE_LIBS)
+pmxfs_libpfscore_la_LIBADD = $(QB_LIBS) $(JSON_LIBS) $(OPENSSL_LIBS) $(SQLITE_LIBS) -lpthread
 
 # libpmxfs: the client library, with the documented header pmxfs/pmxfs.h.
 lib_LTLIBRARIES += pmxfs/libpmxfs.la

@@ -4,6 +4,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,9 +17,27 @@
 #include "pmxfs/mirror.h"
 #include "pmxfs/perm.h"
 
-/* LIMIT: paths remembered between flushes; beyond this a flush makes the
- * whole copy equal to the tree instead. */
+/* LIMIT: distinct paths remembered between flushes; beyond this a flush
+ * makes the whole copy equal to the tree instead. */
 #define MAX_DIRTY 4096
+
+/* One step of a batch for the writer thread, with everything it needs
+ * copied out of the tree, so the thread never reads the tree. */
+enum item_kind { ITEM_FILE, ITEM_DIR, ITEM_REMOVE };
+
+struct item {
+	enum item_kind kind;
+	char *path;        /* tree path, for messages */
+	char *data;        /* ITEM_FILE: the contents */
+	size_t len;
+	mode_t mode;
+};
+
+struct batch {
+	struct item *items;
+	size_t nitems;
+	struct batch *next;
+};
 
 struct pfs_mirror {
 	char copy[PFS_MAX_PATH];
@@ -30,11 +50,27 @@ struct pfs_mirror {
 	bool full_sync;    /* too many paths: sync everything at the flush */
 	pfs_mirror_virtual_fn virtual_fn; /* NULL: this node alone in .members */
 	void *virtual_ctx;
+
+	/* The writer thread takes batches in order; only it writes the copy
+	 * while a batch is queued or running. Guarded by lock. */
+	pthread_t writer;
+	bool writer_started;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;   /* a batch was queued, or stop */
+	pthread_cond_t idle;   /* the queue became empty */
+	struct batch *head, *tail;
+	bool running;          /* the writer works on a batch it took */
+	bool stop;
+	uint64_t writes;       /* files written (temporary file and rename) */
 };
 
+/* Callers pass room for the copy folder and a tree path, so nothing is
+ * cut; an empty result would make the write fail instead of hitting a
+ * shorter path. */
 static void full_path(const struct pfs_mirror *m, const char *path, char *out, size_t len)
 {
-	snprintf(out, len, "%s%s", m->copy, strcmp(path, "/") ? path : "");
+	if (snprintf(out, len, "%s%s", m->copy, strcmp(path, "/") ? path : "") >= (int)len)
+		out[0] = '\0';
 }
 
 /*
@@ -64,7 +100,7 @@ static int open_temp(const char *path, mode_t mode, char *tmp, size_t size)
 }
 
 /* Write data to path by a temporary file and a rename. */
-static int write_atomic(const struct pfs_mirror *m, const char *path, const char *data,
+static int write_atomic(struct pfs_mirror *m, const char *path, const char *data,
 			size_t len, mode_t mode)
 {
 	char tmp[PFS_MAX_PATH * 2 + 64];
@@ -89,6 +125,8 @@ static int write_atomic(const struct pfs_mirror *m, const char *path, const char
 		rv = -errno;
 	if (rv < 0)
 		unlink(tmp);
+	if (rv == 0)
+		__atomic_add_fetch(&m->writes, 1, __ATOMIC_RELAXED);
 	return rv;
 }
 
@@ -144,7 +182,7 @@ static bool copy_is_current(const struct pfs_mirror *m, const char *path, const 
 
 /* Write one file of the copy. A full sync passes keep_equal, so that it
  * leaves files alone that already match; a flushed change always differs. */
-static int write_file(const struct pfs_mirror *m, const struct pfs_tree *tree,
+static int write_file(struct pfs_mirror *m, const struct pfs_tree *tree,
 		      const char *tree_path, bool keep_equal)
 {
 	char p[PFS_MAX_PATH * 2];
@@ -210,25 +248,210 @@ void pfs_mirror_set_virtual(struct pfs_mirror *m, pfs_mirror_virtual_fn fn, void
 	m->virtual_ctx = ctx;
 }
 
-int pfs_mirror_virtual(struct pfs_mirror *m, const struct pfs_tree *tree)
+/* Batches for the writer thread ------------------------------------------- */
+
+static void batch_free(struct batch *b)
 {
-	static const char *const names[] = {".members", ".vmlist", ".version"};
+	if (!b)
+		return;
+	for (size_t i = 0; i < b->nitems; i++) {
+		free(b->items[i].path);
+		free(b->items[i].data);
+	}
+	free(b->items);
+	free(b);
+}
+
+static struct batch *batch_new(size_t capacity)
+{
+	struct batch *b = calloc(1, sizeof(*b));
+
+	if (!b)
+		return NULL;
+	b->items = calloc(capacity ? capacity : 1, sizeof(*b->items));
+	if (!b->items) {
+		free(b);
+		return NULL;
+	}
+	return b;
+}
+
+/* Append an item; data (len bytes) is copied. The caller sized items. */
+static int batch_add(struct batch *b, enum item_kind kind, const char *path, const char *data,
+		     size_t len, mode_t mode)
+{
+	struct item *it = &b->items[b->nitems];
+
+	it->kind = kind;
+	it->path = strdup(path);
+	if (!it->path)
+		return -ENOMEM;
+	if (kind == ITEM_FILE) {
+		it->data = malloc(len ? len : 1);
+		if (!it->data) {
+			free(it->path);
+			return -ENOMEM;
+		}
+		memcpy(it->data, data, len);
+		it->len = len;
+	}
+	it->mode = mode;
+	b->nitems++;
+	return 0;
+}
+
+/* Append the virtual files, built on the caller's thread. */
+static int add_virtual(struct pfs_mirror *m, const struct pfs_tree *tree, struct batch *b)
+{
+	static const char *const names[] = {"/.members", "/.vmlist", "/.version"};
 	struct pfs_member self = {1, m->node, true, NULL};
-	char p[PFS_MAX_PATH + 32];
 	int rv = 0;
 
 	for (size_t i = 0; i < 3 && rv == 0; i++) {
 		char *json = NULL;
 
-		rv = m->virtual_fn ? m->virtual_fn(m->virtual_ctx, tree, names[i], &json)
-				   : pfs_tree_virtual(tree, names[i], m->node, &self, 1, true, &json);
+		rv = m->virtual_fn ? m->virtual_fn(m->virtual_ctx, tree, names[i] + 1, &json)
+				   : pfs_tree_virtual(tree, names[i] + 1, m->node, &self, 1, true,
+						      &json);
 		if (rv < 0)
 			break;
-		snprintf(p, sizeof(p), "%s/%s", m->copy, names[i]);
-		rv = write_atomic(m, p, json, strlen(json), 0640);
+		rv = batch_add(b, ITEM_FILE, names[i], json, strlen(json), 0640);
 		free(json);
 	}
 	return rv;
+}
+
+/* Carry out one item; log a failure. */
+static int run_item(struct pfs_mirror *m, const struct item *it)
+{
+	char p[PFS_MAX_PATH * 2];
+	struct stat have;
+	int rv;
+
+	full_path(m, it->path, p, sizeof(p));
+	switch (it->kind) {
+	case ITEM_REMOVE:
+		rv = remove_all(p);
+		break;
+	case ITEM_DIR:
+		if (lstat(p, &have) == 0 && !S_ISDIR(have.st_mode))
+			unlink(p);
+		rv = make_dir(m, it->path);
+		break;
+	default:
+		rv = write_atomic(m, p, it->data, it->len, it->mode);
+		if (rv == -EISDIR || rv == -ENOTEMPTY || rv == -EEXIST) {
+			remove_all(p);
+			rv = write_atomic(m, p, it->data, it->len, it->mode);
+		}
+		break;
+	}
+	if (rv < 0)
+		pfs_log(WARN, "mirror update of %s failed: %s", it->path, strerror(-rv));
+	return rv;
+}
+
+static int run_batch(struct pfs_mirror *m, const struct batch *b)
+{
+	int rv = 0;
+
+	for (size_t i = 0; i < b->nitems; i++) {
+		int one = run_item(m, &b->items[i]);
+
+		if (one < 0 && rv == 0)
+			rv = one;
+	}
+	return rv;
+}
+
+static void *writer_main(void *arg)
+{
+	struct pfs_mirror *m = arg;
+
+	pthread_mutex_lock(&m->lock);
+	for (;;) {
+		struct batch *b;
+
+		while (!m->head && !m->stop)
+			pthread_cond_wait(&m->wake, &m->lock);
+		b = m->head;
+		if (!b)
+			break;
+		m->head = b->next;
+		if (!m->head)
+			m->tail = NULL;
+		m->running = true;
+		pthread_mutex_unlock(&m->lock);
+
+		run_batch(m, b);
+		batch_free(b);
+
+		pthread_mutex_lock(&m->lock);
+		m->running = false;
+		if (!m->head)
+			pthread_cond_broadcast(&m->idle);
+	}
+	pthread_mutex_unlock(&m->lock);
+	return NULL;
+}
+
+/* Hand a batch to the writer thread, or run it here when there is none. */
+static int enqueue(struct pfs_mirror *m, struct batch *b)
+{
+	int rv;
+
+	if (!m->writer_started) {
+		rv = run_batch(m, b);
+		batch_free(b);
+		return rv;
+	}
+	pthread_mutex_lock(&m->lock);
+	if (m->tail)
+		m->tail->next = b;
+	else
+		m->head = b;
+	m->tail = b;
+	pthread_cond_signal(&m->wake);
+	pthread_mutex_unlock(&m->lock);
+	return 0;
+}
+
+bool pfs_mirror_busy(struct pfs_mirror *m)
+{
+	bool busy;
+
+	pthread_mutex_lock(&m->lock);
+	busy = m->head || m->running;
+	pthread_mutex_unlock(&m->lock);
+	return busy;
+}
+
+void pfs_mirror_wait(struct pfs_mirror *m)
+{
+	pthread_mutex_lock(&m->lock);
+	while (m->head || m->running)
+		pthread_cond_wait(&m->idle, &m->lock);
+	pthread_mutex_unlock(&m->lock);
+}
+
+uint64_t pfs_mirror_writes(const struct pfs_mirror *m)
+{
+	return __atomic_load_n(&m->writes, __ATOMIC_RELAXED);
+}
+
+int pfs_mirror_virtual(struct pfs_mirror *m, const struct pfs_tree *tree)
+{
+	struct batch *b = batch_new(3);
+	int rv;
+
+	if (!b)
+		return -ENOMEM;
+	rv = add_virtual(m, tree, b);
+	if (rv < 0) {
+		batch_free(b);
+		return rv;
+	}
+	return enqueue(m, b);
 }
 
 struct sync_ctx {
@@ -301,13 +524,52 @@ static int sync_dir(struct pfs_mirror *m, const struct pfs_tree *tree, const cha
 
 int pfs_mirror_sync(struct pfs_mirror *m, const struct pfs_tree *tree)
 {
-	int rv = sync_dir(m, tree, "/");
+	struct batch *b;
+	int rv;
 
+	/* The queued batches are older than this tree: let them land first,
+	 * and write nothing in parallel with the writer thread. */
+	pfs_mirror_wait(m);
+	rv = sync_dir(m, tree, "/");
 	if (rv == 0)
 		rv = write_links(m);
+	if (rv < 0)
+		return rv;
+	b = batch_new(3);
+	if (!b)
+		return -ENOMEM;
+	rv = add_virtual(m, tree, b);
 	if (rv == 0)
-		rv = pfs_mirror_virtual(m, tree);
+		rv = run_batch(m, b);
+	batch_free(b);
 	return rv;
+}
+
+static int by_length(const void *a, const void *b)
+{
+	const char *const *x = a, *const *y = b;
+	size_t lx = strlen(*x), ly = strlen(*y);
+
+	if (lx != ly)
+		return lx < ly ? -1 : 1;
+	return strcmp(*x, *y);
+}
+
+/* Sort the remembered paths, shorter first so that parents come before
+ * their children, and drop repeats: a path changed many times is written
+ * once. */
+static void compact_dirty(struct pfs_mirror *m)
+{
+	size_t n = 0;
+
+	qsort(m->dirty, m->ndirty, sizeof(*m->dirty), by_length);
+	for (size_t i = 0; i < m->ndirty; i++) {
+		if (n > 0 && !strcmp(m->dirty[i], m->dirty[n - 1]))
+			free(m->dirty[i]);
+		else
+			m->dirty[n++] = m->dirty[i];
+	}
+	m->ndirty = n;
 }
 
 int pfs_mirror_event(struct pfs_mirror *m, const char *path, const char *path2)
@@ -317,6 +579,8 @@ int pfs_mirror_event(struct pfs_mirror *m, const char *path, const char *path2)
 	for (size_t i = 0; i < 2 && paths[i]; i++) {
 		char *copy;
 
+		if (!m->full_sync && m->ndirty == MAX_DIRTY)
+			compact_dirty(m);
 		if (m->full_sync || m->ndirty == MAX_DIRTY) {
 			m->full_sync = true;
 			return 0;
@@ -336,67 +600,60 @@ bool pfs_mirror_pending(const struct pfs_mirror *m)
 	return m->ndirty > 0 || m->full_sync;
 }
 
-static int by_length(const void *a, const void *b)
+static void clear_dirty(struct pfs_mirror *m)
 {
-	const char *const *x = a, *const *y = b;
-	size_t lx = strlen(*x), ly = strlen(*y);
-
-	if (lx != ly)
-		return lx < ly ? -1 : 1;
-	return strcmp(*x, *y);
-}
-
-/* Make one path of the copy equal to the tree. */
-static int flush_path(struct pfs_mirror *m, const struct pfs_tree *tree, const char *path)
-{
-	char p[PFS_MAX_PATH * 2];
-	struct pfs_stat st;
-	struct stat have;
-	int rv;
-
-	full_path(m, path, p, sizeof(p));
-	if (pfs_tree_stat(tree, path, &st) < 0)
-		return remove_all(p);
-	if (st.type == PFS_TYPE_DIR) {
-		if (lstat(p, &have) == 0 && !S_ISDIR(have.st_mode))
-			unlink(p);
-		return make_dir(m, path);
-	}
-	rv = write_file(m, tree, path, false);
-	if (rv == -EISDIR || rv == -ENOTEMPTY || rv == -EEXIST) {
-		remove_all(p);
-		rv = write_file(m, tree, path, false);
-	}
-	return rv;
-}
-
-int pfs_mirror_flush(struct pfs_mirror *m, const struct pfs_tree *tree)
-{
-	int rv = 0, one;
-
-	if (m->full_sync) {
-		rv = pfs_mirror_sync(m, tree);
-	} else {
-		/* Shorter paths first, so parents exist before their children. */
-		qsort(m->dirty, m->ndirty, sizeof(*m->dirty), by_length);
-		for (size_t i = 0; i < m->ndirty; i++) {
-			if (i > 0 && !strcmp(m->dirty[i], m->dirty[i - 1]))
-				continue;
-			one = flush_path(m, tree, m->dirty[i]);
-			if (one < 0 && rv == 0) {
-				pfs_log(WARN, "mirror update of %s failed: %s", m->dirty[i], strerror(-one));
-				rv = one;
-			}
-		}
-		one = pfs_mirror_virtual(m, tree);
-		if (one < 0 && rv == 0)
-			rv = one;
-	}
 	for (size_t i = 0; i < m->ndirty; i++)
 		free(m->dirty[i]);
 	m->ndirty = 0;
 	m->full_sync = false;
-	return rv;
+}
+
+/* Add what one path of the copy must become to match the tree. */
+static int add_path(struct batch *b, const struct pfs_tree *tree, const char *path)
+{
+	struct pfs_stat st;
+	const char *data;
+	int rv;
+
+	if (pfs_tree_stat(tree, path, &st) < 0)
+		return batch_add(b, ITEM_REMOVE, path, NULL, 0, 0);
+	if (st.type == PFS_TYPE_DIR)
+		return batch_add(b, ITEM_DIR, path, NULL, 0, 0);
+	rv = pfs_tree_read(tree, path, &data, &st);
+	if (rv < 0)
+		return rv;
+	return batch_add(b, ITEM_FILE, path, data, st.size,
+			 pfs_perm_is_private(path) ? 0600 : 0640);
+}
+
+int pfs_mirror_flush(struct pfs_mirror *m, const struct pfs_tree *tree)
+{
+	struct batch *b;
+	int rv = 0;
+
+	if (m->full_sync) {
+		clear_dirty(m);
+		return pfs_mirror_sync(m, tree);
+	}
+	compact_dirty(m);
+	b = batch_new(m->ndirty + 3);
+	if (!b)
+		rv = -ENOMEM;
+	for (size_t i = 0; rv == 0 && i < m->ndirty; i++)
+		rv = add_path(b, tree, m->dirty[i]);
+	if (rv == 0)
+		rv = add_virtual(m, tree, b);
+	if (rv < 0) {
+		/* Nothing of this flush is lost: the next one syncs everything. */
+		pfs_log(WARN, "preparing the mirror update failed: %s; the next flush rewrites "
+			"the copy", strerror(-rv));
+		batch_free(b);
+		clear_dirty(m);
+		m->full_sync = true;
+		return rv;
+	}
+	clear_dirty(m);
+	return enqueue(m, b);
 }
 
 /* Unmount a stale bind mount of an earlier run that was killed. */
@@ -436,6 +693,7 @@ int pfs_mirror_open(const char *copy_dir, const char *target, const char *node_n
 		    gid_t reader_gid, struct pfs_mirror **out, char *errmsg)
 {
 	struct pfs_mirror *m = calloc(1, sizeof(*m));
+	sigset_t all, old;
 	int rv;
 
 	if (!m)
@@ -458,6 +716,19 @@ int pfs_mirror_open(const char *copy_dir, const char *target, const char *node_n
 	}
 	if (target && mount_ro(m, errmsg) < 0)
 		pfs_log(WARN, "mirror stays in %s only: %s", copy_dir, errmsg);
+	pthread_mutex_init(&m->lock, NULL);
+	pthread_cond_init(&m->wake, NULL);
+	pthread_cond_init(&m->idle, NULL);
+	/* The writer inherits a mask that blocks every signal, so SIGTERM and
+	 * the others reach the main loop's handlers. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	rv = pthread_create(&m->writer, NULL, writer_main, m);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rv != 0)
+		pfs_log(WARN, "cannot start the mirror writer thread (%s): the main loop writes "
+			"the mirror", strerror(rv));
+	m->writer_started = rv == 0;
 	*out = m;
 	return 0;
 }
@@ -471,6 +742,17 @@ void pfs_mirror_close(struct pfs_mirror *m)
 {
 	if (!m)
 		return;
+	if (m->writer_started) {
+		/* The writer empties the queue before it stops. */
+		pthread_mutex_lock(&m->lock);
+		m->stop = true;
+		pthread_cond_signal(&m->wake);
+		pthread_mutex_unlock(&m->lock);
+		pthread_join(m->writer, NULL);
+	}
+	pthread_mutex_destroy(&m->lock);
+	pthread_cond_destroy(&m->wake);
+	pthread_cond_destroy(&m->idle);
 	if (m->mounted && umount2(m->target, MNT_DETACH) < 0)
 		pfs_log(WARN, "cannot unmount %s: %s", m->target, strerror(errno));
 	for (size_t i = 0; i < m->ndirty; i++)

@@ -4,11 +4,15 @@
  *
  * The daemon writes the copy under <data dir>/mirror: each file is written
  * to a temporary name and renamed into place, so readers see the old or
- * the new contents, never a mix. Changes are collected and written by
+ * the new contents, never a mix. Changed paths are collected, and
  * pfs_mirror_flush(), which the daemon runs PFS_MIRROR_FLUSH_MS after the
- * first change, so a file changed many times in that window is written
- * once. Files are 0640 and directories 0755,
- * group the reader group; priv/ directories are 0700 and their files 0600.
+ * first change, copies their current contents into a batch for a writer
+ * thread. A file changed many times in that window is written once, and
+ * the main loop does not wait for the open() and rename() of a flush.
+ * The writer thread runs the batches in order. While it is busy, the
+ * daemon collects further changes and flushes them once it is done.
+ * A full sync runs on the caller's thread. Files are 0640 and directories
+ * 0755, group the reader group; priv/ directories are 0700 and their files 0600.
  * The virtual files (.members, .vmlist, .version) are written after each
  * round and `local`, `lxc` and `qemu-server` are symbolic links to
  * nodes/<this node>/...
@@ -22,11 +26,14 @@
 #define PMXFS_MIRROR_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "pmxfs/tree.h"
 
-/* LIMIT: how far the mirror may lag behind the tree, in ms. */
+/* LIMIT: how long changes collect before a flush, in ms. The mirror lags
+ * the tree by this plus the time the writer thread needs for the batch
+ * before. */
 #define PFS_MIRROR_FLUSH_MS 50
 
 struct pfs_mirror;
@@ -39,10 +46,13 @@ struct pfs_mirror;
 int pfs_mirror_open(const char *copy_dir, const char *target, const char *node_name,
 		    gid_t reader_gid, struct pfs_mirror **out, char *errmsg);
 
-/* Unmount the target and free the mirror. Accepts NULL. */
+/* Write the queued batches, stop the writer thread, unmount the target
+ * and free the mirror. Accepts NULL. */
 void pfs_mirror_close(struct pfs_mirror *mirror);
 
-/* Make the copy equal to the tree: write what differs, remove the rest. */
+/* Make the copy equal to the tree: write what differs, remove the rest.
+ * Waits for the writer thread's batches, then writes on the caller's
+ * thread. */
 int pfs_mirror_sync(struct pfs_mirror *mirror, const struct pfs_tree *tree);
 
 /* Remember the paths of one committed change (an event of
@@ -52,11 +62,27 @@ int pfs_mirror_event(struct pfs_mirror *mirror, const char *path, const char *pa
 /* Return true when changes wait for a flush. */
 bool pfs_mirror_pending(const struct pfs_mirror *mirror);
 
-/* Write the remembered paths and the virtual files. */
+/*
+ * Queue the remembered paths (each once, as the tree has it now) and the
+ * virtual files for the writer thread, and forget the paths. After too
+ * many paths it makes the whole copy equal to the tree at once, as
+ * pfs_mirror_sync() does. Errors: -ENOMEM (the next flush syncs the whole
+ * copy), or those of pfs_mirror_sync().
+ */
 int pfs_mirror_flush(struct pfs_mirror *mirror, const struct pfs_tree *tree);
 
-/* Rewrite the virtual files. */
+/* Queue the virtual files for the writer thread. Errors: -ENOMEM. */
 int pfs_mirror_virtual(struct pfs_mirror *mirror, const struct pfs_tree *tree);
+
+/* Return true while the writer thread has a batch queued or running. */
+bool pfs_mirror_busy(struct pfs_mirror *mirror);
+
+/* Wait until the writer thread has written every queued batch. */
+void pfs_mirror_wait(struct pfs_mirror *mirror);
+
+/* Return the number of files written (temporary file and rename) since
+ * the mirror was opened. */
+uint64_t pfs_mirror_writes(const struct pfs_mirror *mirror);
 
 /* Build the virtual files with fn (as pfs_tree_virtual() does) from now
  * on, so the copy shows the daemon's view of the cluster. */

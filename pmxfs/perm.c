@@ -67,6 +67,7 @@ static bool is_read_op(enum pfs_op op)
 	case PFS_OP_GET:
 	case PFS_OP_STAT:
 	case PFS_OP_LIST:
+	case PFS_OP_LIST_PAGE:
 	case PFS_OP_STATUS:
 	case PFS_OP_WATCH:
 	case PFS_OP_UNWATCH:

@@ -129,9 +129,29 @@ PFS_API int pfs_get(struct pfs_conn *conn, const char *path, char **data, size_t
 
 PFS_API int pfs_stat(struct pfs_conn *conn, const char *path, struct pfs_entry *st);
 
-/* List a directory in name order: *entries (free with pfs_list_free()). */
+/*
+ * List a directory in name order (byte order of the names): *entries
+ * (free with pfs_list_free()) and *count. A large directory takes several
+ * requests, each read from the tree of its moment: a name present
+ * throughout is listed exactly once, a name created or removed meanwhile
+ * may or may not be, and the entries are not one snapshot. The root also
+ * lists the virtual files and the links.
+ * Errors: as pfs_stat(), -ENOTDIR, -ENOMEM, -EBADMSG.
+ */
 PFS_API int pfs_list(struct pfs_conn *conn, const char *path, struct pfs_entry **entries,
 		     size_t *count);
+
+/*
+ * Read one page of a listing: the names after `after` (NULL or "" for
+ * the first page) in name order, at most max of them (0: as many as fit
+ * in one response, about 1 MiB). They go to *entries (free with
+ * pfs_list_free()) and *count. *more is 1 when names follow the last one,
+ * whose name is then the `after` of the next page.
+ * Errors: as pfs_list(), and -EOPNOTSUPP from a daemon older than paged
+ * listing.
+ */
+PFS_API int pfs_list_page(struct pfs_conn *conn, const char *path, const char *after,
+			  uint32_t max, struct pfs_entry **entries, size_t *count, int *more);
 PFS_API void pfs_list_free(struct pfs_entry *entries, size_t count);
 
 /*

@@ -30,6 +30,7 @@ static const char *const op_names[PFS_OP_MAX + 1] = {
 	[PFS_OP_NODE_REQUEST] = "node-request",
 	[PFS_OP_NODE_REPLY] = "node-reply",
 	[PFS_OP_LOCK_LIST] = "lock-list",
+	[PFS_OP_LIST_PAGE] = "list-page",
 };
 
 const char *pfs_op_name(enum pfs_op op)
@@ -113,8 +114,10 @@ int pfs_request_decode(const void *buf, size_t len, struct pfs_request *req)
 
 	req->op = (enum pfs_op)h.hdr.id;
 	needs(req->op, &need_path, &need_path2, &need_data);
+	/* LIST_PAGE starts after the name in path2, or at the first name. */
 	if ((need_path && h.path_len == 0) || (!need_path && h.path_len) ||
-	    (need_path2 != (h.path2_len != 0)) || (!need_data && h.data_len))
+	    (req->op != PFS_OP_LIST_PAGE && need_path2 != (h.path2_len != 0)) ||
+	    (!need_data && h.data_len))
 		return -EBADMSG;
 
 	rv = copy_string(p, h.path_len, req->path, sizeof(req->path));

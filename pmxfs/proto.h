@@ -14,6 +14,10 @@
  *   GET     struct pfs_ipc_stat, then the file contents
  *   STAT    struct pfs_ipc_stat
  *   LIST    per entry: struct pfs_ipc_stat, u32 name length, the name
+ *           (-EMSGSIZE when the directory does not fit in one response)
+ *   LIST_PAGE  the same, for the names after path2 (all when path2 is
+ *           empty) in byte order, at most arg entries (0: as many as fit);
+ *           token is 1 when more names follow the last one, else 0
  *   STATUS  JSON: {"node", "node_id", "quorate", "members", "version", ...}
  *   DIGEST  64 hex digits
  *   KV_GET  the value
@@ -74,9 +78,10 @@ enum pfs_op {
 	PFS_OP_NODE_REQUEST = 20,
 	PFS_OP_NODE_REPLY = 21,
 	PFS_OP_LOCK_LIST = 22,
+	PFS_OP_LIST_PAGE = 23,
 	PFS_OP_EVENT = 100,
 };
-#define PFS_OP_MAX PFS_OP_LOCK_LIST
+#define PFS_OP_MAX PFS_OP_LIST_PAGE
 
 struct pfs_ipc_req {
 	struct qb_ipc_request_header hdr;
@@ -84,7 +89,8 @@ struct pfs_ipc_req {
 	uint32_t flags;             /* PFS_COND_VERSION, PFS_COND_TOKEN */
 	uint64_t expected_version;
 	uint64_t token;             /* fencing token, or lock token */
-	uint32_t arg;               /* lease ms (ACQUIRE); node id (KV_GET); status (NODE_REPLY) */
+	uint32_t arg;               /* lease ms (ACQUIRE); node id (KV_GET); status (NODE_REPLY);
+				       most entries (LIST_PAGE) */
 	uint32_t timeout_ms;        /* ACQUIRE: how long to wait, 0 = fail at once;
 				       NODE_REQUEST: how long to wait for the reply */
 	uint32_t path_len;
@@ -198,7 +204,8 @@ struct pfs_request {
 /*
  * Decode and validate a request of len bytes: sizes agree, lengths are
  * within the limits, strings hold no NUL, the op is known and has the
- * arguments it needs (a path for file operations, a target for RENAME).
+ * arguments it needs (a path for file operations, a target for RENAME;
+ * LIST_PAGE takes a start name in path2 or none).
  * Errors: -EBADMSG (malformed, or a field the op does not use is not
  * zero), -EOPNOTSUPP (unknown op), -E2BIG (data above the file limit, or
  * above PFS_MAX_NODE_PAYLOAD for node requests and replies),

@@ -297,6 +297,93 @@ static int list_root_extras(struct conn *conn, struct list_ctx *ctx)
 	return rv;
 }
 
+/* The root's virtual files and links in byte order, for LIST_PAGE. */
+static const char *const root_extras[] = {".members", ".version", ".vmlist",
+					  "local", "lxc", "qemu-server"};
+#define NROOT_EXTRAS 6
+
+struct page_ctx {
+	struct list_ctx out;
+	const char *after;   /* list names after this one ("" for all) */
+	uint32_t max;        /* 0: as many as fit */
+	uint32_t count;
+	bool more;
+	size_t next_extra;   /* root: the next of root_extras to merge in */
+	size_t nextras;      /* 0 for other directories */
+	uint64_t version;
+};
+
+/* Add one entry; 1 stops the walk when the page is full. */
+static int page_add(struct page_ctx *ctx, const char *name, const struct pfs_stat *st)
+{
+	if (ctx->max && ctx->count == ctx->max) {
+		ctx->more = true;
+		return 1;
+	}
+	if (list_one(name, st, &ctx->out) == -EMSGSIZE) {
+		ctx->more = true;
+		return 1;
+	}
+	ctx->count++;
+	return 0;
+}
+
+/* Add the root's extras that sort before name (NULL: all that are left). */
+static int page_extras(struct page_ctx *ctx, const char *name)
+{
+	struct pfs_stat st = {0};
+	int rv = 0;
+
+	st.version = ctx->version;
+	while (rv == 0 && ctx->next_extra < ctx->nextras &&
+	       (!name || strcmp(root_extras[ctx->next_extra], name) < 0)) {
+		const char *extra = root_extras[ctx->next_extra];
+
+		st.type = extra[0] == '.' ? PFS_TYPE_FILE : (enum pfs_type)PFS_TYPE_LINK;
+		if (strcmp(extra, ctx->after) > 0)
+			rv = page_add(ctx, extra, &st);
+		if (rv == 0)
+			ctx->next_extra++;
+	}
+	return rv;
+}
+
+static int page_one(const char *name, const struct pfs_stat *st, void *data)
+{
+	struct page_ctx *ctx = data;
+	int rv;
+
+	if (strcmp(name, ctx->after) <= 0)
+		return 0;
+	rv = page_extras(ctx, name);
+	return rv ? rv : page_add(ctx, name, st);
+}
+
+/*
+ * One page of a directory: the names after req->path2 in byte order, as
+ * many as fit in a response or req->arg. Each page is read from the
+ * committed tree of its moment; the next page starts after the last name
+ * of this one, so a name present throughout the listing is listed once.
+ */
+static void handle_list_page(struct conn *conn, const struct pfs_request *req)
+{
+	struct page_ctx ctx = {{conn->server->buf, 0, PFS_IPC_MAX_MSG - sizeof(struct pfs_ipc_res)},
+			       req->path2, req->arg, 0, false, 0, 0,
+			       pfs_tree_version(tree_of(conn))};
+	int rv;
+
+	if (!strcmp(req->path, "/"))
+		ctx.nextras = NROOT_EXTRAS;
+	rv = pfs_tree_list(tree_of(conn), req->path, page_one, &ctx);
+	if (rv == 0)
+		rv = page_extras(&ctx, NULL);
+	if (rv < 0) {
+		respond_error(conn, req->op, rv, "cannot list '%s': %s", req->path, strerror(-rv));
+		return;
+	}
+	respond(conn, req->op, 0, NULL, ctx.version, ctx.more ? 1 : 0, ctx.out.buf, ctx.out.len);
+}
+
 static void handle_list(struct conn *conn, const struct pfs_request *req)
 {
 	struct list_ctx ctx = {conn->server->buf, 0, PFS_IPC_MAX_MSG - sizeof(struct pfs_ipc_res)};
@@ -306,7 +393,8 @@ static void handle_list(struct conn *conn, const struct pfs_request *req)
 	if (rv == 0 && !strcmp(req->path, "/"))
 		rv = list_root_extras(conn, &ctx);
 	if (rv == -EMSGSIZE) {
-		/* LIMIT: one response contains about 1 MiB of names. */
+		/* LIMIT: one response contains about 1 MiB of names; clients
+		 * that list larger directories use LIST_PAGE. */
 		respond_error(conn, req->op, rv, "directory '%s' has too many entries to list in one response",
 			      req->path);
 		return;
@@ -655,12 +743,20 @@ static const handler_fn handlers[PFS_OP_MAX + 1] = {
 	[PFS_OP_NODE_REQUEST] = handle_node_request,
 	[PFS_OP_NODE_REPLY] = handle_node_reply,
 	[PFS_OP_LOCK_LIST] = handle_lock_list,
+	[PFS_OP_LIST_PAGE] = handle_list_page,
 };
 
 static bool is_path_op(enum pfs_op op)
 {
-	return op != PFS_OP_STATUS && op != PFS_OP_DIGEST && op != PFS_OP_KV_SET &&
-	       op != PFS_OP_KV_GET && op < PFS_OP_LOCK_ACQUIRE;
+	return op == PFS_OP_LIST_PAGE ||
+	       (op != PFS_OP_STATUS && op != PFS_OP_DIGEST && op != PFS_OP_KV_SET &&
+		op != PFS_OP_KV_GET && op < PFS_OP_LOCK_ACQUIRE);
+}
+
+/* The path2 of LIST_PAGE is a name to start after, not a path. */
+static bool has_path2(const struct pfs_request *req)
+{
+	return req->op != PFS_OP_LIST_PAGE && req->path2[0];
 }
 
 /* Resolve links and check the path arguments of a request. */
@@ -674,7 +770,7 @@ static int prepare_paths(struct conn *conn, struct pfs_request *req, char *errms
 	rv = pfs_tree_resolve_link(conn->server->node, req->path, resolved, sizeof(resolved));
 	if (rv == 0)
 		memcpy(req->path, resolved, sizeof(resolved));
-	if (rv == 0 && req->path2[0]) {
+	if (rv == 0 && has_path2(req)) {
 		rv = pfs_tree_resolve_link(conn->server->node, req->path2, resolved, sizeof(resolved));
 		if (rv == 0)
 			memcpy(req->path2, resolved, sizeof(resolved));
@@ -693,7 +789,7 @@ static int prepare_paths(struct conn *conn, struct pfs_request *req, char *errms
 		return -EINVAL;
 	}
 	rv = pfs_tree_check_path(req->path, errmsg);
-	if (rv == 0 && req->path2[0])
+	if (rv == 0 && has_path2(req))
 		rv = pfs_tree_check_path(req->path2, errmsg);
 	return rv;
 }
@@ -725,7 +821,7 @@ static int32_t msg_process(qb_ipcs_connection_t *c, void *data, size_t size)
 		respond(conn, req->op, rv, errmsg, 0, 0, NULL, 0);
 		goto out;
 	}
-	rv = pfs_perm_check(conn->access, req->op, req->path, req->path2[0] ? req->path2 : NULL);
+	rv = pfs_perm_check(conn->access, req->op, req->path, has_path2(req) ? req->path2 : NULL);
 	if (rv < 0) {
 		/* Changes and priv/ need root; other reads also take the reader group. */
 		const char *needs = conn->access == PFS_ACCESS_READ || !pfs_perm_is_read_op(req->op)
@@ -863,11 +959,22 @@ static void retry_overflow(void *data)
 		       "overflow", "/", NULL);
 }
 
+/* While the writer thread is busy, changes keep collecting; check again
+ * after this many ns, so they are flushed soon after it is done. */
+#define FLUSH_RETRY_NS (PFS_MIRROR_FLUSH_MS * 1000000ull / 5)
+
 static void flush_mirror(void *data)
 {
 	struct pfs_server *server = data;
 
 	server->flush_armed = false;
+	if (pfs_mirror_busy(server->mirror)) {
+		if (qb_loop_timer_add(server->loop, QB_LOOP_LOW, FLUSH_RETRY_NS, server,
+				      flush_mirror, &server->flush_timer) == 0) {
+			server->flush_armed = true;
+			return;
+		}
+	}
 	pfs_mirror_flush(server->mirror, pfs_store_tree(server->store));
 }
 
@@ -1398,8 +1505,11 @@ void pfs_server_stop(struct pfs_server *server)
 		qb_ipcs_destroy(server->service);
 	server->service = NULL;
 	if (server->flush_armed) {
+		/* Queued even while the writer is busy; closing the mirror
+		 * writes every queued batch. */
 		qb_loop_timer_del(server->loop, server->flush_timer);
-		flush_mirror(server);
+		server->flush_armed = false;
+		pfs_mirror_flush(server->mirror, pfs_store_tree(server->store));
 	}
 	free_leases(server);
 	while (server->holders) {

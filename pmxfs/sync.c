@@ -50,6 +50,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1225,6 +1226,24 @@ static int finish_update(struct pfs_sync *s)
 	return send_digest(s);
 }
 
+/*
+ * Run finish_update() and, once it built the tree, free the decoded
+ * UPDATE: a second copy of the whole tree that nothing reads afterwards
+ * (have_update stays set, so a repeated UPDATE is still ignored). The
+ * heap is trimmed, because its many small blocks would otherwise stay
+ * resident until the next round reuses them.
+ */
+static int finish_update_and_drop(struct pfs_sync *s)
+{
+	int rv = finish_update(s);
+
+	if (s->state != PFS_SYNC_STATE_UPDATE) {
+		pfs_sync_msg_clear(&s->update);
+		malloc_trim(0);
+	}
+	return rv;
+}
+
 static int on_update(struct pfs_sync *s, struct member *mb, struct pfs_sync_msg *m)
 {
 	if (s->state != PFS_SYNC_STATE_UPDATE || mb->id != s->source || s->have_update)
@@ -1234,7 +1253,7 @@ static int on_update(struct pfs_sync *s, struct member *mb, struct pfs_sync_msg 
 	s->update = *m;
 	memset(m, 0, sizeof(*m));
 	s->have_update = true;
-	return finish_update(s);
+	return finish_update_and_drop(s);
 }
 
 static int on_lost(struct pfs_sync *s, struct member *mb, struct pfs_sync_msg *m)
@@ -1244,7 +1263,7 @@ static int on_lost(struct pfs_sync *s, struct member *mb, struct pfs_sync_msg *m
 	mb->lost = *m;
 	memset(m, 0, sizeof(*m));
 	mb->have_lost = true;
-	return s->have_update ? finish_update(s) : 0;
+	return s->have_update ? finish_update_and_drop(s) : 0;
 }
 
 /* Quorum and the primary component ----------------------------------------- */

@@ -133,6 +133,134 @@ START_TEST(test_ipc_write_get_roundtrip)
 }
 END_TEST
 
+/* Pages of two names: byte order, the root's extras merged in, and the
+ * last page without "more". */
+START_TEST(test_ipc_list_page_cursor)
+{
+	static const char *const want[] = {"a10", "a2", "b", "c"};
+	struct pfs_entry *list, *all;
+	char after[64] = "";
+	size_t n, nall, seen = 0;
+	int more = 1, pages = 0;
+
+	ck_assert_int_eq(pfs_mkdir(conn, "/d", NULL), 0);
+	for (size_t i = 0; i < 4; i++) {
+		char path[32];
+
+		snprintf(path, sizeof(path), "/d/%s", want[3 - i]);
+		ck_assert_int_eq(pfs_write(conn, path, "x", 1, NULL, NULL), 0);
+	}
+	while (more) {
+		ck_assert_int_eq(pfs_list_page(conn, "/d", after, 2, &list, &n, &more), 0);
+		ck_assert_uint_le(n, 2);
+		for (size_t i = 0; i < n; i++)
+			ck_assert_str_eq(list[i].name, want[seen++]);
+		if (n)
+			snprintf(after, sizeof(after), "%s", list[n - 1].name);
+		pfs_list_free(list, n);
+		pages++;
+	}
+	ck_assert_uint_eq(seen, 4);
+	ck_assert_int_eq(pages, 2);
+
+	/* After the last name: an empty last page. */
+	ck_assert_int_eq(pfs_list_page(conn, "/d", "c", 0, &list, &n, &more), 0);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(more, 0);
+	pfs_list_free(list, n);
+
+	/* The root in pages of one equals the whole listing, sorted. */
+	ck_assert_int_eq(pfs_list(conn, "/", &all, &nall), 0);
+	after[0] = '\0';
+	seen = 0;
+	more = 1;
+	while (more) {
+		ck_assert_int_eq(pfs_list_page(conn, "/", after, 1, &list, &n, &more), 0);
+		ck_assert_uint_eq(n, 1);
+		ck_assert_uint_lt(seen, nall);
+		ck_assert_str_eq(list[0].name, all[seen].name);
+		ck_assert(seen == 0 || strcmp(all[seen - 1].name, all[seen].name) < 0);
+		seen++;
+		snprintf(after, sizeof(after), "%s", list[0].name);
+		pfs_list_free(list, n);
+	}
+	ck_assert_uint_eq(seen, nall);
+	ck_assert_uint_eq(nall, 6 + 3); /* virtual files, links, d, nodes, priv */
+	pfs_list_free(all, nall);
+
+	ck_assert_int_eq(pfs_list_page(conn, "/d/a2", NULL, 0, &list, &n, &more), -ENOTDIR);
+	ck_assert_int_eq(pfs_list_page(conn, "/nope", NULL, 0, &list, &n, &more), -ENOENT);
+}
+END_TEST
+
+/* Changes between pages: a name present throughout is listed once; one
+ * created behind the cursor is not, one ahead of it is. */
+START_TEST(test_ipc_list_page_changes)
+{
+	struct pfs_entry *list;
+	size_t n;
+	int more;
+
+	ck_assert_int_eq(pfs_mkdir(conn, "/d", NULL), 0);
+	ck_assert_int_eq(pfs_write(conn, "/d/b", "x", 1, NULL, NULL), 0);
+	ck_assert_int_eq(pfs_write(conn, "/d/d", "x", 1, NULL, NULL), 0);
+	ck_assert_int_eq(pfs_write(conn, "/d/f", "x", 1, NULL, NULL), 0);
+
+	ck_assert_int_eq(pfs_list_page(conn, "/d", NULL, 1, &list, &n, &more), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(list[0].name, "b");
+	ck_assert_int_eq(more, 1);
+	pfs_list_free(list, n);
+
+	ck_assert_int_eq(pfs_write(conn, "/d/a", "x", 1, NULL, NULL), 0);
+	ck_assert_int_eq(pfs_write(conn, "/d/c", "x", 1, NULL, NULL), 0);
+	ck_assert_int_eq(pfs_delete(conn, "/d/b", NULL), 0);
+	ck_assert_int_eq(pfs_delete(conn, "/d/f", NULL), 0);
+
+	ck_assert_int_eq(pfs_list_page(conn, "/d", "b", 0, &list, &n, &more), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(list[0].name, "c");
+	ck_assert_str_eq(list[1].name, "d");
+	ck_assert_int_eq(more, 0);
+	pfs_list_free(list, n);
+}
+END_TEST
+
+/* More names than one response holds: pfs_list takes several pages. */
+START_TEST(test_ipc_list_large)
+{
+	struct pfs_entry *list;
+	char path[300], name[260];
+	size_t n;
+	int more;
+
+	/* 4,000 names of 250 bytes: 1.18 MB of entries, where a response
+	 * has room for 1.11 MB. */
+	ck_assert_int_eq(pfs_mkdir(conn, "/big", NULL), 0);
+	memset(name, 'n', 250);
+	name[250] = '\0';
+	for (int i = 0; i < 4000; i++) {
+		snprintf(name, sizeof(name), "%05d", i);
+		name[5] = 'n';
+		snprintf(path, sizeof(path), "/big/%s", name);
+		ck_assert_int_eq(pfs_create(conn, path, "", 0, NULL, NULL), 0);
+	}
+	ck_assert_int_eq(pfs_list(conn, "/big", &list, &n), 0);
+	ck_assert_uint_eq(n, 4000);
+	for (size_t i = 1; i < n; i++)
+		ck_assert_int_lt(strcmp(list[i - 1].name, list[i].name), 0);
+	ck_assert_uint_eq(strlen(list[3999].name), 250);
+	ck_assert_int_eq(strncmp(list[3999].name, "03999", 5), 0);
+	pfs_list_free(list, n);
+
+	ck_assert_int_eq(pfs_list_page(conn, "/big", NULL, 0, &list, &n, &more), 0);
+	ck_assert_uint_gt(n, 3000);
+	ck_assert_uint_lt(n, 4000);
+	ck_assert_int_eq(more, 1);
+	pfs_list_free(list, n);
+}
+END_TEST
+
 START_TEST(test_ipc_change_errors)
 {
 	struct pfs_cond cond = {0};
@@ -311,6 +439,9 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_ipc_write_get_roundtrip);
+	tcase_add_test(tc, test_ipc_list_page_cursor);
+	tcase_add_test(tc, test_ipc_list_page_changes);
+	tcase_add_test(tc, test_ipc_list_large);
 	tcase_add_test(tc, test_ipc_change_errors);
 	tcase_add_test(tc, test_ipc_lock_busy_timeout);
 	tcase_add_test(tc, test_ipc_lock_handoff);

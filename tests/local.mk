@@ -61,6 +61,11 @@ tests_check_noderq_SOURCES = tests/check_noderq.c
 tests_check_noderq_CFLAGS = $(UNIT_CFLAGS) $(QB_CFLAGS) -pthread
 tests_check_noderq_LDADD = pmxfs/libpfscore.la pmxfs/libpmxfs.la $(UNIT_LIBS) -lpthread
 
+check_PROGRAMS += tests/check_mirror
+tests_check_mirror_SOURCES = tests/check_mirror.c
+tests_check_mirror_CFLAGS = $(UNIT_CFLAGS)
+tests_check_mirror_LDADD = pmxfs/libpfscore.la $(UNIT_LIBS)
+
 check_PROGRAMS += tests/check_sync
 tests_check_sync_SOURCES = tests/check_sync.c
 tests_check_sync_CFLAGS = $(UNIT_CFLAGS)
