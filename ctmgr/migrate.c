@@ -649,8 +649,9 @@ int ctm_migrate_run(struct ctm_ctx *ctx, const struct ctm_migrate_params *p, FIL
 	}
 	if (rv < 0)
 		goto out;
-	tlog(log, "checks passed: %s, %zu local volumes to copy (%zu with snapshot copies)",
-	     pl.running ? "running" : "stopped", pl.nlocal, pl.ncopies);
+	tlog(log, "checks passed: CT %u is %s; %zu local volumes, %zu transfers with their "
+	     "snapshot copies",
+	     p->ctid, pl.running ? "running" : "stopped", pl.nlocal, pl.ncopies);
 
 	/* The lock, written only on the config version the checks saw. */
 	rv = conf_set(conf_main(pl.ct->cf), "lock", "migrate");
@@ -756,6 +757,15 @@ int ctm_migrate_run(struct ctm_ctx *ctx, const struct ctm_migrate_params *p, FIL
 			     pl.local_volids[i], msg);
 		else
 			tlog(log, "removed the source copy of %s", pl.local_volids[i]);
+	}
+	/* The images/<CTID> folders, once empty. */
+	for (size_t i = 0; i < pl.ncopies; i++) {
+		char *slash = strrchr(pl.copies[i].dir, '/');
+
+		if (slash) {
+			*slash = '\0';
+			rmdir(pl.copies[i].dir);
+		}
 	}
 	snprintf(lxcdir, sizeof(lxcdir), "%s/%u", ctm__ct_lxc_path(ctx), p->ctid);
 	ctm__remove_tree(lxcdir);
