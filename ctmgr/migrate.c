@@ -532,6 +532,7 @@ struct progress {
 	const char *rel;
 	unsigned tenth;
 	double start;
+	double last; /* of the last progress line */
 };
 
 static int on_progress(uint64_t bytes, uint64_t total, void *data)
@@ -539,10 +540,12 @@ static int on_progress(uint64_t bytes, uint64_t total, void *data)
 	struct progress *pr = data;
 	unsigned tenth = total ? (unsigned)(bytes * 10 / total) : 0;
 
-	if (tenth > pr->tenth && tenth <= 10) {
+	/* A line at each tenth of the estimate, at most one a second. */
+	if (tenth > pr->tenth && tenth <= 10 && mono_s() - pr->last >= 1.0) {
 		double s = mono_s() - pr->start;
 
 		pr->tenth = tenth;
+		pr->last = mono_s();
 		tlog(pr->log, "%s: %" PRIu64 " of about %" PRIu64 " bytes (%.1f MB/s)", pr->rel,
 		     bytes, total, s > 0 ? (double)bytes / s / 1e6 : 0.0);
 	}
@@ -556,7 +559,7 @@ static int copy_one(struct ctm_ctx *ctx, const struct ctm_migrate_params *p, str
 {
 	char req[256], msg[CONF_ERRMSG_SIZE], xmsg[CTM_XFER_ERRMSG_SIZE];
 	struct ctm_xfer_header h = {p->ctid, token, c->rel, 0};
-	struct progress pr = {log, c->rel, 0, mono_s()};
+	struct progress pr = {log, c->rel, 0, mono_s(), mono_s()};
 	struct ctm_xfer_opts opts = {0};
 	struct ctm_xfer_result res = {0};
 	int result = 0, rv;
@@ -576,7 +579,7 @@ static int copy_one(struct ctm_ctx *ctx, const struct ctm_migrate_params *p, str
 		return ctm__error(rv, errmsg, "%s", xmsg);
 	c->done = true;
 	*bytes += res.archive_bytes;
-	tlog(log, "copied %s: %" PRIu64 " bytes, %" PRIu64 " entries in %.1f s", c->rel,
+	tlog(log, "copied %s: %" PRIu64 " bytes, %" PRIu64 " entries in %.3f s", c->rel,
 	     res.archive_bytes, res.entries, mono_s() - pr.start);
 	return 0;
 }
@@ -684,7 +687,7 @@ int ctm_migrate_run(struct ctm_ctx *ctx, const struct ctm_migrate_params *p, FIL
 		if (rv < 0)
 			goto out;
 		stopped = true;
-		tlog(log, "CT %u stopped after %.1f s", p->ctid, mono_s() - down_at);
+		tlog(log, "CT %u stopped after %.3f s", p->ctid, mono_s() - down_at);
 	}
 
 	for (size_t i = 0; i < pl.ncopies; i++) {
@@ -747,7 +750,7 @@ int ctm_migrate_run(struct ctm_ctx *ctx, const struct ctm_migrate_params *p, FIL
 			                p->ctid, p->target, msg, p->ctid);
 			goto done;
 		}
-		tlog(log, "started CT %u on node %s; downtime %.1f s", p->ctid, p->target,
+		tlog(log, "started CT %u on node %s; downtime %.3f s", p->ctid, p->target,
 		     mono_s() - down_at);
 	}
 	/* The source's copies go last: the container runs from the target's. */
@@ -769,7 +772,7 @@ int ctm_migrate_run(struct ctm_ctx *ctx, const struct ctm_migrate_params *p, FIL
 	}
 	snprintf(lxcdir, sizeof(lxcdir), "%s/%u", ctm__ct_lxc_path(ctx), p->ctid);
 	ctm__remove_tree(lxcdir);
-	tlog(log, "migration of CT %u to node %s finished in %.1f s", p->ctid, p->target,
+	tlog(log, "migration of CT %u to node %s finished in %.3f s", p->ctid, p->target,
 	     mono_s() - t0);
 done:
 	explicit_bzero(&key, sizeof(key));
