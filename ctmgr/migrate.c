@@ -571,6 +571,8 @@ static int copy_one(struct ctm_ctx *ctx, const struct ctm_migrate_params *p, str
 	if (rv < 0)
 		return ctm__error(rv, errmsg, "the agent of node %s cannot receive %s: %s",
 		                  p->target, c->rel, msg);
+	/* The copy's time starts here, without the request to the agent. */
+	pr.start = pr.last = mono_s();
 	opts.progress = on_progress;
 	opts.progress_data = &pr;
 	tlog(log, "copying %s (storage %s) to %s:%u", c->rel, c->storage, addr, port);
