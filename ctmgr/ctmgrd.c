@@ -2,7 +2,9 @@
  * ctmgrd: the node agent. It serves the requests of service "ctmgr"
  * addressed to this node (start, stop, shutdown, status). It publishes the
  * state of this node's containers in the status area of pmxfs. Once after
- * boot, when the node is quorate, it starts the `onboot` containers.
+ * boot, when the node is quorate, it starts the `onboot` containers. It
+ * runs migrations as tasks in child processes, and receives the volumes
+ * of migrations to this node on its transfer listener (ctmgr/migrate.h).
  *
  * Each start, stop or shutdown runs in a worker process of its own, so
  * requests for different containers run at once while those for one
@@ -29,6 +31,7 @@
 #include <sys/prctl.h>
 
 #include "ctmgr/agent.h"
+#include "ctmgr/ctm_internal.h"
 #include "ctmgr/migrate.h"
 #include "pmxfs/log.h"
 
@@ -408,8 +411,8 @@ static int child_connect(struct ctm_ctx *ctx, char *msg)
 	signal(SIGINT, SIG_DFL);
 	rv = pfs_connect(NULL, &ctx->conn);
 	if (rv < 0)
-		return snprintf(msg, CONF_ERRMSG_SIZE, "cannot connect to pmxfs: %s",
-		                strerror(-rv)), rv;
+		return ctm__error(rv, msg, "cannot connect to pmxfs: %s",
+		                strerror(-rv));
 	return ctm_ctx_init(ctx, msg);
 }
 
@@ -426,9 +429,9 @@ static int serve_migrate(struct agent *a, const char *text, char *msg)
 	if (rv < 0)
 		return rv;
 	if (a->nchildren >= CTMGRD_MAX_CHILDREN)
-		return snprintf(msg, CONF_ERRMSG_SIZE, "node %s runs %d migration tasks and "
+		return ctm__error(-EAGAIN, msg, "node %s runs %d migration tasks and "
 		                "transfers already: try again later", a->ctx.node,
-		                CTMGRD_MAX_CHILDREN), -EAGAIN;
+		                CTMGRD_MAX_CHILDREN);
 	if (mkdir(ctm_task_dir(), 0755) < 0 && errno != EEXIST) {
 		/* The parent may be missing too, as /var/log/ctmgr. */
 		char parent[PATH_MAX], *slash;
@@ -439,14 +442,20 @@ static int serve_migrate(struct agent *a, const char *text, char *msg)
 			*slash = '\0';
 			mkdir(parent, 0755);
 		}
-		if (mkdir(ctm_task_dir(), 0755) < 0 && errno != EEXIST)
-			return snprintf(msg, CONF_ERRMSG_SIZE, "cannot create the task folder %s: %s",
-			                ctm_task_dir(), strerror(errno)), -errno;
+		if (mkdir(ctm_task_dir(), 0755) < 0 && errno != EEXIST) {
+			rv = -errno;
+			snprintf(msg, CONF_ERRMSG_SIZE, "cannot create the task folder %s: %s",
+			         ctm_task_dir(), strerror(-rv));
+			return rv;
+		}
 	}
 	pid = fork();
-	if (pid < 0)
-		return snprintf(msg, CONF_ERRMSG_SIZE, "CT %u: cannot start the migration task: %s",
-		                p.ctid, strerror(errno)), -errno;
+	if (pid < 0) {
+		rv = -errno;
+		snprintf(msg, CONF_ERRMSG_SIZE, "CT %u: cannot start the migration task: %s", p.ctid,
+		         strerror(-rv));
+		return rv;
+	}
 	if (pid == 0) {
 		struct ctm_ctx ctx = a->ctx;
 		char err[CONF_ERRMSG_SIZE] = "";
@@ -524,20 +533,23 @@ static int serve_expect(struct agent *a, const char *text, char *msg)
 
 	if (sscanf(text, "expect %u %64s %63s", &ctid, token, storage) != 3 || ctid < 100 ||
 	    ctm_xfer_check_token(token, xmsg) < 0)
-		return snprintf(msg, CONF_ERRMSG_SIZE,
-		                "invalid request '%.64s': expected expect CTID TOKEN STORAGE", text),
-		       -EINVAL;
+		return ctm__error(-EINVAL, msg,
+		                "invalid request '%.64s': expected expect CTID TOKEN STORAGE", text);
 	if (!a->xfer)
-		return snprintf(msg, CONF_ERRMSG_SIZE,
+		return ctm__error(-EAGAIN, msg,
 		                "the transfer listener of node %s does not run: see the log of "
-		                "its ctmgrd", a->ctx.node), -EAGAIN;
+		                "its ctmgrd", a->ctx.node);
 	if (a->nchildren >= CTMGRD_MAX_CHILDREN)
-		return snprintf(msg, CONF_ERRMSG_SIZE, "node %s receives too many transfers: try "
-		                "again later", a->ctx.node), -EAGAIN;
+		return ctm__error(-EAGAIN, msg, "node %s receives too many transfers: try "
+		                "again later", a->ctx.node);
 	pid = fork();
-	if (pid < 0)
-		return snprintf(msg, CONF_ERRMSG_SIZE, "cannot start a receiver: %s",
-		                strerror(errno)), -errno;
+	if (pid < 0) {
+		int rv = -errno;
+
+		snprintf(msg, CONF_ERRMSG_SIZE, "CT %u: cannot start a receiver: %s", ctid,
+		         strerror(-rv));
+		return rv;
+	}
 	if (pid == 0) {
 		struct ctm_ctx ctx = a->ctx;
 		char err[CONF_ERRMSG_SIZE] = "";
@@ -570,9 +582,8 @@ static int serve_abort(struct agent *a, const char *text, char *msg)
 	unsigned ctid = 0;
 
 	if (sscanf(text, "abort %u %63s %255s", &ctid, storage, volume) != 3 || ctid < 100)
-		return snprintf(msg, CONF_ERRMSG_SIZE,
-		                "invalid request '%.64s': expected abort CTID STORAGE VOLUME", text),
-		       -EINVAL;
+		return ctm__error(-EINVAL, msg,
+		                "invalid request '%.64s': expected abort CTID STORAGE VOLUME", text);
 	for (size_t i = 0; i < a->nchildren; i++)
 		if (a->children[i].receiver && a->children[i].ctid == ctid)
 			kill(a->children[i].pid, SIGKILL);
