@@ -590,6 +590,18 @@ static int serve_abort(struct agent *a, const char *text, char *msg)
 	return ctm_migrate_abort(&a->ctx, ctid, storage, volume, msg);
 }
 
+/* "place CTID STORAGE FOLDER": move received raw images into place. */
+static int serve_place(struct agent *a, const char *text, char *msg)
+{
+	char storage[64], folder[CTM_XFER_VOLUME_MAX + 1];
+	unsigned ctid = 0;
+
+	if (sscanf(text, "place %u %63s %255s", &ctid, storage, folder) != 3 || ctid < 100)
+		return ctm__error(-EINVAL, msg,
+		                  "invalid request '%.64s': expected place CTID STORAGE FOLDER", text);
+	return ctm_migrate_place(&a->ctx, ctid, storage, folder, msg);
+}
+
 static void agent_serve(struct agent *a, struct pfs_node_request *req)
 {
 	char msg[CONF_ERRMSG_SIZE], verb[16] = "";
@@ -627,6 +639,8 @@ static void agent_serve(struct agent *a, struct pfs_node_request *req)
 		rv = serve_expect(a, req->data, msg);
 	else if (!strcmp(verb, "abort"))
 		rv = serve_abort(a, req->data, msg);
+	else if (!strcmp(verb, "place"))
+		rv = serve_place(a, req->data, msg);
 	else
 		rv = ctm_agent_execute(&a->ctx, req->data ? req->data : "", msg);
 	agent_reply(a, req->handle, req->origin_name, rv, msg);
