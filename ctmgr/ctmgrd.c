@@ -179,7 +179,9 @@ static void agent_listen(struct agent *a)
 	if (!a->cleaned) {
 		rv = ctm_migrate_clean(&a->ctx, &removed, errmsg);
 		if (rv < 0) {
-			pfs_log(WARN, "removing interrupted transfers failed: %s", errmsg);
+			/* No listener before the cleaning, which would remove its transfers. */
+			pfs_log(WARN, "removing interrupted transfers failed: %s; retrying", errmsg);
+			return;
 		} else {
 			a->cleaned = true;
 			pfs_log(INFO, "removed %u interrupted transfers from .incoming folders",
