@@ -413,8 +413,7 @@ static int child_connect(struct ctm_ctx *ctx, char *msg)
 	signal(SIGINT, SIG_DFL);
 	rv = pfs_connect(NULL, &ctx->conn);
 	if (rv < 0)
-		return ctm__error(rv, msg, "cannot connect to pmxfs: %s",
-		                strerror(-rv));
+		return ctm__error(rv, msg, "cannot connect to pmxfs: %s", strerror(-rv));
 	return ctm_ctx_init(ctx, msg);
 }
 
@@ -431,9 +430,10 @@ static int serve_migrate(struct agent *a, const char *text, char *msg)
 	if (rv < 0)
 		return rv;
 	if (a->nchildren >= CTMGRD_MAX_CHILDREN)
-		return ctm__error(-EAGAIN, msg, "node %s runs %d migration tasks and "
-		                "transfers already: try again later", a->ctx.node,
-		                CTMGRD_MAX_CHILDREN);
+		return ctm__error(-EAGAIN, msg,
+		                  "node %s runs %d migration tasks and transfers already: try "
+		                  "again later",
+		                  a->ctx.node, CTMGRD_MAX_CHILDREN);
 	if (mkdir(ctm_task_dir(), 0755) < 0 && errno != EEXIST) {
 		/* The parent may be missing too, as /var/log/ctmgr. */
 		char parent[PATH_MAX], *slash;
@@ -536,14 +536,16 @@ static int serve_expect(struct agent *a, const char *text, char *msg)
 	if (sscanf(text, "expect %u %64s %63s", &ctid, token, storage) != 3 || ctid < 100 ||
 	    ctm_xfer_check_token(token, xmsg) < 0)
 		return ctm__error(-EINVAL, msg,
-		                "invalid request '%.64s': expected expect CTID TOKEN STORAGE", text);
+		                  "invalid request '%.64s': expected expect CTID TOKEN STORAGE", text);
 	if (!a->xfer)
 		return ctm__error(-EAGAIN, msg,
-		                "the transfer listener of node %s does not run: see the log of "
-		                "its ctmgrd", a->ctx.node);
+		                  "the transfer listener of node %s does not run: see the log of "
+		                  "its ctmgrd",
+		                  a->ctx.node);
 	if (a->nchildren >= CTMGRD_MAX_CHILDREN)
-		return ctm__error(-EAGAIN, msg, "node %s receives too many transfers: try "
-		                "again later", a->ctx.node);
+		return ctm__error(-EAGAIN, msg,
+		                  "node %s receives too many transfers: try again later",
+		                  a->ctx.node);
 	pid = fork();
 	if (pid < 0) {
 		int rv = -errno;
@@ -585,7 +587,7 @@ static int serve_abort(struct agent *a, const char *text, char *msg)
 
 	if (sscanf(text, "abort %u %63s %255s", &ctid, storage, volume) != 3 || ctid < 100)
 		return ctm__error(-EINVAL, msg,
-		                "invalid request '%.64s': expected abort CTID STORAGE VOLUME", text);
+		                  "invalid request '%.64s': expected abort CTID STORAGE VOLUME", text);
 	for (size_t i = 0; i < a->nchildren; i++)
 		if (a->children[i].receiver && a->children[i].ctid == ctid)
 			kill(a->children[i].pid, SIGKILL);
