@@ -792,9 +792,9 @@ int ctm_migrate_run(struct ctm_ctx *ctx, const struct ctm_migrate_params *p, FIL
 	if (rv < 0) {
 		rv = ctm__error(rv, errmsg,
 		                "CT %u is on node %s now, but its lock could not be cleared: %s; "
-		                "run ctmgr unlock %u%s",
+		                "run ctmgr unlock %u%s, then remove its old volumes on node %s",
 		                p->ctid, p->target, msg, p->ctid,
-		                pl.running ? ", then start it there" : "");
+		                pl.running ? ", start it there" : "", ctx->node);
 		goto done;
 	}
 	tlog(log, "cleared the lock of CT %u", p->ctid);
@@ -806,8 +806,9 @@ int ctm_migrate_run(struct ctm_ctx *ctx, const struct ctm_migrate_params *p, FIL
 		if (rv < 0) {
 			rv = ctm__error(rv, errmsg,
 			                "CT %u is on node %s now, but starting it there failed: %s; "
-			                "start it with ctmgr start %u",
-			                p->ctid, p->target, msg, p->ctid);
+			                "start it with ctmgr start %u, then remove its old volumes "
+			                "on node %s",
+			                p->ctid, p->target, msg, p->ctid, ctx->node);
 			goto done;
 		}
 		tlog(log, "started CT %u on node %s; downtime %.3f s", p->ctid, p->target,
@@ -835,6 +836,9 @@ int ctm_migrate_run(struct ctm_ctx *ctx, const struct ctm_migrate_params *p, FIL
 	tlog(log, "migration of CT %u to node %s finished in %.3f s", p->ctid, p->target,
 	     mono_s() - t0);
 done:
+	if (rv < 0)
+		for (size_t i = 0; i < pl.nlocal; i++)
+			tlog(log, "left on node %s: %s", ctx->node, pl.local_volids[i]);
 	explicit_bzero(&key, sizeof(key));
 	plan_clear(&pl);
 	return rv;
