@@ -526,7 +526,12 @@ static void serve_tasklog(struct agent *a, struct pfs_node_request *req)
 	free(out);
 }
 
-/* "expect CTID TOKEN STORAGE": a receiver process takes that one transfer. */
+/*
+ * "expect CTID TOKEN STORAGE": a receiver process takes that one transfer.
+ * NOTE: the receivers of concurrent migrations to this node accept on one
+ * socket, so one may take another's sender and reject it, and that
+ * migration then fails and rolls back.
+ */
 static int serve_expect(struct agent *a, const char *text, char *msg)
 {
 	char token[CTM_XFER_TOKEN_MAX + 1], storage[64], xmsg[CTM_XFER_ERRMSG_SIZE];

@@ -166,7 +166,7 @@ START_TEST(test_task_read_slices)
 {
 	const char *id = "UPID:node1:00000001:00000006:ctmigrate:100:root:";
 	char errmsg[256], *data = NULL, *text;
-	uint64_t offset = 0, total = 100000; /* lines of 100 bytes, over two slices */
+	uint64_t offset = 0, total = 100000; /* lines of 100 bytes: three slices with the final line */
 	bool done = false;
 	int status = 0, slices = 0;
 	size_t len = 0;
