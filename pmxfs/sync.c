@@ -564,22 +564,49 @@ static uint32_t last_gen_members(const struct pfs_sync_msg *m)
 	return m->ngens ? m->gens[m->ngens - 1].members : 0;
 }
 
-/* Return true when a is a better source than b: more members in its last
- * generation, then a higher version, then a lower node id. */
-static bool better_source(const struct member *a, const struct member *b)
+static bool same_gen(const struct pfs_sync_gen *a, const struct pfs_sync_gen *b)
 {
+	return !strcmp(a->ring_id, b->ring_id) && a->first_version == b->first_version;
+}
+
+/* Return true when another member's history holds x's last generation
+ * followed by a later one. That later primary component formed with
+ * quorum after x's last change in the generation, so those changes were
+ * not confirmed by a majority, while its own changes may have been. */
+static bool superseded(const struct pfs_sync *s, const struct member *x)
+{
+	const struct pfs_sync_msg *m = &x->summary;
+
+	if (!m->ngens)
+		return false;
+	for (size_t i = 0; i < s->nmembers; i++) {
+		const struct pfs_sync_msg *y = &s->members[i].summary;
+
+		if (&s->members[i] == x)
+			continue;
+		for (uint32_t k = 0; k + 1 < y->ngens; k++)
+			if (same_gen(&y->gens[k], &m->gens[m->ngens - 1]))
+				return true;
+	}
+	return false;
+}
+
+/* Return true when a is a better source than b: not superseded, then
+ * more members in its last generation, then a higher version, then a
+ * lower node id. */
+static bool better_source(const struct pfs_sync *s, const struct member *a,
+			  const struct member *b)
+{
+	bool sa = superseded(s, a), sb = superseded(s, b);
 	uint32_t ma = last_gen_members(&a->summary), mb = last_gen_members(&b->summary);
 
+	if (sa != sb)
+		return sb;
 	if (ma != mb)
 		return ma > mb;
 	if (a->summary.version != b->summary.version)
 		return a->summary.version > b->summary.version;
 	return a->id < b->id;
-}
-
-static bool same_gen(const struct pfs_sync_gen *a, const struct pfs_sync_gen *b)
-{
-	return !strcmp(a->ring_id, b->ring_id) && a->first_version == b->first_version;
 }
 
 /* Decide whether m only lags behind src (its history a prefix of src's,
@@ -855,7 +882,7 @@ static int on_summary(struct pfs_sync *s, struct member *mb, struct pfs_sync_msg
 	src = NULL;
 	for (size_t i = 0; i < s->nmembers; i++)
 		if (!extended_by_other(s, &s->members[i]) &&
-		    (!src || better_source(&s->members[i], src)))
+		    (!src || better_source(s, &s->members[i], src)))
 			src = &s->members[i];
 	if (!src)
 		src = &s->members[0]; /* not reached: "behind" has a maximal member */
