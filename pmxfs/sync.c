@@ -569,10 +569,9 @@ static bool same_gen(const struct pfs_sync_gen *a, const struct pfs_sync_gen *b)
 	return !strcmp(a->ring_id, b->ring_id) && a->first_version == b->first_version;
 }
 
-/* Return true when another member's history holds x's last generation
- * followed by a later one. That later primary component formed with
- * quorum after x's last change in the generation, so those changes were
- * not confirmed by a majority, while its own changes may have been. */
+/* Return true when another member's history contains x's last generation
+ * followed by a later one. That later primary component formed with quorum
+ * without x's last changes, so a majority never confirmed them. */
 static bool superseded(const struct pfs_sync *s, const struct member *x)
 {
 	const struct pfs_sync_msg *m = &x->summary;

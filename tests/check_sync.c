@@ -481,7 +481,7 @@ START_TEST(test_pfs_sync_confchg_five_nodes_merge)
 }
 END_TEST
 
-/* Assert that path on node holds the string want. */
+/* Assert that the file path on node contains the string want. */
 static void assert_data(int node, const char *path, const char *want)
 {
 	const char *data;
