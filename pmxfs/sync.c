@@ -121,6 +121,7 @@ struct pfs_sync {
 	bool diverged;        /* this node diverged in this round */
 	bool primary_sent;
 	uint32_t restarts;    /* digest mismatches in this ring */
+	char suspend_why[2 * PFS_ERRMSG_SIZE]; /* in state SUSPENDED */
 
 	/* votequorum's latest view */
 	bool quorum_known;
@@ -176,9 +177,9 @@ static uint64_t now_ms(const struct pfs_sync *s)
 const char *pfs_sync_state_name(enum pfs_sync_state state)
 {
 	static const char *const names[] = {"start", "summary", "update", "verify", "synced",
-					    "primary"};
+					    "primary", "suspended"};
 
-	return state <= PFS_SYNC_STATE_PRIMARY ? names[state] : "?";
+	return state <= PFS_SYNC_STATE_SUSPENDED ? names[state] : "?";
 }
 
 static bool same_round(const struct pfs_sync_round *a, const struct pfs_sync_round *b)
@@ -370,6 +371,8 @@ static int store_send(void *impl, const uint8_t *buf, size_t len)
 	struct pfs_sync *s = impl;
 	struct held *h;
 
+	if (s->state == PFS_SYNC_STATE_SUSPENDED)
+		return -ENOSPC;
 	/* In a primary component send at once; without quorum reject. */
 	if (s->state == PFS_SYNC_STATE_PRIMARY && (!quorum_current(s) || s->quorate))
 		return s->transport.ops->mcast(s->transport.impl, buf, len);
@@ -1179,6 +1182,8 @@ static bool same_as_source(const struct pfs_sync *s, const struct member *self,
 	return true;
 }
 
+static void suspend(struct pfs_sync *s, const char *what);
+
 /* UPDATE and every LOST are in: build and persist the tree, send DIGEST. */
 static int finish_update(struct pfs_sync *s)
 {
@@ -1246,6 +1251,7 @@ static int finish_update(struct pfs_sync *s)
 		 * cannot match would hold every member in sync. */
 		pfs_log(ERR, "storing the synced tree failed: %s", errmsg);
 		pfs_tree_free(tree);
+		suspend(s, "storing the synced tree");
 		return rv;
 	}
 	return send_digest(s);
@@ -1300,6 +1306,38 @@ static void answer_not_quorate(struct pfs_sync *s)
 	pfs_store_fail_undelivered(s->store, UINT64_MAX, -EINPROGRESS,
 				   "outcome unknown: this node lost quorum before the change was "
 				   "delivered");
+}
+
+/* The store could not write a round or the synced tree, so this node
+ * cannot follow the group: it leaves it (pfs_cpg), keeps its last stored
+ * tree for reads and rejects changes until pfs_sync_resume(). */
+static void suspend(struct pfs_sync *s, const char *what)
+{
+	char dir[PFS_ERRMSG_SIZE];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", pfs_store_db_path(s->store));
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir)
+		*slash = '\0';
+	snprintf(s->suspend_why, sizeof(s->suspend_why),
+		 "node %s cannot store changes in %.80s (disk full or failing): free space there "
+		 "or fix the disk; it rejoins the cluster once a test write succeeds",
+		 s->node_name, dir);
+	pfs_log(ERR, "%s failed: this node leaves the group and serves its last stored tree, "
+		"version %" PRIu64 ", as stale reads: %s", what,
+		pfs_tree_version(pfs_store_tree(s->store)), s->suspend_why);
+	s->state = PFS_SYNC_STATE_SUSPENDED;
+	s->stats.suspended++;
+	pfs_store_set_timekeeper(s->store, false);
+	pfs_store_quorum_lost(s->store);
+	held_fail_all(s, -ENOSPC, s->suspend_why);
+	pfs_store_fail_unconfirmed(s->store, -EINPROGRESS,
+				   "outcome unknown: this node left the cluster, because it cannot "
+				   "store changes, before the change was confirmed");
+	pfs_store_fail_undelivered(s->store, UINT64_MAX, -EINPROGRESS,
+				   "outcome unknown: this node left the cluster, because it cannot "
+				   "store changes, before the change was delivered");
 }
 
 static int on_digest(struct pfs_sync *s, struct member *mb, struct pfs_sync_msg *m)
@@ -1634,8 +1672,10 @@ int pfs_sync_flush(struct pfs_sync *s)
 		/* The other members committed this round: a node that could not
 		 * must leave the group rather than go on with another tree. */
 		pfs_store_stats(s->store, &after);
-		if (after.failed_commits != before.failed_commits)
+		if (after.failed_commits != before.failed_commits) {
+			suspend(s, "committing a round of changes");
 			return -EIO;
+		}
 	}
 
 	/* One CONFIRM covers everything this node delivered so far. */
@@ -1875,6 +1915,21 @@ enum pfs_sync_state pfs_sync_state(const struct pfs_sync *s)
 bool pfs_sync_writable(const struct pfs_sync *s)
 {
 	return s->state == PFS_SYNC_STATE_PRIMARY && (!quorum_current(s) || s->quorate);
+}
+
+const char *pfs_sync_suspended(const struct pfs_sync *s)
+{
+	return s->state == PFS_SYNC_STATE_SUSPENDED ? s->suspend_why : NULL;
+}
+
+void pfs_sync_resume(struct pfs_sync *s)
+{
+	if (s->state != PFS_SYNC_STATE_SUSPENDED)
+		return;
+	s->state = PFS_SYNC_STATE_START;
+	s->suspend_why[0] = '\0';
+	pfs_log(NOTICE, "node %s may store changes again: it rejoins the group at version %" PRIu64,
+		s->node_name, pfs_tree_version(pfs_store_tree(s->store)));
 }
 
 uint32_t pfs_sync_timekeeper(const struct pfs_sync *s)

@@ -694,6 +694,14 @@ START_TEST(test_pfs_sync_flush_failed_commit)
 	ck_assert_int_eq(pfs_sync_flush(nodes[2].sync), -EIO);
 	ck_assert(!file_exists(2, "/a"));
 	free(e.buf);
+
+	/* It is out of the group: changes are rejected with the reason. */
+	assert_state(2, PFS_SYNC_STATE_SUSPENDED);
+	ck_assert_ptr_nonnull(strstr(pfs_sync_suspended(nodes[2].sync), dir));
+	ck_assert_int_eq(submit(2, PFS_MSG_CREATE, "/b", "y", &c), -ENOSPC);
+	pfs_sync_resume(nodes[2].sync);
+	assert_state(2, PFS_SYNC_STATE_START);
+	ck_assert_ptr_null(pfs_sync_suspended(nodes[2].sync));
 }
 END_TEST
 
