@@ -91,6 +91,8 @@ static void set_group_name(struct cpg_name *name)
 }
 
 static void probe_job(void *data);
+static cs_error_t join_group(struct pfs_cpg *c);
+static cs_error_t rejoin(struct pfs_cpg *c);
 
 static void arm_probe(struct pfs_cpg *c)
 {
@@ -144,16 +146,13 @@ static void suspend_or_fail(struct pfs_cpg *c, const char *what, int rv)
 	arm_probe(c);
 }
 
-/* Out of the group: rejoin once a test write as large as the tree plus
- * PFS_CPG_PROBE_SPARE succeeds. */
+/* Out of the group: rejoin once a test write as large as the largest
+ * tree of the last round plus PFS_CPG_PROBE_SPARE succeeds. */
 static void probe_job(void *data)
 {
 	struct pfs_cpg *c = data;
-	const struct pfs_tree *tree = pfs_store_tree(c->store);
-	size_t bytes = (size_t)pfs_tree_byte_count(tree) + 128u * pfs_tree_entry_count(tree) +
-		       PFS_CPG_PROBE_SPARE;
+	size_t bytes = (size_t)pfs_sync_suspended_bytes(c->sync) + PFS_CPG_PROBE_SPARE;
 	char errmsg[PFS_ERRMSG_SIZE] = "";
-	struct cpg_name name;
 	cs_error_t err;
 	int rv;
 
@@ -168,8 +167,7 @@ static void probe_job(void *data)
 		arm_probe(c);
 		return;
 	}
-	set_group_name(&name);
-	err = cpg_join(c->cpg, &name);
+	err = rejoin(c);
 	if (err != CS_OK) {
 		pfs_log(WARN, "a test write of %zu bytes succeeded, but joining CPG group %s failed "
 			"(error %d): trying again in %u ms", bytes, PFS_CPG_GROUP, err,
@@ -563,7 +561,7 @@ static void check_atomic_size(struct pfs_cpg *c)
 		pfs_log(DEBUG, "CPG sends messages of up to %" PRIu32 " bytes unfragmented", atomic);
 }
 
-int pfs_cpg_connect(qb_loop_t *loop, struct pfs_cpg **out, uint32_t *node_id, char *errmsg)
+static cs_error_t open_cpg(struct pfs_cpg *c)
 {
 	static cpg_model_v1_data_t model = {
 		.model = CPG_MODEL_V1,
@@ -572,6 +570,37 @@ int pfs_cpg_connect(qb_loop_t *loop, struct pfs_cpg **out, uint32_t *node_id, ch
 		.cpg_totem_confchg_fn = on_totem_confchg,
 		.flags = CPG_MODEL_V1_DELIVER_INITIAL_TOTEM_CONF,
 	};
+
+	return cpg_model_initialize(&c->cpg, CPG_MODEL_V1, (cpg_model_data_t *)&model, c);
+}
+
+/* Replace the CPG connection that left the group by a new one and join
+ * with it (a handle that left cannot join again). */
+static cs_error_t rejoin(struct pfs_cpg *c)
+{
+	cs_error_t err;
+
+	if (c->cpg_polled)
+		qb_loop_poll_del(c->loop, c->cpg_fd);
+	c->cpg_polled = false;
+	if (c->cpg_open)
+		cpg_finalize(c->cpg);
+	c->cpg_open = false;
+	err = open_cpg(c);
+	if (err != CS_OK)
+		return err;
+	c->cpg_open = true;
+	err = cpg_fd_get(c->cpg, &c->cpg_fd);
+	if (err != CS_OK)
+		return err;
+	if (qb_loop_poll_add(c->loop, QB_LOOP_HIGH, c->cpg_fd, POLLIN, c, on_cpg_fd) != 0)
+		return CS_ERR_LIBRARY;
+	c->cpg_polled = true;
+	return join_group(c);
+}
+
+int pfs_cpg_connect(qb_loop_t *loop, struct pfs_cpg **out, uint32_t *node_id, char *errmsg)
+{
 	static votequorum_callbacks_t vq_callbacks = {on_quorum, on_expected, on_nodelist};
 	struct pfs_cpg *c = calloc(1, sizeof(*c));
 	unsigned int id = 0;
@@ -583,7 +612,7 @@ int pfs_cpg_connect(qb_loop_t *loop, struct pfs_cpg **out, uint32_t *node_id, ch
 	c->out_tail = &c->out;
 	c->cpg_fd = c->vq_fd = -1;
 
-	err = cpg_model_initialize(&c->cpg, CPG_MODEL_V1, (cpg_model_data_t *)&model, c);
+	err = open_cpg(c);
 	if (err != CS_OK) {
 		snprintf(errmsg, PFS_ERRMSG_SIZE, "cannot connect to corosync CPG (error %d): is "
 			 "corosync running?", err);

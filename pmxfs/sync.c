@@ -122,6 +122,7 @@ struct pfs_sync {
 	bool primary_sent;
 	uint32_t restarts;    /* digest mismatches in this ring */
 	char suspend_why[2 * PFS_ERRMSG_SIZE]; /* in state SUSPENDED */
+	uint64_t suspend_bytes;                 /* the largest tree then */
 
 	/* votequorum's latest view */
 	bool quorum_known;
@@ -1327,6 +1328,15 @@ static void suspend(struct pfs_sync *s, const char *what)
 	pfs_log(ERR, "%s failed: this node leaves the group and serves its last stored tree, "
 		"version %" PRIu64 ", as stale reads: %s", what,
 		pfs_tree_version(pfs_store_tree(s->store)), s->suspend_why);
+	s->suspend_bytes = bound_bytes(pfs_tree_byte_count(pfs_store_tree(s->store)),
+				       pfs_tree_entry_count(pfs_store_tree(s->store)));
+	for (size_t i = 0; i < s->nmembers; i++) {
+		const struct member *mb = &s->members[i];
+		uint64_t b = bound_bytes(mb->summary.tree_bytes, mb->summary.nhashes);
+
+		if (mb->have_summary && b > s->suspend_bytes)
+			s->suspend_bytes = b;
+	}
 	s->state = PFS_SYNC_STATE_SUSPENDED;
 	s->stats.suspended++;
 	pfs_store_set_timekeeper(s->store, false);
@@ -1920,6 +1930,11 @@ bool pfs_sync_writable(const struct pfs_sync *s)
 const char *pfs_sync_suspended(const struct pfs_sync *s)
 {
 	return s->state == PFS_SYNC_STATE_SUSPENDED ? s->suspend_why : NULL;
+}
+
+uint64_t pfs_sync_suspended_bytes(const struct pfs_sync *s)
+{
+	return s->suspend_bytes;
 }
 
 void pfs_sync_resume(struct pfs_sync *s)

@@ -254,6 +254,10 @@ bool pfs_sync_writable(const struct pfs_sync *sync);
  * because its store could not write (state SUSPENDED), or NULL. */
 const char *pfs_sync_suspended(const struct pfs_sync *sync);
 
+/* The bytes that storing a synced tree may take, from the largest tree of
+ * the members when this node was suspended. */
+uint64_t pfs_sync_suspended_bytes(const struct pfs_sync *sync);
+
 /* Leave state SUSPENDED after a test write succeeded: the next
  * configuration change starts a round with this node. */
 void pfs_sync_resume(struct pfs_sync *sync);
