@@ -122,7 +122,7 @@ static void suspend_or_fail(struct pfs_cpg *c, const char *what, int rv)
 	c->suspended = true;
 	c->probes_failed = 0;
 
-	/* Unsent messages: their clients were told "outcome unknown". */
+	/* Unsent messages: their clients already got "outcome unknown". */
 	if (c->retry_armed)
 		qb_loop_timer_del(c->loop, c->retry_timer);
 	c->retry_armed = false;

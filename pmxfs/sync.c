@@ -1183,7 +1183,7 @@ static bool same_as_source(const struct pfs_sync *s, const struct member *self,
 	return true;
 }
 
-static void suspend(struct pfs_sync *s, const char *what);
+static void suspend(struct pfs_sync *s, const char *step);
 
 /* UPDATE and every LOST are in: build and persist the tree, send DIGEST. */
 static int finish_update(struct pfs_sync *s)
@@ -1312,7 +1312,7 @@ static void answer_not_quorate(struct pfs_sync *s)
 /* The store could not write a round or the synced tree, so this node
  * cannot follow the group: it leaves it (pfs_cpg), keeps its last stored
  * tree for reads and rejects changes until pfs_sync_resume(). */
-static void suspend(struct pfs_sync *s, const char *what)
+static void suspend(struct pfs_sync *s, const char *step)
 {
 	char dir[PFS_ERRMSG_SIZE];
 	char *slash;
@@ -1326,7 +1326,7 @@ static void suspend(struct pfs_sync *s, const char *what)
 		 "or fix the disk; it rejoins the cluster once a test write succeeds",
 		 s->node_name, dir);
 	pfs_log(ERR, "%s failed: this node leaves the group and serves its last stored tree, "
-		"version %" PRIu64 ", as stale reads: %s", what,
+		"version %" PRIu64 ", as stale reads: %s", step,
 		pfs_tree_version(pfs_store_tree(s->store)), s->suspend_why);
 	s->suspend_bytes = bound_bytes(pfs_tree_byte_count(pfs_store_tree(s->store)),
 				       pfs_tree_entry_count(pfs_store_tree(s->store)));
