@@ -44,6 +44,8 @@
  *   PRIMARY          CONFIRM               on_confirm()
  *   PRIMARY          VERIFY                on_verify()
  *   any              held write timed out  pfs_sync_tick()
+ *   any              store cannot write    suspend() -> SUSPENDED, pfs_cpg leaves
+ *   SUSPENDED        test write succeeded  pfs_sync_resume() -> START, pfs_cpg joins
  */
 #include "config.h"
 
