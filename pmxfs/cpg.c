@@ -236,10 +236,10 @@ static int group_mcast(void *impl, const uint8_t *buf, size_t len)
 {
 	struct pfs_cpg *c = impl;
 	struct outgoing *o;
+	cs_error_t err;
 
 	if (c->suspended)
 		return -ENOTCONN;
-	cs_error_t err;
 
 	/* Keep the order: nothing overtakes a queued message. */
 	if (!c->out) {
