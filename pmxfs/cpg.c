@@ -34,7 +34,13 @@ struct pfs_cpg {
 	int cpg_fd, vq_fd;
 	uint32_t node_id;
 	struct pfs_sync *sync;
+	struct pfs_store *store;
 	struct pfs_noderq *noderq; /* node-addressed requests, or NULL */
+
+	/* Out of the group while the store cannot write (pfs_sync_suspended). */
+	bool suspended, probe_armed;
+	qb_loop_timer_handle probe_timer;
+	uint32_t probes_failed;
 
 	/* The last totem ring and the group's members. */
 	struct cpg_ring_id ring;
@@ -76,6 +82,103 @@ static void fail(struct pfs_cpg *c, const char *what, int rv)
 	pfs_log(ERR, "%s failed: %s; stopping, because the store cannot follow the cluster", what,
 		strerror(-rv));
 	qb_loop_stop(c->loop);
+}
+
+static void set_group_name(struct cpg_name *name)
+{
+	snprintf(name->value, sizeof(name->value), "%s", PFS_CPG_GROUP);
+	name->length = (uint32_t)strlen(PFS_CPG_GROUP);
+}
+
+static void probe_job(void *data);
+static cs_error_t join_group(struct pfs_cpg *c);
+static cs_error_t rejoin(struct pfs_cpg *c);
+
+static void arm_probe(struct pfs_cpg *c)
+{
+	if (c->probe_armed)
+		return;
+	if (qb_loop_timer_add(c->loop, QB_LOOP_LOW, PFS_CPG_PROBE_MS * 1000000ull, c, probe_job,
+			      &c->probe_timer) == 0)
+		c->probe_armed = true;
+	else
+		pfs_log(ERR, "cannot start the test write timer: pmxfs must be restarted to rejoin");
+}
+
+/* A sync call failed with rv. When the store could not write, the sync
+ * state machine is SUSPENDED: leave the group and test the disk every
+ * PFS_CPG_PROBE_MS. Any other failure stops pmxfs. */
+static void suspend_or_fail(struct pfs_cpg *c, const char *what, int rv)
+{
+	struct cpg_name name;
+	cs_error_t err;
+
+	if (!pfs_sync_suspended(c->sync)) {
+		fail(c, what, rv);
+		return;
+	}
+	if (c->suspended)
+		return;
+	c->suspended = true;
+	c->probes_failed = 0;
+
+	/* Unsent messages: their clients already got "outcome unknown". */
+	if (c->retry_armed)
+		qb_loop_timer_del(c->loop, c->retry_timer);
+	c->retry_armed = false;
+	while (c->out) {
+		struct outgoing *o = c->out;
+
+		c->out = o->next;
+		free(o->buf);
+		free(o);
+	}
+	c->out_tail = &c->out;
+
+	set_group_name(&name);
+	err = cpg_leave(c->cpg, &name);
+	if (err != CS_OK) {
+		fail(c, "leaving the CPG group after a failed write", errno_of(err));
+		return;
+	}
+	pfs_log(NOTICE, "left CPG group %s; testing the disk every %u ms", PFS_CPG_GROUP,
+		PFS_CPG_PROBE_MS);
+	arm_probe(c);
+}
+
+/* Out of the group: rejoin once a test write as large as the largest
+ * tree of the last round plus PFS_CPG_PROBE_SPARE succeeds. */
+static void probe_job(void *data)
+{
+	struct pfs_cpg *c = data;
+	size_t bytes = (size_t)pfs_sync_suspended_bytes(c->sync) + PFS_CPG_PROBE_SPARE;
+	char errmsg[PFS_ERRMSG_SIZE] = "";
+	cs_error_t err;
+	int rv;
+
+	c->probe_armed = false;
+	if (!c->suspended)
+		return;
+	rv = pfs_store_probe(c->store, bytes, errmsg);
+	if (rv < 0) {
+		/* Once a minute is enough in the log. */
+		if (c->probes_failed++ % (60000u / PFS_CPG_PROBE_MS) == 0)
+			pfs_log(WARN, "still out of the group: %s", errmsg);
+		arm_probe(c);
+		return;
+	}
+	err = rejoin(c);
+	if (err != CS_OK) {
+		pfs_log(WARN, "a test write of %zu bytes succeeded, but joining CPG group %s failed "
+			"(error %d): trying again in %u ms", bytes, PFS_CPG_GROUP, err,
+			PFS_CPG_PROBE_MS);
+		arm_probe(c);
+		return;
+	}
+	pfs_log(NOTICE, "a test write of %zu bytes succeeded: joined CPG group %s again", bytes,
+		PFS_CPG_GROUP);
+	c->suspended = false;
+	pfs_sync_resume(c->sync);
 }
 
 /* Sending ------------------------------------------------------------------ */
@@ -135,6 +238,9 @@ static int group_mcast(void *impl, const uint8_t *buf, size_t len)
 	struct outgoing *o;
 	cs_error_t err;
 
+	if (c->suspended)
+		return -ENOTCONN;
+
 	/* Keep the order: nothing overtakes a queued message. */
 	if (!c->out) {
 		err = mcast_now(c, buf, len);
@@ -180,7 +286,7 @@ static void on_deliver(cpg_handle_t handle, const struct cpg_name *group, uint32
 
 	(void)group;
 	(void)pid;
-	if (!c || !c->sync)
+	if (!c || !c->sync || c->suspended)
 		return;
 	/* Node-addressed requests bypass the sync state machine and the store. */
 	if (c->noderq && pfs_msg_is_node_msg(msg, len)) {
@@ -189,7 +295,7 @@ static void on_deliver(cpg_handle_t handle, const struct cpg_name *group, uint32
 	}
 	rv = pfs_sync_deliver(c->sync, nodeid, msg, len);
 	if (rv < 0)
-		fail(c, "applying a delivered message", rv);
+		suspend_or_fail(c, "applying a delivered message", rv);
 }
 
 static int cmp_address(const void *a, const void *b)
@@ -230,11 +336,11 @@ static void start_round(struct pfs_cpg *c)
 	int rv;
 
 	/* The ring id comes with the first totem configuration callback. */
-	if (!c->nmembers || c->ring.seq == 0)
+	if (!c->nmembers || c->ring.seq == 0 || c->suspended)
 		return;
 	rv = pfs_sync_confchg(c->sync, &round, c->members, c->nmembers);
 	if (rv < 0)
-		fail(c, "starting a sync round", rv);
+		suspend_or_fail(c, "starting a sync round", rv);
 }
 
 /* Tell the node-addressed requests about the members and the nodes that
@@ -273,6 +379,11 @@ static void on_confchg(cpg_handle_t handle, const struct cpg_name *group,
 	(void)group;
 	if (!c || !c->sync)
 		return;
+	if (c->suspended) {
+		pfs_log(INFO, "CPG group membership without this node: %zu members, %zu left, "
+			"%zu joined", nmembers, nleft, njoined);
+		return;
+	}
 	for (size_t i = 0; i < nmembers && n < PFS_SYNC_MAX_MEMBERS; i++) {
 		bool seen = false;
 
@@ -324,9 +435,11 @@ static int32_t on_cpg_fd(int32_t fd, int32_t revents, void *data)
 	}
 
 	/* The end of a dispatch batch: commit it and confirm it. */
+	if (c->suspended)
+		return 0;
 	rv = pfs_sync_flush(c->sync);
 	if (rv < 0)
-		fail(c, "committing delivered changes", rv);
+		suspend_or_fail(c, "committing delivered changes", rv);
 	return 0;
 }
 
@@ -448,7 +561,7 @@ static void check_atomic_size(struct pfs_cpg *c)
 		pfs_log(DEBUG, "CPG sends messages of up to %" PRIu32 " bytes unfragmented", atomic);
 }
 
-int pfs_cpg_connect(qb_loop_t *loop, struct pfs_cpg **out, uint32_t *node_id, char *errmsg)
+static cs_error_t open_cpg(struct pfs_cpg *c)
 {
 	static cpg_model_v1_data_t model = {
 		.model = CPG_MODEL_V1,
@@ -457,6 +570,37 @@ int pfs_cpg_connect(qb_loop_t *loop, struct pfs_cpg **out, uint32_t *node_id, ch
 		.cpg_totem_confchg_fn = on_totem_confchg,
 		.flags = CPG_MODEL_V1_DELIVER_INITIAL_TOTEM_CONF,
 	};
+
+	return cpg_model_initialize(&c->cpg, CPG_MODEL_V1, (cpg_model_data_t *)&model, c);
+}
+
+/* Replace the CPG connection that left the group by a new one and join
+ * with it (a handle that left cannot join again). */
+static cs_error_t rejoin(struct pfs_cpg *c)
+{
+	cs_error_t err;
+
+	if (c->cpg_polled)
+		qb_loop_poll_del(c->loop, c->cpg_fd);
+	c->cpg_polled = false;
+	if (c->cpg_open)
+		cpg_finalize(c->cpg);
+	c->cpg_open = false;
+	err = open_cpg(c);
+	if (err != CS_OK)
+		return err;
+	c->cpg_open = true;
+	err = cpg_fd_get(c->cpg, &c->cpg_fd);
+	if (err != CS_OK)
+		return err;
+	if (qb_loop_poll_add(c->loop, QB_LOOP_HIGH, c->cpg_fd, POLLIN, c, on_cpg_fd) != 0)
+		return CS_ERR_LIBRARY;
+	c->cpg_polled = true;
+	return join_group(c);
+}
+
+int pfs_cpg_connect(qb_loop_t *loop, struct pfs_cpg **out, uint32_t *node_id, char *errmsg)
+{
 	static votequorum_callbacks_t vq_callbacks = {on_quorum, on_expected, on_nodelist};
 	struct pfs_cpg *c = calloc(1, sizeof(*c));
 	unsigned int id = 0;
@@ -468,7 +612,7 @@ int pfs_cpg_connect(qb_loop_t *loop, struct pfs_cpg **out, uint32_t *node_id, ch
 	c->out_tail = &c->out;
 	c->cpg_fd = c->vq_fd = -1;
 
-	err = cpg_model_initialize(&c->cpg, CPG_MODEL_V1, (cpg_model_data_t *)&model, c);
+	err = open_cpg(c);
 	if (err != CS_OK) {
 		snprintf(errmsg, PFS_ERRMSG_SIZE, "cannot connect to corosync CPG (error %d): is "
 			 "corosync running?", err);
@@ -526,6 +670,7 @@ int pfs_cpg_join(struct pfs_cpg *c, struct pfs_store *store, const char *node_na
 	cs_error_t err;
 	int rv;
 
+	c->store = store;
 	rv = pfs_sync_new(store, c->node_id, node_name, t, NULL, &c->sync);
 	if (rv < 0) {
 		snprintf(errmsg, PFS_ERRMSG_SIZE, "cannot create the sync state machine: %s",
@@ -584,13 +729,14 @@ void pfs_cpg_free(struct pfs_cpg *c)
 		qb_loop_timer_del(c->loop, c->tick_timer);
 	if (c->retry_armed)
 		qb_loop_timer_del(c->loop, c->retry_timer);
+	if (c->probe_armed)
+		qb_loop_timer_del(c->loop, c->probe_timer);
 	if (c->cpg_polled)
 		qb_loop_poll_del(c->loop, c->cpg_fd);
 	if (c->vq_polled)
 		qb_loop_poll_del(c->loop, c->vq_fd);
-	if (c->joined) {
-		snprintf(name.value, sizeof(name.value), "%s", PFS_CPG_GROUP);
-		name.length = (uint32_t)strlen(PFS_CPG_GROUP);
+	if (c->joined && !c->suspended) {
+		set_group_name(&name);
 		cpg_leave(c->cpg, &name);
 	}
 	if (c->cpg_open)

@@ -425,6 +425,14 @@ static void add_membership(const struct pfs_server *server, struct json_object *
 	json_object_object_add(o, "quorate", json_object_new_boolean(pfs_sync_writable(server->sync)));
 	json_object_object_add(o, "sync_state",
 			       json_object_new_string(pfs_sync_state_name(pfs_sync_state(server->sync))));
+
+	/* Out of the group after a failed write: reads come from the last
+	 * stored tree and may lag behind the cluster. */
+	json_object_object_add(o, "stale",
+			       json_object_new_boolean(pfs_sync_suspended(server->sync) != NULL));
+	if (pfs_sync_suspended(server->sync))
+		json_object_object_add(o, "stale_reason",
+				       json_object_new_string(pfs_sync_suspended(server->sync)));
 	ids = pfs_sync_members(server->sync, &n);
 	for (size_t i = 0; i < n; i++)
 		json_object_array_add(members, json_object_new_int64(ids[i]));
@@ -609,6 +617,11 @@ static void handle_change(struct conn *conn, const struct pfs_request *req)
 	if (rv == -EROFS) {
 		conn->waiting = false;
 		respond_error(conn, req->op, rv, "cluster is not quorate: changes are disabled");
+		return;
+	}
+	if (rv == -ENOSPC && conn->server->sync && pfs_sync_suspended(conn->server->sync)) {
+		conn->waiting = false;
+		respond_error(conn, req->op, rv, "%s", pfs_sync_suspended(conn->server->sync));
 		return;
 	}
 	if (rv < 0) {

@@ -2,10 +2,12 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <qb/qbloop.h>
 
@@ -106,6 +108,46 @@ struct pfs_db *pfs_store_db(const struct pfs_store *store)
 uint32_t pfs_store_node_id(const struct pfs_store *store)
 {
 	return store->node_id;
+}
+
+const char *pfs_store_db_path(const struct pfs_store *store)
+{
+	return store->db_path;
+}
+
+int pfs_store_probe(const struct pfs_store *store, size_t bytes, char *errmsg)
+{
+	static const uint8_t zeros[65536];
+	char path[sizeof(store->db_path) + 16];
+	int fd, rv = 0;
+
+	snprintf(path, sizeof(path), "%s.probe", store->db_path);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rv = -errno;
+		snprintf(errmsg, PFS_ERRMSG_SIZE, "cannot create the test file %.150s: %s", path,
+			 strerror(-rv));
+		return rv;
+	}
+	for (size_t done = 0; done < bytes && rv == 0;) {
+		size_t n = bytes - done < sizeof(zeros) ? bytes - done : sizeof(zeros);
+		ssize_t w = write(fd, zeros, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			rv = w < 0 ? -errno : -ENOSPC;
+		else
+			done += (size_t)w;
+	}
+	if (rv == 0 && fsync(fd) < 0)
+		rv = -errno;
+	if (rv < 0)
+		snprintf(errmsg, PFS_ERRMSG_SIZE, "writing %zu bytes to the test file %.150s failed: %s",
+			 bytes, path, strerror(-rv));
+	close(fd);
+	unlink(path);
+	return rv;
 }
 
 void pfs_store_stats(const struct pfs_store *store, struct pfs_store_stats *stats)

@@ -104,6 +104,16 @@ const struct pfs_tree *pfs_store_tree(const struct pfs_store *store);
 struct pfs_db *pfs_store_db(const struct pfs_store *store);
 uint32_t pfs_store_node_id(const struct pfs_store *store);
 
+/* The path of the store's database file. */
+const char *pfs_store_db_path(const struct pfs_store *store);
+
+/*
+ * Write bytes bytes to a test file next to the database, sync it and
+ * remove it: whether the disk takes writes again.
+ * Errors: -errno of the failed call, with errmsg naming the file.
+ */
+int pfs_store_probe(const struct pfs_store *store, size_t bytes, char *errmsg);
+
 /* Counters for status output and tests. */
 struct pfs_store_stats {
 	uint64_t rounds;

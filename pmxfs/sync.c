@@ -44,6 +44,8 @@
  *   PRIMARY          CONFIRM               on_confirm()
  *   PRIMARY          VERIFY                on_verify()
  *   any              held write timed out  pfs_sync_tick()
+ *   any              store cannot write    suspend() -> SUSPENDED, pfs_cpg leaves
+ *   SUSPENDED        test write succeeded  pfs_sync_resume() -> START, pfs_cpg joins
  */
 #include "config.h"
 
@@ -122,6 +124,8 @@ struct pfs_sync {
 	bool diverged;        /* this node diverged in this round */
 	bool primary_sent;
 	uint32_t restarts;    /* digest mismatches in this ring */
+	char suspend_why[2 * PFS_ERRMSG_SIZE]; /* in state SUSPENDED */
+	uint64_t suspend_bytes;                 /* the largest tree then */
 
 	/* votequorum's latest view */
 	bool quorum_known;
@@ -177,9 +181,9 @@ static uint64_t now_ms(const struct pfs_sync *s)
 const char *pfs_sync_state_name(enum pfs_sync_state state)
 {
 	static const char *const names[] = {"start", "summary", "update", "verify", "synced",
-					    "primary"};
+					    "primary", "suspended"};
 
-	return state <= PFS_SYNC_STATE_PRIMARY ? names[state] : "?";
+	return state <= PFS_SYNC_STATE_SUSPENDED ? names[state] : "?";
 }
 
 static bool same_round(const struct pfs_sync_round *a, const struct pfs_sync_round *b)
@@ -371,6 +375,8 @@ static int store_send(void *impl, const uint8_t *buf, size_t len)
 	struct pfs_sync *s = impl;
 	struct held *h;
 
+	if (s->state == PFS_SYNC_STATE_SUSPENDED)
+		return -ENOSPC;
 	/* In a primary component send at once; without quorum reject. */
 	if (s->state == PFS_SYNC_STATE_PRIMARY && (!quorum_current(s) || s->quorate))
 		return s->transport.ops->mcast(s->transport.impl, buf, len);
@@ -565,22 +571,48 @@ static uint32_t last_gen_members(const struct pfs_sync_msg *m)
 	return m->ngens ? m->gens[m->ngens - 1].members : 0;
 }
 
-/* Return true when a is a better source than b: more members in its last
- * generation, then a higher version, then a lower node id. */
-static bool better_source(const struct member *a, const struct member *b)
+static bool same_gen(const struct pfs_sync_gen *a, const struct pfs_sync_gen *b)
 {
+	return !strcmp(a->ring_id, b->ring_id) && a->first_version == b->first_version;
+}
+
+/* Return true when another member's history contains x's last generation
+ * followed by a later one. That later primary component formed with quorum
+ * without x's last changes, so a majority never confirmed them. */
+static bool superseded(const struct pfs_sync *s, const struct member *x)
+{
+	const struct pfs_sync_msg *m = &x->summary;
+
+	if (!m->ngens)
+		return false;
+	for (size_t i = 0; i < s->nmembers; i++) {
+		const struct pfs_sync_msg *y = &s->members[i].summary;
+
+		if (&s->members[i] == x)
+			continue;
+		for (uint32_t k = 0; k + 1 < y->ngens; k++)
+			if (same_gen(&y->gens[k], &m->gens[m->ngens - 1]))
+				return true;
+	}
+	return false;
+}
+
+/* Return true when a is a better source than b: not superseded, then
+ * more members in its last generation, then a higher version, then a
+ * lower node id. */
+static bool better_source(const struct pfs_sync *s, const struct member *a,
+			  const struct member *b)
+{
+	bool sa = superseded(s, a), sb = superseded(s, b);
 	uint32_t ma = last_gen_members(&a->summary), mb = last_gen_members(&b->summary);
 
+	if (sa != sb)
+		return sb;
 	if (ma != mb)
 		return ma > mb;
 	if (a->summary.version != b->summary.version)
 		return a->summary.version > b->summary.version;
 	return a->id < b->id;
-}
-
-static bool same_gen(const struct pfs_sync_gen *a, const struct pfs_sync_gen *b)
-{
-	return !strcmp(a->ring_id, b->ring_id) && a->first_version == b->first_version;
 }
 
 /* Decide whether m only lags behind src (its history a prefix of src's,
@@ -856,7 +888,7 @@ static int on_summary(struct pfs_sync *s, struct member *mb, struct pfs_sync_msg
 	src = NULL;
 	for (size_t i = 0; i < s->nmembers; i++)
 		if (!extended_by_other(s, &s->members[i]) &&
-		    (!src || better_source(&s->members[i], src)))
+		    (!src || better_source(s, &s->members[i], src)))
 			src = &s->members[i];
 	if (!src)
 		src = &s->members[0]; /* not reached: "behind" has a maximal member */
@@ -1154,6 +1186,8 @@ static bool same_as_source(const struct pfs_sync *s, const struct member *self,
 	return true;
 }
 
+static void suspend(struct pfs_sync *s, const char *step);
+
 /* UPDATE and every LOST are in: build and persist the tree, send DIGEST. */
 static int finish_update(struct pfs_sync *s)
 {
@@ -1221,6 +1255,7 @@ static int finish_update(struct pfs_sync *s)
 		 * cannot match would hold every member in sync. */
 		pfs_log(ERR, "storing the synced tree failed: %s", errmsg);
 		pfs_tree_free(tree);
+		suspend(s, "storing the synced tree");
 		return rv;
 	}
 	return send_digest(s);
@@ -1293,6 +1328,47 @@ static void answer_not_quorate(struct pfs_sync *s)
 	pfs_store_fail_undelivered(s->store, UINT64_MAX, -EINPROGRESS,
 				   "outcome unknown: this node lost quorum before the change was "
 				   "delivered");
+}
+
+/* The store could not write a round or the synced tree, so this node
+ * cannot follow the group: it leaves it (pfs_cpg), keeps its last stored
+ * tree for reads and rejects changes until pfs_sync_resume(). */
+static void suspend(struct pfs_sync *s, const char *step)
+{
+	char dir[PFS_ERRMSG_SIZE];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", pfs_store_db_path(s->store));
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir)
+		*slash = '\0';
+	snprintf(s->suspend_why, sizeof(s->suspend_why),
+		 "node %s cannot store changes in %.80s (disk full or failing): free space there "
+		 "or fix the disk; it rejoins the cluster once a test write succeeds",
+		 s->node_name, dir);
+	pfs_log(ERR, "%s failed: this node leaves the group and serves its last stored tree, "
+		"version %" PRIu64 ", as stale reads: %s", step,
+		pfs_tree_version(pfs_store_tree(s->store)), s->suspend_why);
+	s->suspend_bytes = bound_bytes(pfs_tree_byte_count(pfs_store_tree(s->store)),
+				       pfs_tree_entry_count(pfs_store_tree(s->store)));
+	for (size_t i = 0; i < s->nmembers; i++) {
+		const struct member *mb = &s->members[i];
+		uint64_t b = bound_bytes(mb->summary.tree_bytes, mb->summary.nhashes);
+
+		if (mb->have_summary && b > s->suspend_bytes)
+			s->suspend_bytes = b;
+	}
+	s->state = PFS_SYNC_STATE_SUSPENDED;
+	s->stats.suspended++;
+	pfs_store_set_timekeeper(s->store, false);
+	pfs_store_quorum_lost(s->store);
+	held_fail_all(s, -ENOSPC, s->suspend_why);
+	pfs_store_fail_unconfirmed(s->store, -EINPROGRESS,
+				   "outcome unknown: this node left the cluster, because it cannot "
+				   "store changes, before the change was confirmed");
+	pfs_store_fail_undelivered(s->store, UINT64_MAX, -EINPROGRESS,
+				   "outcome unknown: this node left the cluster, because it cannot "
+				   "store changes, before the change was delivered");
 }
 
 static int on_digest(struct pfs_sync *s, struct member *mb, struct pfs_sync_msg *m)
@@ -1627,8 +1703,10 @@ int pfs_sync_flush(struct pfs_sync *s)
 		/* The other members committed this round: a node that could not
 		 * must leave the group rather than go on with another tree. */
 		pfs_store_stats(s->store, &after);
-		if (after.failed_commits != before.failed_commits)
+		if (after.failed_commits != before.failed_commits) {
+			suspend(s, "committing a round of changes");
 			return -EIO;
+		}
 	}
 
 	/* One CONFIRM covers everything this node delivered so far. */
@@ -1868,6 +1946,26 @@ enum pfs_sync_state pfs_sync_state(const struct pfs_sync *s)
 bool pfs_sync_writable(const struct pfs_sync *s)
 {
 	return s->state == PFS_SYNC_STATE_PRIMARY && (!quorum_current(s) || s->quorate);
+}
+
+const char *pfs_sync_suspended(const struct pfs_sync *s)
+{
+	return s->state == PFS_SYNC_STATE_SUSPENDED ? s->suspend_why : NULL;
+}
+
+uint64_t pfs_sync_suspended_bytes(const struct pfs_sync *s)
+{
+	return s->suspend_bytes;
+}
+
+void pfs_sync_resume(struct pfs_sync *s)
+{
+	if (s->state != PFS_SYNC_STATE_SUSPENDED)
+		return;
+	s->state = PFS_SYNC_STATE_START;
+	s->suspend_why[0] = '\0';
+	pfs_log(NOTICE, "node %s may store changes again: it rejoins the group at version %" PRIu64,
+		s->node_name, pfs_tree_version(pfs_store_tree(s->store)));
 }
 
 uint32_t pfs_sync_timekeeper(const struct pfs_sync *s)

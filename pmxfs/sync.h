@@ -170,6 +170,7 @@ enum pfs_sync_state {
 	PFS_SYNC_STATE_VERIFY,
 	PFS_SYNC_STATE_SYNCED,
 	PFS_SYNC_STATE_PRIMARY,
+	PFS_SYNC_STATE_SUSPENDED, /* left the group: the store cannot write */
 };
 const char *pfs_sync_state_name(enum pfs_sync_state state);
 
@@ -248,6 +249,18 @@ void pfs_sync_tick(struct pfs_sync *sync);
 
 enum pfs_sync_state pfs_sync_state(const struct pfs_sync *sync);
 bool pfs_sync_writable(const struct pfs_sync *sync);
+
+/* The message that rejects changes while this node is out of the group
+ * because its store could not write (state SUSPENDED), or NULL. */
+const char *pfs_sync_suspended(const struct pfs_sync *sync);
+
+/* The bytes that storing a synced tree may take, from the largest tree of
+ * the members when this node was suspended. */
+uint64_t pfs_sync_suspended_bytes(const struct pfs_sync *sync);
+
+/* Leave state SUSPENDED after a test write succeeded: the next
+ * configuration change starts a round with this node. */
+void pfs_sync_resume(struct pfs_sync *sync);
 /* The timekeeper: the lowest node id of the primary component, or 0. */
 uint32_t pfs_sync_timekeeper(const struct pfs_sync *sync);
 /* The members of the current configuration, sorted (not a copy). */
@@ -267,6 +280,7 @@ struct pfs_sync_stats {
 	uint64_t chunks_dropped; /* CHUNK messages out of order or with a bad digest */
 	uint64_t timeouts;       /* rounds abandoned after their bound */
 	uint64_t deletions;      /* deletions of a diverged member recorded in lost+found */
+	uint64_t suspended;      /* times this node left the group after a failed write */
 };
 void pfs_sync_stats(const struct pfs_sync *sync, struct pfs_sync_stats *stats);
 

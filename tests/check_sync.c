@@ -481,6 +481,68 @@ START_TEST(test_pfs_sync_confchg_five_nodes_merge)
 }
 END_TEST
 
+/* Assert that the file path on node contains the string want. */
+static void assert_data(int node, const char *path, const char *want)
+{
+	const char *data;
+	struct pfs_stat st;
+
+	ck_assert_int_eq(pfs_tree_read(pfs_store_tree(nodes[node].store), path, &data, &st), 0);
+	ck_assert_uint_eq(st.size, strlen(want));
+	ck_assert_int_eq(memcmp(data, want, st.size), 0);
+}
+
+START_TEST(test_pfs_sync_confchg_majority_after_tail)
+{
+	struct call tail, acked;
+
+	confchg(false, 0);
+	pump();
+	ck_assert_int_eq(write_file(1, "/k", "v0"), 0);
+
+	/* A silent split 1,2 | 3,4,5: node 1's change of the old ring
+	 * reaches only nodes 1 and 2, which apply it and confirm it. */
+	ck_assert_int_eq(submit(1, PFS_MSG_WRITE, "/k", "tail", &tail), 0);
+	for (int i = 3; i <= 5; i++)
+		nodes[i].component = 1;
+	ck_assert(pump_one());
+	assert_data(2, "/k", "tail");
+	confchg(false, 0);
+	pump();
+	ck_assert_int_eq(tail.answers, 1);
+	ck_assert_int_eq(tail.rc, -EINPROGRESS);
+
+	/* The majority forms a primary component and acknowledges a change. */
+	assert_state(3, PFS_SYNC_STATE_PRIMARY);
+	ck_assert_int_eq(submit(3, PFS_MSG_WRITE, "/k", "acked", &acked), 0);
+	pump();
+	ck_assert_int_eq(acked.answers, 1);
+	ck_assert_int_eq(acked.rc, 0);
+
+	/* Nodes 4 and 5 meet nodes 1 and 2 while node 3 is away. The
+	 * majority's later primary component wins over the longer tail of
+	 * the old one, which goes to lost+found. */
+	nodes[3].component = 2;
+	nodes[4].component = 0;
+	nodes[5].component = 0;
+	confchg(false, 0);
+	pump();
+	for (int i = 1; i <= 5; i++) {
+		if (i == 3)
+			continue;
+		assert_state(i, PFS_SYNC_STATE_PRIMARY);
+		assert_data(i, "/k", "acked");
+		assert_data(i, "/lost+found/node1/20231114-221320/k", "tail");
+	}
+
+	nodes[3].component = 0;
+	confchg(false, 0);
+	pump();
+	assert_data(3, "/k", "acked");
+	assert_digests_equal(1, 5);
+}
+END_TEST
+
 /* Acquire lock name on node with waiter_id (1: wait in the queue). */
 static int acquire(int node, const char *name, uint64_t waiter_id, struct call *c)
 {
@@ -632,6 +694,14 @@ START_TEST(test_pfs_sync_flush_failed_commit)
 	ck_assert_int_eq(pfs_sync_flush(nodes[2].sync), -EIO);
 	ck_assert(!file_exists(2, "/a"));
 	free(e.buf);
+
+	/* It is out of the group: changes are rejected with the reason. */
+	assert_state(2, PFS_SYNC_STATE_SUSPENDED);
+	ck_assert_ptr_nonnull(strstr(pfs_sync_suspended(nodes[2].sync), dir));
+	ck_assert_int_eq(submit(2, PFS_MSG_CREATE, "/b", "y", &c), -ENOSPC);
+	pfs_sync_resume(nodes[2].sync);
+	assert_state(2, PFS_SYNC_STATE_START);
+	ck_assert_ptr_null(pfs_sync_suspended(nodes[2].sync));
 }
 END_TEST
 
@@ -1152,6 +1222,7 @@ int main(void)
 	suite_add_tcase(s, tc3);
 	tcase_add_checked_fixture(tc5, setup5, teardown);
 	tcase_add_test(tc5, test_pfs_sync_confchg_five_nodes_merge);
+	tcase_add_test(tc5, test_pfs_sync_confchg_majority_after_tail);
 	tcase_set_timeout(tc5, 60);
 	suite_add_tcase(s, tc5);
 	tcase_add_test(tcm, test_pfs_sync_msg_decode_rejects);
