@@ -168,6 +168,49 @@ int ctm_ct_delsnapshot(struct ctm_ctx *ctx, unsigned ctid, const char *name, boo
                        char *errmsg);
 int ctm_ct_rollback(struct ctm_ctx *ctx, unsigned ctid, const char *name, char *errmsg);
 
+/*
+ * Run the hookscript of config section S (`hookscript:
+ * STORAGE:snippets/FILE`) on the host as `SCRIPT CTID PHASE`, with stdin
+ * from /dev/null, and wait for it. Without a hookscript nothing runs.
+ * PHASE is pre-start, post-start, pre-stop or post-stop.
+ * Errors: -ENOENT the script or its storage is missing, -EACCES not
+ * executable, -EINVAL not a snippets volume, -EIO it failed (the message
+ * names the script, the phase and its exit status or signal).
+ */
+int ctm_ct_hookscript(struct ctm_ctx *ctx, unsigned ctid, const struct conf_section *s,
+                      const char *phase, char *errmsg);
+
+/*
+ * The LXC hook `ctmgr hook CTID lxc PHASE`: for post-stop, run the
+ * hookscript of the current config. Errors: -EINVAL another phase, those
+ * of ctm_ct_load() and ctm_ct_hookscript().
+ */
+int ctm_ct_hook(struct ctm_ctx *ctx, unsigned ctid, const char *phase, char *errmsg);
+
+/*
+ * Attach to the running container with the root user's login shell (or
+ * /bin/sh), a clean environment (PATH, TERM from the caller or linux) and
+ * the caller's stdin, stdout and stderr; store the shell's exit status in
+ * *STATUS. Errors: -EINVAL not running, -EIO attach failed.
+ */
+int ctm_ct_enter(struct ctm_ctx *ctx, unsigned ctid, int *status, char *errmsg);
+
+/*
+ * Connect the caller's terminal to the container's console (tty 0 when
+ * `cmode: console`, else the first free tty) until the user types
+ * Ctrl+a q; with `cmode: shell` do as ctm_ct_enter() and store the
+ * shell's exit status in *STATUS (else 0). Errors: -EINVAL not running or
+ * `console: 0`, -ENOTTY stdin is no terminal, -EIO.
+ */
+int ctm_ct_console(struct ctm_ctx *ctx, unsigned ctid, int *status, char *errmsg);
+
+/*
+ * The CPU list (`0-1,3`) of the cpuset of the running CTID, from its
+ * cgroup, into BUF. Errors: -EINVAL not running, -ENOENT no cpuset
+ * cgroup, -errno reading it.
+ */
+int ctm_ct_cpuset(struct ctm_ctx *ctx, unsigned ctid, char *buf, size_t size, char *errmsg);
+
 /* One row of `ctmgr list`. */
 struct ctm_ct_info {
 	unsigned ctid;
