@@ -1110,7 +1110,7 @@ int ctm_ct_set(struct ctm_ctx *ctx, const struct ctm_options *opts, char *errmsg
 	if (rv < 0 && running) {
 		char msg[CONF_ERRMSG_SIZE];
 
-		/* Put the running container back as the saved config says. */
+		/* Put the mounts back as they are in the stored config. */
 		hotplug_mounts(ctx, ct->ctid, ct->cf, new_cf, msg);
 		ctm__ct_set_cgroup(ctx, ct->ctid, undo, n_undo, NULL);
 	}

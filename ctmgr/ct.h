@@ -188,19 +188,20 @@ int ctm_ct_hookscript(struct ctm_ctx *ctx, unsigned ctid, const struct conf_sect
 int ctm_ct_hook(struct ctm_ctx *ctx, unsigned ctid, const char *phase, char *errmsg);
 
 /*
- * Attach to the running container with the root user's login shell (or
- * /bin/sh), a clean environment (PATH, TERM from the caller or linux) and
- * the caller's stdin, stdout and stderr; store the shell's exit status in
- * *STATUS. Errors: -EINVAL not running, -EIO attach failed.
+ * Run the root user's login shell (or /bin/sh) in the running container.
+ * The shell gets a clean environment (PATH, and TERM from the caller or
+ * linux) and the caller's stdin, stdout and stderr. Its exit status goes
+ * to *STATUS. Errors: -EINVAL not running, -EIO attach failed.
  */
 int ctm_ct_enter(struct ctm_ctx *ctx, unsigned ctid, int *status, char *errmsg);
 
 /*
- * Connect the caller's terminal to the container's console (tty 0 when
- * `cmode: console`, else the first free tty) until the user types
- * Ctrl+a q; with `cmode: shell` do as ctm_ct_enter() and store the
- * shell's exit status in *STATUS (else 0). Errors: -EINVAL not running or
- * `console: 0`, -ENOTTY stdin is no terminal, -EIO.
+ * Connect the caller's terminal to the container's console until the
+ * user types Ctrl+a q. The console is tty 0 with `cmode: console`, else
+ * the first free tty. With `cmode: shell` this runs ctm_ct_enter() and
+ * stores the shell's exit status in *STATUS, which is 0 otherwise.
+ * Errors: -EINVAL not running or `console: 0`, -ENOTTY stdin is no
+ * terminal, -EIO.
  */
 int ctm_ct_console(struct ctm_ctx *ctx, unsigned ctid, int *status, char *errmsg);
 

@@ -59,8 +59,8 @@ int ctm__ct_set_cgroup(struct ctm_ctx *ctx, unsigned ctid, const struct ctm_lxc_
  * Errors: -EINVAL not running, those of the mount calls.
  */
 int ctm__ct_plug(struct ctm_ctx *ctx, unsigned ctid, const struct ctm_lxc_mount *staged,
-                 const char *source, const char *target, const char *options, uid_t uid,
-                 gid_t gid, char *errmsg);
+                 const char *source, const char *target, const char *options, uid_t uid, gid_t gid,
+                 char *errmsg);
 
 /* Unmount TARGET inside the running CTID (not mounted is fine), then
  * STAGED (or NULL) on the host. Errors: -EINVAL not running, -errno. */

@@ -266,8 +266,8 @@ out:
 	return rv;
 }
 
-/* Run the hookscript of CTID's current config for PHASE; a failure is a
- * warning. */
+/* Run the hookscript of CTID's current config for PHASE. A failure is only
+ * a warning. */
 static void hookscript_warn(struct ctm_ctx *ctx, unsigned ctid, const char *phase)
 {
 	char msg[CONF_ERRMSG_SIZE] = "";
@@ -938,13 +938,12 @@ int ctm_ct_console(struct ctm_ctx *ctx, unsigned ctid, int *status, char *errmsg
 		                ctid);
 		goto out;
 	}
-	if (cmode && !strcmp(cmode, "console") &&
-	    conf_get(conf_main(ct->cf), "console") &&
+	if (cmode && !strcmp(cmode, "console") && conf_get(conf_main(ct->cf), "console") &&
 	    !strcmp(conf_get(conf_main(ct->cf), "console"), "0")) {
 		rv = ctm__error(-EINVAL, errmsg, "CT %u has no console (console: 0)", ctid);
 		goto out;
 	}
-	/* Escape 1 is Ctrl+a; liblxc tells the user how to leave. */
+	/* Escape 1 is Ctrl+a. liblxc prints how to leave the console. */
 	if (c->console(c, tty, STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO, 1) < 0)
 		rv = ctm__error(-EIO, errmsg,
 		                "CT %u: connecting to the console failed: no free tty, or tty "
@@ -964,8 +963,10 @@ static uint64_t mount_attrs(const char *options)
 	static const struct {
 		const char *name;
 		uint64_t attr;
-	} map[] = {{"ro", MOUNT_ATTR_RDONLY},    {"nosuid", MOUNT_ATTR_NOSUID},
-	           {"nodev", MOUNT_ATTR_NODEV},  {"noexec", MOUNT_ATTR_NOEXEC},
+	} map[] = {{"ro", MOUNT_ATTR_RDONLY},
+	           {"nosuid", MOUNT_ATTR_NOSUID},
+	           {"nodev", MOUNT_ATTR_NODEV},
+	           {"noexec", MOUNT_ATTR_NOEXEC},
 	           {"noatime", MOUNT_ATTR_NOATIME}};
 	char buf[512], *save = NULL;
 	uint64_t attrs = 0;
@@ -1038,7 +1039,7 @@ static int in_mount_ns(pid_t pid, int (*fn)(void *), void *data)
 }
 
 struct plug_args {
-	int tree;       /* the detached mount to attach */
+	int tree; /* the detached mount to attach */
 	const char *target;
 	uid_t uid;
 	gid_t gid;
@@ -1055,8 +1056,7 @@ static int plug_child(void *data)
 	rv = mkdir_owned(a->target, a->uid, a->gid);
 	if (rv < 0)
 		return rv;
-	if (syscall(SYS_move_mount, a->tree, "", AT_FDCWD, a->target,
-	            MOVE_MOUNT_F_EMPTY_PATH) < 0)
+	if (syscall(SYS_move_mount, a->tree, "", AT_FDCWD, a->target, MOVE_MOUNT_F_EMPTY_PATH) < 0)
 		return -errno;
 	return 0;
 }
@@ -1084,8 +1084,8 @@ static pid_t running_pid(struct ctm_ctx *ctx, unsigned ctid)
 }
 
 int ctm__ct_plug(struct ctm_ctx *ctx, unsigned ctid, const struct ctm_lxc_mount *staged,
-                 const char *source, const char *target, const char *options, uid_t uid,
-                 gid_t gid, char *errmsg)
+                 const char *source, const char *target, const char *options, uid_t uid, gid_t gid,
+                 char *errmsg)
 {
 	struct ctm_lxc_config one = {0};
 	struct mount_attr attr = {0};
@@ -1116,9 +1116,8 @@ int ctm__ct_plug(struct ctm_ctx *ctx, unsigned ctid, const struct ctm_lxc_mount 
 		goto err_unstage;
 	}
 	attr.attr_set = mount_attrs(options);
-	if (attr.attr_set &&
-	    syscall(SYS_mount_setattr, a.tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
-	            sizeof(attr)) < 0) {
+	if (attr.attr_set && syscall(SYS_mount_setattr, a.tree, "", AT_EMPTY_PATH | AT_RECURSIVE,
+	                             &attr, sizeof(attr)) < 0) {
 		rv = ctm__error(-errno, errmsg, "cannot set the options %s on %s: %s", options,
 		                source, strerror(errno));
 		close(a.tree);
@@ -1172,9 +1171,10 @@ int ctm_ct_cpuset(struct ctm_ctx *ctx, unsigned ctid, char *buf, size_t size, ch
 		return ctm__error(-EINVAL, errmsg, "CT %u not running", ctid);
 	rv = cgroup_dir(pid, "cpuset", dir, sizeof(dir));
 	if (rv < 0)
-		return ctm__error(rv, errmsg, "CT %u: the cpuset cgroup of the container is not found",
-		                  ctid);
-	/* v2 shows the effective set; v1 the configured one, which is it. */
+		return ctm__error(rv, errmsg,
+		                  "CT %u: the cpuset cgroup of the container is not found", ctid);
+	/* A v2 cgroup has the effective set in its own file. On v1, cpuset.cpus is the effective
+	 * set. */
 	snprintf(file, sizeof(file), "%s/cpuset.cpus.effective", dir);
 	f = fopen(file, "re");
 	if (!f) {

@@ -634,7 +634,7 @@ static void cpulist_parse(const char *list, bool *set, int limit, int *max)
 
 /*
  * cpusets: the CPUs of each running container of this node, one line per
- * container, each CPU number in its own column, as pct prints them.
+ * container and one column per CPU.
  */
 static int cmd_cpusets(struct cli *cli)
 {
@@ -702,10 +702,10 @@ static int cmd_cpusets(struct cli *cli)
 static bool is_verb(const char *verb)
 {
 	static const char *const verbs[] = {
-	    "create",  "set",      "startall", "stopall",     "list",     "start",
-	    "stop",    "shutdown", "reboot",   "destroy",     "unlock",   "snapshot",
-	    "delsnapshot", "rollback", "status", "config", "pending", "listsnapshot", "exec",
-	    "enter", "console", "hook", "cpusets"};
+	    "create",      "set",      "startall", "stopall", "list",    "start",
+	    "stop",        "shutdown", "reboot",   "destroy", "unlock",  "snapshot",
+	    "delsnapshot", "rollback", "status",   "config",  "pending", "listsnapshot",
+	    "exec",        "enter",    "console",  "hook",    "cpusets"};
 
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
 		if (!strcmp(verb, verbs[i]))
@@ -902,8 +902,8 @@ int main(int argc, char **argv)
 		code = argc > 1 ? usage_error("unexpected argument '%s'", argv[1])
 		                : cmd_startall_stopall(&cli, !strcmp(verb, "startall"));
 	} else if (!strcmp(verb, "cpusets")) {
-		code = argc > 1 ? usage_error("unexpected argument '%s'", argv[1])
-		                : cmd_cpusets(&cli);
+		code =
+		    argc > 1 ? usage_error("unexpected argument '%s'", argv[1]) : cmd_cpusets(&cli);
 	} else if (!strcmp(verb, "list")) {
 		code = argc > 1 ? usage_error("unexpected argument '%s'", argv[1]) : cmd_list(&cli);
 	} else {
