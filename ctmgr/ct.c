@@ -592,6 +592,44 @@ static bool is_mpn(const char *key)
 	return strcmp(key, "rootfs") && is_mp_key(key, false);
 }
 
+bool ctm_ct_mp_hotplug(const struct conf_section *cur, const char *key, bool delete)
+{
+	bool present = conf_get(cur, key) != NULL;
+
+	return is_mpn(key) && present == delete;
+}
+
+int ctm_cpulist_parse(const char *list, bool *set, size_t limit, int *max)
+{
+	const char *p = list;
+
+	while (*p && *p != '\n') {
+		char *end;
+		unsigned long lo, hi;
+
+		if (!isdigit((unsigned char)*p))
+			return -EINVAL;
+		lo = strtoul(p, &end, 10);
+		hi = lo;
+		if (*end == '-') {
+			if (!isdigit((unsigned char)end[1]))
+				return -EINVAL;
+			hi = strtoul(end + 1, &end, 10);
+		}
+		if (hi < lo || (*end && *end != ',' && *end != '\n'))
+			return -EINVAL;
+		for (unsigned long i = lo; i <= hi && i < limit; i++) {
+			set[i] = true;
+			if ((long)i > *max)
+				*max = (int)i;
+		}
+		p = *end == ',' ? end + 1 : end;
+		if (*end == ',' && !isdigit((unsigned char)*p))
+			return -EINVAL;
+	}
+	return 0;
+}
+
 int ctm_ct_section_volumes(const struct conf_section *s, bool with_unused, char ***out)
 {
 	const struct conf_entry **sorted;
@@ -786,7 +824,7 @@ static int set_running(const struct ctm_options *opts, struct conf_file *new_cf,
 		const char *key = opts->set[i].key;
 
 		if (ctm_ct_hot_key(key) || ctm_ct_fastplug_key(key) ||
-		    (is_mpn(key) && !conf_get(cur, key))) {
+		    ctm_ct_mp_hotplug(cur, key, false)) {
 			now_sets[now.n_set++] = opts->set[i];
 			rv = pending_revert(pending, key);
 		} else {
@@ -797,7 +835,7 @@ static int set_running(const struct ctm_options *opts, struct conf_file *new_cf,
 		const char *key = opts->delete[i];
 
 		if (ctm_ct_hot_key(key) || ctm_ct_fastplug_key(key) ||
-		    (is_mpn(key) && conf_get(cur, key))) {
+		    ctm_ct_mp_hotplug(cur, key, true)) {
 			now_deletes[now.n_delete++] = opts->delete[i];
 			rv = pending_revert(pending, key);
 		} else {

@@ -256,6 +256,23 @@ int ctm_ct_apply_pending(struct conf_file *cf, bool *changed);
  * cores, cpulimit, cpuunits. */
 bool ctm_ct_hot_key(const char *key);
 
+/*
+ * True when `ctmgr set` on a running container with main section CUR
+ * applies a change of KEY at once as a mount: setting an mpN that CUR does
+ * not have (DELETE false), or deleting an mpN that CUR has (DELETE true).
+ * A change of an existing mpN, rootfs and devN wait in the pending
+ * section.
+ */
+bool ctm_ct_mp_hotplug(const struct conf_section *cur, const char *key, bool delete);
+
+/*
+ * Parse the CPU list LIST (`0-2,5`, as cpuset.cpus holds it) and set
+ * SET[i] for each CPU i below LIMIT; *MAX becomes the highest CPU set when
+ * that is above it. An empty list is valid. Errors: -EINVAL bad syntax
+ * (SET may be partly filled).
+ */
+int ctm_cpulist_parse(const char *list, bool *set, size_t limit, int *max);
+
 /* True for the keys that only the config reads, which a running container
  * takes at once as pct's "fastplug" options: description, onboot, startup,
  * protection, hookscript, tags. */

@@ -606,32 +606,6 @@ static int cmd_startall_stopall(struct cli *cli, bool start)
 	return code;
 }
 
-/* Add the CPUs of LIST (`0-2,5`) below LIMIT to SET; the highest to *MAX. */
-static void cpulist_parse(const char *list, bool *set, int limit, int *max)
-{
-	const char *p = list;
-
-	while (*p) {
-		char *end;
-		long lo = strtol(p, &end, 10), hi = lo;
-
-		if (end == p)
-			break;
-		if (*end == '-')
-			hi = strtol(end + 1, &end, 10);
-		for (long i = lo; i <= hi && i < limit; i++) {
-			if (i < 0)
-				continue;
-			set[i] = true;
-			if (i > *max)
-				*max = (int)i;
-		}
-		p = *end == ',' ? end + 1 : end;
-		if (*end != ',')
-			break;
-	}
-}
-
 /*
  * cpusets: the CPUs of each running container of this node, one line per
  * container and one column per CPU.
@@ -660,7 +634,10 @@ static int cmd_cpusets(struct cli *cli)
 			list[i].ctid = 0;
 			continue;
 		}
-		cpulist_parse(buf, sets[i], MAX_CPUS, &max);
+		if (ctm_cpulist_parse(buf, sets[i], MAX_CPUS, &max) < 0) {
+			fprintf(stderr, "ctmgr: CT %u: invalid cpuset '%s'\n", list[i].ctid, buf);
+			list[i].ctid = 0;
+		}
 	}
 	if (json_out) {
 		struct json_object *obj = json_object_new_object();
