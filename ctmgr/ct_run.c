@@ -266,20 +266,15 @@ out:
 	return rv;
 }
 
-/* Run the hookscript of CTID's current config for PHASE. A failure is only
- * a warning. */
-static void hookscript_warn(struct ctm_ctx *ctx, unsigned ctid, const char *phase)
+/* Run the hookscript of config section S for PHASE. A failure is only a
+ * warning. */
+static void hookscript_warn(struct ctm_ctx *ctx, unsigned ctid, const struct conf_section *s,
+                            const char *phase)
 {
 	char msg[CONF_ERRMSG_SIZE] = "";
-	struct ctm_ct *ct = NULL;
-	int rv;
 
-	rv = ctm_ct_load(ctx, ctid, &ct, msg);
-	if (rv == 0)
-		rv = ctm_ct_hookscript(ctx, ctid, conf_main(ct->cf), phase, msg);
-	if (rv < 0 && ctx->warn)
+	if (ctm_ct_hookscript(ctx, ctid, s, phase, msg) < 0 && ctx->warn)
 		fprintf(ctx->warn, "warning: %s\n", msg);
-	ctm_ct_free(ct);
 }
 
 int ctm_ct_hook(struct ctm_ctx *ctx, unsigned ctid, const char *phase, char *errmsg)
@@ -551,7 +546,7 @@ int ctm_ct_start(struct ctm_ctx *ctx, unsigned ctid, const struct ctm_start_para
 	if (rv < 0)
 		ctm__ct_unstage(ctx, ctid);
 	else
-		hookscript_warn(ctx, ctid, "post-start");
+		hookscript_warn(ctx, ctid, conf_main(ct->cf), "post-start");
 out:
 	ctm_ct_free(ct);
 	return rv;
@@ -570,19 +565,23 @@ static int load_for_stop(struct ctm_ctx *ctx, unsigned ctid, bool allow_mounted,
 	rv = ctm__ct_require_local(ctx, ct, errmsg);
 	if (rv == 0)
 		rv = check_lock(ct, allow_mounted, errmsg);
-	ctm_ct_free(ct);
 	if (rv < 0)
-		return rv;
+		goto out;
 	*c = ctm__ct_lxc(ctx, ctid);
-	if (!*c)
-		return ctm__error(-EIO, errmsg, "CT %u: liblxc cannot open the container", ctid);
+	if (!*c) {
+		rv = ctm__error(-EIO, errmsg, "CT %u: liblxc cannot open the container", ctid);
+		goto out;
+	}
 	if (!(*c)->is_running(*c)) {
 		lxc_container_put(*c);
 		*c = NULL;
-		return ctm__error(-EINVAL, errmsg, "CT %u not running", ctid);
+		rv = ctm__error(-EINVAL, errmsg, "CT %u not running", ctid);
+		goto out;
 	}
-	hookscript_warn(ctx, ctid, "pre-stop");
-	return 0;
+	hookscript_warn(ctx, ctid, conf_main(ct->cf), "pre-stop");
+out:
+	ctm_ct_free(ct);
+	return rv;
 }
 
 static int hard_stop(struct ctm_ctx *ctx, unsigned ctid, struct lxc_container *c, char *errmsg)
