@@ -242,6 +242,8 @@ int ctm_ct_hookscript(struct ctm_ctx *ctx, unsigned ctid, const struct conf_sect
 
 		if (null >= 0)
 			dup2(null, STDIN_FILENO);
+		/* The script gets no descriptor of ours, such as the pmxfs connection. */
+		close_range(3, ~0U, 0);
 		execl(vol.path, vol.path, id, phase, (char *)NULL);
 		_exit(127);
 	}
@@ -310,7 +312,7 @@ static int hook_command(char *out, size_t size)
 	if (!slash)
 		return -EINVAL;
 	slash[1] = '\0';
-	/* libtool runs uninstalled programs as .libs/lt-NAME */
+	/* An uninstalled program runs from .libs/, below its libtool wrapper. */
 	len = (ssize_t)strlen(exe);
 	if (len >= 7 && !strcmp(exe + len - 7, ".libs/"))
 		exe[len - 6] = '\0';
