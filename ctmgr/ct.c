@@ -592,10 +592,19 @@ static bool is_mpn(const char *key)
 	return strcmp(key, "rootfs") && is_mp_key(key, false);
 }
 
-bool ctm_ct_mp_hotplug(const struct conf_section *cur, const char *key, bool delete)
+/* True for devN keys. */
+static bool is_devn(const char *key)
+{
+	return !strncmp(key, "dev", 3) && key[3] &&
+	       strspn(key + 3, "0123456789") == strlen(key + 3);
+}
+
+bool ctm_ct_hotplug_key(const struct conf_section *cur, const char *key, bool delete)
 {
 	bool present = conf_get(cur, key) != NULL;
 
+	if (is_devn(key))
+		return !delete &&!present;
 	return is_mpn(key) && present == delete;
 }
 
@@ -824,7 +833,7 @@ static int set_running(const struct ctm_options *opts, struct conf_file *new_cf,
 		const char *key = opts->set[i].key;
 
 		if (ctm_ct_hot_key(key) || ctm_ct_fastplug_key(key) ||
-		    ctm_ct_mp_hotplug(cur, key, false)) {
+		    ctm_ct_hotplug_key(cur, key, false)) {
 			now_sets[now.n_set++] = opts->set[i];
 			rv = pending_revert(pending, key);
 		} else {
@@ -835,7 +844,7 @@ static int set_running(const struct ctm_options *opts, struct conf_file *new_cf,
 		const char *key = opts->delete[i];
 
 		if (ctm_ct_hot_key(key) || ctm_ct_fastplug_key(key) ||
-		    ctm_ct_mp_hotplug(cur, key, true)) {
+		    ctm_ct_hotplug_key(cur, key, true)) {
 			now_deletes[now.n_delete++] = opts->delete[i];
 			rv = pending_revert(pending, key);
 		} else {
@@ -978,6 +987,48 @@ static int mp_find(const struct ctm_lxc_config *lcfg, const char *key, const cha
 }
 
 /*
+ * Add the device KEY (devN) of LCFG to the running CTID: allow it in the
+ * devices cgroup as LCFG does, then create its node and bind it inside.
+ * NOTE: a failure after the cgroup write leaves the device allowed; it is
+ * not in the config, so the next start drops it.
+ */
+static int device_plug(struct ctm_ctx *ctx, unsigned ctid, const struct ctm_lxc_config *lcfg,
+                       const char *key, char *errmsg)
+{
+	const struct ctm_lxc_device *dev = NULL;
+	struct ctm_lxc_item *items = NULL;
+	char prefix[48];
+	size_t n_items = 0;
+	int rv = 0;
+
+	for (size_t i = 0; i < lcfg->n_devices; i++)
+		if (!strcmp(lcfg->devices[i].key, key))
+			dev = &lcfg->devices[i];
+	if (!dev)
+		return ctm__error(-ENOENT, errmsg, "the LXC config has no device for %s", key);
+	snprintf(prefix, sizeof(prefix), "%c %u:%u ", dev->id.type, dev->id.major, dev->id.minor);
+	for (size_t i = 0; rv == 0 && i < lcfg->n_items; i++) {
+		const char *k = lcfg->items[i].key;
+		const char *short_key = !strncmp(k, "lxc.cgroup2.", 12)  ? k + 12
+		                        : !strncmp(k, "lxc.cgroup.", 11) ? k + 11
+		                                                         : NULL;
+
+		if (short_key && !strncmp(short_key, "devices.", 8) &&
+		    !strncmp(lcfg->items[i].value, prefix, strlen(prefix)))
+			rv = items_add(&items, &n_items, short_key, lcfg->items[i].value);
+	}
+	if (rv < 0) {
+		ctm_lxc_items_free(items, n_items);
+		return ctm__error(rv, errmsg, "out of memory");
+	}
+	rv = ctm__ct_set_cgroup(ctx, ctid, items, n_items, errmsg);
+	ctm_lxc_items_free(items, n_items);
+	if (rv == 0)
+		rv = ctm__ct_plug_device(ctx, ctid, dev, errmsg);
+	return rv;
+}
+
+/*
  * Bring the mount points of the running CTID from the main section of
  * OLD_CF to that of NEW_CF: mount each mpN NEW_CF adds, then unmount each
  * mpN it drops. A failed mount unmounts the ones mounted before it.
@@ -996,7 +1047,8 @@ static int hotplug_mounts(struct ctm_ctx *ctx, unsigned ctid, const struct conf_
 	int rv;
 
 	for (size_t i = 0; i < n->n_keys; i++)
-		any |= is_mpn(n->keys[i].key) && !conf_get(o, n->keys[i].key);
+		any |= (is_mpn(n->keys[i].key) || is_devn(n->keys[i].key)) &&
+		       !conf_get(o, n->keys[i].key);
 	for (size_t i = 0; i < o->n_keys; i++)
 		any |= is_mpn(o->keys[i].key) && !conf_get(n, o->keys[i].key);
 	if (!any)
@@ -1028,6 +1080,14 @@ static int hotplug_mounts(struct ctm_ctx *ctx, unsigned ctid, const struct conf_
 			mp_change_clear(c);
 		} else {
 			n_added++;
+		}
+	}
+	for (size_t i = 0; rv == 0 && i < n->n_keys; i++) {
+		if (is_devn(n->keys[i].key) && !conf_get(o, n->keys[i].key)) {
+			rv = device_plug(ctx, ctid, new_lcfg, n->keys[i].key, msg);
+			if (rv < 0)
+				ctm__error(rv, errmsg, "CT %u: %s cannot be added now: %s", ctid,
+				           n->keys[i].key, msg);
 		}
 	}
 	for (size_t i = 0; rv == 0 && i < o->n_keys; i++) {

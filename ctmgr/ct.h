@@ -258,12 +258,12 @@ bool ctm_ct_hot_key(const char *key);
 
 /*
  * True when `ctmgr set` on a running container with main section CUR
- * applies a change of KEY at once as a mount: setting an mpN that CUR does
- * not have (DELETE false), or deleting an mpN that CUR has (DELETE true).
- * A change of an existing mpN, rootfs and devN wait in the pending
- * section.
+ * applies a change of KEY at once as a mount: setting an mpN or devN that
+ * CUR does not have (DELETE false), or deleting an mpN that CUR has
+ * (DELETE true). Changes of an existing mpN or devN, deleting a devN and
+ * rootfs wait in the pending section.
  */
-bool ctm_ct_mp_hotplug(const struct conf_section *cur, const char *key, bool delete);
+bool ctm_ct_hotplug_key(const struct conf_section *cur, const char *key, bool delete);
 
 /*
  * Parse the CPU list LIST (`0-2,5`, as cpuset.cpus holds it) and set

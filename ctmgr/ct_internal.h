@@ -67,6 +67,14 @@ int ctm__ct_plug(struct ctm_ctx *ctx, unsigned ctid, const struct ctm_lxc_mount 
 int ctm__ct_unplug(struct ctm_ctx *ctx, unsigned ctid, const struct ctm_lxc_mount *staged,
                    const char *target, char *errmsg);
 
+/*
+ * Create the device node DEV on the host, as a start does, and bind it on
+ * its path inside the running CTID (creating the file). The caller allows
+ * the device in the cgroup. Errors: -EINVAL not running, -errno.
+ */
+int ctm__ct_plug_device(struct ctm_ctx *ctx, unsigned ctid, const struct ctm_lxc_device *dev,
+                        char *errmsg);
+
 /* The lxc path in use. */
 const char *ctm__ct_lxc_path(const struct ctm_ctx *ctx);
 

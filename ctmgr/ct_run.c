@@ -817,7 +817,26 @@ int ctm__ct_set_cgroup(struct ctm_ctx *ctx, unsigned ctid, const struct ctm_lxc_
 			break;
 		}
 		snprintf(file, sizeof(file), "%s/%s", dir, items[i].key);
+		if (!strncmp(items[i].key, "devices.", 8) && access(file, F_OK) < 0) {
+			/* v2 has no devices files: liblxc's monitor updates the
+			 * container's device program. */
+			struct lxc_container *lc = ctm__ct_lxc(ctx, ctid);
+
+			rv = lc && lc->set_cgroup_item(lc, items[i].key, items[i].value) ? 0 : -EIO;
+			if (lc)
+				lxc_container_put(lc);
+			if (rv < 0)
+				rv = ctm__error(-EIO, errmsg, "CT %u: LXC does not take %s = %s",
+				                ctid, items[i].key, items[i].value);
+			continue;
+		}
 		rv = write_value(file, items[i].value);
+		if (rv == 0 && !strcmp(items[i].key, "devices.allow")) {
+			/* The inner `ns` cgroup gets only what its parent allows. */
+			snprintf(file, sizeof(file), "%s/ns/%s", dir, items[i].key);
+			if (access(file, F_OK) == 0)
+				rv = write_value(file, items[i].value);
+		}
 		if (!strncmp(items[i].key, "cpuset.", 7)) {
 			/* A v1 cpuset must stay within its parent's: shrink the
 			 * inner `ns` cgroup first, grow it after the container's. */
@@ -1042,6 +1061,7 @@ static int in_mount_ns(pid_t pid, int (*fn)(void *), void *data)
 struct plug_args {
 	int tree; /* the detached mount to attach */
 	const char *target;
+	bool file; /* the target is a file (a device node), not a folder */
 	uid_t uid;
 	gid_t gid;
 };
@@ -1054,9 +1074,29 @@ static int plug_child(void *data)
 	/* After setns() the root is the container's root file system. */
 	if (chdir("/") < 0)
 		return -errno;
-	rv = mkdir_owned(a->target, a->uid, a->gid);
-	if (rv < 0)
-		return rv;
+	if (a->file) {
+		char dir[PATH_MAX], *slash;
+		int fd;
+
+		snprintf(dir, sizeof(dir), "%s", a->target);
+		slash = strrchr(dir, '/');
+		if (slash && slash != dir) {
+			*slash = '\0';
+			rv = mkdir_owned(dir, a->uid, a->gid);
+			if (rv < 0)
+				return rv;
+		}
+		/* An existing node is mounted over; it is not opened. */
+		fd = open(a->target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd < 0 && errno != EEXIST)
+			return -errno;
+		if (fd >= 0)
+			close(fd);
+	} else {
+		rv = mkdir_owned(a->target, a->uid, a->gid);
+		if (rv < 0)
+			return rv;
+	}
 	if (syscall(SYS_move_mount, a->tree, "", AT_FDCWD, a->target, MOVE_MOUNT_F_EMPTY_PATH) < 0)
 		return -errno;
 	return 0;
@@ -1153,6 +1193,35 @@ int ctm__ct_unplug(struct ctm_ctx *ctx, unsigned ctid, const struct ctm_lxc_moun
 	if (staged && is_mount_point(staged->target))
 		umount2(staged->target, MNT_DETACH);
 	return 0;
+}
+
+int ctm__ct_plug_device(struct ctm_ctx *ctx, unsigned ctid, const struct ctm_lxc_device *dev,
+                        char *errmsg)
+{
+	struct ctm_lxc_config one = {0};
+	struct plug_args a = {.target = dev->path, .file = true};
+	char msg[CONF_ERRMSG_SIZE];
+	pid_t pid = running_pid(ctx, ctid);
+	int rv;
+
+	if (pid <= 0)
+		return ctm__error(-EINVAL, errmsg, "the container is not running");
+	one.devices = (struct ctm_lxc_device *)dev;
+	one.n_devices = 1;
+	rv = ctm__ct_stage(&one, msg);
+	if (rv < 0)
+		return ctm__error(rv, errmsg, "%s", msg);
+	a.tree =
+	    (int)syscall(SYS_open_tree, AT_FDCWD, dev->node, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (a.tree < 0)
+		return ctm__error(-errno, errmsg, "cannot take a copy of the device node %s: %s",
+		                  dev->node, strerror(errno));
+	rv = in_mount_ns(pid, plug_child, &a);
+	close(a.tree);
+	if (rv < 0)
+		ctm__error(rv, errmsg, "binding %s on %s in the running container failed: %s",
+		           dev->node, dev->path, strerror(-rv));
+	return rv;
 }
 
 int ctm_ct_cpuset(struct ctm_ctx *ctx, unsigned ctid, char *buf, size_t size, char *errmsg)

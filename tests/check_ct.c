@@ -150,14 +150,14 @@ START_TEST(test_hot_key_list)
 }
 END_TEST
 
-/* ---- ctm_ct_mp_hotplug ---- */
+/* ---- ctm_ct_hotplug_key ---- */
 
 START_TEST(test_mp_hotplug_new_mp)
 {
 	struct conf_file *cf = parse("mp0: /srv/a,mp=/a\nrootfs: local:0\n");
 
-	ck_assert(ctm_ct_mp_hotplug(conf_main(cf), "mp1", false));
-	ck_assert(!ctm_ct_mp_hotplug(conf_main(cf), "mp0", false));
+	ck_assert(ctm_ct_hotplug_key(conf_main(cf), "mp1", false));
+	ck_assert(!ctm_ct_hotplug_key(conf_main(cf), "mp0", false));
 	conf_file_free(cf);
 }
 END_TEST
@@ -166,8 +166,19 @@ START_TEST(test_mp_hotplug_delete)
 {
 	struct conf_file *cf = parse("mp0: /srv/a,mp=/a\nrootfs: local:0\n");
 
-	ck_assert(ctm_ct_mp_hotplug(conf_main(cf), "mp0", true));
-	ck_assert(!ctm_ct_mp_hotplug(conf_main(cf), "mp1", true));
+	ck_assert(ctm_ct_hotplug_key(conf_main(cf), "mp0", true));
+	ck_assert(!ctm_ct_hotplug_key(conf_main(cf), "mp1", true));
+	conf_file_free(cf);
+}
+END_TEST
+
+START_TEST(test_mp_hotplug_new_dev)
+{
+	struct conf_file *cf = parse("dev0: /dev/null\nrootfs: local:0\n");
+
+	ck_assert(ctm_ct_hotplug_key(conf_main(cf), "dev1", false));
+	ck_assert(!ctm_ct_hotplug_key(conf_main(cf), "dev0", false));
+	ck_assert(!ctm_ct_hotplug_key(conf_main(cf), "dev0", true));
 	conf_file_free(cf);
 }
 END_TEST
@@ -176,11 +187,11 @@ START_TEST(test_mp_hotplug_other_keys)
 {
 	struct conf_file *cf = parse("rootfs: local:0\n");
 
-	ck_assert(!ctm_ct_mp_hotplug(conf_main(cf), "rootfs", true));
-	ck_assert(!ctm_ct_mp_hotplug(conf_main(cf), "dev0", false));
-	ck_assert(!ctm_ct_mp_hotplug(conf_main(cf), "unused0", false));
-	ck_assert(!ctm_ct_mp_hotplug(conf_main(cf), "mp", false));
-	ck_assert(!ctm_ct_mp_hotplug(conf_main(cf), "mpx", false));
+	ck_assert(!ctm_ct_hotplug_key(conf_main(cf), "rootfs", true));
+	ck_assert(!ctm_ct_hotplug_key(conf_main(cf), "dev", false));
+	ck_assert(!ctm_ct_hotplug_key(conf_main(cf), "unused0", false));
+	ck_assert(!ctm_ct_hotplug_key(conf_main(cf), "mp", false));
+	ck_assert(!ctm_ct_hotplug_key(conf_main(cf), "mpx", false));
 	conf_file_free(cf);
 }
 END_TEST
@@ -429,9 +440,10 @@ static Suite *ct_suite(void)
 	tcase_add_test(tc, test_fastplug_key_list);
 	suite_add_tcase(s, tc);
 
-	tc = tcase_create("ctm_ct_mp_hotplug");
+	tc = tcase_create("ctm_ct_hotplug_key");
 	tcase_add_test(tc, test_mp_hotplug_new_mp);
 	tcase_add_test(tc, test_mp_hotplug_delete);
+	tcase_add_test(tc, test_mp_hotplug_new_dev);
 	tcase_add_test(tc, test_mp_hotplug_other_keys);
 	suite_add_tcase(s, tc);
 
