@@ -14,7 +14,7 @@ bench_cluster_bench_SOURCES = bench/cluster_bench.c bench/bench_util.h
 bench_cluster_bench_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) -pthread
 bench_cluster_bench_LDADD = lock/liblock.la pmxfs/libpmxfs.la $(SQLITE_LIBS) -lpthread
 EXTRA_DIST += bench/run-cluster-bench bench/xfer-bench bench/sync-memory \
-	bench/migrate-bench
+	bench/migrate-bench bench/ct-bench
 noinst_PROGRAMS += bench/etcd_bench
 bench_etcd_bench_SOURCES = bench/etcd_bench.c bench/bench_util.h
 bench_etcd_bench_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) -pthread

@@ -2,6 +2,7 @@
  * configs: set, unlock, snapshots and list. */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -585,6 +586,59 @@ static bool is_mp_key(const char *key, bool with_unused)
 	return *digits && strspn(digits, "0123456789") == strlen(digits);
 }
 
+/* True for mpN keys, which a running container can mount or unmount. */
+static bool is_mpn(const char *key)
+{
+	return strcmp(key, "rootfs") && is_mp_key(key, false);
+}
+
+/* True for devN keys. */
+static bool is_devn(const char *key)
+{
+	return !strncmp(key, "dev", 3) && key[3] &&
+	       strspn(key + 3, "0123456789") == strlen(key + 3);
+}
+
+bool ctm_ct_hotplug_key(const struct conf_section *cur, const char *key, bool delete)
+{
+	bool present = conf_get(cur, key) != NULL;
+
+	if (is_devn(key))
+		return !delete &&!present;
+	return is_mpn(key) && present == delete;
+}
+
+int ctm_cpulist_parse(const char *list, bool *set, size_t limit, int *max)
+{
+	const char *p = list;
+
+	while (*p && *p != '\n') {
+		char *end;
+		unsigned long lo, hi;
+
+		if (!isdigit((unsigned char)*p))
+			return -EINVAL;
+		lo = strtoul(p, &end, 10);
+		hi = lo;
+		if (*end == '-') {
+			if (!isdigit((unsigned char)end[1]))
+				return -EINVAL;
+			hi = strtoul(end + 1, &end, 10);
+		}
+		if (hi < lo || (*end && *end != ',' && *end != '\n'))
+			return -EINVAL;
+		for (unsigned long i = lo; i <= hi && i < limit; i++) {
+			set[i] = true;
+			if ((long)i > *max)
+				*max = (int)i;
+		}
+		p = *end == ',' ? end + 1 : end;
+		if (*end == ',' && !isdigit((unsigned char)*p))
+			return -EINVAL;
+	}
+	return 0;
+}
+
 int ctm_ct_section_volumes(const struct conf_section *s, bool with_unused, char ***out)
 {
 	const struct conf_entry **sorted;
@@ -753,6 +807,7 @@ static int drop_pending(struct conf_file *cf, const struct ctm_options *opts, ch
  */
 static int set_running(const struct ctm_options *opts, struct conf_file *new_cf, char *errmsg)
 {
+	const struct conf_section *cur = conf_main(new_cf);
 	struct ctm_options now = *opts, later = *opts;
 	struct ctm_option *now_sets = NULL, *later_sets = NULL;
 	char **now_deletes = NULL;
@@ -777,7 +832,8 @@ static int set_running(const struct ctm_options *opts, struct conf_file *new_cf,
 	for (size_t i = 0; rv == 0 && i < opts->n_set; i++) {
 		const char *key = opts->set[i].key;
 
-		if (ctm_ct_hot_key(key) || ctm_ct_fastplug_key(key)) {
+		if (ctm_ct_hot_key(key) || ctm_ct_fastplug_key(key) ||
+		    ctm_ct_hotplug_key(cur, key, false)) {
 			now_sets[now.n_set++] = opts->set[i];
 			rv = pending_revert(pending, key);
 		} else {
@@ -787,7 +843,8 @@ static int set_running(const struct ctm_options *opts, struct conf_file *new_cf,
 	for (size_t i = 0; rv == 0 && i < opts->n_delete; i++) {
 		const char *key = opts->delete[i];
 
-		if (ctm_ct_hot_key(key) || ctm_ct_fastplug_key(key)) {
+		if (ctm_ct_hot_key(key) || ctm_ct_fastplug_key(key) ||
+		    ctm_ct_hotplug_key(cur, key, true)) {
 			now_deletes[now.n_delete++] = opts->delete[i];
 			rv = pending_revert(pending, key);
 		} else {
@@ -836,6 +893,223 @@ static int hot_changes(struct ctm_ctx *ctx, unsigned ctid, const struct conf_fil
 	}
 	if (rv == -ENOMEM)
 		ctm__error(rv, errmsg, "out of memory");
+	ctm_lxc_config_free(old_lcfg);
+	ctm_lxc_config_free(new_lcfg);
+	ctm_storage_cfg_free(storage);
+	return rv;
+}
+
+/* Undo the octal escapes of an fstab field (`\040`) in place. */
+static void unescape_field(char *s)
+{
+	char *out = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*out++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else {
+			*out++ = *s;
+		}
+	}
+	*out = '\0';
+}
+
+/* One mount point of a running container to mount or unmount. */
+struct mp_change {
+	char *source;  /* the host folder */
+	char *target;  /* the path inside the container */
+	char *options; /* the LXC mount options */
+	const struct ctm_lxc_mount *staged;
+};
+
+static void mp_change_clear(struct mp_change *c)
+{
+	free(c->source);
+	free(c->target);
+	free(c->options);
+	memset(c, 0, sizeof(*c));
+}
+
+/* Find the mount of KEY (mpN, value VALUE) in LCFG: its LXC mount entry
+ * (source, target and options) and its staged host mount. */
+static int mp_find(const struct ctm_lxc_config *lcfg, const char *key, const char *value,
+                   struct mp_change *out, char *errmsg)
+{
+	struct conf_mountpoint mp = {0};
+	char msg[CONF_ERRMSG_SIZE];
+	const char *want;
+	int rv;
+
+	rv = conf_mp_parse(value, &mp, msg);
+	if (rv < 0)
+		return ctm__error(rv, errmsg, "%s is invalid: %s", key, msg);
+	want = mp.mp + strspn(mp.mp, "/");
+	rv = -ENOENT;
+	for (size_t i = 0; i < lcfg->n_items && rv == -ENOENT; i++) {
+		char *f[6] = {0}, *save = NULL, *copy;
+		size_t n = 0;
+
+		if (strcmp(lcfg->items[i].key, "lxc.mount.entry"))
+			continue;
+		copy = strdup(lcfg->items[i].value);
+		if (!copy) {
+			rv = -ENOMEM;
+			break;
+		}
+		for (char *t = strtok_r(copy, " \t", &save); t && n < 6;
+		     t = strtok_r(NULL, " \t", &save))
+			f[n++] = t;
+		if (n >= 4) {
+			unescape_field(f[0]);
+			unescape_field(f[1]);
+		}
+		if (n >= 4 && !strcmp(f[1], want)) {
+			out->source = strdup(f[0]);
+			out->target = ctm__printf("/%s", f[1]);
+			out->options = strdup(f[3]);
+			rv = out->source && out->target && out->options ? 0 : -ENOMEM;
+		}
+		free(copy);
+	}
+	for (size_t i = 0; rv == 0 && i < lcfg->n_mounts; i++)
+		if (!strcmp(lcfg->mounts[i].key, key))
+			out->staged = &lcfg->mounts[i];
+	if (rv == -ENOENT)
+		ctm__error(rv, errmsg, "%s: the LXC config has no mount entry for %s", key, mp.mp);
+	else if (rv < 0)
+		ctm__error(rv, errmsg, "out of memory");
+	if (rv < 0)
+		mp_change_clear(out);
+	conf_mountpoint_clear(&mp);
+	return rv;
+}
+
+/*
+ * Add the device KEY (devN) of LCFG to the running CTID: allow it in the
+ * devices cgroup as LCFG does, then create its node and bind it inside.
+ * NOTE: a failure after the cgroup write leaves the device allowed; it is
+ * not in the config, so the next start drops it.
+ */
+static int device_plug(struct ctm_ctx *ctx, unsigned ctid, const struct ctm_lxc_config *lcfg,
+                       const char *key, char *errmsg)
+{
+	const struct ctm_lxc_device *dev = NULL;
+	struct ctm_lxc_item *items = NULL;
+	char prefix[48];
+	size_t n_items = 0;
+	int rv = 0;
+
+	for (size_t i = 0; i < lcfg->n_devices; i++)
+		if (!strcmp(lcfg->devices[i].key, key))
+			dev = &lcfg->devices[i];
+	if (!dev)
+		return ctm__error(-ENOENT, errmsg, "the LXC config has no device for %s", key);
+	snprintf(prefix, sizeof(prefix), "%c %u:%u ", dev->id.type, dev->id.major, dev->id.minor);
+	for (size_t i = 0; rv == 0 && i < lcfg->n_items; i++) {
+		const char *k = lcfg->items[i].key;
+		const char *short_key = !strncmp(k, "lxc.cgroup2.", 12)  ? k + 12
+		                        : !strncmp(k, "lxc.cgroup.", 11) ? k + 11
+		                                                         : NULL;
+
+		if (short_key && !strncmp(short_key, "devices.", 8) &&
+		    !strncmp(lcfg->items[i].value, prefix, strlen(prefix)))
+			rv = items_add(&items, &n_items, short_key, lcfg->items[i].value);
+	}
+	if (rv < 0) {
+		ctm_lxc_items_free(items, n_items);
+		return ctm__error(rv, errmsg, "out of memory");
+	}
+	rv = ctm__ct_set_cgroup(ctx, ctid, items, n_items, errmsg);
+	ctm_lxc_items_free(items, n_items);
+	if (rv == 0)
+		rv = ctm__ct_plug_device(ctx, ctid, dev, errmsg);
+	return rv;
+}
+
+/*
+ * Bring the mount points of the running CTID from the main section of
+ * OLD_CF to that of NEW_CF: mount each mpN NEW_CF adds, then unmount each
+ * mpN it drops. A failed mount unmounts the ones mounted before it.
+ */
+static int hotplug_mounts(struct ctm_ctx *ctx, unsigned ctid, const struct conf_file *old_cf,
+                          const struct conf_file *new_cf, char *errmsg)
+{
+	const struct conf_section *o = conf_main((struct conf_file *)old_cf);
+	const struct conf_section *n = conf_main((struct conf_file *)new_cf);
+	struct ctm_lxc_config *old_lcfg = NULL, *new_lcfg = NULL;
+	struct ctm_storage_cfg *storage = NULL;
+	struct mp_change *added = NULL;
+	char msg[CONF_ERRMSG_SIZE];
+	size_t n_added = 0;
+	bool any = false;
+	int rv;
+
+	for (size_t i = 0; i < n->n_keys; i++)
+		any |= (is_mpn(n->keys[i].key) || is_devn(n->keys[i].key)) &&
+		       !conf_get(o, n->keys[i].key);
+	for (size_t i = 0; i < o->n_keys; i++)
+		any |= is_mpn(o->keys[i].key) && !conf_get(n, o->keys[i].key);
+	if (!any)
+		return 0;
+
+	rv = ctm__ct_storage(ctx, &storage, errmsg);
+	if (rv == 0)
+		rv = ctm__ct_build_lxc(ctx, ctid, o, storage, &old_lcfg, errmsg);
+	if (rv == 0)
+		rv = ctm__ct_build_lxc(ctx, ctid, n, storage, &new_lcfg, errmsg);
+	if (rv == 0) {
+		added = calloc(n->n_keys + 1, sizeof(*added));
+		if (!added)
+			rv = ctm__error(-ENOMEM, errmsg, "out of memory");
+	}
+	for (size_t i = 0; rv == 0 && i < n->n_keys; i++) {
+		const struct conf_entry *e = &n->keys[i];
+		struct mp_change *c = &added[n_added];
+
+		if (!is_mpn(e->key) || conf_get(o, e->key))
+			continue;
+		rv = mp_find(new_lcfg, e->key, e->value, c, msg);
+		if (rv == 0)
+			rv = ctm__ct_plug(ctx, ctid, c->staged, c->source, c->target, c->options,
+			                  new_lcfg->root_uid, new_lcfg->root_gid, msg);
+		if (rv < 0) {
+			ctm__error(rv, errmsg, "CT %u: %s cannot be mounted now: %s", ctid, e->key,
+			           msg);
+			mp_change_clear(c);
+		} else {
+			n_added++;
+		}
+	}
+	for (size_t i = 0; rv == 0 && i < n->n_keys; i++) {
+		if (is_devn(n->keys[i].key) && !conf_get(o, n->keys[i].key)) {
+			rv = device_plug(ctx, ctid, new_lcfg, n->keys[i].key, msg);
+			if (rv < 0)
+				ctm__error(rv, errmsg, "CT %u: %s cannot be added now: %s", ctid,
+				           n->keys[i].key, msg);
+		}
+	}
+	for (size_t i = 0; rv == 0 && i < o->n_keys; i++) {
+		const struct conf_entry *e = &o->keys[i];
+		struct mp_change c = {0};
+
+		if (!is_mpn(e->key) || conf_get(n, e->key))
+			continue;
+		rv = mp_find(old_lcfg, e->key, e->value, &c, msg);
+		if (rv == 0)
+			rv = ctm__ct_unplug(ctx, ctid, c.staged, c.target, msg);
+		if (rv < 0)
+			ctm__error(rv, errmsg, "CT %u: %s cannot be unmounted now: %s", ctid,
+			           e->key, msg);
+		mp_change_clear(&c);
+	}
+	if (rv < 0)
+		for (size_t i = n_added; i-- > 0;)
+			ctm__ct_unplug(ctx, ctid, added[i].staged, added[i].target, msg);
+	for (size_t i = 0; i < n_added; i++)
+		mp_change_clear(&added[i]);
+	free(added);
 	ctm_lxc_config_free(old_lcfg);
 	ctm_lxc_config_free(new_lcfg);
 	ctm_storage_cfg_free(storage);
@@ -916,18 +1190,28 @@ int ctm_ct_set(struct ctm_ctx *ctx, const struct ctm_options *opts, char *errmsg
 		if (rv < 0)
 			goto out;
 		rv = ctm__ct_set_cgroup(ctx, ct->ctid, items, n_items, errmsg);
-		if (rv < 0) {
+		if (rv == 0) {
+			rv = hotplug_mounts(ctx, ct->ctid, ct->cf, new_cf, errmsg);
+			if (rv < 0)
+				ctm__ct_set_cgroup(ctx, ct->ctid, undo, n_undo, NULL);
+		} else {
 			ctm__ct_set_cgroup(ctx, ct->ctid, undo, n_undo, NULL);
-			goto out;
 		}
+		if (rv < 0)
+			goto out;
 	}
 
 	old_cf = ct->cf;
 	ct->cf = new_cf;
 	new_cf = old_cf;
 	rv = ctm_ct_save(ctx, ct, errmsg);
-	if (rv < 0 && running)
+	if (rv < 0 && running) {
+		char msg[CONF_ERRMSG_SIZE];
+
+		/* Put the mounts back as they are in the stored config. */
+		hotplug_mounts(ctx, ct->ctid, ct->cf, new_cf, msg);
 		ctm__ct_set_cgroup(ctx, ct->ctid, undo, n_undo, NULL);
+	}
 out:
 	ctm_lxc_items_free(items, n_items);
 	ctm_lxc_items_free(undo, n_undo);

@@ -168,6 +168,50 @@ int ctm_ct_delsnapshot(struct ctm_ctx *ctx, unsigned ctid, const char *name, boo
                        char *errmsg);
 int ctm_ct_rollback(struct ctm_ctx *ctx, unsigned ctid, const char *name, char *errmsg);
 
+/*
+ * Run the hookscript of config section S (`hookscript:
+ * STORAGE:snippets/FILE`) on the host as `SCRIPT CTID PHASE`, with stdin
+ * from /dev/null, and wait for it. Without a hookscript nothing runs.
+ * PHASE is pre-start, post-start, pre-stop or post-stop.
+ * Errors: -ENOENT the script or its storage is missing, -EACCES not
+ * executable, -EINVAL not a snippets volume, -EIO it failed (the message
+ * names the script, the phase and its exit status or signal).
+ */
+int ctm_ct_hookscript(struct ctm_ctx *ctx, unsigned ctid, const struct conf_section *s,
+                      const char *phase, char *errmsg);
+
+/*
+ * The LXC hook `ctmgr hook CTID lxc PHASE`: for post-stop, run the
+ * hookscript of the current config. Errors: -EINVAL another phase, those
+ * of ctm_ct_load() and ctm_ct_hookscript().
+ */
+int ctm_ct_hook(struct ctm_ctx *ctx, unsigned ctid, const char *phase, char *errmsg);
+
+/*
+ * Run the root user's login shell (or /bin/sh) in the running container.
+ * The shell gets a clean environment (PATH, and TERM from the caller or
+ * linux) and the caller's stdin, stdout and stderr. Its exit status goes
+ * to *STATUS. Errors: -EINVAL not running, -EIO attach failed.
+ */
+int ctm_ct_enter(struct ctm_ctx *ctx, unsigned ctid, int *status, char *errmsg);
+
+/*
+ * Connect the caller's terminal to the container's console until the
+ * user types Ctrl+a q. The console is tty 0 with `cmode: console`, else
+ * the first free tty. With `cmode: shell` this runs ctm_ct_enter() and
+ * stores the shell's exit status in *STATUS, which is 0 otherwise.
+ * Errors: -EINVAL not running or `console: 0`, -ENOTTY stdin is no
+ * terminal, -EIO.
+ */
+int ctm_ct_console(struct ctm_ctx *ctx, unsigned ctid, int *status, char *errmsg);
+
+/*
+ * The CPU list (`0-1,3`) of the cpuset of the running CTID, from its
+ * cgroup, into BUF. Errors: -EINVAL not running, -ENOENT no cpuset
+ * cgroup, -errno reading it.
+ */
+int ctm_ct_cpuset(struct ctm_ctx *ctx, unsigned ctid, char *buf, size_t size, char *errmsg);
+
 /* One row of `ctmgr list`. */
 struct ctm_ct_info {
 	unsigned ctid;
@@ -211,6 +255,23 @@ int ctm_ct_apply_pending(struct conf_file *cf, bool *changed);
 /* True for the keys a running container takes at once: memory, swap,
  * cores, cpulimit, cpuunits. */
 bool ctm_ct_hot_key(const char *key);
+
+/*
+ * True when `ctmgr set` on a running container with main section CUR
+ * applies a change of KEY at once as a mount: setting an mpN or devN that
+ * CUR does not have (DELETE false), or deleting an mpN that CUR has
+ * (DELETE true). Changes of an existing mpN or devN, deleting a devN and
+ * rootfs wait in the pending section.
+ */
+bool ctm_ct_hotplug_key(const struct conf_section *cur, const char *key, bool delete);
+
+/*
+ * Parse the CPU list LIST (`0-2,5`, as cpuset.cpus holds it) and set
+ * SET[i] for each CPU i below LIMIT; *MAX becomes the highest CPU set when
+ * that is above it. An empty list is valid. Errors: -EINVAL bad syntax
+ * (SET may be partly filled).
+ */
+int ctm_cpulist_parse(const char *list, bool *set, size_t limit, int *max);
 
 /* True for the keys that only the config reads, which a running container
  * takes at once as pct's "fastplug" options: description, onboot, startup,

@@ -6,6 +6,7 @@
 #define CTMGR_CT_INTERNAL_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "ctmgr/ct.h"
 
@@ -48,6 +49,31 @@ void ctm__ct_warn(struct ctm_ctx *ctx, unsigned ctid, char **lines, size_t n);
  * naming the key and value the kernel rejected. */
 int ctm__ct_set_cgroup(struct ctm_ctx *ctx, unsigned ctid, const struct ctm_lxc_item *items,
                        size_t n, char *errmsg);
+
+/*
+ * Mount the host folder SOURCE on TARGET (absolute, inside the container)
+ * in the mount namespace of the running CTID, with the flags ro, nosuid,
+ * nodev, noexec and noatime of the LXC mount OPTIONS. STAGED (or NULL) is
+ * mounted on the host first, as at start. A missing TARGET folder is
+ * created with owner UID:GID. On error nothing stays mounted.
+ * Errors: -EINVAL not running, those of the mount calls.
+ */
+int ctm__ct_plug(struct ctm_ctx *ctx, unsigned ctid, const struct ctm_lxc_mount *staged,
+                 const char *source, const char *target, const char *options, uid_t uid, gid_t gid,
+                 char *errmsg);
+
+/* Unmount TARGET inside the running CTID (not mounted is fine), then
+ * STAGED (or NULL) on the host. Errors: -EINVAL not running, -errno. */
+int ctm__ct_unplug(struct ctm_ctx *ctx, unsigned ctid, const struct ctm_lxc_mount *staged,
+                   const char *target, char *errmsg);
+
+/*
+ * Create the device node DEV on the host, as a start does, and bind it on
+ * its path inside the running CTID (creating the file). The caller allows
+ * the device in the cgroup. Errors: -EINVAL not running, -errno.
+ */
+int ctm__ct_plug_device(struct ctm_ctx *ctx, unsigned ctid, const struct ctm_lxc_device *dev,
+                        char *errmsg);
 
 /* The lxc path in use. */
 const char *ctm__ct_lxc_path(const struct ctm_ctx *ctx);

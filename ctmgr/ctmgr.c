@@ -30,6 +30,7 @@ static const char usage_text[] =
     "  destroy CTID              unlock CTID     config CTID [--current] [--snapshot NAME]\n"
     "  pending CTID              list            snapshot CTID NAME [--description TEXT]\n"
     "  listsnapshot CTID         rollback CTID NAME     delsnapshot CTID NAME [--force]\n"
+    "  enter CTID                console CTID    cpusets\n"
     "  startall                  stopall\n"
     "  migrate CTID TARGET [--restart] [--timeout S]\n"
     "Options take one dash or two (-memory 512, --memory 512, --memory=512).\n";
@@ -685,14 +686,83 @@ static int cmd_migrate(struct cli *cli, unsigned ctid, const char *target, bool 
 	}
 }
 
+/*
+ * cpusets: the CPUs of each running container of this node, one line per
+ * container and one column per CPU.
+ */
+static int cmd_cpusets(struct cli *cli)
+{
+	enum { MAX_CPUS = 1024 };
+	struct ctm_ct_info *list = NULL;
+	bool(*sets)[MAX_CPUS] = NULL;
+	size_t n = 0;
+	int max = -1, rv;
+
+	rv = ctm_ct_list(&cli->ctx, &list, &n, cli->errmsg);
+	if (rv < 0)
+		return fail(rv, cli->errmsg);
+	sets = calloc(n + 1, sizeof(*sets));
+	if (!sets) {
+		free(list);
+		return fail(-ENOMEM, "");
+	}
+	for (size_t i = 0; i < n; i++) {
+		char buf[4096];
+
+		if (strcmp(list[i].node, cli->ctx.node) || strcmp(list[i].status, "running") ||
+		    ctm_ct_cpuset(&cli->ctx, list[i].ctid, buf, sizeof(buf), cli->errmsg) < 0) {
+			list[i].ctid = 0;
+			continue;
+		}
+		if (ctm_cpulist_parse(buf, sets[i], MAX_CPUS, &max) < 0) {
+			fprintf(stderr, "ctmgr: CT %u: invalid cpuset '%s'\n", list[i].ctid, buf);
+			list[i].ctid = 0;
+		}
+	}
+	if (json_out) {
+		struct json_object *obj = json_object_new_object();
+
+		for (size_t i = 0; i < n; i++) {
+			struct json_object *cpus = json_object_new_array();
+			char id[16];
+
+			if (!list[i].ctid)
+				continue;
+			for (int c = 0; c <= max; c++)
+				if (sets[i][c])
+					json_object_array_add(cpus, json_object_new_int(c));
+			snprintf(id, sizeof(id), "%u", list[i].ctid);
+			json_object_object_add(obj, id, cpus);
+		}
+		print_json(obj);
+	} else {
+		for (size_t i = 0; i < n; i++) {
+			int last = -1;
+
+			if (!list[i].ctid)
+				continue;
+			for (int c = 0; c <= max; c++)
+				if (sets[i][c])
+					last = c;
+			printf("%u:", list[i].ctid);
+			for (int c = 0; c <= last; c++)
+				printf(sets[i][c] ? " %3d" : "    ", c);
+			printf("\n");
+		}
+	}
+	free(sets);
+	free(list);
+	return EXIT_OK;
+}
+
 /* Tell whether VERB is a command of ctmgr. */
 static bool is_verb(const char *verb)
 {
 	static const char *const verbs[] = {
-	    "create",  "set",      "startall", "stopall",     "list",     "start",
-	    "stop",    "shutdown", "reboot",   "destroy",     "unlock",   "snapshot",
-	    "delsnapshot", "rollback", "status", "config", "pending", "listsnapshot", "exec",
-	    "migrate"};
+	    "create",      "set",      "startall", "stopall", "list",    "start",
+	    "stop",        "shutdown", "reboot",   "destroy", "unlock",  "snapshot",
+	    "delsnapshot", "rollback", "status",   "config",  "pending", "listsnapshot",
+	    "exec",        "enter",    "console",  "hook",    "cpusets", "migrate"};
 
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
 		if (!strcmp(verb, verbs[i]))
@@ -736,8 +806,10 @@ static int run_verb(struct cli *cli, const char *verb, int argc, char **argv)
 		need = 2;
 	else if (!strcmp(verb, "migrate"))
 		spec = migrate_opts, need = 2;
+	else if (!strcmp(verb, "hook"))
+		need = 2;
 
-	rv = parse_simple(argc, argv, spec, need, exec, &p);
+	rv = parse_simple(argc, argv, spec, !strcmp(verb, "hook") ? 3 : need, exec, &p);
 	if (rv)
 		return rv;
 	if (p.n_pos < need)
@@ -812,6 +884,15 @@ static int run_verb(struct cli *cli, const char *verb, int argc, char **argv)
 		return cmd_listsnapshot(cli, ctid);
 	} else if (exec) {
 		return cmd_exec(cli, ctid, p.rest, p.n_rest);
+	} else if (!strcmp(verb, "enter") || !strcmp(verb, "console")) {
+		int status = 0;
+
+		rv = !strcmp(verb, "enter") ? ctm_ct_enter(&cli->ctx, ctid, &status, cli->errmsg)
+		                            : ctm_ct_console(&cli->ctx, ctid, &status, cli->errmsg);
+		return rv < 0 ? fail(rv, cli->errmsg) : status;
+	} else if (!strcmp(verb, "hook")) {
+		/* LXC runs `ctmgr hook CTID lxc post-stop`. */
+		rv = ctm_ct_hook(&cli->ctx, ctid, p.pos[p.n_pos - 1], cli->errmsg);
 	} else {
 		return usage_error("unknown command '%s'", verb);
 	}
@@ -893,6 +974,9 @@ int main(int argc, char **argv)
 	} else if (!strcmp(verb, "startall") || !strcmp(verb, "stopall")) {
 		code = argc > 1 ? usage_error("unexpected argument '%s'", argv[1])
 		                : cmd_startall_stopall(&cli, !strcmp(verb, "startall"));
+	} else if (!strcmp(verb, "cpusets")) {
+		code =
+		    argc > 1 ? usage_error("unexpected argument '%s'", argv[1]) : cmd_cpusets(&cli);
 	} else if (!strcmp(verb, "list")) {
 		code = argc > 1 ? usage_error("unexpected argument '%s'", argv[1]) : cmd_list(&cli);
 	} else {

@@ -1,7 +1,7 @@
 /* Unit tests of the pure parts of the container operations (ctmgr/ct.h):
- * /.vmlist parsing, pending changes, hot keys, cgroup changes and the
- * volumes of a section. The operations themselves run against real LXC
- * in tests/system/ct-local.test. */
+ * /.vmlist parsing, pending changes, hot keys, mount point hot-plug, CPU
+ * lists, cgroup changes and the volumes of a section. The operations themselves run against real
+ * LXC in tests/system/ct-local.test. */
 #include "config.h"
 
 #include <errno.h>
@@ -147,6 +147,104 @@ START_TEST(test_hot_key_list)
 	ck_assert(!ctm_ct_hot_key("hostname"));
 	ck_assert(!ctm_ct_hot_key("net0"));
 	ck_assert(!ctm_ct_hot_key("memoryx"));
+}
+END_TEST
+
+/* ---- ctm_ct_hotplug_key ---- */
+
+START_TEST(test_mp_hotplug_new_mp)
+{
+	struct conf_file *cf = parse("mp0: /srv/a,mp=/a\nrootfs: local:0\n");
+
+	ck_assert(ctm_ct_hotplug_key(conf_main(cf), "mp1", false));
+	ck_assert(!ctm_ct_hotplug_key(conf_main(cf), "mp0", false));
+	conf_file_free(cf);
+}
+END_TEST
+
+START_TEST(test_mp_hotplug_delete)
+{
+	struct conf_file *cf = parse("mp0: /srv/a,mp=/a\nrootfs: local:0\n");
+
+	ck_assert(ctm_ct_hotplug_key(conf_main(cf), "mp0", true));
+	ck_assert(!ctm_ct_hotplug_key(conf_main(cf), "mp1", true));
+	conf_file_free(cf);
+}
+END_TEST
+
+START_TEST(test_mp_hotplug_new_dev)
+{
+	struct conf_file *cf = parse("dev0: /dev/null\nrootfs: local:0\n");
+
+	ck_assert(ctm_ct_hotplug_key(conf_main(cf), "dev1", false));
+	ck_assert(!ctm_ct_hotplug_key(conf_main(cf), "dev0", false));
+	ck_assert(!ctm_ct_hotplug_key(conf_main(cf), "dev0", true));
+	conf_file_free(cf);
+}
+END_TEST
+
+START_TEST(test_mp_hotplug_other_keys)
+{
+	struct conf_file *cf = parse("rootfs: local:0\n");
+
+	ck_assert(!ctm_ct_hotplug_key(conf_main(cf), "rootfs", true));
+	ck_assert(!ctm_ct_hotplug_key(conf_main(cf), "dev", false));
+	ck_assert(!ctm_ct_hotplug_key(conf_main(cf), "unused0", false));
+	ck_assert(!ctm_ct_hotplug_key(conf_main(cf), "mp", false));
+	ck_assert(!ctm_ct_hotplug_key(conf_main(cf), "mpx", false));
+	conf_file_free(cf);
+}
+END_TEST
+
+/* ---- ctm_cpulist_parse ---- */
+
+START_TEST(test_cpulist_parse_ranges)
+{
+	bool set[8] = {false};
+	int max = -1;
+
+	ck_assert_int_eq(ctm_cpulist_parse("0-2,5\n", set, 8, &max), 0);
+	ck_assert(set[0]);
+	ck_assert(set[1]);
+	ck_assert(set[2]);
+	ck_assert(!set[3]);
+	ck_assert(!set[4]);
+	ck_assert(set[5]);
+	ck_assert_int_eq(max, 5);
+}
+END_TEST
+
+START_TEST(test_cpulist_parse_limit)
+{
+	bool set[4] = {false};
+	int max = -1;
+
+	ck_assert_int_eq(ctm_cpulist_parse("2-9", set, 4, &max), 0);
+	ck_assert(set[3]);
+	ck_assert_int_eq(max, 3);
+}
+END_TEST
+
+START_TEST(test_cpulist_parse_empty)
+{
+	bool set[4] = {false};
+	int max = -1;
+
+	ck_assert_int_eq(ctm_cpulist_parse("", set, 4, &max), 0);
+	ck_assert_int_eq(max, -1);
+}
+END_TEST
+
+START_TEST(test_cpulist_parse_bad)
+{
+	bool set[4] = {false};
+	int max = -1;
+
+	ck_assert_int_eq(ctm_cpulist_parse("1-", set, 4, &max), -EINVAL);
+	ck_assert_int_eq(ctm_cpulist_parse("3-1", set, 4, &max), -EINVAL);
+	ck_assert_int_eq(ctm_cpulist_parse("0,", set, 4, &max), -EINVAL);
+	ck_assert_int_eq(ctm_cpulist_parse("a", set, 4, &max), -EINVAL);
+	ck_assert_int_eq(ctm_cpulist_parse("1 2", set, 4, &max), -EINVAL);
 }
 END_TEST
 
@@ -340,6 +438,20 @@ static Suite *ct_suite(void)
 
 	tc = tcase_create("ctm_ct_fastplug_key");
 	tcase_add_test(tc, test_fastplug_key_list);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("ctm_ct_hotplug_key");
+	tcase_add_test(tc, test_mp_hotplug_new_mp);
+	tcase_add_test(tc, test_mp_hotplug_delete);
+	tcase_add_test(tc, test_mp_hotplug_new_dev);
+	tcase_add_test(tc, test_mp_hotplug_other_keys);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("ctm_cpulist_parse");
+	tcase_add_test(tc, test_cpulist_parse_ranges);
+	tcase_add_test(tc, test_cpulist_parse_limit);
+	tcase_add_test(tc, test_cpulist_parse_empty);
+	tcase_add_test(tc, test_cpulist_parse_bad);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("ctm_ct_cgroup_changes");
