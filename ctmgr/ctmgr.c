@@ -18,6 +18,7 @@
 #include "conf/snapshot.h"
 #include "ctmgr/agent.h"
 #include "ctmgr/ct.h"
+#include "ctmgr/migrate.h"
 
 static bool json_out;
 
@@ -30,6 +31,7 @@ static const char usage_text[] =
     "  pending CTID              list            snapshot CTID NAME [--description TEXT]\n"
     "  listsnapshot CTID         rollback CTID NAME     delsnapshot CTID NAME [--force]\n"
     "  startall                  stopall\n"
+    "  migrate CTID TARGET [--restart] [--timeout S]\n"
     "Options take one dash or two (-memory 512, --memory 512, --memory=512).\n";
 
 static int usage_error(const char *fmt, const char *arg)
@@ -605,13 +607,92 @@ static int cmd_startall_stopall(struct cli *cli, bool start)
 	return code;
 }
 
+/*
+ * migrate: ask the agent of the container's node to run the migration as
+ * a task, then follow the task's log until its final line. Interrupting
+ * ctmgr stops the following, never the task.
+ */
+static int cmd_migrate(struct cli *cli, unsigned ctid, const char *target, bool restart,
+                       unsigned timeout)
+{
+	char node[64], text[256], id[CTM_TASK_ID_SIZE] = "";
+	unsigned long long offset = 0;
+	struct ctm_ct *ct = NULL;
+	int result = 0, rv, misses = 0;
+
+	rv = ctm_ct_load(&cli->ctx, ctid, &ct, cli->errmsg);
+	if (rv < 0)
+		return fail(rv, cli->errmsg);
+	snprintf(node, sizeof(node), "%s", ct->node);
+	ctm_ct_free(ct);
+	snprintf(text, sizeof(text), "migrate %u %s %d %u", ctid, target, restart ? 1 : 0,
+	         timeout);
+	rv = ctm_agent_forward(&cli->ctx, node, text, 60, &result, cli->errmsg);
+	if (rv < 0) {
+		fprintf(stderr, "ctmgr: CT %u is on node %s: %s\n", ctid, node, cli->errmsg);
+		return pmx_exit_code(rv);
+	}
+	if (result < 0)
+		return fail(result, cli->errmsg);
+	snprintf(id, sizeof(id), "%.159s", cli->errmsg);
+	if (!json_out) {
+		printf("task %s\n", id);
+		fflush(stdout);
+	}
+	for (;;) {
+		char *reply = NULL;
+		unsigned long long next;
+		int done = 0, status = 0, n = 0;
+		size_t len = 0;
+
+		/* The slices are larger than errmsg: ask through the store API. */
+		snprintf(text, sizeof(text), "tasklog %s %llu", id, offset);
+		rv = pfs_node_request(cli->ctx.conn, node, CTM_AGENT_SERVICE, text, strlen(text),
+		                      30000, &result, &reply, &len);
+		if (rv == 0 && result == 0 && reply &&
+		    sscanf(reply, "%llu %d %d\n%n", &next, &done, &status, &n) == 3 && n > 0) {
+			misses = 0;
+			if (!json_out)
+				fwrite(reply + n, 1, len - (size_t)n, stdout);
+			fflush(stdout);
+			offset = next;
+			free(reply);
+			if (done) {
+				if (json_out) {
+					struct json_object *obj = json_object_new_object();
+
+					json_object_object_add(obj, "upid", json_object_new_string(id));
+					json_object_object_add(obj, "status",
+					                       json_object_new_string(status ? "error" : "ok"));
+					print_json(obj);
+				}
+				return status ? EXIT_ERROR : EXIT_OK;
+			}
+			if ((size_t)n == len)
+				usleep(300000);
+			continue;
+		}
+		free(reply);
+		/* The source's agent may restart; the task runs on. */
+		if (++misses > 20) {
+			fprintf(stderr,
+			        "ctmgr: lost the log of task %s on node %s (%s); the task may "
+			        "still run: see %s/%s there\n",
+			        id, node, rv < 0 ? strerror(-rv) : strerror(-result), ctm_task_dir(), id);
+			return EXIT_UNKNOWN;
+		}
+		sleep(1);
+	}
+}
+
 /* Tell whether VERB is a command of ctmgr. */
 static bool is_verb(const char *verb)
 {
 	static const char *const verbs[] = {
 	    "create",  "set",      "startall", "stopall",     "list",     "start",
 	    "stop",    "shutdown", "reboot",   "destroy",     "unlock",   "snapshot",
-	    "delsnapshot", "rollback", "status", "config", "pending", "listsnapshot", "exec"};
+	    "delsnapshot", "rollback", "status", "config", "pending", "listsnapshot", "exec",
+	    "migrate"};
 
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
 		if (!strcmp(verb, verbs[i]))
@@ -631,6 +712,9 @@ static int run_verb(struct cli *cli, const char *verb, int argc, char **argv)
 	static const struct opt_spec snap_opts[] = {{"description", true, false},
 	                                            {NULL, false, false}};
 	static const struct opt_spec del_opts[] = {{"force", false, true}, {NULL, false, false}};
+	static const struct opt_spec migrate_opts[] = {
+	    {"restart", false, true}, {"timeout", true, false}, {"online", false, true},
+	    {NULL, false, false}};
 	const struct opt_spec *spec = none;
 	struct parsed p;
 	unsigned ctid = 0, timeout = 60;
@@ -650,6 +734,8 @@ static int run_verb(struct cli *cli, const char *verb, int argc, char **argv)
 		spec = del_opts, need = 2;
 	else if (!strcmp(verb, "rollback"))
 		need = 2;
+	else if (!strcmp(verb, "migrate"))
+		spec = migrate_opts, need = 2;
 
 	rv = parse_simple(argc, argv, spec, need, exec, &p);
 	if (rv)
@@ -663,6 +749,17 @@ static int run_verb(struct cli *cli, const char *verb, int argc, char **argv)
 	    (rv = parse_uint(p.values[0], "timeout", &timeout)))
 		return rv;
 
+	if (spec == migrate_opts) {
+		timeout = CTM_MIGRATE_TIMEOUT;
+		if (p.values[1] && (rv = parse_uint(p.values[1], "timeout", &timeout)))
+			return rv;
+		if (bool_value(p.values[2])) {
+			fprintf(stderr, "ctmgr: CT %u: live migration (--online) is not supported "
+			        "for containers; use --restart\n", ctid);
+			return EXIT_USAGE;
+		}
+		return cmd_migrate(cli, ctid, p.pos[1], bool_value(p.values[0]), timeout);
+	}
 	if (!strcmp(verb, "start") || !strcmp(verb, "stop") || !strcmp(verb, "shutdown") ||
 	    !strcmp(verb, "status")) {
 		rv = forward_remote(cli, verb, ctid, timeout,

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,7 +26,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/prctl.h>
+
 #include "ctmgr/agent.h"
+#include "ctmgr/migrate.h"
 #include "pmxfs/log.h"
 
 /* Exists once startall ran since boot, because /run is emptied at boot. */
@@ -33,6 +37,10 @@
 #define CTMGRD_REFRESH_MS 5000
 /* Requests beyond this many workers wait for one to end. */
 #define CTMGRD_MAX_WORKERS 16
+/* Migration tasks and volume receivers running at once. */
+#define CTMGRD_MAX_CHILDREN 32
+/* How long a receiver waits for the announced sender. */
+#define CTMGRD_RECEIVE_WAIT_MS 60000
 
 static volatile sig_atomic_t stopping;
 
@@ -84,8 +92,21 @@ struct queued {
 	struct queued *next;
 };
 
+/* A migration task or a volume receiver, reaped without a result pipe. */
+struct child {
+	pid_t pid;
+	bool receiver; /* else a migration task */
+	unsigned ctid;
+	char name[CTM_TASK_ID_SIZE]; /* task id, or transfer token */
+};
+
 struct agent {
 	struct ctm_ctx ctx;
+	struct ctm_xfer_server *xfer; /* the transfer listener, once it runs */
+	bool xfer_logged;             /* its last failure was logged */
+	bool cleaned;                 /* .incoming was cleaned since start */
+	struct child children[CTMGRD_MAX_CHILDREN];
+	size_t nchildren;
 	char *published;          /* the state text last published */
 	int64_t next_refresh;     /* monotonic ms */
 	/* startall */
@@ -137,6 +158,50 @@ static int agent_connect(struct agent *a)
 	return -EINTR;
 }
 
+/*
+ * Start the transfer listener on this node's ring address, on the port of
+ * datacenter.cfg. The first time, remove what interrupted transfers left
+ * in `.incoming`, since no transfer can run before the listener does.
+ * Retried at every refresh until it works (the cluster key appears once
+ * the cluster is quorate).
+ */
+static void agent_listen(struct agent *a)
+{
+	char errmsg[CONF_ERRMSG_SIZE], xmsg[CTM_XFER_ERRMSG_SIZE], addr[64];
+	struct ctm_xfer_key key;
+	uint16_t port = 0;
+	unsigned removed = 0;
+	int rv;
+
+	if (!a->cleaned) {
+		rv = ctm_migrate_clean(&a->ctx, &removed, errmsg);
+		if (rv < 0) {
+			pfs_log(WARN, "removing interrupted transfers failed: %s", errmsg);
+		} else {
+			a->cleaned = true;
+			pfs_log(INFO, "removed %u interrupted transfers from .incoming folders",
+			        removed);
+		}
+	}
+	rv = ctm_migrate_key(&a->ctx, &key, errmsg);
+	if (rv == 0)
+		rv = ctm_migrate_port(&a->ctx, &port, errmsg);
+	if (rv == 0)
+		rv = ctm_migrate_node_addr(&a->ctx, a->ctx.node, addr, errmsg);
+	if (rv == 0 && (rv = ctm_xfer_server_new(&key, addr, port, &a->xfer, xmsg)) < 0)
+		snprintf(errmsg, sizeof(errmsg), "%.250s", xmsg);
+	explicit_bzero(&key, sizeof(key));
+	if (rv < 0) {
+		if (!a->xfer_logged)
+			pfs_log(WARN, "the migration transfer listener does not run: %s; retrying",
+			        errmsg);
+		a->xfer_logged = true;
+		return;
+	}
+	a->xfer_logged = false;
+	pfs_log(INFO, "receiving migration transfers on %s port %u", addr, port);
+}
+
 /* Publish this node's container states when they changed, and re-read
  * the quorum state. */
 static void agent_refresh(struct agent *a, bool force)
@@ -150,6 +215,8 @@ static void agent_refresh(struct agent *a, bool force)
 		pfs_log(NOTICE, "node %s is %s", a->ctx.node,
 		        a->ctx.quorate ? "quorate" : "not quorate");
 	a->next_refresh = now_ms() + CTMGRD_REFRESH_MS;
+	if (!a->xfer)
+		agent_listen(a);
 	rv = ctm_agent_state(&a->ctx, &text, errmsg);
 	if (rv < 0) {
 		pfs_log(WARN, "reading the container states failed: %s", errmsg);
@@ -298,6 +365,220 @@ static void worker_read(struct agent *a, size_t i)
 	queue_run(a);
 }
 
+/* Reap migration tasks and receivers that ended. */
+static void children_reap(struct agent *a)
+{
+	for (size_t i = 0; i < a->nchildren;) {
+		struct child *c = &a->children[i];
+		int status;
+		pid_t r = waitpid(c->pid, &status, WNOHANG);
+
+		if (r == 0 || (r < 0 && errno == EINTR)) {
+			i++;
+			continue;
+		}
+		if (c->receiver)
+			pfs_log(INFO, "receiver %d of CT %u (token %s) ended: %s", (int)c->pid,
+			        c->ctid, c->name,
+			        r > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "volume "
+			        "received" : "failed");
+		else
+			pfs_log(INFO, "task %s ended", c->name);
+		a->children[i] = a->children[--a->nchildren];
+	}
+}
+
+static void child_add(struct agent *a, pid_t pid, bool receiver, unsigned ctid,
+                      const char *name)
+{
+	struct child *c = &a->children[a->nchildren++];
+
+	c->pid = pid;
+	c->receiver = receiver;
+	c->ctid = ctid;
+	snprintf(c->name, sizeof(c->name), "%s", name);
+}
+
+/* A child process with a pmxfs connection of its own in CTX. */
+static int child_connect(struct ctm_ctx *ctx, char *msg)
+{
+	int rv;
+
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	rv = pfs_connect(NULL, &ctx->conn);
+	if (rv < 0)
+		return snprintf(msg, CONF_ERRMSG_SIZE, "cannot connect to pmxfs: %s",
+		                strerror(-rv)), rv;
+	return ctm_ctx_init(ctx, msg);
+}
+
+/* "migrate CTID TARGET RESTART TIMEOUT": start the task, reply its id. */
+static int serve_migrate(struct agent *a, const char *text, char *msg)
+{
+	struct ctm_migrate_params p;
+	char id[CTM_TASK_ID_SIZE], path[PATH_MAX];
+	time_t start = time(NULL);
+	int rv, fd;
+	pid_t pid;
+
+	rv = ctm_migrate_parse(text, &p, msg);
+	if (rv < 0)
+		return rv;
+	if (a->nchildren >= CTMGRD_MAX_CHILDREN)
+		return snprintf(msg, CONF_ERRMSG_SIZE, "node %s runs %d migration tasks and "
+		                "transfers already: try again later", a->ctx.node,
+		                CTMGRD_MAX_CHILDREN), -EAGAIN;
+	if (mkdir(ctm_task_dir(), 0755) < 0 && errno != EEXIST) {
+		/* The parent may be missing too, as /var/log/ctmgr. */
+		char parent[PATH_MAX], *slash;
+
+		snprintf(parent, sizeof(parent), "%s", ctm_task_dir());
+		slash = strrchr(parent, '/');
+		if (slash && slash != parent) {
+			*slash = '\0';
+			mkdir(parent, 0755);
+		}
+		if (mkdir(ctm_task_dir(), 0755) < 0 && errno != EEXIST)
+			return snprintf(msg, CONF_ERRMSG_SIZE, "cannot create the task folder %s: %s",
+			                ctm_task_dir(), strerror(errno)), -errno;
+	}
+	pid = fork();
+	if (pid < 0)
+		return snprintf(msg, CONF_ERRMSG_SIZE, "CT %u: cannot start the migration task: %s",
+		                p.ctid, strerror(errno)), -errno;
+	if (pid == 0) {
+		struct ctm_ctx ctx = a->ctx;
+		char err[CONF_ERRMSG_SIZE] = "";
+		FILE *log;
+
+		ctm_task_id(id, a->ctx.node, getpid(), start, p.ctid);
+		snprintf(path, sizeof(path), "%s/%s", ctm_task_dir(), id);
+		log = fopen(path, "ae");
+		if (!log)
+			_exit(1);
+		rv = child_connect(&ctx, err);
+		if (rv == 0)
+			rv = ctm_migrate_run(&ctx, &p, log, err);
+		if (rv < 0)
+			fprintf(log, "TASK ERROR: %s\n", err);
+		else
+			fprintf(log, "TASK OK\n");
+		fclose(log);
+		pfs_disconnect(ctx.conn);
+		_exit(rv < 0 ? 1 : 0);
+	}
+	ctm_task_id(id, a->ctx.node, pid, start, p.ctid);
+	snprintf(path, sizeof(path), "%s/%s", ctm_task_dir(), id);
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
+	if (fd >= 0)
+		close(fd);
+	child_add(a, pid, false, p.ctid, id);
+	pfs_log(INFO, "task %s: migrate CT %u to node %s%s", id, p.ctid, p.target,
+	        p.restart ? " with restart" : "");
+	snprintf(msg, CONF_ERRMSG_SIZE, "%s", id);
+	return 0;
+}
+
+/* "tasklog ID OFFSET": reply "NEXT DONE STATUS" and a slice of the log. */
+static void serve_tasklog(struct agent *a, struct pfs_node_request *req)
+{
+	char id[CTM_TASK_ID_SIZE], msg[CONF_ERRMSG_SIZE], *data = NULL, *out;
+	unsigned long long offset = 0;
+	bool done = false;
+	size_t len = 0;
+	int status = 0, rv, n;
+
+	if (sscanf(req->data, "tasklog %159s %llu", id, &offset) != 2) {
+		agent_reply(a, req->handle, req->origin_name, -EINVAL,
+		            "invalid request: expected tasklog ID OFFSET");
+		return;
+	}
+	rv = ctm_task_read(id, offset, &data, &len, &done, &status, msg);
+	if (rv < 0) {
+		agent_reply(a, req->handle, req->origin_name, rv, msg);
+		return;
+	}
+	out = malloc(len + 64);
+	if (!out) {
+		free(data);
+		agent_reply(a, req->handle, req->origin_name, -ENOMEM, "out of memory");
+		return;
+	}
+	n = snprintf(out, 64, "%llu %d %d\n", offset + len, done ? 1 : 0, status);
+	memcpy(out + n, data, len);
+	free(data);
+	rv = pfs_node_reply(a->ctx.conn, req->handle, 0, out, (size_t)n + len);
+	if (rv < 0)
+		pfs_log(WARN, "the reply to request %llu from node %s was lost: %s",
+		        (unsigned long long)req->handle, req->origin_name, strerror(-rv));
+	free(out);
+}
+
+/* "expect CTID TOKEN STORAGE": a receiver process takes that one transfer. */
+static int serve_expect(struct agent *a, const char *text, char *msg)
+{
+	char token[CTM_XFER_TOKEN_MAX + 1], storage[64], xmsg[CTM_XFER_ERRMSG_SIZE];
+	unsigned ctid = 0;
+	pid_t pid;
+
+	if (sscanf(text, "expect %u %64s %63s", &ctid, token, storage) != 3 || ctid < 100 ||
+	    ctm_xfer_check_token(token, xmsg) < 0)
+		return snprintf(msg, CONF_ERRMSG_SIZE,
+		                "invalid request '%.64s': expected expect CTID TOKEN STORAGE", text),
+		       -EINVAL;
+	if (!a->xfer)
+		return snprintf(msg, CONF_ERRMSG_SIZE,
+		                "the transfer listener of node %s does not run: see the log of "
+		                "its ctmgrd", a->ctx.node), -EAGAIN;
+	if (a->nchildren >= CTMGRD_MAX_CHILDREN)
+		return snprintf(msg, CONF_ERRMSG_SIZE, "node %s receives too many transfers: try "
+		                "again later", a->ctx.node), -EAGAIN;
+	pid = fork();
+	if (pid < 0)
+		return snprintf(msg, CONF_ERRMSG_SIZE, "cannot start a receiver: %s",
+		                strerror(errno)), -errno;
+	if (pid == 0) {
+		struct ctm_ctx ctx = a->ctx;
+		char err[CONF_ERRMSG_SIZE] = "";
+		int rv;
+
+		/* A receiver dies with its agent, whose start cleans .incoming. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() == 1)
+			_exit(1);
+		rv = child_connect(&ctx, err);
+		if (rv == 0)
+			rv = ctm_migrate_receive(&ctx, a->xfer, ctid, token, storage,
+			                         CTMGRD_RECEIVE_WAIT_MS, err);
+		if (rv < 0)
+			pfs_log(WARN, "CT %u: receiving the transfer %s failed: %s", ctid, token, err);
+		else
+			pfs_log(INFO, "CT %u: received the transfer %s", ctid, token);
+		pfs_disconnect(ctx.conn);
+		_exit(rv < 0 ? 1 : 0);
+	}
+	child_add(a, pid, true, ctid, token);
+	snprintf(msg, CONF_ERRMSG_SIZE, "receiver %d waits for CT %u", (int)pid, ctid);
+	return 0;
+}
+
+/* "abort CTID STORAGE VOLUME": stop the receivers of CTID, remove VOLUME. */
+static int serve_abort(struct agent *a, const char *text, char *msg)
+{
+	char storage[64], volume[CTM_XFER_VOLUME_MAX + 1];
+	unsigned ctid = 0;
+
+	if (sscanf(text, "abort %u %63s %255s", &ctid, storage, volume) != 3 || ctid < 100)
+		return snprintf(msg, CONF_ERRMSG_SIZE,
+		                "invalid request '%.64s': expected abort CTID STORAGE VOLUME", text),
+		       -EINVAL;
+	for (size_t i = 0; i < a->nchildren; i++)
+		if (a->children[i].receiver && a->children[i].ctid == ctid)
+			kill(a->children[i].pid, SIGKILL);
+	return ctm_migrate_abort(&a->ctx, ctid, storage, volume, msg);
+}
+
 static void agent_serve(struct agent *a, struct pfs_node_request *req)
 {
 	char msg[CONF_ERRMSG_SIZE], verb[16] = "";
@@ -324,8 +605,19 @@ static void agent_serve(struct agent *a, struct pfs_node_request *req)
 			return;
 		}
 	}
-	/* Status and invalid requests are quick, so the reply goes out here. */
-	rv = ctm_agent_execute(&a->ctx, req->data ? req->data : "", msg);
+	/* The other requests are quick, so the reply goes out here. */
+	if (!strcmp(verb, "tasklog")) {
+		serve_tasklog(a, req);
+		return;
+	}
+	if (!strcmp(verb, "migrate"))
+		rv = serve_migrate(a, req->data, msg);
+	else if (!strcmp(verb, "expect"))
+		rv = serve_expect(a, req->data, msg);
+	else if (!strcmp(verb, "abort"))
+		rv = serve_abort(a, req->data, msg);
+	else
+		rv = ctm_agent_execute(&a->ctx, req->data ? req->data : "", msg);
 	agent_reply(a, req->handle, req->origin_name, rv, msg);
 	agent_refresh(a, false);
 }
@@ -461,6 +753,7 @@ int main(int argc, char **argv)
 		}
 		if (poll(fds, nfds, (int)wait_ms(&a)) < 0 && errno != EINTR)
 			pfs_log(ERR, "poll failed: %s", strerror(errno));
+		children_reap(&a);
 		/* Workers first. Reaping one may start another, even on the same
 		 * descriptor number, so each is found again by its descriptor. */
 		for (size_t k = first_worker; k < nfds; k++) {
@@ -499,6 +792,7 @@ out:
 	}
 	free(a.boot);
 	free(a.published);
+	ctm_xfer_server_free(a.xfer);
 	pfs_disconnect(a.ctx.conn);
 	qb_log_fini();
 	return 0;

@@ -38,9 +38,9 @@ ctmgr_ctmgr_LDADD = ctmgr/libctops.la $(JSON_LIBS)
 # agent-begin: the node agent ctmgrd, and what the ctmgr CLI shares with
 # it (requests to other nodes' agents, startall and stopall order).
 noinst_LTLIBRARIES += ctmgr/libctagent.la
-ctmgr_libctagent_la_SOURCES = ctmgr/agent.h ctmgr/agent.c
+ctmgr_libctagent_la_SOURCES = ctmgr/agent.h ctmgr/agent.c ctmgr/migrate.h ctmgr/migrate.c
 ctmgr_libctagent_la_CFLAGS = $(AM_CFLAGS) $(LXC_CFLAGS) $(JSON_CFLAGS)
-ctmgr_libctagent_la_LIBADD = ctmgr/libctops.la $(JSON_LIBS)
+ctmgr_libctagent_la_LIBADD = ctmgr/libctops.la ctmgr/libctxfer.la $(JSON_LIBS)
 ctmgr_ctmgr_LDADD += ctmgr/libctagent.la
 
 sbin_PROGRAMS += ctmgr/ctmgrd

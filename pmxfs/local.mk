@@ -22,7 +22,7 @@ pmxfs_libpmxfs_la_LIBADD = $(QB_LIBS)
 pmxfs_libpmxfs_la_LDFLAGS = $(AM_LDFLAGS) -version-info 0:0:0
 
 sbin_PROGRAMS += pmxfs/pmxfs
-pmxfs_pmxfs_SOURCES = pmxfs/pmxfs.c pmxfs/cpg.h pmxfs/cpg.c pmxfs/nodelist.h pmxfs/nodelist.c
+pmxfs_pmxfs_SOURCES = pmxfs/pmxfs.c pmxfs/clusterkey.h pmxfs/clusterkey.c pmxfs/cpg.h pmxfs/cpg.c pmxfs/nodelist.h pmxfs/nodelist.c
 pmxfs_pmxfs_CFLAGS = $(AM_CFLAGS) $(QB_CFLAGS) $(CMAP_CFLAGS) $(CPG_CFLAGS) $(VOTEQUORUM_CFLAGS)
 pmxfs_pmxfs_LDADD = pmxfs/libpfscore.la $(CMAP_LIBS) $(CPG_LIBS) $(VOTEQUORUM_LIBS)
 

@@ -23,6 +23,7 @@
 #include <qb/qbipcc.h>
 #include <qb/qbloop.h>
 
+#include "pmxfs/clusterkey.h"
 #include "pmxfs/cpg.h"
 #include "pmxfs/log.h"
 #include "pmxfs/mirror.h"
@@ -363,6 +364,9 @@ static int start(const struct options *o, const char *node, gid_t reader_gid, st
 	}
 	if (d->cpg)
 		pfs_cpg_attach_noderq(d->cpg, pfs_server_noderq(d->server));
+	rv = pfs_cluster_key_watch(d->loop, d->store, d->cpg ? pfs_cpg_sync(d->cpg) : NULL);
+	if (rv < 0)
+		pfs_log(ERR, "cannot watch for %s: %s", PFS_CLUSTER_KEY_PATH, strerror(-rv));
 	return pfs_server_bootstrap(d->server);
 }
 
