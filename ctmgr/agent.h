@@ -6,7 +6,8 @@
  * A request is one line of text, "VERB CTID [TIMEOUT FORCE]" with VERB
  * start, stop, shutdown or status. Its reply status is 0 or the negative
  * errno value of the operation, and its payload the one-sentence message
- * (for status: "running" or "stopped").
+ * (for status: "running" or "stopped"). The agent ctmgrd also serves the
+ * migration requests migrate, tasklog, expect and abort (ctmgr/migrate.h).
  */
 #ifndef CTMGR_AGENT_H
 #define CTMGR_AGENT_H

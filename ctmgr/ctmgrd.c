@@ -2,7 +2,9 @@
  * ctmgrd: the node agent. It serves the requests of service "ctmgr"
  * addressed to this node (start, stop, shutdown, status). It publishes the
  * state of this node's containers in the status area of pmxfs. Once after
- * boot, when the node is quorate, it starts the `onboot` containers.
+ * boot, when the node is quorate, it starts the `onboot` containers. It
+ * runs migrations as tasks in child processes, and receives the volumes
+ * of migrations to this node on its transfer listener (ctmgr/migrate.h).
  *
  * Each start, stop or shutdown runs in a worker process of its own, so
  * requests for different containers run at once while those for one
@@ -29,6 +31,7 @@
 #include <sys/prctl.h>
 
 #include "ctmgr/agent.h"
+#include "ctmgr/ctm_internal.h"
 #include "ctmgr/migrate.h"
 #include "pmxfs/log.h"
 
@@ -176,7 +179,9 @@ static void agent_listen(struct agent *a)
 	if (!a->cleaned) {
 		rv = ctm_migrate_clean(&a->ctx, &removed, errmsg);
 		if (rv < 0) {
-			pfs_log(WARN, "removing interrupted transfers failed: %s", errmsg);
+			/* No listener before the cleaning, which would remove its transfers. */
+			pfs_log(WARN, "removing interrupted transfers failed: %s; retrying", errmsg);
+			return;
 		} else {
 			a->cleaned = true;
 			pfs_log(INFO, "removed %u interrupted transfers from .incoming folders",
@@ -408,8 +413,7 @@ static int child_connect(struct ctm_ctx *ctx, char *msg)
 	signal(SIGINT, SIG_DFL);
 	rv = pfs_connect(NULL, &ctx->conn);
 	if (rv < 0)
-		return snprintf(msg, CONF_ERRMSG_SIZE, "cannot connect to pmxfs: %s",
-		                strerror(-rv)), rv;
+		return ctm__error(rv, msg, "cannot connect to pmxfs: %s", strerror(-rv));
 	return ctm_ctx_init(ctx, msg);
 }
 
@@ -426,9 +430,10 @@ static int serve_migrate(struct agent *a, const char *text, char *msg)
 	if (rv < 0)
 		return rv;
 	if (a->nchildren >= CTMGRD_MAX_CHILDREN)
-		return snprintf(msg, CONF_ERRMSG_SIZE, "node %s runs %d migration tasks and "
-		                "transfers already: try again later", a->ctx.node,
-		                CTMGRD_MAX_CHILDREN), -EAGAIN;
+		return ctm__error(-EAGAIN, msg,
+		                  "node %s runs %d migration tasks and transfers already: try "
+		                  "again later",
+		                  a->ctx.node, CTMGRD_MAX_CHILDREN);
 	if (mkdir(ctm_task_dir(), 0755) < 0 && errno != EEXIST) {
 		/* The parent may be missing too, as /var/log/ctmgr. */
 		char parent[PATH_MAX], *slash;
@@ -439,14 +444,20 @@ static int serve_migrate(struct agent *a, const char *text, char *msg)
 			*slash = '\0';
 			mkdir(parent, 0755);
 		}
-		if (mkdir(ctm_task_dir(), 0755) < 0 && errno != EEXIST)
-			return snprintf(msg, CONF_ERRMSG_SIZE, "cannot create the task folder %s: %s",
-			                ctm_task_dir(), strerror(errno)), -errno;
+		if (mkdir(ctm_task_dir(), 0755) < 0 && errno != EEXIST) {
+			rv = -errno;
+			snprintf(msg, CONF_ERRMSG_SIZE, "cannot create the task folder %s: %s",
+			         ctm_task_dir(), strerror(-rv));
+			return rv;
+		}
 	}
 	pid = fork();
-	if (pid < 0)
-		return snprintf(msg, CONF_ERRMSG_SIZE, "CT %u: cannot start the migration task: %s",
-		                p.ctid, strerror(errno)), -errno;
+	if (pid < 0) {
+		rv = -errno;
+		snprintf(msg, CONF_ERRMSG_SIZE, "CT %u: cannot start the migration task: %s", p.ctid,
+		         strerror(-rv));
+		return rv;
+	}
 	if (pid == 0) {
 		struct ctm_ctx ctx = a->ctx;
 		char err[CONF_ERRMSG_SIZE] = "";
@@ -515,7 +526,12 @@ static void serve_tasklog(struct agent *a, struct pfs_node_request *req)
 	free(out);
 }
 
-/* "expect CTID TOKEN STORAGE": a receiver process takes that one transfer. */
+/*
+ * "expect CTID TOKEN STORAGE": a receiver process takes that one transfer.
+ * NOTE: the receivers of concurrent migrations to this node accept on one
+ * socket, so one may take another's sender and reject it, and that
+ * migration then fails and rolls back.
+ */
 static int serve_expect(struct agent *a, const char *text, char *msg)
 {
 	char token[CTM_XFER_TOKEN_MAX + 1], storage[64], xmsg[CTM_XFER_ERRMSG_SIZE];
@@ -524,20 +540,25 @@ static int serve_expect(struct agent *a, const char *text, char *msg)
 
 	if (sscanf(text, "expect %u %64s %63s", &ctid, token, storage) != 3 || ctid < 100 ||
 	    ctm_xfer_check_token(token, xmsg) < 0)
-		return snprintf(msg, CONF_ERRMSG_SIZE,
-		                "invalid request '%.64s': expected expect CTID TOKEN STORAGE", text),
-		       -EINVAL;
+		return ctm__error(-EINVAL, msg,
+		                  "invalid request '%.64s': expected expect CTID TOKEN STORAGE", text);
 	if (!a->xfer)
-		return snprintf(msg, CONF_ERRMSG_SIZE,
-		                "the transfer listener of node %s does not run: see the log of "
-		                "its ctmgrd", a->ctx.node), -EAGAIN;
+		return ctm__error(-EAGAIN, msg,
+		                  "the transfer listener of node %s does not run: see the log of "
+		                  "its ctmgrd",
+		                  a->ctx.node);
 	if (a->nchildren >= CTMGRD_MAX_CHILDREN)
-		return snprintf(msg, CONF_ERRMSG_SIZE, "node %s receives too many transfers: try "
-		                "again later", a->ctx.node), -EAGAIN;
+		return ctm__error(-EAGAIN, msg,
+		                  "node %s receives too many transfers: try again later",
+		                  a->ctx.node);
 	pid = fork();
-	if (pid < 0)
-		return snprintf(msg, CONF_ERRMSG_SIZE, "cannot start a receiver: %s",
-		                strerror(errno)), -errno;
+	if (pid < 0) {
+		int rv = -errno;
+
+		snprintf(msg, CONF_ERRMSG_SIZE, "CT %u: cannot start a receiver: %s", ctid,
+		         strerror(-rv));
+		return rv;
+	}
 	if (pid == 0) {
 		struct ctm_ctx ctx = a->ctx;
 		char err[CONF_ERRMSG_SIZE] = "";
@@ -570,13 +591,24 @@ static int serve_abort(struct agent *a, const char *text, char *msg)
 	unsigned ctid = 0;
 
 	if (sscanf(text, "abort %u %63s %255s", &ctid, storage, volume) != 3 || ctid < 100)
-		return snprintf(msg, CONF_ERRMSG_SIZE,
-		                "invalid request '%.64s': expected abort CTID STORAGE VOLUME", text),
-		       -EINVAL;
+		return ctm__error(-EINVAL, msg,
+		                  "invalid request '%.64s': expected abort CTID STORAGE VOLUME", text);
 	for (size_t i = 0; i < a->nchildren; i++)
 		if (a->children[i].receiver && a->children[i].ctid == ctid)
 			kill(a->children[i].pid, SIGKILL);
 	return ctm_migrate_abort(&a->ctx, ctid, storage, volume, msg);
+}
+
+/* "place CTID STORAGE FOLDER": move received raw images into place. */
+static int serve_place(struct agent *a, const char *text, char *msg)
+{
+	char storage[64], folder[CTM_XFER_VOLUME_MAX + 1];
+	unsigned ctid = 0;
+
+	if (sscanf(text, "place %u %63s %255s", &ctid, storage, folder) != 3 || ctid < 100)
+		return ctm__error(-EINVAL, msg,
+		                  "invalid request '%.64s': expected place CTID STORAGE FOLDER", text);
+	return ctm_migrate_place(&a->ctx, ctid, storage, folder, msg);
 }
 
 static void agent_serve(struct agent *a, struct pfs_node_request *req)
@@ -616,6 +648,8 @@ static void agent_serve(struct agent *a, struct pfs_node_request *req)
 		rv = serve_expect(a, req->data, msg);
 	else if (!strcmp(verb, "abort"))
 		rv = serve_abort(a, req->data, msg);
+	else if (!strcmp(verb, "place"))
+		rv = serve_place(a, req->data, msg);
 	else
 		rv = ctm_agent_execute(&a->ctx, req->data ? req->data : "", msg);
 	agent_reply(a, req->handle, req->origin_name, rv, msg);

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -293,6 +294,7 @@ struct copy {
 	char storage[64];
 	char *dir;      /* absolute path here */
 	char *rel;      /* path below the storage */
+	bool raw;       /* a raw image file, sent in a folder of its own */
 	bool done;      /* arrived on the target */
 };
 
@@ -323,7 +325,7 @@ static void plan_clear(struct plan *pl)
 }
 
 static int add_copy(struct plan *pl, const char *volid, const struct ctm_storage *st,
-                    const char *dir)
+                    const char *dir, bool raw)
 {
 	size_t plen = strlen(st->path);
 	struct copy *c;
@@ -340,6 +342,7 @@ static int add_copy(struct plan *pl, const char *volid, const struct ctm_storage
 	c->volid = volid ? strdup(volid) : NULL;
 	c->dir = strdup(dir);
 	c->rel = strdup(dir + plen + 1);
+	c->raw = raw;
 	pl->ncopies++;
 	if ((volid && !c->volid) || !c->dir || !c->rel)
 		return -ENOMEM;
@@ -461,12 +464,10 @@ static int plan_make(struct ctm_ctx *ctx, const struct ctm_migrate_params *p, st
 				ctm_volume_clear(&vol);
 				continue;
 			}
-			if (vol.kind != CTM_VOLUME_SUBVOL) {
-				rv = ctm__error(-EOPNOTSUPP, errmsg,
-				                "CT %u: volume %s is a raw image on local storage %s: "
-				                "only folder volumes are migrated; move it to a "
-				                "shared storage first",
-				                p->ctid, volids[v], vol.storage->id);
+			if (vol.kind != CTM_VOLUME_SUBVOL && vol.kind != CTM_VOLUME_RAW) {
+				rv = ctm__error(-EINVAL, errmsg,
+				                "CT %u: volume %s is neither a folder nor a raw image",
+				                p->ctid, volids[v]);
 				ctm_volume_clear(&vol);
 				break;
 			}
@@ -475,7 +476,8 @@ static int plan_make(struct ctm_ctx *ctx, const struct ctm_migrate_params *p, st
 				rv = -ENOMEM;
 			} else {
 				pl->nlocal++;
-				rv = add_copy(pl, volids[v], vol.storage, vol.path);
+				rv = add_copy(pl, volids[v], vol.storage, vol.path,
+				              vol.kind == CTM_VOLUME_RAW);
 			}
 			/* Snapshot copies of the volume, where they exist. */
 			for (size_t k = 0; k < pl->ct->cf->n_sections && rv == 0; k++) {
@@ -486,7 +488,8 @@ static int plan_make(struct ctm_ctx *ctx, const struct ctm_migrate_params *p, st
 					continue;
 				sp = ctm_volume_snapshot_path(&vol, snap->name);
 				if (sp && access(sp, F_OK) == 0)
-					rv = add_copy(pl, NULL, vol.storage, sp);
+					rv = add_copy(pl, NULL, vol.storage, sp,
+					              vol.kind == CTM_VOLUME_RAW);
 				free(sp);
 			}
 			ctm_volume_clear(&vol);
@@ -552,38 +555,93 @@ static int on_progress(uint64_t bytes, uint64_t total, void *data)
 	return 0;
 }
 
-/* Copy one volume: announce it to the target's agent, then send it. */
+/* Send request TEXT to the agent of NODE; fold its status into the return. */
+static int ask(struct ctm_ctx *ctx, const char *node, const char *text, unsigned timeout_s,
+               char *msg)
+{
+	int result = 0, rv;
+
+	rv = ctm_agent_forward(ctx, node, text, timeout_s, &result, msg);
+	return rv < 0 ? rv : result;
+}
+
+/*
+ * Copy one volume: announce it to the target's agent, then send it. A raw
+ * image goes as the folder images/<CTID>/migrate-<token> holding a hard
+ * link to it, which the target's agent then empties into images/<CTID>
+ * (request "place").
+ */
 static int copy_one(struct ctm_ctx *ctx, const struct ctm_migrate_params *p, struct copy *c,
                     const struct ctm_xfer_key *key, const char *addr, uint16_t port,
                     const char *token, FILE *log, uint64_t *bytes, char *errmsg)
 {
-	char req[256], msg[CONF_ERRMSG_SIZE], xmsg[CTM_XFER_ERRMSG_SIZE];
+	char req[PATH_MAX + 64], msg[CONF_ERRMSG_SIZE], xmsg[CTM_XFER_ERRMSG_SIZE];
+	char stage[PATH_MAX] = "", link_path[PATH_MAX * 2] = "", stage_rel[PATH_MAX] = "";
 	struct ctm_xfer_header h = {p->ctid, token, c->rel, 0};
 	struct progress pr = {log, c->rel, 0, mono_s(), mono_s()};
 	struct ctm_xfer_opts opts = {0};
 	struct ctm_xfer_result res = {0};
-	int result = 0, rv;
+	const char *send_dir = c->dir;
+	int rv;
 
+	if (c->raw) {
+		const char *base = strrchr(c->dir, '/') + 1;
+		const char *rel_base = strrchr(c->rel, '/');
+
+		snprintf(stage, sizeof(stage), "%.*s/migrate-%s", (int)(base - c->dir - 1), c->dir,
+		         token);
+		snprintf(stage_rel, sizeof(stage_rel), "%.*s/migrate-%s",
+		         rel_base ? (int)(rel_base - c->rel) : 0, c->rel, token);
+		snprintf(link_path, sizeof(link_path), "%s/%s", stage, base);
+		if (mkdir(stage, 0700) < 0 || link(c->dir, link_path) < 0) {
+			rv = -errno;
+			rmdir(stage);
+			return ctm__error(rv, errmsg, "cannot prepare %s for the copy in %s: %s",
+			                  c->dir, stage, strerror(-rv));
+		}
+		send_dir = stage;
+		h.volume = stage_rel;
+	}
 	snprintf(req, sizeof(req), "expect %u %s %s", p->ctid, token, c->storage);
-	rv = ctm_agent_forward(ctx, p->target, req, 30, &result, msg);
-	if (rv == 0 && result < 0)
-		rv = result;
-	if (rv < 0)
-		return ctm__error(rv, errmsg, "the agent of node %s cannot receive %s: %s",
-		                  p->target, c->rel, msg);
+	rv = ask(ctx, p->target, req, 30, msg);
+	if (rv < 0) {
+		ctm__error(rv, errmsg, "the agent of node %s cannot receive %s: %s", p->target,
+		           c->rel, msg);
+		goto out;
+	}
 	/* The copy's time starts here, without the request to the agent. */
 	pr.start = pr.last = mono_s();
 	opts.progress = on_progress;
 	opts.progress_data = &pr;
 	tlog(log, "copying %s (storage %s) to %s:%u", c->rel, c->storage, addr, port);
-	rv = ctm_xfer_send(key, addr, port, &h, c->dir, &opts, &res, xmsg);
-	if (rv < 0)
-		return ctm__error(rv, errmsg, "%s", xmsg);
+	rv = ctm_xfer_send(key, addr, port, &h, send_dir, &opts, &res, xmsg);
+	if (rv < 0) {
+		ctm__error(rv, errmsg, "%s", xmsg);
+		goto out;
+	}
+	if (c->raw) {
+		snprintf(req, sizeof(req), "place %u %s %s", p->ctid, c->storage, stage_rel);
+		rv = ask(ctx, p->target, req, 60, msg);
+		if (rv < 0) {
+			ctm__error(rv, errmsg, "the agent of node %s cannot move %s into place: %s",
+			           p->target, c->rel, msg);
+			snprintf(req, sizeof(req), "abort %u %s %s", p->ctid, c->storage, stage_rel);
+			if (ask(ctx, p->target, req, 60, msg) < 0)
+				tlog(log, "cannot remove %s of storage %s on node %s: %s", stage_rel,
+				     c->storage, p->target, msg);
+			goto out;
+		}
+	}
 	c->done = true;
 	*bytes += res.archive_bytes;
 	tlog(log, "copied %s: %" PRIu64 " bytes, %" PRIu64 " entries in %.3f s", c->rel,
 	     res.archive_bytes, res.entries, mono_s() - pr.start);
-	return 0;
+out:
+	if (c->raw) {
+		unlink(link_path);
+		rmdir(stage);
+	}
+	return rv;
 }
 
 /* Undo before the rename: remove the copies, clear the lock, restart. */
@@ -734,9 +792,9 @@ int ctm_migrate_run(struct ctm_ctx *ctx, const struct ctm_migrate_params *p, FIL
 	if (rv < 0) {
 		rv = ctm__error(rv, errmsg,
 		                "CT %u is on node %s now, but its lock could not be cleared: %s; "
-		                "run ctmgr unlock %u%s",
+		                "run ctmgr unlock %u%s, then remove its old volumes on node %s",
 		                p->ctid, p->target, msg, p->ctid,
-		                pl.running ? ", then start it there" : "");
+		                pl.running ? ", start it there" : "", ctx->node);
 		goto done;
 	}
 	tlog(log, "cleared the lock of CT %u", p->ctid);
@@ -748,8 +806,9 @@ int ctm_migrate_run(struct ctm_ctx *ctx, const struct ctm_migrate_params *p, FIL
 		if (rv < 0) {
 			rv = ctm__error(rv, errmsg,
 			                "CT %u is on node %s now, but starting it there failed: %s; "
-			                "start it with ctmgr start %u",
-			                p->ctid, p->target, msg, p->ctid);
+			                "start it with ctmgr start %u, then remove its old volumes "
+			                "on node %s",
+			                p->ctid, p->target, msg, p->ctid, ctx->node);
 			goto done;
 		}
 		tlog(log, "started CT %u on node %s; downtime %.3f s", p->ctid, p->target,
@@ -777,6 +836,9 @@ int ctm_migrate_run(struct ctm_ctx *ctx, const struct ctm_migrate_params *p, FIL
 	tlog(log, "migration of CT %u to node %s finished in %.3f s", p->ctid, p->target,
 	     mono_s() - t0);
 done:
+	if (rv < 0)
+		for (size_t i = 0; i < pl.nlocal; i++)
+			tlog(log, "left on node %s: %s", ctx->node, pl.local_volids[i]);
 	explicit_bzero(&key, sizeof(key));
 	plan_clear(&pl);
 	return rv;
@@ -884,6 +946,54 @@ int ctm_migrate_abort(struct ctm_ctx *ctx, unsigned ctid, const char *storage_id
 	if (rv < 0)
 		return ctm__error(rv, errmsg, "cannot remove %s: %s", full, strerror(-rv));
 	return 0;
+}
+
+int ctm_migrate_place(struct ctm_ctx *ctx, unsigned ctid, const char *storage_id,
+                      const char *folder, char *errmsg)
+{
+	char xmsg[CTM_XFER_ERRMSG_SIZE], prefix[32], full[PATH_MAX], parent[PATH_MAX];
+	const char *base = strrchr(folder, '/');
+	struct dirent *e;
+	char *path = NULL;
+	int dfd = -1, pfd = -1, rv;
+	DIR *d = NULL;
+
+	snprintf(prefix, sizeof(prefix), "images/%u/", ctid);
+	if (ctm_xfer_check_volume(folder, xmsg) < 0 || strncmp(folder, prefix, strlen(prefix)) ||
+	    !base || strncmp(base + 1, "migrate-", 8) || strchr(folder + strlen(prefix), '/'))
+		return ctm__error(-EINVAL, errmsg, "invalid transfer folder '%.200s' of CT %u",
+		                  folder, ctid);
+	rv = ctm_migrate_storage_path(ctx, storage_id, &path, errmsg);
+	if (rv < 0)
+		return rv;
+	snprintf(full, sizeof(full), "%s/%s", path, folder);
+	snprintf(parent, sizeof(parent), "%s/%.*s", path, (int)(base - folder), folder);
+	free(path);
+	dfd = open(full, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	pfd = open(parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0 || pfd < 0 || !(d = fdopendir(dup(dfd)))) {
+		rv = ctm__error(-errno, errmsg, "cannot open %s: %s", full, strerror(errno));
+		goto out;
+	}
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (renameat2(dfd, e->d_name, pfd, e->d_name, RENAME_NOREPLACE) < 0) {
+			rv = ctm__error(-errno, errmsg, "cannot move %s/%s to %s: %s", full, e->d_name,
+			                parent, strerror(errno));
+			goto out;
+		}
+	}
+	if (rmdir(full) < 0 || fsync(pfd) < 0)
+		rv = ctm__error(-errno, errmsg, "cannot remove %s: %s", full, strerror(errno));
+out:
+	if (d)
+		closedir(d);
+	if (dfd >= 0)
+		close(dfd);
+	if (pfd >= 0)
+		close(pfd);
+	return rv;
 }
 
 int ctm_migrate_clean(struct ctm_ctx *ctx, unsigned *removed, char *errmsg)

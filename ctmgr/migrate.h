@@ -16,6 +16,8 @@
  *   tasklog ID OFFSET                     on the source: "NEXT DONE STATUS\n"
  *                                         and up to 48 KiB of the log from OFFSET
  *   expect CTID TOKEN STORAGE             on the target: receive one volume
+ *   place CTID STORAGE FOLDER             on the target: move the raw images of a
+ *                                         received transfer folder up into images/CTID
  *   abort CTID STORAGE VOLUME             on the target: remove a received volume
  */
 #ifndef CTMGR_MIGRATE_H
@@ -115,6 +117,14 @@ int ctm_migrate_receive(struct ctm_ctx *ctx, struct ctm_xfer_server *server, uns
                         char *errmsg);
 int ctm_migrate_abort(struct ctm_ctx *ctx, unsigned ctid, const char *storage_id,
                       const char *volume, char *errmsg);
+
+/*
+ * Move every entry of the transfer folder FOLDER (images/CTID/migrate-TOKEN
+ * below storage STORAGE_ID) one level up, never replacing an entry, then
+ * remove FOLDER. Errors: -EINVAL bad FOLDER, -EEXIST, file system errors.
+ */
+int ctm_migrate_place(struct ctm_ctx *ctx, unsigned ctid, const char *storage_id,
+                      const char *folder, char *errmsg);
 int ctm_migrate_clean(struct ctm_ctx *ctx, unsigned *removed, char *errmsg);
 
 #endif /* CTMGR_MIGRATE_H */

@@ -120,6 +120,14 @@ tests_check_ct_LDADD = ctmgr/libctops.la $(UNIT_LIBS)
 EXTRA_DIST += tests/system tests/demo
 # ct-end
 
+# migrate-begin: task ids, task logs and the migrate request; migrations
+# themselves run in tests/system/migrate-3node.test.
+check_PROGRAMS += tests/check_migrate
+tests_check_migrate_SOURCES = tests/check_migrate.c
+tests_check_migrate_CFLAGS = $(UNIT_CFLAGS) $(LXC_CFLAGS) $(JSON_CFLAGS)
+tests_check_migrate_LDADD = ctmgr/libctagent.la $(UNIT_LIBS)
+# migrate-end
+
 # xfer-begin: volume transfer over loopback (needs root: chown, mknod)
 check_PROGRAMS += tests/check_xfer
 tests_check_xfer_SOURCES = tests/check_xfer.c
