@@ -122,7 +122,7 @@ check_PROGRAMS += tests/check_ct
 tests_check_ct_SOURCES = tests/check_ct.c
 tests_check_ct_CFLAGS = $(UNIT_CFLAGS) $(LXC_CFLAGS)
 tests_check_ct_LDADD = ctmgr/libctops.la $(UNIT_LIBS)
-EXTRA_DIST += tests/system
+EXTRA_DIST += tests/system tests/demo
 # ct-end
 
 # migrate-begin: task ids, task logs and the migrate request; migrations
