@@ -79,6 +79,8 @@ struct pfs_server {
 	struct holder *holders;
 	bool flush_armed;
 	qb_loop_timer_handle flush_timer;
+	bool bootstrap_armed;
+	qb_loop_timer_handle bootstrap_timer;
 	uint8_t *buf; /* response scratch buffer, PFS_IPC_MAX_MSG bytes */
 };
 
@@ -1517,6 +1519,10 @@ void pfs_server_stop(struct pfs_server *server)
 	if (server->service)
 		qb_ipcs_destroy(server->service);
 	server->service = NULL;
+	if (server->bootstrap_armed) {
+		qb_loop_timer_del(server->loop, server->bootstrap_timer);
+		server->bootstrap_armed = false;
+	}
 	if (server->flush_armed) {
 		/* Queued even while the writer is busy; closing the mirror
 		 * writes every queued batch. */
@@ -1538,6 +1544,7 @@ void pfs_server_stop(struct pfs_server *server)
 	free(server);
 }
 
+/* Submit a mkdir of PATH if it is missing. */
 static void bootstrap_one(struct pfs_server *server, const char *path)
 {
 	struct pfs_msg msg = {0};
@@ -1551,19 +1558,43 @@ static void bootstrap_one(struct pfs_server *server, const char *path)
 	rv = pfs_store_submit(server->store, &msg, NULL, NULL, NULL);
 	if (rv < 0)
 		pfs_log(ERR, "cannot create %s: %s", path, strerror(-rv));
+	else
+		pfs_log(INFO, "creating %s", path);
+}
+
+/*
+ * A mkdir sent while the node is outside a primary component is dropped
+ * ("busy, not applied"), and a sync round can replace the tree with one
+ * that lacks the folders. So the check repeats every second for the
+ * life of the daemon, and submits only while the store takes changes.
+ */
+static void bootstrap_check(void *data)
+{
+	static const char *const subdirs[] = {"", "/lxc", "/qemu-server", "/priv"};
+	struct pfs_server *server = data;
+	char path[PFS_MAX_PATH];
+
+	server->bootstrap_armed = false;
+	if (!server->sync || pfs_sync_writable(server->sync)) {
+		/* Parents before children: the changes are applied in the
+		 * order they are sent. */
+		bootstrap_one(server, "/nodes");
+		for (size_t i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
+			snprintf(path, sizeof(path), "/nodes/%s%s", server->node, subdirs[i]);
+			bootstrap_one(server, path);
+		}
+		bootstrap_one(server, "/priv");
+		bootstrap_one(server, PFS_LOCK_DIR);
+	}
+	if (qb_loop_timer_add(server->loop, QB_LOOP_LOW, PFS_BOOTSTRAP_CHECK_MS * 1000000ull,
+			      server, bootstrap_check, &server->bootstrap_timer) == 0)
+		server->bootstrap_armed = true;
+	else
+		pfs_log(ERR, "cannot arm the check of the node folders of %s", server->node);
 }
 
 int pfs_server_bootstrap(struct pfs_server *server)
 {
-	static const char *const subdirs[] = {"", "/lxc", "/qemu-server", "/priv"};
-	char path[PFS_MAX_PATH];
-
-	bootstrap_one(server, "/nodes");
-	for (size_t i = 0; i < 4; i++) {
-		snprintf(path, sizeof(path), "/nodes/%s%s", server->node, subdirs[i]);
-		bootstrap_one(server, path);
-	}
-	bootstrap_one(server, "/priv");
-	bootstrap_one(server, PFS_LOCK_DIR);
-	return 0;
+	bootstrap_check(server);
+	return server->bootstrap_armed ? 0 : -ENOMEM;
 }
