@@ -3,11 +3,11 @@
  * addressed to the agent of a node, the state of this node's containers
  * for the status area, and the boot order of startall and stopall.
  *
- * A request is one line of text, "VERB CTID [TIMEOUT FORCE]" with VERB
+ * A request is one line of text, "VERB CTID [TIMEOUT [FORCE]]" with VERB
  * start, stop, shutdown or status. Its reply status is 0 or the negative
  * errno value of the operation, and its payload the one-sentence message
  * (for status: "running" or "stopped"). The agent ctmgrd also serves the
- * migration requests migrate, tasklog, expect and abort (ctmgr/migrate.h).
+ * migration requests migrate, tasklog, expect, place and abort (ctmgr/migrate.h).
  */
 #ifndef CTMGR_AGENT_H
 #define CTMGR_AGENT_H
@@ -25,7 +25,7 @@
 #define CTM_AGENT_WORDS_MAX 8
 #define CTM_AGENT_REQUEST_MAX 1024
 
-/* A request "VERB CTID [TIMEOUT FORCE]" of ctm_agent_execute(). */
+/* A request "VERB CTID [TIMEOUT [FORCE]]" of ctm_agent_execute(). */
 struct ctm_agent_request {
 	char verb[16];
 	unsigned ctid;

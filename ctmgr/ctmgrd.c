@@ -101,7 +101,7 @@ struct child {
 	bool receiver; /* else a migration task */
 	unsigned ctid;               /* of a receiver: 0 until its header matched */
 	char name[CTM_TASK_ID_SIZE]; /* task id, or transfer token */
-	int report_fd;               /* of a receiver: its matched expectation, or -1 */
+	int report_fd;               /* of a receiver: reports the transfer it took, or -1 */
 };
 
 struct agent {
@@ -374,8 +374,8 @@ static void worker_read(struct agent *a, size_t i)
 	queue_run(a);
 }
 
-/* Drop the expectations of CTID (all for 0) whose deadline passed, or
- * with TOKEN (any when NULL). */
+/* Drop the announced transfers of CTID (any when 0) with TOKEN (any when
+ * NULL). With EXPIRED_ONLY, drop only those whose deadline passed, logging each. */
 static void expects_drop(struct agent *a, unsigned ctid, const char *token, bool expired_only)
 {
 	int64_t now = now_ms();
@@ -395,7 +395,7 @@ static void expects_drop(struct agent *a, unsigned ctid, const char *token, bool
 	}
 }
 
-/* Learn which expectation receiver C matched, once it wrote it. */
+/* Read which announced transfer receiver C took, once it reported it. */
 static void child_read_report(struct agent *a, struct child *c)
 {
 	struct ctm_migrate_expect e;

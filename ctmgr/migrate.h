@@ -87,7 +87,7 @@ int ctm_task_read(const char *id, uint64_t offset, char **data, size_t *len, boo
  */
 int ctm_migrate_parse(const char *text, struct ctm_migrate_params *p, char *errmsg);
 
-/* A transfer the target's agent was told to expect. */
+/* A transfer announced to the target's agent by an expect request. */
 struct ctm_migrate_expect {
 	unsigned ctid;
 	char token[CTM_XFER_TOKEN_MAX + 1];
@@ -143,8 +143,8 @@ int ctm_migrate_storage_path(struct ctm_ctx *ctx, const char *storage_id, char *
  * Receive on FD, a connection the agent accepted on SERVER (closed here),
  * the transfer whose header matches the CTID and token of one of the N
  * transfers EXP lists and whose deadline has not passed, into that one's
- * storage. A header that matches none is rejected, and the sender told
- * that this node expects no transfer of that CTID with that token. Once
+ * storage. A header that matches none is rejected with a message to the
+ * sender: this node expects no transfer of that CTID with that token. Once
  * the header matched, the matched entry is written to REPORT_FD (when not
  * negative) as one record of sizeof(struct ctm_migrate_expect) bytes, so
  * the agent can drop it and knows the connection's CTID.

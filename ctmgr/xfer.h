@@ -81,11 +81,11 @@ typedef int (*ctm_xfer_accept_fn)(const struct ctm_xfer_header *header, void *da
 				  char *errmsg);
 
 /*
- * The receiver's choice of the storage folder of a transfer from its
- * header, for ctm_xfer_server_receive_fd(): copy the folder into STORAGE
- * (PATH_MAX bytes) and return 0, or return a negative errno value and a
- * sentence in ERRMSG (of CTM_XFER_ERRMSG_SIZE bytes), which is sent to the
- * sender. Called after the accept callback, with the same DATA.
+ * The receiver's choice of a transfer's storage folder from its header,
+ * for ctm_xfer_server_receive_fd(). Copy the folder into STORAGE (PATH_MAX
+ * bytes) and return 0. Or return a negative errno value and a sentence in
+ * ERRMSG (of CTM_XFER_ERRMSG_SIZE bytes), which is sent to the sender.
+ * Called after the accept callback, with the same DATA.
  */
 typedef int (*ctm_xfer_route_fn)(const struct ctm_xfer_header *header, void *data,
 				 char *storage, char *errmsg);
