@@ -664,17 +664,20 @@ static void format_peer(const struct sockaddr *sa, char *buf, size_t size)
 	char host[INET6_ADDRSTRLEN] = "?";
 	unsigned port = 0;
 
+	/* Copies, because SA may be less aligned than the specific types. */
 	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		struct sockaddr_in in;
 
-		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-		port = ntohs(in->sin_port);
+		memcpy(&in, sa, sizeof(in));
+		inet_ntop(AF_INET, &in.sin_addr, host, sizeof(host));
+		port = ntohs(in.sin_port);
 		snprintf(buf, size, "%s:%u", host, port);
 	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		struct sockaddr_in6 in6;
 
-		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-		port = ntohs(in6->sin6_port);
+		memcpy(&in6, sa, sizeof(in6));
+		inet_ntop(AF_INET6, &in6.sin6_addr, host, sizeof(host));
+		port = ntohs(in6.sin6_port);
 		snprintf(buf, size, "[%s]:%u", host, port);
 	} else {
 		snprintf(buf, size, "?");
