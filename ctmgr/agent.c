@@ -5,6 +5,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,23 +83,127 @@ int ctm_agent_start(struct ctm_ctx *ctx, unsigned ctid, char *errmsg)
 	return rv;
 }
 
+int ctm_agent_split(const char *text, char *buf, char **words, size_t max, size_t *n,
+                    char *errmsg)
+{
+	size_t len = strnlen(text, CTM_AGENT_REQUEST_MAX), count = 0;
+	char *p;
+
+	*n = 0;
+	if (len == 0)
+		return ctm__error(-EINVAL, errmsg, "empty request: expected VERB and its fields");
+	if (len >= CTM_AGENT_REQUEST_MAX)
+		return ctm__error(-EINVAL, errmsg, "request '%.32s...' is longer than %d bytes",
+		                  text, CTM_AGENT_REQUEST_MAX - 1);
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)text[i] < 0x20 || text[i] == 0x7f)
+			return ctm__error(-EINVAL, errmsg,
+			                  "request '%.64s' has a control character at byte %zu: "
+			                  "separate its fields with single spaces",
+			                  text, i);
+	if (text[0] == ' ' || text[len - 1] == ' ' || strstr(text, "  "))
+		return ctm__error(-EINVAL, errmsg,
+		                  "request '%.64s' has a leading, trailing or doubled space: "
+		                  "separate its fields with single spaces",
+		                  text);
+	memcpy(buf, text, len + 1);
+	for (p = buf; p; ) {
+		char *sp = strchr(p, ' ');
+
+		if (count == max)
+			return ctm__error(-EINVAL, errmsg,
+			                  "request '%.64s' has more than %zu fields", text, max);
+		if (sp)
+			*sp = '\0';
+		words[count++] = p;
+		p = sp ? sp + 1 : NULL;
+	}
+	*n = count;
+	return 0;
+}
+
+int ctm_agent_number(const char *word, const char *name, uint64_t min, uint64_t max,
+                     uint64_t *out, char *errmsg)
+{
+	uint64_t v = 0;
+	const char *p;
+
+	if (!word[0] || (word[0] == '0' && word[1]))
+		goto bad;
+	for (p = word; *p; p++) {
+		if (*p < '0' || *p > '9' || v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
+			goto bad;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	if (v < min || v > max)
+		goto bad;
+	*out = v;
+	return 0;
+bad:
+	return ctm__error(-EINVAL, errmsg, "invalid %s '%.32s': use a number from %" PRIu64
+	                  " to %" PRIu64,
+	                  name, word, min, max);
+}
+
+int ctm_agent_parse(const char *text, struct ctm_agent_request *req, char *errmsg)
+{
+	char buf[CTM_AGENT_REQUEST_MAX], *w[CTM_AGENT_WORDS_MAX];
+	uint64_t v;
+	size_t n;
+	int rv;
+
+	memset(req, 0, sizeof(*req));
+	req->timeout = 60;
+	rv = ctm_agent_split(text, buf, w, CTM_AGENT_WORDS_MAX, &n, errmsg);
+	if (rv < 0)
+		return rv;
+	if (strcmp(w[0], "start") && strcmp(w[0], "stop") && strcmp(w[0], "shutdown") &&
+	    strcmp(w[0], "status"))
+		return ctm__error(-EINVAL, errmsg,
+		                  "unknown request '%.16s': use start, stop, shutdown or status",
+		                  w[0]);
+	if (n < 2 || n > 4)
+		return ctm__error(-EINVAL, errmsg,
+		                  "invalid request '%.64s': expected %s CTID [TIMEOUT [FORCE]]",
+		                  text, w[0]);
+	snprintf(req->verb, sizeof(req->verb), "%s", w[0]);
+	if ((rv = ctm_agent_number(w[1], "CTID", CTM_CTID_MIN, CTM_CTID_MAX, &v, errmsg)) < 0)
+		return rv;
+	req->ctid = (unsigned)v;
+	if (n > 2) {
+		if ((rv = ctm_agent_number(w[2], "timeout", 0, UINT_MAX, &v, errmsg)) < 0)
+			return rv;
+		req->timeout = (unsigned)v;
+	}
+	if (n > 3) {
+		if ((rv = ctm_agent_number(w[3], "force flag", 0, 1, &v, errmsg)) < 0)
+			return rv;
+		req->force = v != 0;
+	}
+	return 0;
+}
+
 int ctm_agent_execute(struct ctm_ctx *ctx, const char *text, char *msg)
 {
-	char verb[16];
-	unsigned ctid = 0, timeout = 60, force = 0;
-	int n, rv;
+	struct ctm_agent_request r;
+	const char *verb = r.verb;
+	unsigned ctid, timeout;
+	bool force;
+	int rv;
 
 	msg[0] = '\0';
-	n = sscanf(text, "%15s %u %u %u", verb, &ctid, &timeout, &force);
-	if (n < 2 || ctid < 100)
-		return ctm__error(-EINVAL, msg, "invalid request '%.64s': expected VERB CTID",
-		                  text);
+	rv = ctm_agent_parse(text, &r, msg);
+	if (rv < 0)
+		return rv;
+	ctid = r.ctid;
+	timeout = r.timeout;
+	force = r.force;
 	if (!strcmp(verb, "start")) {
 		rv = ctm_agent_start(ctx, ctid, msg);
 	} else if (!strcmp(verb, "stop")) {
 		rv = ctm_ct_stop(ctx, ctid, msg);
 	} else if (!strcmp(verb, "shutdown")) {
-		rv = ctm_ct_shutdown(ctx, ctid, timeout, force != 0, msg);
+		rv = ctm_ct_shutdown(ctx, ctid, timeout, force, msg);
 	} else if (!strcmp(verb, "status")) {
 		struct ctm_ct *ct = NULL;
 		bool running = false;

@@ -3,11 +3,11 @@
  * addressed to the agent of a node, the state of this node's containers
  * for the status area, and the boot order of startall and stopall.
  *
- * A request is one line of text, "VERB CTID [TIMEOUT FORCE]" with VERB
+ * A request is one line of text, "VERB CTID [TIMEOUT [FORCE]]" with VERB
  * start, stop, shutdown or status. Its reply status is 0 or the negative
  * errno value of the operation, and its payload the one-sentence message
  * (for status: "running" or "stopped"). The agent ctmgrd also serves the
- * migration requests migrate, tasklog, expect and abort (ctmgr/migrate.h).
+ * migration requests migrate, tasklog, expect, place and abort (ctmgr/migrate.h).
  */
 #ifndef CTMGR_AGENT_H
 #define CTMGR_AGENT_H
@@ -20,6 +20,47 @@
 
 /* The service name ctmgrd registers on its pmxfs. */
 #define CTM_AGENT_SERVICE "ctmgr"
+
+/* Limits of a request line: words and bytes. */
+#define CTM_AGENT_WORDS_MAX 8
+#define CTM_AGENT_REQUEST_MAX 1024
+
+/* A request "VERB CTID [TIMEOUT [FORCE]]" of ctm_agent_execute(). */
+struct ctm_agent_request {
+	char verb[16];
+	unsigned ctid;
+	unsigned timeout; /* 60 unless given */
+	bool force;
+};
+
+/*
+ * Split request TEXT into its words, separated by single spaces: at most
+ * MAX of them into WORDS (pointers into BUF, a copy of TEXT of
+ * CTM_AGENT_REQUEST_MAX bytes), their number into *N. Rejects an empty
+ * request, a leading, trailing or doubled space, control characters, more
+ * than MAX words and a request longer than CTM_AGENT_REQUEST_MAX - 1 bytes.
+ * Errors: -EINVAL.
+ */
+int ctm_agent_split(const char *text, char *buf, char **words, size_t max, size_t *n,
+                    char *errmsg);
+
+/*
+ * Parse WORD, the field NAME of a request, as a decimal number from MIN to
+ * MAX: digits only, no sign, no leading zero. Errors: -EINVAL, naming NAME
+ * and the range.
+ */
+int ctm_agent_number(const char *word, const char *name, uint64_t min, uint64_t max,
+                     uint64_t *out, char *errmsg);
+
+/* The lowest and highest container id. */
+#define CTM_CTID_MIN 100
+#define CTM_CTID_MAX 999999999
+
+/*
+ * Parse TEXT, "VERB CTID [TIMEOUT [FORCE]]" with VERB start, stop, shutdown
+ * or status, TIMEOUT 0 to UINT_MAX seconds and FORCE 0 or 1. Errors: -EINVAL.
+ */
+int ctm_agent_parse(const char *text, struct ctm_agent_request *req, char *errmsg);
 
 
 /*

@@ -42,7 +42,7 @@
 #define CTMGRD_MAX_WORKERS 16
 /* Migration tasks and volume receivers running at once. */
 #define CTMGRD_MAX_CHILDREN 32
-/* How long a receiver waits for the announced sender. */
+/* How long an announced transfer waits for its sender. */
 #define CTMGRD_RECEIVE_WAIT_MS 60000
 
 static volatile sig_atomic_t stopping;
@@ -99,8 +99,9 @@ struct queued {
 struct child {
 	pid_t pid;
 	bool receiver; /* else a migration task */
-	unsigned ctid;
+	unsigned ctid;               /* of a receiver: 0 until its header matched */
 	char name[CTM_TASK_ID_SIZE]; /* task id, or transfer token */
+	int report_fd;               /* of a receiver: reports the transfer it took, or -1 */
 };
 
 struct agent {
@@ -110,6 +111,9 @@ struct agent {
 	bool cleaned;                 /* .incoming was cleaned since start */
 	struct child children[CTMGRD_MAX_CHILDREN];
 	size_t nchildren;
+	/* Transfers announced by "expect" that no connection matched yet. */
+	struct ctm_migrate_expect expects[CTMGRD_MAX_CHILDREN];
+	size_t nexpects;
 	char *published;          /* the state text last published */
 	int64_t next_refresh;     /* monotonic ms */
 	/* startall */
@@ -370,18 +374,66 @@ static void worker_read(struct agent *a, size_t i)
 	queue_run(a);
 }
 
+/* Drop the announced transfers of CTID (any when 0) with TOKEN (any when
+ * NULL). With EXPIRED_ONLY, drop only those whose deadline passed, logging each. */
+static void expects_drop(struct agent *a, unsigned ctid, const char *token, bool expired_only)
+{
+	int64_t now = now_ms();
+
+	for (size_t i = 0; i < a->nexpects;) {
+		struct ctm_migrate_expect *e = &a->expects[i];
+
+		if ((!ctid || e->ctid == ctid) && (!token || !strcmp(e->token, token)) &&
+		    (!expired_only || e->deadline_ms <= now)) {
+			if (expired_only)
+				pfs_log(WARN, "CT %u: no sender came for the transfer %s within %d s",
+				        e->ctid, e->token, CTMGRD_RECEIVE_WAIT_MS / 1000);
+			a->expects[i] = a->expects[--a->nexpects];
+		} else {
+			i++;
+		}
+	}
+}
+
+/* Read which announced transfer receiver C took, once it reported it. */
+static void child_read_report(struct agent *a, struct child *c)
+{
+	struct ctm_migrate_expect e;
+	ssize_t r;
+
+	if (c->report_fd < 0)
+		return;
+	r = read(c->report_fd, &e, sizeof(e));
+	if (r < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (r == (ssize_t)sizeof(e)) {
+		c->ctid = e.ctid;
+		snprintf(c->name, sizeof(c->name), "%s", e.token);
+		expects_drop(a, e.ctid, e.token, false);
+		pfs_log(INFO, "receiver %d takes the transfer %s of CT %u", (int)c->pid, e.token,
+		        e.ctid);
+	}
+	close(c->report_fd);
+	c->report_fd = -1;
+}
+
 /* Reap migration tasks and receivers that ended. */
 static void children_reap(struct agent *a)
 {
+	expects_drop(a, 0, NULL, true);
 	for (size_t i = 0; i < a->nchildren;) {
 		struct child *c = &a->children[i];
 		int status;
-		pid_t r = waitpid(c->pid, &status, WNOHANG);
+		pid_t r;
 
+		child_read_report(a, c);
+		r = waitpid(c->pid, &status, WNOHANG);
 		if (r == 0 || (r < 0 && errno == EINTR)) {
 			i++;
 			continue;
 		}
+		if (c->report_fd >= 0)
+			close(c->report_fd);
 		if (c->receiver)
 			pfs_log(INFO, "receiver %d of CT %u (token %s) ended: %s", (int)c->pid,
 			        c->ctid, c->name,
@@ -401,6 +453,7 @@ static void child_add(struct agent *a, pid_t pid, bool receiver, unsigned ctid,
 	c->pid = pid;
 	c->receiver = receiver;
 	c->ctid = ctid;
+	c->report_fd = -1;
 	snprintf(c->name, sizeof(c->name), "%s", name);
 }
 
@@ -499,12 +552,13 @@ static void serve_tasklog(struct agent *a, struct pfs_node_request *req)
 	bool done = false;
 	size_t len = 0;
 	int status = 0, rv, n;
+	uint64_t off = 0;
 
-	if (sscanf(req->data, "tasklog %159s %llu", id, &offset) != 2) {
-		agent_reply(a, req->handle, req->origin_name, -EINVAL,
-		            "invalid request: expected tasklog ID OFFSET");
+	if (ctm_migrate_parse_tasklog(req->data, id, &off, msg) < 0) {
+		agent_reply(a, req->handle, req->origin_name, -EINVAL, msg);
 		return;
 	}
+	offset = off;
 	rv = ctm_task_read(id, offset, &data, &len, &done, &status, msg);
 	if (rv < 0) {
 		agent_reply(a, req->handle, req->origin_name, rv, msg);
@@ -527,61 +581,99 @@ static void serve_tasklog(struct agent *a, struct pfs_node_request *req)
 }
 
 /*
- * "expect CTID TOKEN STORAGE": a receiver process takes that one transfer.
- * NOTE: the receivers of concurrent migrations to this node accept on one
- * socket, so one may take another's sender and reject it, and that
- * migration then fails and rolls back.
+ * "expect CTID TOKEN STORAGE": note the transfer. The agent accepts every
+ * connection on its listener and hands it to a receiver process
+ * (agent_accept()), which takes the transfer whose CTID and token its
+ * header names, so concurrent migrations to this node never take each
+ * other's senders.
  */
 static int serve_expect(struct agent *a, const char *text, char *msg)
 {
-	char token[CTM_XFER_TOKEN_MAX + 1], storage[64], xmsg[CTM_XFER_ERRMSG_SIZE];
-	unsigned ctid = 0;
-	pid_t pid;
+	struct ctm_migrate_expect e;
+	int rv;
 
-	if (sscanf(text, "expect %u %64s %63s", &ctid, token, storage) != 3 || ctid < 100 ||
-	    ctm_xfer_check_token(token, xmsg) < 0)
-		return ctm__error(-EINVAL, msg,
-		                  "invalid request '%.64s': expected expect CTID TOKEN STORAGE", text);
+	rv = ctm_migrate_parse_expect(text, &e, msg);
+	if (rv < 0)
+		return rv;
 	if (!a->xfer)
 		return ctm__error(-EAGAIN, msg,
 		                  "the transfer listener of node %s does not run: see the log of "
 		                  "its ctmgrd",
 		                  a->ctx.node);
-	if (a->nchildren >= CTMGRD_MAX_CHILDREN)
+	expects_drop(a, 0, NULL, true);
+	for (size_t i = 0; i < a->nexpects; i++)
+		if (a->expects[i].ctid == e.ctid && !strcmp(a->expects[i].token, e.token))
+			return ctm__error(-EEXIST, msg, "CT %u: the transfer %s is expected already",
+			                  e.ctid, e.token);
+	if (a->nexpects >= CTMGRD_MAX_CHILDREN)
 		return ctm__error(-EAGAIN, msg,
 		                  "node %s receives too many transfers: try again later",
 		                  a->ctx.node);
-	pid = fork();
-	if (pid < 0) {
-		int rv = -errno;
-
-		snprintf(msg, CONF_ERRMSG_SIZE, "CT %u: cannot start a receiver: %s", ctid,
-		         strerror(-rv));
-		return rv;
-	}
-	if (pid == 0) {
-		struct ctm_ctx ctx = a->ctx;
-		char err[CONF_ERRMSG_SIZE] = "";
-		int rv;
-
-		/* A receiver dies with its agent, whose start cleans .incoming. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() == 1)
-			_exit(1);
-		rv = child_connect(&ctx, err);
-		if (rv == 0)
-			rv = ctm_migrate_receive(&ctx, a->xfer, ctid, token, storage,
-			                         CTMGRD_RECEIVE_WAIT_MS, err);
-		if (rv < 0)
-			pfs_log(WARN, "CT %u: receiving the transfer %s failed: %s", ctid, token, err);
-		else
-			pfs_log(INFO, "CT %u: received the transfer %s", ctid, token);
-		pfs_disconnect(ctx.conn);
-		_exit(rv < 0 ? 1 : 0);
-	}
-	child_add(a, pid, true, ctid, token);
-	snprintf(msg, CONF_ERRMSG_SIZE, "receiver %d waits for CT %u", (int)pid, ctid);
+	e.deadline_ms = now_ms() + CTMGRD_RECEIVE_WAIT_MS;
+	a->expects[a->nexpects++] = e;
+	snprintf(msg, CONF_ERRMSG_SIZE, "node %s expects the transfer %s of CT %u", a->ctx.node,
+	         e.token, e.ctid);
 	return 0;
+}
+
+/* Hand every connection waiting on the transfer listener to a receiver. */
+static void agent_accept(struct agent *a)
+{
+	char xmsg[CTM_XFER_ERRMSG_SIZE];
+	int fd, pipefd[2], rv;
+	pid_t pid;
+
+	while ((rv = ctm_xfer_server_accept(a->xfer, &fd, xmsg)) == 0) {
+		if (a->nchildren >= CTMGRD_MAX_CHILDREN) {
+			pfs_log(WARN, "refused a transfer connection: %d receivers and tasks run",
+			        CTMGRD_MAX_CHILDREN);
+			close(fd);
+			continue;
+		}
+		if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) < 0) {
+			pfs_log(WARN, "refused a transfer connection: cannot make a pipe: %s",
+			        strerror(errno));
+			close(fd);
+			continue;
+		}
+		pid = fork();
+		if (pid < 0) {
+			pfs_log(WARN, "refused a transfer connection: cannot fork: %s",
+			        strerror(errno));
+			close(fd);
+			close(pipefd[0]);
+			close(pipefd[1]);
+			continue;
+		}
+		if (pid == 0) {
+			struct ctm_ctx ctx = a->ctx;
+			char err[CONF_ERRMSG_SIZE] = "";
+
+			/* A receiver dies with its agent, whose start cleans .incoming. */
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if (getppid() == 1)
+				_exit(1);
+			close(pipefd[0]);
+			rv = child_connect(&ctx, err);
+			if (rv == 0)
+				rv = ctm_migrate_receive_fd(&ctx, a->xfer, fd, a->expects, a->nexpects,
+				                            pipefd[1], err);
+			else
+				close(fd);
+			if (rv < 0)
+				pfs_log(WARN, "receiving a transfer failed: %s", err);
+			else
+				pfs_log(INFO, "received a transfer");
+			pfs_disconnect(ctx.conn);
+			_exit(rv < 0 ? 1 : 0);
+		}
+		close(fd);
+		close(pipefd[1]);
+		child_add(a, pid, true, 0, "?");
+		a->children[a->nchildren - 1].report_fd = pipefd[0];
+	}
+	if (rv != -EAGAIN)
+		pfs_log(WARN, "%s", xmsg);
 }
 
 /* "abort CTID STORAGE VOLUME": stop the receivers of CTID, remove VOLUME. */
@@ -590,12 +682,17 @@ static int serve_abort(struct agent *a, const char *text, char *msg)
 	char storage[64], volume[CTM_XFER_VOLUME_MAX + 1];
 	unsigned ctid = 0;
 
-	if (sscanf(text, "abort %u %63s %255s", &ctid, storage, volume) != 3 || ctid < 100)
-		return ctm__error(-EINVAL, msg,
-		                  "invalid request '%.64s': expected abort CTID STORAGE VOLUME", text);
-	for (size_t i = 0; i < a->nchildren; i++)
+	int rv;
+
+	rv = ctm_migrate_parse_volume(text, "abort", &ctid, storage, volume, msg);
+	if (rv < 0)
+		return rv;
+	expects_drop(a, ctid, NULL, false);
+	for (size_t i = 0; i < a->nchildren; i++) {
+		child_read_report(a, &a->children[i]);
 		if (a->children[i].receiver && a->children[i].ctid == ctid)
 			kill(a->children[i].pid, SIGKILL);
+	}
 	return ctm_migrate_abort(&a->ctx, ctid, storage, volume, msg);
 }
 
@@ -605,22 +702,27 @@ static int serve_place(struct agent *a, const char *text, char *msg)
 	char storage[64], folder[CTM_XFER_VOLUME_MAX + 1];
 	unsigned ctid = 0;
 
-	if (sscanf(text, "place %u %63s %255s", &ctid, storage, folder) != 3 || ctid < 100)
-		return ctm__error(-EINVAL, msg,
-		                  "invalid request '%.64s': expected place CTID STORAGE FOLDER", text);
+	int rv;
+
+	rv = ctm_migrate_parse_volume(text, "place", &ctid, storage, folder, msg);
+	if (rv < 0)
+		return rv;
 	return ctm_migrate_place(&a->ctx, ctid, storage, folder, msg);
 }
 
 static void agent_serve(struct agent *a, struct pfs_node_request *req)
 {
 	char msg[CONF_ERRMSG_SIZE], verb[16] = "";
+	struct ctm_agent_request ar;
 	unsigned ctid = 0;
 	int rv;
 
 	pfs_log(INFO, "request %llu from node %s: %s", (unsigned long long)req->handle,
 	        req->origin_name, req->data ? req->data : "");
-	if (req->data && sscanf(req->data, "%15s %u", verb, &ctid) == 2 && ctid >= 100 &&
-	    (!strcmp(verb, "start") || !strcmp(verb, "stop") || !strcmp(verb, "shutdown"))) {
+	if (req->data)
+		snprintf(verb, sizeof(verb), "%.*s", (int)strcspn(req->data, " "), req->data);
+	if (req->data && ctm_agent_parse(req->data, &ar, msg) == 0 &&
+	    (ctid = ar.ctid) && strcmp(ar.verb, "status")) {
 		struct queued *q = calloc(1, sizeof(*q)), **pp = &a->queue;
 
 		if (q) {
@@ -771,15 +873,20 @@ int main(int argc, char **argv)
 	if (agent_connect(&a) < 0)
 		goto out;
 	while (!stopping) {
-		struct pollfd fds[CTMGRD_MAX_WORKERS + 1];
+		struct pollfd fds[CTMGRD_MAX_WORKERS + 2];
 		struct pfs_node_request req = {0};
-		size_t nfds = 0, first_worker;
+		size_t nfds = 0, first_worker, listener = SIZE_MAX;
 
 		if (now_ms() >= a.next_refresh)
 			agent_refresh(&a, true);
 		agent_startall_step(&a);
 		if (pfs_event_fd(a.ctx.conn, &fds[0].fd) == 0)
 			fds[nfds++].events = POLLIN;
+		if (a.xfer) {
+			listener = nfds;
+			fds[nfds].fd = ctm_xfer_server_fd(a.xfer);
+			fds[nfds++].events = POLLIN;
+		}
 		first_worker = nfds;
 		for (size_t i = 0; i < a.nworkers; i++) {
 			fds[nfds].fd = a.workers[i].fd;
@@ -788,6 +895,8 @@ int main(int argc, char **argv)
 		if (poll(fds, nfds, (int)wait_ms(&a)) < 0 && errno != EINTR)
 			pfs_log(ERR, "poll failed: %s", strerror(errno));
 		children_reap(&a);
+		if (listener != SIZE_MAX && (fds[listener].revents & POLLIN))
+			agent_accept(&a);
 		/* Workers first. Reaping one may start another, even on the same
 		 * descriptor number, so each is found again by its descriptor. */
 		for (size_t k = first_worker; k < nfds; k++) {

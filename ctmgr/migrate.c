@@ -146,21 +146,136 @@ static double mono_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* A storage id: 1 to 63 characters of [A-Za-z0-9_.-], not starting with '.'. */
+static int check_storage_id(const char *id, char *errmsg)
+{
+	size_t len = strlen(id);
+
+	if (len == 0 || len > 63 || id[0] == '.' || strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                                                    "abcdefghijklmnopqrstuvwxyz"
+	                                                    "0123456789_.-") != len)
+		return ctm__error(-EINVAL, errmsg,
+		                  "invalid storage id '%.64s': use 1 to 63 characters of letters, "
+		                  "digits, '_', '.' and '-', not starting with '.'",
+		                  id);
+	return 0;
+}
+
+/* Split TEXT, check that it is VERB with MIN to MAX fields in all. */
+static int split_request(const char *text, const char *verb, const char *usage, char *buf,
+                         char **w, size_t min, size_t max, size_t *n, char *errmsg)
+{
+	int rv = ctm_agent_split(text, buf, w, CTM_AGENT_WORDS_MAX, n, errmsg);
+
+	if (rv < 0)
+		return rv;
+	if (strcmp(w[0], verb) || *n < min || *n > max)
+		return ctm__error(-EINVAL, errmsg, "invalid request '%.64s': expected %s", text,
+		                  usage);
+	return 0;
+}
+
+static int parse_ctid(const char *word, unsigned *ctid, char *errmsg)
+{
+	uint64_t v;
+	int rv = ctm_agent_number(word, "CTID", CTM_CTID_MIN, CTM_CTID_MAX, &v, errmsg);
+
+	if (rv == 0)
+		*ctid = (unsigned)v;
+	return rv;
+}
+
 int ctm_migrate_parse(const char *text, struct ctm_migrate_params *p, char *errmsg)
 {
-	char verb[16], target[64];
-	unsigned restart = 0, timeout = CTM_MIGRATE_TIMEOUT;
+	char buf[CTM_AGENT_REQUEST_MAX], *w[CTM_AGENT_WORDS_MAX];
+	uint64_t v;
+	size_t n;
+	int rv;
 
 	memset(p, 0, sizeof(*p));
-	if (sscanf(text, "%15s %u %63s %u %u", verb, &p->ctid, target, &restart, &timeout) < 3 ||
-	    strcmp(verb, "migrate") || p->ctid < 100)
+	p->timeout = CTM_MIGRATE_TIMEOUT;
+	rv = split_request(text, "migrate", "migrate CTID TARGET [RESTART [TIMEOUT]]", buf, w, 3,
+	                   5, &n, errmsg);
+	if (rv == 0)
+		rv = parse_ctid(w[1], &p->ctid, errmsg);
+	if (rv < 0)
+		return rv;
+	if (strlen(w[2]) >= sizeof(p->target) || strchr(w[2], '/') || w[2][0] == '.')
 		return ctm__error(-EINVAL, errmsg,
-		                  "invalid request '%.64s': expected migrate CTID TARGET RESTART "
-		                  "TIMEOUT",
-		                  text);
-	snprintf(p->target, sizeof(p->target), "%s", target);
-	p->restart = restart != 0;
-	p->timeout = timeout;
+		                  "invalid target node '%.64s': use the name of a cluster node", w[2]);
+	snprintf(p->target, sizeof(p->target), "%s", w[2]);
+	if (n > 3) {
+		if ((rv = ctm_agent_number(w[3], "restart flag", 0, 1, &v, errmsg)) < 0)
+			return rv;
+		p->restart = v != 0;
+	}
+	if (n > 4) {
+		if ((rv = ctm_agent_number(w[4], "timeout", 0, UINT_MAX, &v, errmsg)) < 0)
+			return rv;
+		p->timeout = (unsigned)v;
+	}
+	return 0;
+}
+
+int ctm_migrate_parse_expect(const char *text, struct ctm_migrate_expect *e, char *errmsg)
+{
+	char buf[CTM_AGENT_REQUEST_MAX], *w[CTM_AGENT_WORDS_MAX], xmsg[CTM_XFER_ERRMSG_SIZE];
+	size_t n;
+	int rv;
+
+	memset(e, 0, sizeof(*e));
+	rv = split_request(text, "expect", "expect CTID TOKEN STORAGE", buf, w, 4, 4, &n, errmsg);
+	if (rv == 0)
+		rv = parse_ctid(w[1], &e->ctid, errmsg);
+	if (rv < 0)
+		return rv;
+	if (ctm_xfer_check_token(w[2], xmsg) < 0)
+		return ctm__error(-EINVAL, errmsg, "%.250s", xmsg);
+	rv = check_storage_id(w[3], errmsg);
+	if (rv < 0)
+		return rv;
+	snprintf(e->token, sizeof(e->token), "%s", w[2]);
+	snprintf(e->storage, sizeof(e->storage), "%s", w[3]);
+	return 0;
+}
+
+int ctm_migrate_parse_volume(const char *text, const char *verb, unsigned *ctid, char *storage,
+                             char *volume, char *errmsg)
+{
+	char buf[CTM_AGENT_REQUEST_MAX], *w[CTM_AGENT_WORDS_MAX], xmsg[CTM_XFER_ERRMSG_SIZE];
+	char usage[64];
+	size_t n;
+	int rv;
+
+	snprintf(usage, sizeof(usage), "%.16s CTID STORAGE VOLUME", verb);
+	rv = split_request(text, verb, usage, buf, w, 4, 4, &n, errmsg);
+	if (rv == 0)
+		rv = parse_ctid(w[1], ctid, errmsg);
+	if (rv == 0)
+		rv = check_storage_id(w[2], errmsg);
+	if (rv < 0)
+		return rv;
+	if (ctm_xfer_check_volume(w[3], xmsg) < 0)
+		return ctm__error(-EINVAL, errmsg, "%.250s", xmsg);
+	snprintf(storage, 64, "%s", w[2]);
+	snprintf(volume, CTM_XFER_VOLUME_MAX + 1, "%s", w[3]);
+	return 0;
+}
+
+int ctm_migrate_parse_tasklog(const char *text, char *id, uint64_t *offset, char *errmsg)
+{
+	char buf[CTM_AGENT_REQUEST_MAX], *w[CTM_AGENT_WORDS_MAX], node[64];
+	size_t n;
+	int rv;
+
+	rv = split_request(text, "tasklog", "tasklog ID OFFSET", buf, w, 3, 3, &n, errmsg);
+	if (rv == 0)
+		rv = ctm_task_id_node(w[1], node, errmsg);
+	if (rv == 0)
+		rv = ctm_agent_number(w[2], "offset", 0, INT64_MAX, offset, errmsg);
+	if (rv < 0)
+		return rv;
+	snprintf(id, CTM_TASK_ID_SIZE, "%s", w[1]);
 	return 0;
 }
 
@@ -536,12 +651,22 @@ struct progress {
 	unsigned tenth;
 	double start;
 	double last; /* of the last progress line */
+	bool paused; /* the test hook ran */
 };
 
 static int on_progress(uint64_t bytes, uint64_t total, void *data)
 {
 	struct progress *pr = data;
 	unsigned tenth = total ? (unsigned)(bytes * 10 / total) : 0;
+	const char *pause = getenv(CTM_MIGRATE_COPY_PAUSE_ENV);
+
+	/* Test only: a window in which the copy is surely under way. */
+	if (pause && atoi(pause) > 0 && !pr->paused) {
+		pr->paused = true;
+		tlog(pr->log, "test hook: pausing %d s during the copy of %s", atoi(pause),
+		     pr->rel);
+		sleep((unsigned)atoi(pause));
+	}
 
 	/* A line at each tenth of the estimate, at most one a second. */
 	if (tenth > pr->tenth && tenth <= 10 && mono_s() - pr->last >= 1.0) {
@@ -578,7 +703,7 @@ static int copy_one(struct ctm_ctx *ctx, const struct ctm_migrate_params *p, str
 	char req[PATH_MAX + 64], msg[CONF_ERRMSG_SIZE], xmsg[CTM_XFER_ERRMSG_SIZE];
 	char stage[PATH_MAX] = "", link_path[PATH_MAX * 2] = "", stage_rel[PATH_MAX] = "";
 	struct ctm_xfer_header h = {p->ctid, token, c->rel, 0};
-	struct progress pr = {log, c->rel, 0, mono_s(), mono_s()};
+	struct progress pr = {log, c->rel, 0, mono_s(), mono_s(), false};
 	struct ctm_xfer_opts opts = {0};
 	struct ctm_xfer_result res = {0};
 	const char *send_dir = c->dir;
@@ -872,19 +997,37 @@ int ctm_migrate_storage_path(struct ctm_ctx *ctx, const char *storage_id, char *
 	return rv;
 }
 
-struct expect {
-	unsigned ctid;
-	const char *token;
+struct route {
+	struct ctm_ctx *ctx;
+	const struct ctm_migrate_expect *exp;
+	size_t n;
+	int report_fd;
+	const char *node;
 };
 
-static int accept_expected(const struct ctm_xfer_header *h, void *data, char *errmsg)
+static int route_expected(const struct ctm_xfer_header *h, void *data, char *storage,
+                          char *errmsg)
 {
-	const struct expect *e = data;
+	const struct route *r = data;
+	const struct ctm_migrate_expect *e = NULL;
+	char msg[CONF_ERRMSG_SIZE];
+	struct timespec ts;
+	int64_t now;
+	char *path = NULL;
+	ssize_t w;
+	int rv;
 
-	if (h->ctid != e->ctid || strcmp(h->token, e->token)) {
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	for (size_t i = 0; i < r->n; i++)
+		if (r->exp[i].ctid == h->ctid && !strcmp(r->exp[i].token, h->token) &&
+		    (!r->exp[i].deadline_ms || r->exp[i].deadline_ms > now))
+			e = &r->exp[i];
+	if (!e) {
 		snprintf(errmsg, CTM_XFER_ERRMSG_SIZE,
-		         "no migration announced a transfer of CT %u with token %s", h->ctid,
-		         h->token);
+		         "node %s expects no transfer of CT %u with token %s: the migration "
+		         "did not announce it, or waited too long",
+		         r->node, h->ctid, h->token);
 		return -EACCES;
 	}
 	if (strncmp(h->volume, "images/", 7)) {
@@ -892,26 +1035,33 @@ static int accept_expected(const struct ctm_xfer_header *h, void *data, char *er
 		         h->volume);
 		return -EACCES;
 	}
+	rv = ctm_migrate_storage_path(r->ctx, e->storage, &path, msg);
+	if (rv < 0) {
+		snprintf(errmsg, CTM_XFER_ERRMSG_SIZE, "%s", msg);
+		return rv;
+	}
+	snprintf(storage, PATH_MAX, "%s", path);
+	free(path);
+	if (r->report_fd >= 0) {
+		do
+			w = write(r->report_fd, e, sizeof(*e));
+		while (w < 0 && errno == EINTR);
+	}
 	return 0;
 }
 
-int ctm_migrate_receive(struct ctm_ctx *ctx, struct ctm_xfer_server *server, unsigned ctid,
-                        const char *token, const char *storage_id, int timeout_ms,
-                        char *errmsg)
+int ctm_migrate_receive_fd(struct ctm_ctx *ctx, struct ctm_xfer_server *server, int fd,
+                           const struct ctm_migrate_expect *exp, size_t n, int report_fd,
+                           char *errmsg)
 {
 	char xmsg[CTM_XFER_ERRMSG_SIZE];
-	struct expect e = {ctid, token};
+	struct route r = {ctx, exp, n, report_fd, ctx->node};
 	struct ctm_xfer_opts opts = {0};
-	char *path = NULL;
 	int rv;
 
-	rv = ctm_migrate_storage_path(ctx, storage_id, &path, errmsg);
-	if (rv < 0)
-		return rv;
-	opts.accept = accept_expected;
-	opts.accept_data = &e;
-	rv = ctm_xfer_server_receive(server, path, timeout_ms, &opts, NULL, NULL, xmsg);
-	free(path);
+	opts.route = route_expected;
+	opts.accept_data = &r;
+	rv = ctm_xfer_server_receive_fd(server, fd, &opts, NULL, NULL, xmsg);
 	if (rv < 0)
 		return ctm__error(rv, errmsg, "%s", xmsg);
 	return 0;

@@ -15,7 +15,8 @@
  *                                         the reply's message is the task id
  *   tasklog ID OFFSET                     on the source: "NEXT DONE STATUS\n"
  *                                         and up to 48 KiB of the log from OFFSET
- *   expect CTID TOKEN STORAGE             on the target: receive one volume
+ *   expect CTID TOKEN STORAGE             on the target: accept the transfer of
+ *                                         CTID with TOKEN within 60 s
  *   place CTID STORAGE FOLDER             on the target: move the raw images of a
  *                                         received transfer folder up into images/CTID
  *   abort CTID STORAGE VOLUME             on the target: remove a received volume
@@ -45,6 +46,9 @@
 #define CTM_CLUSTER_KEY_PATH "/priv/cluster.key"
 /* Test only: seconds the task sleeps after the config rename. */
 #define CTM_MIGRATE_PAUSE_ENV "CTMGR_TEST_PAUSE_AFTER_RENAME"
+/* Test only: seconds the task sleeps once per copy, after the first frame
+ * of the archive went out; below the receiver's stall timeout. */
+#define CTM_MIGRATE_COPY_PAUSE_ENV "CTMGR_TEST_PAUSE_DURING_COPY"
 
 /* The request of a migration. */
 struct ctm_migrate_params {
@@ -76,9 +80,34 @@ int ctm_task_read(const char *id, uint64_t offset, char **data, size_t *len, boo
                   int *status, char *errmsg);
 
 /*
- * Parse "migrate CTID TARGET RESTART TIMEOUT". Errors: -EINVAL.
+ * Parse "migrate CTID TARGET [RESTART [TIMEOUT]]" (RESTART 0 or 1, TIMEOUT
+ * in seconds). The request parsers reject what ctm_agent_split() rejects,
+ * a wrong number of fields, numbers out of range and invalid names, with
+ * ERRMSG naming the field. Errors: -EINVAL.
  */
 int ctm_migrate_parse(const char *text, struct ctm_migrate_params *p, char *errmsg);
+
+/* A transfer announced to the target's agent by an expect request. */
+struct ctm_migrate_expect {
+	unsigned ctid;
+	char token[CTM_XFER_TOKEN_MAX + 1];
+	char storage[64];
+	int64_t deadline_ms; /* CLOCK_MONOTONIC; set by the agent */
+};
+
+/* Parse "expect CTID TOKEN STORAGE" into E (deadline 0). Errors: -EINVAL. */
+int ctm_migrate_parse_expect(const char *text, struct ctm_migrate_expect *e, char *errmsg);
+
+/*
+ * Parse "VERB CTID STORAGE VOLUME" with VERB "abort" or "place" (given):
+ * STORAGE (64 bytes), VOLUME (CTM_XFER_VOLUME_MAX + 1 bytes, a valid
+ * volume path). Errors: -EINVAL.
+ */
+int ctm_migrate_parse_volume(const char *text, const char *verb, unsigned *ctid, char *storage,
+                             char *volume, char *errmsg);
+
+/* Parse "tasklog ID OFFSET": ID (CTM_TASK_ID_SIZE bytes). Errors: -EINVAL. */
+int ctm_migrate_parse_tasklog(const char *text, char *id, uint64_t *offset, char *errmsg);
 
 /*
  * Run the migration P on this (the source) node, writing the log to LOG.
@@ -103,8 +132,6 @@ int ctm_migrate_key(struct ctm_ctx *ctx, struct ctm_xfer_key *key, char *errmsg)
 /*
  * Target side. ctm_migrate_storage_path() gives the folder of the dir
  * storage ID on this node (caller frees *PATH).
- * ctm_migrate_receive() takes one transfer of CTID with TOKEN from
- * SERVER into storage STORAGE_ID, rejecting others, within TIMEOUT_MS.
  * ctm_migrate_abort() removes the received VOLUME of CTID (a path below
  * images/CTID/ of the storage). ctm_migrate_clean() removes the
  * `.incoming` folders of every dir storage of this node; *REMOVED counts
@@ -112,9 +139,19 @@ int ctm_migrate_key(struct ctm_ctx *ctx, struct ctm_xfer_key *key, char *errmsg)
  */
 int ctm_migrate_storage_path(struct ctm_ctx *ctx, const char *storage_id, char **path,
                              char *errmsg);
-int ctm_migrate_receive(struct ctm_ctx *ctx, struct ctm_xfer_server *server, unsigned ctid,
-                        const char *token, const char *storage_id, int timeout_ms,
-                        char *errmsg);
+/*
+ * Receive on FD, a connection the agent accepted on SERVER (closed here),
+ * the transfer whose header matches the CTID and token of one of the N
+ * transfers EXP lists and whose deadline has not passed, into that one's
+ * storage. A header that matches none is rejected with a message to the
+ * sender: this node expects no transfer of that CTID with that token. Once
+ * the header matched, the matched entry is written to REPORT_FD (when not
+ * negative) as one record of sizeof(struct ctm_migrate_expect) bytes, so
+ * the agent can drop it and knows the connection's CTID.
+ */
+int ctm_migrate_receive_fd(struct ctm_ctx *ctx, struct ctm_xfer_server *server, int fd,
+                           const struct ctm_migrate_expect *exp, size_t n, int report_fd,
+                           char *errmsg);
 int ctm_migrate_abort(struct ctm_ctx *ctx, unsigned ctid, const char *storage_id,
                       const char *volume, char *errmsg);
 

@@ -664,17 +664,20 @@ static void format_peer(const struct sockaddr *sa, char *buf, size_t size)
 	char host[INET6_ADDRSTRLEN] = "?";
 	unsigned port = 0;
 
+	/* Copies, because SA may be less aligned than the specific types. */
 	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		struct sockaddr_in in;
 
-		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-		port = ntohs(in->sin_port);
+		memcpy(&in, sa, sizeof(in));
+		inet_ntop(AF_INET, &in.sin_addr, host, sizeof(host));
+		port = ntohs(in.sin_port);
 		snprintf(buf, size, "%s:%u", host, port);
 	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		struct sockaddr_in6 in6;
 
-		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-		port = ntohs(in6->sin6_port);
+		memcpy(&in6, sa, sizeof(in6));
+		inet_ntop(AF_INET6, &in6.sin6_addr, host, sizeof(host));
+		port = ntohs(in6.sin6_port);
 		snprintf(buf, size, "[%s]:%u", host, port);
 	} else {
 		snprintf(buf, size, "?");
@@ -2317,10 +2320,26 @@ static int land(struct receiver *r, const char *storage, const char *volume, con
 	return 0;
 }
 
-static int receiver_run(struct receiver *r, const char *storage, struct ctm_xfer_header *h,
+/* Resolve symlinks in the storage path once, so errors name the real folder. */
+static int resolve_storage(const char *storage, char *root, char *errmsg)
+{
+	int rv;
+
+	if (realpath(storage, root))
+		return 0;
+	rv = -errno;
+	set_errmsg(errmsg, "cannot receive a volume into storage %s: %s", storage, strerror(-rv));
+	return rv;
+}
+
+/*
+ * Handshake, header and its check. With no STORAGE yet (ROOT empty), the
+ * route callback names it from the header.
+ */
+static int receiver_run(struct receiver *r, char *storage, struct ctm_xfer_header *h,
 			char *dir)
 {
-	char reason[CTM_XFER_ERRMSG_SIZE], root[PATH_MAX];
+	char reason[CTM_XFER_ERRMSG_SIZE], root[PATH_MAX], chosen[PATH_MAX];
 	int rv;
 
 	rv = conn_handshake(&r->conn, true);
@@ -2332,6 +2351,15 @@ static int receiver_run(struct receiver *r, const char *storage, struct ctm_xfer
 		rv = r->opts->accept(h, r->opts->accept_data, reason);
 		if (rv < 0)
 			set_cause(&r->conn, "%s", reason[0] ? reason : strerror(-rv));
+	}
+	if (rv == 0 && !storage[0]) {
+		reason[0] = '\0';
+		chosen[0] = '\0';
+		rv = r->opts->route(h, r->opts->accept_data, chosen, reason);
+		if (rv < 0)
+			set_cause(&r->conn, "%s", reason[0] ? reason : strerror(-rv));
+		else if ((rv = resolve_storage(chosen, storage, reason)) < 0)
+			set_cause(&r->conn, "%s", reason);
 	}
 	if (rv == 0)
 		rv = prepare(r, storage, h, dir);
@@ -2367,17 +2395,17 @@ static int receiver_run(struct receiver *r, const char *storage, struct ctm_xfer
 	return send_reply(&r->conn, 0, "");
 }
 
-int ctm_xfer_server_receive(struct ctm_xfer_server *server, const char *storage,
-			    int accept_timeout_ms, const struct ctm_xfer_opts *opts,
-			    struct ctm_xfer_header *header_out,
-			    struct ctm_xfer_result *result, char *errmsg)
+/* Receive on the accepted connection FD (closed here) into STORAGE, or,
+ * with STORAGE empty, into the folder the route callback names. */
+static int receive_conn(struct ctm_xfer_server *server, int fd, const struct sockaddr *peer,
+			char *root, const struct ctm_xfer_opts *opts,
+			struct ctm_xfer_header *header_out, struct ctm_xfer_result *result,
+			char *errmsg)
 {
 	static const struct ctm_xfer_opts defaults;
-	struct receiver r = { .conn = { .fd = -1 } };
+	struct receiver r = { .conn = { .fd = fd } };
 	struct ctm_xfer_header h = { 0 };
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	char root[PATH_MAX], dir[PATH_MAX] = "";
+	char dir[PATH_MAX] = "";
 	char cause[CTM_XFER_ERRMSG_SIZE];
 	unsigned i;
 	int rv;
@@ -2387,37 +2415,7 @@ int ctm_xfer_server_receive(struct ctm_xfer_server *server, const char *storage,
 	r.opts = opts;
 	r.conn.stall_ms = opts->stall_timeout_ms > 0 ? opts->stall_timeout_ms :
 			  CTM_XFER_STALL_TIMEOUT_MS;
-	snprintf(r.conn.peer, sizeof(r.conn.peer), "?");
-
-	/* Resolve symlinks in the storage path once, so errors name the real folder. */
-	if (!realpath(storage, root)) {
-		rv = -errno;
-		set_errmsg(errmsg, "cannot receive a volume into storage %s: %s", storage,
-			   strerror(-rv));
-		return rv;
-	}
-
-	/* Wait for one sender. */
-	for (;;) {
-		rv = wait_fd(server->fd, POLLIN, accept_timeout_ms);
-		if (rv < 0) {
-			set_errmsg(errmsg, "cannot receive a volume on port %u: %s", server->port,
-				   rv == -ETIMEDOUT ? "no sender within the accept timeout" :
-				   strerror(-rv));
-			return rv;
-		}
-		r.conn.fd = accept4(server->fd, (struct sockaddr *)&ss, &len,
-				    SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (r.conn.fd >= 0)
-			break;
-		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
-			rv = -errno;
-			set_errmsg(errmsg, "cannot receive a volume on port %u: accept failed: %s",
-				   server->port, strerror(-rv));
-			return rv;
-		}
-	}
-	format_peer((struct sockaddr *)&ss, r.conn.peer, sizeof(r.conn.peer));
+	format_peer(peer, r.conn.peer, sizeof(r.conn.peer));
 
 	rv = -ENOMEM;
 	for (i = 0; i < RECEIVE_RING; i++) {
@@ -2450,10 +2448,11 @@ int ctm_xfer_server_receive(struct ctm_xfer_server *server, const char *storage,
 out:
 	if (rv < 0 && r.volume[0])
 		set_errmsg(errmsg, "cannot receive volume %s of CT %u from %s into %s: %s",
-			   r.volume, h.ctid, r.conn.peer, root, r.conn.cause);
+			   r.volume, h.ctid, r.conn.peer, root[0] ? root : "its storage",
+			   r.conn.cause);
 	else if (rv < 0)
 		set_errmsg(errmsg, "cannot receive a volume from %s into %s: %s", r.conn.peer,
-			   root, r.conn.cause);
+			   root[0] ? root : "a storage", r.conn.cause);
 	if (header_out) {
 		header_out->ctid = h.ctid;
 		header_out->expected_size = h.expected_size;
@@ -2469,6 +2468,86 @@ out:
 	for (i = 0; i < RECEIVE_RING; i++)
 		free(r.ring[i]);
 	return rv;
+}
+
+int ctm_xfer_server_receive(struct ctm_xfer_server *server, const char *storage,
+			    int accept_timeout_ms, const struct ctm_xfer_opts *opts,
+			    struct ctm_xfer_header *header_out,
+			    struct ctm_xfer_result *result, char *errmsg)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char root[PATH_MAX];
+	int rv, fd;
+
+	rv = resolve_storage(storage, root, errmsg);
+	if (rv < 0)
+		return rv;
+
+	/* Wait for one sender. */
+	for (;;) {
+		rv = wait_fd(server->fd, POLLIN, accept_timeout_ms);
+		if (rv < 0) {
+			set_errmsg(errmsg, "cannot receive a volume on port %u: %s", server->port,
+				   rv == -ETIMEDOUT ? "no sender within the accept timeout" :
+				   strerror(-rv));
+			return rv;
+		}
+		fd = accept4(server->fd, (struct sockaddr *)&ss, &len,
+			     SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd >= 0)
+			break;
+		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+			rv = -errno;
+			set_errmsg(errmsg, "cannot receive a volume on port %u: accept failed: %s",
+				   server->port, strerror(-rv));
+			return rv;
+		}
+	}
+	return receive_conn(server, fd, (struct sockaddr *)&ss, root, opts, header_out, result,
+			    errmsg);
+}
+
+int ctm_xfer_server_accept(struct ctm_xfer_server *server, int *fd, char *errmsg)
+{
+	int rv;
+
+	for (;;) {
+		*fd = accept4(server->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (*fd >= 0)
+			return 0;
+		if (errno == EINTR || errno == ECONNABORTED)
+			continue;
+		rv = -errno;
+		if (rv != -EAGAIN)
+			set_errmsg(errmsg, "cannot receive a volume on port %u: accept failed: %s",
+				   server->port, strerror(-rv));
+		return rv;
+	}
+}
+
+int ctm_xfer_server_fd(const struct ctm_xfer_server *server)
+{
+	return server->fd;
+}
+
+int ctm_xfer_server_receive_fd(struct ctm_xfer_server *server, int fd,
+			       const struct ctm_xfer_opts *opts,
+			       struct ctm_xfer_header *header_out,
+			       struct ctm_xfer_result *result, char *errmsg)
+{
+	struct sockaddr_storage ss = { 0 };
+	socklen_t len = sizeof(ss);
+	char root[PATH_MAX] = "";
+
+	if (!opts || !opts->route) {
+		close(fd);
+		set_errmsg(errmsg, "cannot receive a volume: no route callback names its storage");
+		return -EINVAL;
+	}
+	getpeername(fd, (struct sockaddr *)&ss, &len);
+	return receive_conn(server, fd, (struct sockaddr *)&ss, root, opts, header_out, result,
+			    errmsg);
 }
 
 /* ---- Clean-up at start ---- */

@@ -80,6 +80,16 @@ typedef int (*ctm_xfer_progress_fn)(uint64_t bytes, uint64_t total, void *data);
 typedef int (*ctm_xfer_accept_fn)(const struct ctm_xfer_header *header, void *data,
 				  char *errmsg);
 
+/*
+ * The receiver's choice of a transfer's storage folder from its header,
+ * for ctm_xfer_server_receive_fd(). Copy the folder into STORAGE (PATH_MAX
+ * bytes) and return 0. Or return a negative errno value and a sentence in
+ * ERRMSG (of CTM_XFER_ERRMSG_SIZE bytes), which is sent to the sender.
+ * Called after the accept callback, with the same DATA.
+ */
+typedef int (*ctm_xfer_route_fn)(const struct ctm_xfer_header *header, void *data,
+				 char *storage, char *errmsg);
+
 /* Options of both sides. Zero-initialise, then set what applies. */
 struct ctm_xfer_opts {
 	int connect_timeout_ms; /* 0: CTM_XFER_CONNECT_TIMEOUT_MS; sender only */
@@ -95,6 +105,8 @@ struct ctm_xfer_opts {
 
 	ctm_xfer_accept_fn accept; /* receiver only; NULL accepts every header */
 	void *accept_data;
+
+	ctm_xfer_route_fn route; /* ctm_xfer_server_receive_fd() only */
 };
 
 /* Figures of a successful transfer. */
@@ -220,6 +232,27 @@ int ctm_xfer_server_receive(struct ctm_xfer_server *server, const char *storage,
 			    int accept_timeout_ms, const struct ctm_xfer_opts *opts,
 			    struct ctm_xfer_header *header_out,
 			    struct ctm_xfer_result *result, char *errmsg);
+
+/*
+ * For a caller that accepts connections itself and hands each to a
+ * process of its own: ctm_xfer_server_fd() is the listening socket (non-
+ * blocking) to poll for POLLIN, ctm_xfer_server_accept() takes one
+ * connection into *FD without waiting, and ctm_xfer_server_receive_fd()
+ * receives on it like ctm_xfer_server_receive(), into the storage folder
+ * that OPTS->route names from the header (required). FD is closed before
+ * ctm_xfer_server_receive_fd() returns, also on error.
+ *
+ * Errors of ctm_xfer_server_accept(): -EAGAIN (no connection waits), those
+ * of accept(). Errors of ctm_xfer_server_receive_fd(): those of
+ * ctm_xfer_server_receive() but -ETIMEDOUT of the accept, errors of the
+ * route callback, -EINVAL (no route callback).
+ */
+int ctm_xfer_server_fd(const struct ctm_xfer_server *server);
+int ctm_xfer_server_accept(struct ctm_xfer_server *server, int *fd, char *errmsg);
+int ctm_xfer_server_receive_fd(struct ctm_xfer_server *server, int fd,
+			       const struct ctm_xfer_opts *opts,
+			       struct ctm_xfer_header *header_out,
+			       struct ctm_xfer_result *result, char *errmsg);
 
 /*
  * Remove every folder under `STORAGE/.incoming/`: transfers that a crash

@@ -34,5 +34,13 @@ fuzz_fuzz_ctmgr_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer
 fuzz_fuzz_ctmgr_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
 fuzz_fuzz_ctmgr_LDADD = ctmgr/libctmgr.la conf/libconf.la
 # ctmgr-end
+
+# agent-request-begin: the node agent's one-line requests
+noinst_PROGRAMS += fuzz/fuzz_agent_request
+fuzz_fuzz_agent_request_SOURCES = fuzz/fuzz_agent_request.c
+fuzz_fuzz_agent_request_CFLAGS = $(AM_CFLAGS) $(LXC_CFLAGS) $(JSON_CFLAGS) -fsanitize=fuzzer
+fuzz_fuzz_agent_request_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
+fuzz_fuzz_agent_request_LDADD = ctmgr/libctagent.la
+# agent-request-end
 endif
 EXTRA_DIST += fuzz/corpus

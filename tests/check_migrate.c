@@ -1,5 +1,5 @@
 /* Unit tests of the pure parts of migration (ctmgr/migrate.h): task ids,
- * reading task logs in slices and parsing the migrate request. The
+ * reading task logs in slices and parsing the agent's requests. The
  * migration itself runs with real nodes and containers in
  * tests/system/migrate-3node.test. */
 #include "config.h"
@@ -13,6 +13,7 @@
 
 #include <check.h>
 
+#include "ctmgr/agent.h"
 #include "ctmgr/migrate.h"
 
 static char tmpdir[PATH_MAX];
@@ -230,6 +231,170 @@ START_TEST(test_migrate_parse_invalid)
 }
 END_TEST
 
+START_TEST(test_migrate_parse_strict)
+{
+	static const char *bad[] = {
+		"migrate 100 node2 1 5 junk", "migrate 100 node2 1x", "migrate 100x node2",
+		"migrate 100 node2 2", "migrate +100 node2", "migrate 0100 node2",
+		"migrate -1 node2", "migrate 4294967396 node2", "migrate 1000000000 node2",
+		"migrate 100 node2 1 4294967296", "migrate 100  node2", " migrate 100 node2",
+		"migrate 100 node2 ", "migrate 100 node2\n", "migrate 100 node2\t1",
+		"migrate 100 ../node2", "migrate 100 .node2", "",
+	};
+	struct ctm_migrate_params p;
+	char errmsg[256];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		errmsg[0] = '\0';
+		ck_assert_msg(ctm_migrate_parse(bad[i], &p, errmsg) == -EINVAL, "accepted '%s'",
+		              bad[i]);
+		ck_assert_msg(errmsg[0] != '\0', "no message for '%s'", bad[i]);
+	}
+	ck_assert_int_eq(ctm_migrate_parse("migrate 100 node2 1 4294967295", &p, errmsg), 0);
+	ck_assert_uint_eq(p.timeout, 4294967295u);
+	ck_assert_int_eq(ctm_migrate_parse("migrate 100 node2 1 2x", &p, errmsg), -EINVAL);
+	ck_assert_str_eq(errmsg, "invalid timeout '2x': use a number from 0 to 4294967295");
+}
+END_TEST
+
+/* ---- ctm_migrate_parse_expect ---- */
+
+START_TEST(test_migrate_parse_expect_valid)
+{
+	struct ctm_migrate_expect e;
+	char errmsg[256];
+
+	ck_assert_int_eq(ctm_migrate_parse_expect("expect 9950 6b1-42-0 local", &e, errmsg), 0);
+	ck_assert_uint_eq(e.ctid, 9950);
+	ck_assert_str_eq(e.token, "6b1-42-0");
+	ck_assert_str_eq(e.storage, "local");
+}
+END_TEST
+
+START_TEST(test_migrate_parse_expect_invalid)
+{
+	static const char *bad[] = {
+		"expect 9950 tok", "expect 9950 tok local x", "expect 9950 .tok local",
+		"expect 9950 to/k local", "expect 9950 tok lo/cal", "expect 9950 tok .local",
+		"expect 99 tok local", "expect 9950x tok local", "abort 9950 tok local",
+		"expect 9950 tok local ",
+		"expect 9950 tok aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+		"expect 9950 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa local",
+	};
+	struct ctm_migrate_expect e;
+	char errmsg[256];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(ctm_migrate_parse_expect(bad[i], &e, errmsg) == -EINVAL,
+		              "accepted '%s'", bad[i]);
+	ck_assert_int_eq(ctm_migrate_parse_expect("expect 9950 tok lo/cal", &e, errmsg), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(errmsg, "invalid storage id 'lo/cal'"));
+}
+END_TEST
+
+/* ---- ctm_migrate_parse_volume ---- */
+
+START_TEST(test_migrate_parse_volume_valid)
+{
+	char errmsg[256], storage[64], volume[CTM_XFER_VOLUME_MAX + 1];
+	unsigned ctid = 0;
+
+	ck_assert_int_eq(ctm_migrate_parse_volume("place 100 local images/100/migrate-t1", "place",
+	                                          &ctid, storage, volume, errmsg),
+	                 0);
+	ck_assert_uint_eq(ctid, 100);
+	ck_assert_str_eq(storage, "local");
+	ck_assert_str_eq(volume, "images/100/migrate-t1");
+}
+END_TEST
+
+START_TEST(test_migrate_parse_volume_invalid)
+{
+	static const char *bad[] = {
+		"abort 100 local images/../etc", "abort 100 local /images/100/x",
+		"abort 100 local images//100", "abort 100 local", "abort 100 local a b",
+		"place 100 local images/100/x", "abort 99 local images/99/x",
+	};
+	char errmsg[256], storage[64], volume[CTM_XFER_VOLUME_MAX + 1];
+	unsigned ctid = 0;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(ctm_migrate_parse_volume(bad[i], "abort", &ctid, storage, volume,
+		                                       errmsg) == -EINVAL,
+		              "accepted '%s'", bad[i]);
+}
+END_TEST
+
+/* ---- ctm_migrate_parse_tasklog ---- */
+
+START_TEST(test_migrate_parse_tasklog_valid)
+{
+	char errmsg[256], id[CTM_TASK_ID_SIZE];
+	uint64_t offset = 0;
+
+	ck_assert_int_eq(ctm_migrate_parse_tasklog(
+	                     "tasklog UPID:node1:00001ADD:6B137E09:ctmigrate:9953:root: 4096", id,
+	                     &offset, errmsg),
+	                 0);
+	ck_assert_str_eq(id, "UPID:node1:00001ADD:6B137E09:ctmigrate:9953:root:");
+	ck_assert_uint_eq(offset, 4096);
+}
+END_TEST
+
+START_TEST(test_migrate_parse_tasklog_invalid)
+{
+	static const char *bad[] = {
+		"tasklog UPID:node1:1:2:x: -1", "tasklog UPID:node1:1:2:x: 18446744073709551616",
+		"tasklog UPID:node1:1:2:x: 9223372036854775808", "tasklog UPID:node1:1:2:x:",
+		"tasklog node1 0", "tasklog UPID:a/b:1 0", "tasklog UPID:node1:1:2:x: 0 0",
+	};
+	char errmsg[256], id[CTM_TASK_ID_SIZE];
+	uint64_t offset = 0;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(ctm_migrate_parse_tasklog(bad[i], id, &offset, errmsg) == -EINVAL,
+		              "accepted '%s'", bad[i]);
+}
+END_TEST
+
+/* ---- ctm_agent_parse ---- */
+
+START_TEST(test_agent_parse_valid)
+{
+	struct ctm_agent_request r;
+	char errmsg[256];
+
+	ck_assert_int_eq(ctm_agent_parse("shutdown 101 30 1", &r, errmsg), 0);
+	ck_assert_str_eq(r.verb, "shutdown");
+	ck_assert_uint_eq(r.ctid, 101);
+	ck_assert_uint_eq(r.timeout, 30);
+	ck_assert(r.force);
+	ck_assert_int_eq(ctm_agent_parse("status 999999999", &r, errmsg), 0);
+	ck_assert_uint_eq(r.timeout, 60);
+	ck_assert(!r.force);
+}
+END_TEST
+
+START_TEST(test_agent_parse_invalid)
+{
+	static const char *bad[] = {
+		"start", "start 99", "start 101 junk", "shutdown 101 30 2", "stop 101 1 0 0",
+		"start 4294967397", "reboot 101", "start 101\n", "start  101", "start 0x65",
+	};
+	struct ctm_agent_request r;
+	char errmsg[256], longline[CTM_AGENT_REQUEST_MAX + 8];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(ctm_agent_parse(bad[i], &r, errmsg) == -EINVAL, "accepted '%s'",
+		              bad[i]);
+	memset(longline, '1', sizeof(longline) - 1);
+	memcpy(longline, "start ", 6);
+	longline[sizeof(longline) - 1] = '\0';
+	ck_assert_int_eq(ctm_agent_parse(longline, &r, errmsg), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(errmsg, "longer than 1023 bytes"));
+}
+END_TEST
+
 static Suite *migrate_suite(void)
 {
 	Suite *s = suite_create("migrate");
@@ -254,6 +419,27 @@ static Suite *migrate_suite(void)
 	tcase_add_test(tc, test_migrate_parse_full);
 	tcase_add_test(tc, test_migrate_parse_defaults);
 	tcase_add_test(tc, test_migrate_parse_invalid);
+	tcase_add_test(tc, test_migrate_parse_strict);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("ctm_migrate_parse_expect");
+	tcase_add_test(tc, test_migrate_parse_expect_valid);
+	tcase_add_test(tc, test_migrate_parse_expect_invalid);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("ctm_migrate_parse_volume");
+	tcase_add_test(tc, test_migrate_parse_volume_valid);
+	tcase_add_test(tc, test_migrate_parse_volume_invalid);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("ctm_migrate_parse_tasklog");
+	tcase_add_test(tc, test_migrate_parse_tasklog_valid);
+	tcase_add_test(tc, test_migrate_parse_tasklog_invalid);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("ctm_agent_parse");
+	tcase_add_test(tc, test_agent_parse_valid);
+	tcase_add_test(tc, test_agent_parse_invalid);
 	suite_add_tcase(s, tc);
 	return s;
 }

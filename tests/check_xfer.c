@@ -15,6 +15,7 @@
 #include <ftw.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -655,6 +656,96 @@ START_TEST(test_ctm_xfer_server_receive_concurrent)
 }
 END_TEST
 
+/* The storage folder of a transfer: storage/a for token tok-a, storage/b for tok-b. */
+static int route_by_token(const struct ctm_xfer_header *h, void *data, char *folder,
+			  char *errmsg)
+{
+	(void)data;
+	if (strcmp(h->token, "tok-a") && strcmp(h->token, "tok-b")) {
+		snprintf(errmsg, CTM_XFER_ERRMSG_SIZE, "no transfer with token %s is expected",
+			 h->token);
+		return -EACCES;
+	}
+	if (snprintf(folder, PATH_MAX, "%s/%c", storage, h->token[4]) >= PATH_MAX)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+struct fd_job {
+	struct ctm_xfer_server *server;
+	int fd;
+	char errmsg[CTM_XFER_ERRMSG_SIZE];
+	int rv;
+	pthread_t thread;
+};
+
+static void *receive_fd_thread(void *data)
+{
+	struct fd_job *job = data;
+	struct ctm_xfer_opts opts = { .route = route_by_token };
+
+	job->rv = ctm_xfer_server_receive_fd(job->server, job->fd, &opts, NULL, NULL,
+					     job->errmsg);
+	return NULL;
+}
+
+/* The caller accepts three connections at once and hands each to a thread:
+ * each lands in the storage its token names, and the unknown token is rejected. */
+START_TEST(test_ctm_xfer_server_receive_fd_routed)
+{
+	char errmsg[CTM_XFER_ERRMSG_SIZE], path[PATH_MAX];
+	struct send_job senders[3] = {
+		{ .header = { 100, "tok-a", "subvol-100-disk-0", 0 } },
+		{ .header = { 101, "tok-b", "subvol-101-disk-0", 0 } },
+		{ .header = { 102, "tok-x", "subvol-102-disk-0", 0 } },
+	};
+	struct fd_job receivers[3] = { { 0 }, { 0 }, { 0 } };
+	struct ctm_xfer_server *server;
+	struct pollfd pfd;
+	int i, accepted = 0;
+
+	make_big_tree();
+	CHECKED_SNPRINTF(path, sizeof(path), "%s/a", storage);
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+	CHECKED_SNPRINTF(path, sizeof(path), "%s/b", storage);
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+	ck_assert_int_eq(ctm_xfer_server_new(&key, "127.0.0.1", 0, &server, errmsg), 0);
+	for (i = 0; i < 3; i++) {
+		senders[i].port = ctm_xfer_server_port(server);
+		ck_assert_int_eq(pthread_create(&senders[i].thread, NULL, send_thread,
+						&senders[i]), 0);
+	}
+	while (accepted < 3) {
+		pfd.fd = ctm_xfer_server_fd(server);
+		pfd.events = POLLIN;
+		ck_assert_int_eq(poll(&pfd, 1, 20000), 1);
+		if (ctm_xfer_server_accept(server, &receivers[accepted].fd, errmsg) < 0)
+			continue;
+		receivers[accepted].server = server;
+		ck_assert_int_eq(pthread_create(&receivers[accepted].thread, NULL,
+						receive_fd_thread, &receivers[accepted]), 0);
+		accepted++;
+	}
+	ck_assert_int_eq(ctm_xfer_server_accept(server, &i, errmsg), -EAGAIN);
+	for (i = 0; i < 3; i++) {
+		ck_assert_int_eq(pthread_join(senders[i].thread, NULL), 0);
+		ck_assert_int_eq(pthread_join(receivers[i].thread, NULL), 0);
+	}
+	ctm_xfer_server_free(server);
+
+	ck_assert_msg(senders[0].rv == 0, "%s", senders[0].errmsg);
+	ck_assert_msg(senders[1].rv == 0, "%s", senders[1].errmsg);
+	ck_assert_int_eq(senders[2].rv, -EACCES);
+	ck_assert_ptr_nonnull(strstr(senders[2].errmsg, "no transfer with token tok-x"));
+	CHECKED_SNPRINTF(path, sizeof(path), "%s/a/subvol-100-disk-0/big", storage);
+	ck_assert(exists(path));
+	CHECKED_SNPRINTF(path, sizeof(path), "%s/b/subvol-101-disk-0/big", storage);
+	ck_assert(exists(path));
+	CHECKED_SNPRINTF(path, sizeof(path), "%s/subvol-102-disk-0", storage);
+	ck_assert(!exists(path));
+}
+END_TEST
+
 static void on_alarm(int signo)
 {
 	(void)signo;
@@ -1041,6 +1132,7 @@ static Suite *xfer_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_ctm_xfer_server_receive_concurrent);
+	tcase_add_test(tc, test_ctm_xfer_server_receive_fd_routed);
 	tcase_add_test(tc, test_ctm_xfer_server_receive_killed);
 	tcase_add_test(tc, test_ctm_xfer_server_receive_sender_killed);
 	tcase_add_test(tc, test_ctm_xfer_server_receive_stalled);
