@@ -6,9 +6,11 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,6 +21,7 @@
 #include "ctmgr/agent.h"
 #include "ctmgr/ct.h"
 #include "ctmgr/migrate.h"
+#include "pmxfs/pmxfs.h"
 
 static bool json_out;
 
@@ -755,6 +758,97 @@ static int cmd_cpusets(struct cli *cli)
 	return EXIT_OK;
 }
 
+/*
+ * LIMIT: how long `ctmgr hook` may wait for pmxfs in all. LXC's monitor
+ * runs the hook in a container's stop path, so a hung or absent pmxfs
+ * must not hold up the stop: the connect and each request get
+ * HOOK_REQUEST_MS, and an alarm ends the program at HOOK_PMXFS_S
+ * whatever it waits for. The hookscript itself runs after that, unbounded
+ * as in the other phases.
+ */
+#define HOOK_REQUEST_MS 2000u
+#define HOOK_PMXFS_S 5u
+
+static char hook_alarm_msg[160];
+
+static void hook_alarm(int sig)
+{
+	ssize_t n;
+
+	(void)sig;
+	n = write(STDERR_FILENO, hook_alarm_msg, strlen(hook_alarm_msg));
+	(void)n;
+	_exit(EXIT_TIMEOUT);
+}
+
+/* Say on stderr (LXC's log) and in syslog that the hookscript phase of CT
+ * is skipped, and why. */
+static int hook_skipped(unsigned ctid, const char *phase, int rv, const char *why)
+{
+	fprintf(stderr, "ctmgr: CT %u: the %s hookscript phase is skipped: %s\n", ctid, phase,
+	        why);
+	openlog("ctmgr", LOG_PID, LOG_DAEMON);
+	syslog(LOG_WARNING, "CT %u: the %s hookscript phase is skipped: %s", ctid, phase, why);
+	closelog();
+	return pmx_exit_code(rv);
+}
+
+/*
+ * `ctmgr hook CTID lxc PHASE`, run by LXC's monitor after a container
+ * stopped: read the config from pmxfs within HOOK_PMXFS_S seconds, then
+ * run the hookscript. When pmxfs cannot be reached in time the phase is
+ * skipped with a log line and the stop goes on.
+ */
+static int cmd_hook(int argc, char **argv)
+{
+	struct sigaction sa = {.sa_handler = hook_alarm};
+	struct pfs_conn *conn = NULL;
+	struct cli cli = {0};
+	char script[PATH_MAX], why[CONF_ERRMSG_SIZE + 64];
+	const char *phase;
+	unsigned ctid = 0;
+	int rv;
+
+	if (argc != 4)
+		return usage_error("%s", "hook takes CTID lxc PHASE");
+	rv = parse_ctid(argv[1], &ctid);
+	if (rv)
+		return rv;
+	phase = argv[3];
+
+	snprintf(hook_alarm_msg, sizeof(hook_alarm_msg),
+	         "ctmgr: CT %u: the %s hookscript phase is skipped: pmxfs did not answer "
+	         "within %u s\n",
+	         ctid, phase, HOOK_PMXFS_S);
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, NULL);
+	alarm(HOOK_PMXFS_S);
+
+	rv = pfs_connect_timeout(NULL, HOOK_REQUEST_MS, &conn);
+	if (rv < 0) {
+		alarm(0);
+		snprintf(why, sizeof(why), "cannot connect to pmxfs: %s",
+		         rv == -ETIMEDOUT ? "no answer within the timeout" : strerror(-rv));
+		return hook_skipped(ctid, phase, rv, why);
+	}
+	cli.ctx.conn = conn;
+	cli.ctx.warn = stderr;
+	rv = ctm_ctx_init(&cli.ctx, cli.errmsg);
+	if (rv == 0)
+		rv = ctm_ct_hook_script(&cli.ctx, ctid, phase, script, sizeof(script),
+		                        cli.errmsg);
+	alarm(0);
+	pfs_disconnect(conn);
+	if (rv == -ETIMEDOUT || rv == -ENOTCONN)
+		return hook_skipped(ctid, phase, rv, cli.errmsg);
+	if (rv < 0)
+		return fail(rv, cli.errmsg);
+	if (!script[0])
+		return EXIT_OK;
+	rv = ctm_ct_hook_run(ctid, script, phase, cli.errmsg);
+	return rv < 0 ? fail(rv, cli.errmsg) : EXIT_OK;
+}
+
 /* Tell whether VERB is a command of ctmgr. */
 static bool is_verb(const char *verb)
 {
@@ -806,10 +900,8 @@ static int run_verb(struct cli *cli, const char *verb, int argc, char **argv)
 		need = 2;
 	else if (!strcmp(verb, "migrate"))
 		spec = migrate_opts, need = 2;
-	else if (!strcmp(verb, "hook"))
-		need = 2;
 
-	rv = parse_simple(argc, argv, spec, !strcmp(verb, "hook") ? 3 : need, exec, &p);
+	rv = parse_simple(argc, argv, spec, need, exec, &p);
 	if (rv)
 		return rv;
 	if (p.n_pos < need)
@@ -890,9 +982,6 @@ static int run_verb(struct cli *cli, const char *verb, int argc, char **argv)
 		rv = !strcmp(verb, "enter") ? ctm_ct_enter(&cli->ctx, ctid, &status, cli->errmsg)
 		                            : ctm_ct_console(&cli->ctx, ctid, &status, cli->errmsg);
 		return rv < 0 ? fail(rv, cli->errmsg) : status;
-	} else if (!strcmp(verb, "hook")) {
-		/* LXC runs `ctmgr hook CTID lxc post-stop`. */
-		rv = ctm_ct_hook(&cli->ctx, ctid, p.pos[p.n_pos - 1], cli->errmsg);
 	} else {
 		return usage_error("unknown command '%s'", verb);
 	}
@@ -955,6 +1044,8 @@ int main(int argc, char **argv)
 	}
 	if (!is_verb(verb))
 		return usage_error("unknown command '%s'; see ctmgr help", verb);
+	if (!strcmp(verb, "hook"))
+		return cmd_hook(argc, argv);
 
 	rv = pfs_connect(NULL, &conn);
 	if (rv < 0) {
