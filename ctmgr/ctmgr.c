@@ -761,10 +761,9 @@ static int cmd_cpusets(struct cli *cli)
 /*
  * LIMIT: how long `ctmgr hook` may wait for pmxfs in all. LXC's monitor
  * runs the hook in a container's stop path, so a hung or absent pmxfs
- * must not hold up the stop: the connect and each request get
- * HOOK_REQUEST_MS, and an alarm ends the program at HOOK_PMXFS_S
- * whatever it waits for. The hookscript itself runs after that, unbounded
- * as in the other phases.
+ * must not hold up the stop. The connect and each request time out after
+ * HOOK_REQUEST_MS, and an alarm ends the program after HOOK_PMXFS_S. The
+ * hookscript itself runs after that, without a limit as in other phases.
  */
 #define HOOK_REQUEST_MS 2000u
 #define HOOK_PMXFS_S 5u
@@ -783,12 +782,12 @@ static void hook_alarm(int sig)
 
 /* Say on stderr (LXC's log) and in syslog that the hookscript phase of CT
  * is skipped, and why. */
-static int hook_skipped(unsigned ctid, const char *phase, int rv, const char *why)
+static int hook_skipped(unsigned ctid, const char *phase, int rv, const char *reason)
 {
 	fprintf(stderr, "ctmgr: CT %u: the %s hookscript phase is skipped: %s\n", ctid, phase,
-	        why);
+	        reason);
 	openlog("ctmgr", LOG_PID, LOG_DAEMON);
-	syslog(LOG_WARNING, "CT %u: the %s hookscript phase is skipped: %s", ctid, phase, why);
+	syslog(LOG_WARNING, "CT %u: the %s hookscript phase is skipped: %s", ctid, phase, reason);
 	closelog();
 	return pmx_exit_code(rv);
 }
@@ -804,7 +803,7 @@ static int cmd_hook(int argc, char **argv)
 	struct sigaction sa = {.sa_handler = hook_alarm};
 	struct pfs_conn *conn = NULL;
 	struct cli cli = {0};
-	char script[PATH_MAX], why[CONF_ERRMSG_SIZE + 64];
+	char script[PATH_MAX], reason[CONF_ERRMSG_SIZE + 64];
 	const char *phase;
 	unsigned ctid = 0;
 	int rv;
@@ -817,8 +816,8 @@ static int cmd_hook(int argc, char **argv)
 	phase = argv[3];
 
 	snprintf(hook_alarm_msg, sizeof(hook_alarm_msg),
-	         "ctmgr: CT %u: the %s hookscript phase is skipped: pmxfs did not answer "
-	         "within %u s\n",
+	         "ctmgr: CT %u: the %s hookscript phase is skipped: pmxfs timed out after "
+	         "%u s\n",
 	         ctid, phase, HOOK_PMXFS_S);
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGALRM, &sa, NULL);
@@ -827,9 +826,9 @@ static int cmd_hook(int argc, char **argv)
 	rv = pfs_connect_timeout(NULL, HOOK_REQUEST_MS, &conn);
 	if (rv < 0) {
 		alarm(0);
-		snprintf(why, sizeof(why), "cannot connect to pmxfs: %s",
-		         rv == -ETIMEDOUT ? "no answer within the timeout" : strerror(-rv));
-		return hook_skipped(ctid, phase, rv, why);
+		snprintf(reason, sizeof(reason), "cannot connect to pmxfs: %s",
+		         rv == -ETIMEDOUT ? "timed out" : strerror(-rv));
+		return hook_skipped(ctid, phase, rv, reason);
 	}
 	cli.ctx.conn = conn;
 	cli.ctx.warn = stderr;
