@@ -117,6 +117,10 @@ int ctm_ct_running(struct ctm_ctx *ctx, unsigned ctid, bool *running, char *errm
 
 struct ctm_start_params {
 	const char *debug_log; /* write LXC's debug log to this file, or NULL */
+	/* The config of the container as ctm_ct_load() just read it, or NULL
+	 * to read it. Saves the reads when the caller has it. It stays the
+	 * caller's; the start applies the pending changes to it. */
+	struct ctm_ct *ct;
 };
 
 /*

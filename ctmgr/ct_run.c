@@ -389,13 +389,35 @@ static int check_mount_sources(const struct ctm_ct *ct, char *errmsg)
 	return rv;
 }
 
-/* Write TEXT to PATH through a temporary file and a rename. */
+/* Tell whether PATH contains exactly TEXT. */
+static bool file_is(const char *path, const char *text)
+{
+	size_t len = strlen(text);
+	char *buf = malloc(len + 1);
+	bool same = false;
+	FILE *f;
+
+	if (!buf)
+		return false;
+	f = fopen(path, "re");
+	if (f) {
+		same = fread(buf, 1, len + 1, f) == len && !memcmp(buf, text, len);
+		fclose(f);
+	}
+	free(buf);
+	return same;
+}
+
+/* Write TEXT to PATH through a temporary file and a rename, unless PATH
+ * contains TEXT already (the usual case when a container starts again). */
 static int write_file(const char *path, const char *text)
 {
 	char tmp[PATH_MAX + 32];
 	FILE *f;
 	int rv = 0;
 
+	if (file_is(path, text))
+		return 0;
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
 	f = fopen(tmp, "we");
 	if (!f)
@@ -531,9 +553,13 @@ int ctm_ct_start(struct ctm_ctx *ctx, unsigned ctid, const struct ctm_start_para
 	bool running = false, changed = false;
 	int rv;
 
-	rv = ctm_ct_load(ctx, ctid, &ct, errmsg);
-	if (rv < 0)
-		return rv;
+	if (params && params->ct && params->ct->ctid == ctid) {
+		ct = params->ct;
+	} else {
+		rv = ctm_ct_load(ctx, ctid, &ct, errmsg);
+		if (rv < 0)
+			return rv;
+	}
 	rv = ctm__ct_require_local(ctx, ct, errmsg);
 	if (rv == 0)
 		rv = check_lock(ct, true, errmsg);
@@ -572,7 +598,8 @@ int ctm_ct_start(struct ctm_ctx *ctx, unsigned ctid, const struct ctm_start_para
 	else
 		hookscript_warn(ctx, ctid, conf_main(ct->cf), "post-start");
 out:
-	ctm_ct_free(ct);
+	if (!params || ct != params->ct)
+		ctm_ct_free(ct);
 	return rv;
 }
 

@@ -525,14 +525,18 @@ static int cmd_exec(struct cli *cli, unsigned ctid, char **argv, int argc)
  * and reports it.
  */
 static int forward_remote(struct cli *cli, const char *verb, unsigned ctid, unsigned timeout,
-                          bool force)
+                          bool force, struct ctm_ct **local)
 {
 	struct ctm_ct *ct = NULL;
 	char node[64], text[96];
 	int result = 0, rv;
 
 	if (ctm_ct_load(&cli->ctx, ctid, &ct, cli->errmsg) < 0 || !strcmp(ct->node, cli->ctx.node)) {
-		ctm_ct_free(ct);
+		/* The command runs here: hand the config over for it. */
+		if (local && ct && !strcmp(ct->node, cli->ctx.node))
+			*local = ct;
+		else
+			ctm_ct_free(ct);
 		cli->errmsg[0] = '\0';
 		return -1;
 	}
@@ -879,6 +883,7 @@ static int run_verb(struct cli *cli, const char *verb, int argc, char **argv)
 	    {"restart", false, true}, {"timeout", true, false}, {"online", false, true},
 	    {NULL, false, false}};
 	const struct opt_spec *spec = none;
+	struct ctm_ct *local = NULL;
 	struct parsed p;
 	unsigned ctid = 0, timeout = 60;
 	size_t need = 1;
@@ -926,12 +931,13 @@ static int run_verb(struct cli *cli, const char *verb, int argc, char **argv)
 	if (!strcmp(verb, "start") || !strcmp(verb, "stop") || !strcmp(verb, "shutdown") ||
 	    !strcmp(verb, "status")) {
 		rv = forward_remote(cli, verb, ctid, timeout,
-		                    spec == shutdown_opts && bool_value(p.values[1]));
+		                    spec == shutdown_opts && bool_value(p.values[1]),
+		                    !strcmp(verb, "start") ? &local : NULL);
 		if (rv >= 0)
 			return rv;
 	}
 	if (!strcmp(verb, "start")) {
-		struct ctm_start_params params = {0};
+		struct ctm_start_params params = {.ct = local};
 		char path[64];
 
 		if (p.values[1] && bool_value(p.values[1])) {
@@ -939,6 +945,7 @@ static int run_verb(struct cli *cli, const char *verb, int argc, char **argv)
 			        "ctmgr: CT %u: --skiplock is not supported; clear the lock with "
 			        "`ctmgr unlock %u` instead\n",
 			        ctid, ctid);
+			ctm_ct_free(local);
 			return EXIT_USAGE;
 		}
 		if (bool_value(p.values[0])) {
@@ -947,6 +954,7 @@ static int run_verb(struct cli *cli, const char *verb, int argc, char **argv)
 			fprintf(stderr, "ctmgr: CT %u: LXC's debug log goes to %s\n", ctid, path);
 		}
 		rv = ctm_ct_start(&cli->ctx, ctid, &params, cli->errmsg);
+		ctm_ct_free(local);
 	} else if (!strcmp(verb, "stop")) {
 		rv = ctm_ct_stop(&cli->ctx, ctid, cli->errmsg);
 	} else if (!strcmp(verb, "shutdown")) {
