@@ -117,6 +117,10 @@ int ctm_ct_running(struct ctm_ctx *ctx, unsigned ctid, bool *running, char *errm
 
 struct ctm_start_params {
 	const char *debug_log; /* write LXC's debug log to this file, or NULL */
+	/* The config of the container as ctm_ct_load() just read it, or NULL
+	 * to read it. Saves the reads when the caller has it. It stays the
+	 * caller's; the start applies the pending changes to it. */
+	struct ctm_ct *ct;
 };
 
 /*
@@ -181,11 +185,22 @@ int ctm_ct_hookscript(struct ctm_ctx *ctx, unsigned ctid, const struct conf_sect
                       const char *phase, char *errmsg);
 
 /*
- * The LXC hook `ctmgr hook CTID lxc PHASE`: for post-stop, run the
- * hookscript of the current config. Errors: -EINVAL another phase, those
- * of ctm_ct_load() and ctm_ct_hookscript().
+ * The pmxfs part of the LXC hook `ctmgr hook CTID lxc PHASE`: for
+ * post-stop, read the current config and find its hookscript. SCRIPT (SIZE
+ * bytes) gets the path to run with ctm_ct_hook_run(), or "" when there is
+ * none. Errors: -EINVAL another phase, those of ctm_ct_load() and the
+ * checks of ctm_ct_hookscript().
  */
-int ctm_ct_hook(struct ctm_ctx *ctx, unsigned ctid, const char *phase, char *errmsg);
+int ctm_ct_hook_script(struct ctm_ctx *ctx, unsigned ctid, const char *phase, char *script,
+                       size_t size, char *errmsg);
+
+/*
+ * Run SCRIPT as `SCRIPT CTID PHASE` with stdin from /dev/null and none of
+ * our other descriptors, and wait for it. Errors: -EIO it failed (the
+ * message names the script, the phase and its exit status or signal),
+ * or those of fork().
+ */
+int ctm_ct_hook_run(unsigned ctid, const char *script, const char *phase, char *errmsg);
 
 /*
  * Run the root user's login shell (or /bin/sh) in the running container.

@@ -188,17 +188,19 @@ void ctm__ct_unstage(struct ctm_ctx *ctx, unsigned ctid)
 
 /* ---- hookscripts ---- */
 
-int ctm_ct_hookscript(struct ctm_ctx *ctx, unsigned ctid, const struct conf_section *s,
-                      const char *phase, char *errmsg)
+/* Find the hookscript of config section S and check that it can run: its
+ * path into SCRIPT, or "" when S has none. */
+static int hookscript_path(struct ctm_ctx *ctx, unsigned ctid, const struct conf_section *s,
+                           char *script, size_t size, char *errmsg)
 {
 	struct ctm_storage_cfg *storage = NULL;
 	struct ctm_volume vol = {0};
 	const char *volid = s ? conf_get(s, "hookscript") : NULL;
-	char msg[CONF_ERRMSG_SIZE], id[16];
+	char msg[CONF_ERRMSG_SIZE];
 	struct stat st;
-	pid_t pid;
-	int rv, ws;
+	int rv;
 
+	script[0] = '\0';
 	if (!volid || !*volid)
 		return 0;
 	rv = ctm__ct_storage(ctx, &storage, errmsg);
@@ -229,14 +231,27 @@ int ctm_ct_hookscript(struct ctm_ctx *ctx, unsigned ctid, const struct conf_sect
 		                volid, vol.path);
 		goto out;
 	}
+	if (snprintf(script, size, "%s", vol.path) >= (int)size)
+		rv = ctm__error(-ENAMETOOLONG, errmsg, "CT %u: the path of hookscript %s is too long",
+		                ctid, volid);
+out:
+	ctm_volume_clear(&vol);
+	ctm_storage_cfg_free(storage);
+	return rv;
+}
+
+int ctm_ct_hook_run(unsigned ctid, const char *script, const char *phase, char *errmsg)
+{
+	char id[16];
+	pid_t pid;
+	int ws;
+
 	snprintf(id, sizeof(id), "%u", ctid);
 	fflush(NULL);
 	pid = fork();
-	if (pid < 0) {
-		rv = ctm__error(-errno, errmsg, "CT %u: running hookscript %s failed: %s", ctid,
-		                vol.path, strerror(errno));
-		goto out;
-	}
+	if (pid < 0)
+		return ctm__error(-errno, errmsg, "CT %u: running hookscript %s failed: %s", ctid,
+		                  script, strerror(errno));
 	if (pid == 0) {
 		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
@@ -244,28 +259,33 @@ int ctm_ct_hookscript(struct ctm_ctx *ctx, unsigned ctid, const struct conf_sect
 			dup2(null, STDIN_FILENO);
 		/* The script gets no descriptor of ours, such as the pmxfs connection. */
 		close_range(3, ~0U, 0);
-		execl(vol.path, vol.path, id, phase, (char *)NULL);
+		execl(script, script, id, phase, (char *)NULL);
 		_exit(127);
 	}
 	while (waitpid(pid, &ws, 0) < 0) {
-		if (errno != EINTR) {
-			rv = ctm__error(-errno, errmsg, "CT %u: waiting for hookscript %s failed",
-			                ctid, vol.path);
-			goto out;
-		}
+		if (errno != EINTR)
+			return ctm__error(-errno, errmsg, "CT %u: waiting for hookscript %s failed",
+			                  ctid, script);
 	}
 	if (WIFEXITED(ws) && WEXITSTATUS(ws) == 0)
-		rv = 0;
-	else if (WIFEXITED(ws))
-		rv = ctm__error(-EIO, errmsg, "CT %u: hookscript %s %s failed with exit status %d",
-		                ctid, vol.path, phase, WEXITSTATUS(ws));
-	else
-		rv = ctm__error(-EIO, errmsg, "CT %u: hookscript %s %s was killed by signal %d",
-		                ctid, vol.path, phase, WTERMSIG(ws));
-out:
-	ctm_volume_clear(&vol);
-	ctm_storage_cfg_free(storage);
-	return rv;
+		return 0;
+	if (WIFEXITED(ws))
+		return ctm__error(-EIO, errmsg, "CT %u: hookscript %s %s failed with exit status %d",
+		                  ctid, script, phase, WEXITSTATUS(ws));
+	return ctm__error(-EIO, errmsg, "CT %u: hookscript %s %s was killed by signal %d", ctid,
+	                  script, phase, WTERMSIG(ws));
+}
+
+int ctm_ct_hookscript(struct ctm_ctx *ctx, unsigned ctid, const struct conf_section *s,
+                      const char *phase, char *errmsg)
+{
+	char script[PATH_MAX];
+	int rv;
+
+	rv = hookscript_path(ctx, ctid, s, script, sizeof(script), errmsg);
+	if (rv < 0 || !script[0])
+		return rv;
+	return ctm_ct_hook_run(ctid, script, phase, errmsg);
 }
 
 /* Run the hookscript of config section S for PHASE. A failure is only a
@@ -279,18 +299,20 @@ static void hookscript_warn(struct ctm_ctx *ctx, unsigned ctid, const struct con
 		fprintf(ctx->warn, "warning: %s\n", msg);
 }
 
-int ctm_ct_hook(struct ctm_ctx *ctx, unsigned ctid, const char *phase, char *errmsg)
+int ctm_ct_hook_script(struct ctm_ctx *ctx, unsigned ctid, const char *phase, char *script,
+                       size_t size, char *errmsg)
 {
 	struct ctm_ct *ct = NULL;
 	int rv;
 
+	script[0] = '\0';
 	if (strcmp(phase, "post-stop"))
 		return ctm__error(-EINVAL, errmsg,
 		                  "CT %u: the LXC hook %s is not handled: only post-stop is", ctid,
 		                  phase);
 	rv = ctm_ct_load(ctx, ctid, &ct, errmsg);
 	if (rv == 0)
-		rv = ctm_ct_hookscript(ctx, ctid, conf_main(ct->cf), phase, errmsg);
+		rv = hookscript_path(ctx, ctid, conf_main(ct->cf), script, size, errmsg);
 	ctm_ct_free(ct);
 	return rv;
 }
@@ -367,13 +389,35 @@ static int check_mount_sources(const struct ctm_ct *ct, char *errmsg)
 	return rv;
 }
 
-/* Write TEXT to PATH through a temporary file and a rename. */
+/* Tell whether PATH contains exactly TEXT. */
+static bool file_is(const char *path, const char *text)
+{
+	size_t len = strlen(text);
+	char *buf = malloc(len + 1);
+	bool same = false;
+	FILE *f;
+
+	if (!buf)
+		return false;
+	f = fopen(path, "re");
+	if (f) {
+		same = fread(buf, 1, len + 1, f) == len && !memcmp(buf, text, len);
+		fclose(f);
+	}
+	free(buf);
+	return same;
+}
+
+/* Write TEXT to PATH through a temporary file and a rename, unless PATH
+ * contains TEXT already (the usual case when a container starts again). */
 static int write_file(const char *path, const char *text)
 {
 	char tmp[PATH_MAX + 32];
 	FILE *f;
 	int rv = 0;
 
+	if (file_is(path, text))
+		return 0;
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
 	f = fopen(tmp, "we");
 	if (!f)
@@ -509,9 +553,13 @@ int ctm_ct_start(struct ctm_ctx *ctx, unsigned ctid, const struct ctm_start_para
 	bool running = false, changed = false;
 	int rv;
 
-	rv = ctm_ct_load(ctx, ctid, &ct, errmsg);
-	if (rv < 0)
-		return rv;
+	if (params && params->ct && params->ct->ctid == ctid) {
+		ct = params->ct;
+	} else {
+		rv = ctm_ct_load(ctx, ctid, &ct, errmsg);
+		if (rv < 0)
+			return rv;
+	}
 	rv = ctm__ct_require_local(ctx, ct, errmsg);
 	if (rv == 0)
 		rv = check_lock(ct, true, errmsg);
@@ -550,7 +598,8 @@ int ctm_ct_start(struct ctm_ctx *ctx, unsigned ctid, const struct ctm_start_para
 	else
 		hookscript_warn(ctx, ctid, conf_main(ct->cf), "post-start");
 out:
-	ctm_ct_free(ct);
+	if (!params || ct != params->ct)
+		ctm_ct_free(ct);
 	return rv;
 }
 

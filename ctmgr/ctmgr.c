@@ -6,9 +6,11 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,6 +21,7 @@
 #include "ctmgr/agent.h"
 #include "ctmgr/ct.h"
 #include "ctmgr/migrate.h"
+#include "pmxfs/pmxfs.h"
 
 static bool json_out;
 
@@ -522,14 +525,18 @@ static int cmd_exec(struct cli *cli, unsigned ctid, char **argv, int argc)
  * and reports it.
  */
 static int forward_remote(struct cli *cli, const char *verb, unsigned ctid, unsigned timeout,
-                          bool force)
+                          bool force, struct ctm_ct **local)
 {
 	struct ctm_ct *ct = NULL;
 	char node[64], text[96];
 	int result = 0, rv;
 
 	if (ctm_ct_load(&cli->ctx, ctid, &ct, cli->errmsg) < 0 || !strcmp(ct->node, cli->ctx.node)) {
-		ctm_ct_free(ct);
+		/* The command runs here: hand the config over for it. */
+		if (local && ct && !strcmp(ct->node, cli->ctx.node))
+			*local = ct;
+		else
+			ctm_ct_free(ct);
 		cli->errmsg[0] = '\0';
 		return -1;
 	}
@@ -755,6 +762,96 @@ static int cmd_cpusets(struct cli *cli)
 	return EXIT_OK;
 }
 
+/*
+ * LIMIT: how long `ctmgr hook` may wait for pmxfs in all. LXC's monitor
+ * runs the hook in a container's stop path, so a hung or absent pmxfs
+ * must not hold up the stop. The connect and each request time out after
+ * HOOK_REQUEST_MS, and an alarm ends the program after HOOK_PMXFS_S. The
+ * hookscript itself runs after that, without a limit as in other phases.
+ */
+#define HOOK_REQUEST_MS 2000u
+#define HOOK_PMXFS_S 5u
+
+static char hook_alarm_msg[160];
+
+static void hook_alarm(int sig)
+{
+	ssize_t n;
+
+	(void)sig;
+	n = write(STDERR_FILENO, hook_alarm_msg, strlen(hook_alarm_msg));
+	(void)n;
+	_exit(EXIT_TIMEOUT);
+}
+
+/* Say on stderr (LXC's log) and in syslog that the hookscript phase of CT
+ * is skipped, and why. */
+static int hook_skipped(unsigned ctid, const char *phase, int rv, const char *reason)
+{
+	fprintf(stderr, "ctmgr: CT %u: the %s hookscript phase is skipped: %s\n", ctid, phase,
+	        reason);
+	openlog("ctmgr", LOG_PID, LOG_DAEMON);
+	syslog(LOG_WARNING, "CT %u: the %s hookscript phase is skipped: %s", ctid, phase, reason);
+	closelog();
+	return pmx_exit_code(rv);
+}
+
+/*
+ * `ctmgr hook CTID lxc PHASE`, run by LXC's monitor after a container
+ * stopped: read the config from pmxfs within HOOK_PMXFS_S seconds, then
+ * run the hookscript. When pmxfs cannot be reached in time the phase is
+ * skipped with a log line and the stop goes on.
+ */
+static int cmd_hook(int argc, char **argv)
+{
+	struct sigaction sa = {.sa_handler = hook_alarm};
+	struct pfs_conn *conn = NULL;
+	struct cli cli = {0};
+	char script[PATH_MAX], reason[CONF_ERRMSG_SIZE + 64];
+	const char *phase;
+	unsigned ctid = 0;
+	int rv;
+
+	if (argc != 4)
+		return usage_error("%s", "hook takes CTID lxc PHASE");
+	rv = parse_ctid(argv[1], &ctid);
+	if (rv)
+		return rv;
+	phase = argv[3];
+
+	snprintf(hook_alarm_msg, sizeof(hook_alarm_msg),
+	         "ctmgr: CT %u: the %s hookscript phase is skipped: pmxfs timed out after "
+	         "%u s\n",
+	         ctid, phase, HOOK_PMXFS_S);
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, NULL);
+	alarm(HOOK_PMXFS_S);
+
+	rv = pfs_connect_timeout(NULL, HOOK_REQUEST_MS, &conn);
+	if (rv < 0) {
+		alarm(0);
+		snprintf(reason, sizeof(reason), "cannot connect to pmxfs: %s",
+		         rv == -ETIMEDOUT ? "timed out" : strerror(-rv));
+		return hook_skipped(ctid, phase, rv, reason);
+	}
+	cli.ctx.conn = conn;
+	cli.ctx.warn = stderr;
+	rv = ctm_ctx_init(&cli.ctx, cli.errmsg);
+	if (rv == 0)
+		rv = ctm_ct_hook_script(&cli.ctx, ctid, phase, script, sizeof(script),
+		                        cli.errmsg);
+	alarm(0);
+	pfs_disconnect(conn);
+	if (rv == -ETIMEDOUT || rv == -ENOTCONN)
+		return hook_skipped(ctid, phase, rv, cli.errmsg);
+	if (rv < 0)
+		return fail(rv, cli.errmsg);
+	if (!script[0])
+		return EXIT_OK;
+	rv = ctm_ct_hook_run(ctid, script, phase, cli.errmsg);
+	return rv < 0 ? fail(rv, cli.errmsg) : EXIT_OK;
+}
+
 /* Tell whether VERB is a command of ctmgr. */
 static bool is_verb(const char *verb)
 {
@@ -786,6 +883,7 @@ static int run_verb(struct cli *cli, const char *verb, int argc, char **argv)
 	    {"restart", false, true}, {"timeout", true, false}, {"online", false, true},
 	    {NULL, false, false}};
 	const struct opt_spec *spec = none;
+	struct ctm_ct *local = NULL;
 	struct parsed p;
 	unsigned ctid = 0, timeout = 60;
 	size_t need = 1;
@@ -806,10 +904,8 @@ static int run_verb(struct cli *cli, const char *verb, int argc, char **argv)
 		need = 2;
 	else if (!strcmp(verb, "migrate"))
 		spec = migrate_opts, need = 2;
-	else if (!strcmp(verb, "hook"))
-		need = 2;
 
-	rv = parse_simple(argc, argv, spec, !strcmp(verb, "hook") ? 3 : need, exec, &p);
+	rv = parse_simple(argc, argv, spec, need, exec, &p);
 	if (rv)
 		return rv;
 	if (p.n_pos < need)
@@ -835,12 +931,13 @@ static int run_verb(struct cli *cli, const char *verb, int argc, char **argv)
 	if (!strcmp(verb, "start") || !strcmp(verb, "stop") || !strcmp(verb, "shutdown") ||
 	    !strcmp(verb, "status")) {
 		rv = forward_remote(cli, verb, ctid, timeout,
-		                    spec == shutdown_opts && bool_value(p.values[1]));
+		                    spec == shutdown_opts && bool_value(p.values[1]),
+		                    !strcmp(verb, "start") ? &local : NULL);
 		if (rv >= 0)
 			return rv;
 	}
 	if (!strcmp(verb, "start")) {
-		struct ctm_start_params params = {0};
+		struct ctm_start_params params = {.ct = local};
 		char path[64];
 
 		if (p.values[1] && bool_value(p.values[1])) {
@@ -848,6 +945,7 @@ static int run_verb(struct cli *cli, const char *verb, int argc, char **argv)
 			        "ctmgr: CT %u: --skiplock is not supported; clear the lock with "
 			        "`ctmgr unlock %u` instead\n",
 			        ctid, ctid);
+			ctm_ct_free(local);
 			return EXIT_USAGE;
 		}
 		if (bool_value(p.values[0])) {
@@ -856,6 +954,7 @@ static int run_verb(struct cli *cli, const char *verb, int argc, char **argv)
 			fprintf(stderr, "ctmgr: CT %u: LXC's debug log goes to %s\n", ctid, path);
 		}
 		rv = ctm_ct_start(&cli->ctx, ctid, &params, cli->errmsg);
+		ctm_ct_free(local);
 	} else if (!strcmp(verb, "stop")) {
 		rv = ctm_ct_stop(&cli->ctx, ctid, cli->errmsg);
 	} else if (!strcmp(verb, "shutdown")) {
@@ -890,9 +989,6 @@ static int run_verb(struct cli *cli, const char *verb, int argc, char **argv)
 		rv = !strcmp(verb, "enter") ? ctm_ct_enter(&cli->ctx, ctid, &status, cli->errmsg)
 		                            : ctm_ct_console(&cli->ctx, ctid, &status, cli->errmsg);
 		return rv < 0 ? fail(rv, cli->errmsg) : status;
-	} else if (!strcmp(verb, "hook")) {
-		/* LXC runs `ctmgr hook CTID lxc post-stop`. */
-		rv = ctm_ct_hook(&cli->ctx, ctid, p.pos[p.n_pos - 1], cli->errmsg);
 	} else {
 		return usage_error("unknown command '%s'", verb);
 	}
@@ -955,6 +1051,8 @@ int main(int argc, char **argv)
 	}
 	if (!is_verb(verb))
 		return usage_error("unknown command '%s'; see ctmgr help", verb);
+	if (!strcmp(verb, "hook"))
+		return cmd_hook(argc, argv);
 
 	rv = pfs_connect(NULL, &conn);
 	if (rv < 0) {
