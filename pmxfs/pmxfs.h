@@ -122,11 +122,11 @@ PFS_API void pfs_disconnect(struct pfs_conn *conn);
 PFS_API const char *pfs_last_error(const struct pfs_conn *conn);
 
 /*
- * Whether the daemon answered the last request while suspended: out of
+ * Whether the daemon replied to the last request while suspended: out of
  * the cluster because it cannot store changes (disk full or failing). A
- * read it answered then comes from its last stored tree and may lag
- * behind the cluster; pfs_status() gives "stale_reason" and
- * "stale_since". False for daemons older than this flag.
+ * read it served then comes from its last stored tree and may lag behind
+ * the cluster. pfs_status() gives "stale_reason" and "stale_since".
+ * False for daemons older than this flag.
  */
 PFS_API bool pfs_last_stale(const struct pfs_conn *conn);
 

@@ -46,9 +46,9 @@ static int fail(int rv, const char *verb, const char *object)
 }
 
 /*
- * After a read: when the daemon answered it while suspended (out of the
- * cluster because it cannot store changes), print one warning line. The
- * node name and the time come from the status; the read still succeeds.
+ * Print one warning line after a read that the daemon served while
+ * suspended (out of the cluster because it cannot store changes). The
+ * node name and the time come from the status. The read still succeeds.
  */
 static void warn_if_stale(void)
 {

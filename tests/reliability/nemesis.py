@@ -75,7 +75,7 @@ class Nemesis:
 
     def fill_disk(self, node):
         """Take every free byte of the node's data filesystem with a filler
-        file; dd stops with "no space left", which is the point."""
+        file. dd stops with "no space left", so its status is ignored."""
         res = subprocess.run([self.lab, "exec", str(node), "sh", "-c",
                               f"dd if=/dev/zero of={FILLER} bs=64k oflag=append conv=notrunc "
                               f"2>/dev/null; df -B1 --output=avail /var/lib/pmxfs | tail -n 1"],
