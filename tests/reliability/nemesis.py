@@ -7,7 +7,8 @@ corosync on a node (healed by a restart), a silent partition of any shape
 (nftables, healed by `lab.sh join`), and a pause of pmxfs or corosync with
 SIGSTOP (healed by SIGCONT), and a full data disk: a filler file takes
 every free byte of the node's own small /var/lib/pmxfs filesystem (healed
-by removing it). At the end every fault is healed and every daemon runs
+by removing it). Half of the disk faults stop pmxfs first and start it
+again on the full disk. At the end every fault is healed and every daemon runs
 again.
 
 Every fault start and end goes to the log as a JSON line with its
@@ -73,14 +74,23 @@ class Nemesis:
                 pass
         return pid
 
-    def fill_disk(self, node):
+    def fill_disk(self, node, restart):
         """Take every free byte of the node's data filesystem with a filler
-        file. dd stops with "no space left", so its status is ignored."""
+        file. dd stops with "no space left", so its status is ignored.
+
+        sqlite writes over the blocks its write-ahead log already holds, so
+        a running pmxfs may go on without ever needing a new block. A clean
+        stop removes the log, so with restart pmxfs stops first and starts
+        again on the full disk, where the sync it needs cannot be stored."""
+        if restart:
+            self.run_lab("pmxfs-stop", node)
         res = subprocess.run([self.lab, "exec", str(node), "sh", "-c",
                               f"dd if=/dev/zero of={FILLER} bs=64k oflag=append conv=notrunc "
                               f"2>/dev/null; df -B1 --output=avail /var/lib/pmxfs | tail -n 1"],
                              capture_output=True, text=True)
-        self.record(action="filled", node=node, avail=res.stdout.strip())
+        self.record(action="filled", node=node, avail=res.stdout.strip(), restart=restart)
+        if restart:
+            self.run_lab("pmxfs-start", node)
 
     def free_disk(self, node):
         self.run_lab("exec", node, "rm", "-f", FILLER)
@@ -120,7 +130,7 @@ class Nemesis:
         elif kind == "pause-corosync":
             self.signal(node, "corosync", signal.SIGSTOP)
         elif kind == "fill-disk":
-            self.fill_disk(node)
+            self.fill_disk(node, self.rng.random() < 0.5)
         return (kind, node)
 
     def end_fault(self, fault):
