@@ -99,8 +99,7 @@ static void arm_probe(struct pfs_cpg *c)
 	if (c->probe_armed)
 		return;
 	if (qb_loop_timer_add(c->loop, QB_LOOP_LOW, pfs_sync_probe_ms(c->sync) * 1000000ull, c,
-			      probe_job,
-			      &c->probe_timer) == 0)
+			      probe_job, &c->probe_timer) == 0)
 		c->probe_armed = true;
 	else
 		pfs_log(ERR, "cannot start the test write timer: pmxfs must be restarted to rejoin");
