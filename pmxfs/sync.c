@@ -122,6 +122,7 @@ struct pfs_sync {
 	bool have_update;
 	struct pfs_sync_msg update;
 	bool diverged;        /* this node diverged in this round */
+	bool replaced;        /* a synced tree replaced this node's since the last primary */
 	bool primary_sent;
 	uint32_t restarts;    /* digest mismatches in this ring */
 	char suspend_why[2 * PFS_ERRMSG_SIZE]; /* in state SUSPENDED */
@@ -1253,6 +1254,7 @@ static int finish_update(struct pfs_sync *s)
 	}
 	rv = pfs_store_replace_tree(s->store, tree, gens, src->summary.ngens, errmsg);
 	free(gens);
+	s->replaced = true;
 	if (rv < 0) {
 		/* Leave the group, as after a failed commit: a digest that
 		 * cannot match would hold every member in sync. */
@@ -1479,12 +1481,15 @@ static int on_primary(struct pfs_sync *s, struct member *mb, struct pfs_sync_msg
 		s->nmembers, pfs_tree_version(pfs_store_tree(s->store)));
 
 	/* Replies from before the configuration change: the result is final
-	 * unless this node diverged, and never-delivered changes are unknown. */
-	if (s->diverged)
+	 * unless a synced tree replaced this node's, in this round or in an
+	 * abandoned one, and never-delivered changes are unknown. */
+	if (s->diverged || s->replaced)
 		pfs_store_fail_unconfirmed(s->store, -EINPROGRESS,
-					   "outcome unknown: this node diverged from the cluster");
+					   "outcome unknown: a synced tree replaced this node's before "
+					   "the change was confirmed");
 	else
 		pfs_store_release(s->store, UINT64_MAX);
+	s->replaced = false;
 	pfs_store_fail_undelivered(s->store, s->held ? s->held->request_id : UINT64_MAX,
 				   -EINPROGRESS,
 				   "outcome unknown: the configuration changed before delivery");

@@ -633,6 +633,52 @@ START_TEST(test_pfs_sync_confchg_unconfirmed_replies)
 }
 END_TEST
 
+/* A synced tree replaced node 3's unconfirmed change in a round that was
+ * then abandoned: the next primary component must not report it applied. */
+START_TEST(test_pfs_sync_confchg_diverged_round_abandoned)
+{
+	struct call lost, kept;
+	struct event e;
+
+	confchg(false, 0);
+	pump();
+
+	/* Node 3 alone delivers its change; nobody confirms it. */
+	ck_assert_int_eq(submit(3, PFS_MSG_CREATE, "/m", "x", &lost), 0);
+	e = queue[qhead++];
+	ck_assert_int_eq(pfs_sync_deliver(nodes[3].sync, e.sender, e.buf, e.len), 0);
+	ck_assert_int_eq(pfs_sync_flush(nodes[3].sync), 0);
+	free(e.buf);
+
+	/* Nodes 1 and 2 deliver another change at the same version. */
+	nodes[3].component = 1;
+	ck_assert_int_eq(submit(1, PFS_MSG_CREATE, "/M", "y", &kept), 0);
+	pump();
+	ck_assert_int_eq(kept.answers, 1);
+	ck_assert_int_eq(kept.rc, 0);
+	ck_assert_int_eq(lost.answers, 0);
+
+	/* All three meet: node 3 diverges and takes the source's tree, but
+	 * node 2 leaves before the round ends. */
+	nodes[3].component = 0;
+	confchg(false, 0);
+	while (pfs_sync_state(nodes[3].sync) != PFS_SYNC_STATE_VERIFY && pump_one())
+		;
+	assert_state(3, PFS_SYNC_STATE_VERIFY);
+	ck_assert(!file_exists(3, "/m"));
+	nodes[2].component = 1;
+	confchg(false, 0);
+	pump();
+	assert_state(3, PFS_SYNC_STATE_PRIMARY);
+
+	/* Its change is in lost+found, so its outcome was never "applied". */
+	ck_assert_int_eq(lost.answers, 1);
+	ck_assert_int_eq(lost.rc, -EINPROGRESS);
+	ck_assert(!file_exists(3, "/m"));
+	ck_assert(file_exists(3, "/M"));
+}
+END_TEST
+
 START_TEST(test_pfs_sync_confchg_status_to_joiner)
 {
 	struct call c;
@@ -1322,6 +1368,7 @@ int main(void)
 	tcase_add_test(tc3, test_pfs_sync_flush_failed_commit);
 	tcase_add_test(tc3, test_pfs_sync_resume_backoff);
 	tcase_add_test(tc3, test_pfs_sync_confchg_unconfirmed_replies);
+	tcase_add_test(tc3, test_pfs_sync_confchg_diverged_round_abandoned);
 	tcase_add_test(tc3, test_pfs_sync_confchg_status_to_joiner);
 	tcase_add_test(tc3, test_pfs_sync_confchg_large_tree_chunks);
 	tcase_add_test(tc3, test_pfs_sync_deliver_stale_chunks_dropped);
