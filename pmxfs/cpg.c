@@ -98,8 +98,8 @@ static void arm_probe(struct pfs_cpg *c)
 {
 	if (c->probe_armed)
 		return;
-	if (qb_loop_timer_add(c->loop, QB_LOOP_LOW, PFS_CPG_PROBE_MS * 1000000ull, c, probe_job,
-			      &c->probe_timer) == 0)
+	if (qb_loop_timer_add(c->loop, QB_LOOP_LOW, pfs_sync_probe_ms(c->sync) * 1000000ull, c,
+			      probe_job, &c->probe_timer) == 0)
 		c->probe_armed = true;
 	else
 		pfs_log(ERR, "cannot start the test write timer: pmxfs must be restarted to rejoin");
@@ -107,7 +107,7 @@ static void arm_probe(struct pfs_cpg *c)
 
 /* A sync call failed with rv. When the store could not write, the sync
  * state machine is SUSPENDED: leave the group and test the disk every
- * PFS_CPG_PROBE_MS. Any other failure stops pmxfs. */
+ * pfs_sync_probe_ms(). Any other failure stops pmxfs. */
 static void suspend_or_fail(struct pfs_cpg *c, const char *what, int rv)
 {
 	struct cpg_name name;
@@ -142,7 +142,7 @@ static void suspend_or_fail(struct pfs_cpg *c, const char *what, int rv)
 		return;
 	}
 	pfs_log(NOTICE, "left CPG group %s; testing the disk every %u ms", PFS_CPG_GROUP,
-		PFS_CPG_PROBE_MS);
+		pfs_sync_probe_ms(c->sync));
 	arm_probe(c);
 }
 
@@ -162,7 +162,7 @@ static void probe_job(void *data)
 	rv = pfs_store_probe(c->store, bytes, errmsg);
 	if (rv < 0) {
 		/* Once a minute is enough in the log. */
-		if (c->probes_failed++ % (60000u / PFS_CPG_PROBE_MS) == 0)
+		if (c->probes_failed++ % (60000u / pfs_sync_probe_ms(c->sync)) == 0)
 			pfs_log(WARN, "still out of the group: %s", errmsg);
 		arm_probe(c);
 		return;
@@ -171,7 +171,7 @@ static void probe_job(void *data)
 	if (err != CS_OK) {
 		pfs_log(WARN, "a test write of %zu bytes succeeded, but joining CPG group %s failed "
 			"(error %d): trying again in %u ms", bytes, PFS_CPG_GROUP, err,
-			PFS_CPG_PROBE_MS);
+			pfs_sync_probe_ms(c->sync));
 		arm_probe(c);
 		return;
 	}

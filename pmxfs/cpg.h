@@ -22,7 +22,6 @@
 #define PFS_CPG_RETRY_MS 10u            /* between CS_ERR_TRY_AGAIN retries */
 #define PFS_CPG_MAX_RETRY_MS 30000u     /* give up on a message after this long */
 #define PFS_CPG_TICK_MS 1000u           /* held writes and verify rounds */
-#define PFS_CPG_PROBE_MS 5000u          /* between test writes while out of the group */
 #define PFS_CPG_PROBE_SPARE (1u << 20)  /* test write size beyond the tree's */
 
 struct pfs_cpg;

@@ -348,6 +348,12 @@ int pfs_db_replace(struct pfs_db *db, const struct pfs_tree *tree,
 		sql_fail(db, "replace", errmsg);
 		goto err_rollback;
 	}
+	if (db->hook && db->hook(db->hook_ctx) != 0) {
+		if (errmsg)
+			snprintf(errmsg, PFS_ERRMSG_SIZE, "database commit failed: the commit hook failed");
+		rv = -EIO;
+		goto err_rollback;
+	}
 	rv = exec(db, "COMMIT", "commit", errmsg);
 	if (rv < 0)
 		goto err_rollback;

@@ -83,8 +83,9 @@ int pfs_db_replace(struct pfs_db *db, const struct pfs_tree *tree,
 int pfs_db_generations(struct pfs_db *db, struct pfs_generation **out, size_t *count);
 
 /*
- * For tests: a function called inside pfs_db_commit_round() after the rows
- * are written and before COMMIT. A nonzero return makes the commit fail.
+ * For tests: a function called inside pfs_db_commit_round() and
+ * pfs_db_replace() after the rows are written and before COMMIT. A
+ * nonzero return makes the commit fail.
  */
 typedef int (*pfs_db_commit_hook)(void *ctx);
 void pfs_db_set_commit_hook(struct pfs_db *db, pfs_db_commit_hook hook, void *ctx);

@@ -30,6 +30,7 @@ struct pfs_conn {
 	uint8_t *buf; /* responses and events, PFS_IPC_MAX_MSG bytes */
 	uint32_t timeout_ms;
 	char errmsg[256];
+	bool stale; /* the last reply had PFS_RES_STALE */
 	struct pfs_node_request request; /* of the last node request event */
 	bool has_request;
 };
@@ -176,6 +177,11 @@ const char *pfs_last_error(const struct pfs_conn *conn)
 	return conn->errmsg;
 }
 
+bool pfs_last_stale(const struct pfs_conn *conn)
+{
+	return conn->stale;
+}
+
 /*
  * Wait up to timeout_ms for the reply, in slices of RECV_SLICE_MS. A
  * receive on the shared-memory ring sleeps until a reply or its timeout
@@ -206,6 +212,7 @@ static int call(struct pfs_conn *conn, struct call *k)
 	ssize_t n;
 
 	conn->errmsg[0] = '\0';
+	conn->stale = false;
 	if (plen > PFS_MAX_PATH || p2len > PFS_MAX_PATH) {
 		snprintf(conn->errmsg, sizeof(conn->errmsg), "path is longer than %d bytes",
 			 PFS_MAX_PATH);
@@ -261,6 +268,7 @@ static int call(struct pfs_conn *conn, struct call *k)
 	if (res.errmsg_len)
 		snprintf(conn->errmsg, sizeof(conn->errmsg), "%.*s", (int)res.errmsg_len,
 			 (const char *)conn->buf + sizeof(res));
+	conn->stale = (res.flags & PFS_RES_STALE) != 0;
 	k->version = res.version;
 	k->rtoken = res.token;
 	k->payload = conn->buf + sizeof(res) + res.errmsg_len;

@@ -28,6 +28,7 @@
 #ifndef PMXFS_PMXFS_H
 #define PMXFS_PMXFS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -119,6 +120,15 @@ PFS_API void pfs_disconnect(struct pfs_conn *conn);
 
 /* The daemon's message for the last failed request ("" if none). */
 PFS_API const char *pfs_last_error(const struct pfs_conn *conn);
+
+/*
+ * Whether the daemon replied to the last request while suspended: out of
+ * the cluster because it cannot store changes (disk full or failing). A
+ * read it served then comes from its last stored tree and may lag behind
+ * the cluster. pfs_status() gives "stale_reason" and "stale_since".
+ * False for daemons older than this flag.
+ */
+PFS_API bool pfs_last_stale(const struct pfs_conn *conn);
 
 /*
  * Read a file: *data (caller frees, NUL-terminated) and *len; len and st

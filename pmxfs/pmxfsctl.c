@@ -45,6 +45,35 @@ static int fail(int rv, const char *verb, const char *object)
 	return pmx_exit_code(rv);
 }
 
+/*
+ * Print one warning line after a read that the daemon served while
+ * suspended (out of the cluster because it cannot store changes). The
+ * node name and the time come from the status. The read still succeeds.
+ */
+static void warn_if_stale(void)
+{
+	struct json_object *j, *v;
+	const char *node = "this node";
+	char since[16] = "";
+	char *text = NULL;
+	time_t t = 0;
+	struct tm tm;
+
+	if (!pfs_last_stale(conn))
+		return;
+	j = pfs_status(conn, &text) == 0 ? json_tokener_parse(text) : NULL;
+	free(text);
+	if (j && json_object_object_get_ex(j, "node", &v))
+		node = json_object_get_string(v);
+	if (j && json_object_object_get_ex(j, "stale_since", &v))
+		t = (time_t)json_object_get_int64(v);
+	if (t > 0 && localtime_r(&t, &tm))
+		strftime(since, sizeof(since), " since %H:%M:%S", &tm);
+	fprintf(stderr, "pmxfsctl: %s is suspended (disk full%s): this data may be stale\n", node,
+		since);
+	json_object_put(j);
+}
+
 static void usage(FILE *out)
 {
 	fputs("Usage: pmxfsctl [--json] COMMAND [ARGS]\n"
@@ -195,6 +224,8 @@ static int cmd_status(const struct opts *o, char **args)
 	}
 	if (json_object_object_get_ex(j, "version", &v))
 		printf("version: %s\n", json_object_get_string(v));
+	if (json_object_object_get_ex(j, "stale_reason", &v))
+		printf("stale: %s\n", json_object_get_string(v));
 	json_object_put(j);
 	return EXIT_OK;
 }
@@ -218,6 +249,7 @@ static int cmd_ls(const struct opts *o, char **args)
 			printf("%s%s\n", list[i].name, list[i].type == PFS_ENTRY_DIR ? "/" : "");
 	}
 	pfs_list_free(list, n);
+	warn_if_stale();
 	return EXIT_OK;
 }
 
@@ -228,6 +260,7 @@ static int cmd_stat(const struct opts *o, char **args)
 
 	if (rv < 0)
 		return fail(rv, "stat", args[0]);
+	warn_if_stale();
 	if (o->json) {
 		print_json(entry_json(&e, NULL));
 	} else {
@@ -248,6 +281,7 @@ static int cmd_get(const struct opts *o, char **args)
 
 	if (rv < 0)
 		return fail(rv, "read", args[0]);
+	warn_if_stale();
 	if (o->json) {
 		j = entry_json(&e, NULL);
 		json_object_object_add(j, "data", json_object_new_string_len(data, (int)len));

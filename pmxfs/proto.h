@@ -10,7 +10,8 @@
  *
  * Response: a libqb response header (id = op, size, error = 0 or a
  * negative errno value), then struct pfs_ipc_res, then an error message
- * (errmsg_len bytes) and the payload (data_len bytes):
+ * (errmsg_len bytes) and the payload (data_len bytes). Its flags carry
+ * PFS_RES_STALE while the daemon is suspended. Payloads:
  *   GET     struct pfs_ipc_stat, then the file contents
  *   STAT    struct pfs_ipc_stat
  *   LIST    per entry: struct pfs_ipc_stat, u32 name length, the name
@@ -107,10 +108,14 @@ struct pfs_ipc_res {
 	uint32_t magic;
 	uint32_t errmsg_len;
 	uint32_t data_len;
-	uint32_t reserved;
+	uint32_t flags;     /* PFS_RES_STALE; zero from daemons before it */
 	uint64_t version;   /* tree version after a change, or of the read */
 	uint64_t token;     /* lock token; the agent's status (NODE_REQUEST) */
 };
+/* The daemon is out of the group because its store cannot write
+ * (suspended): a read came from its last stored tree and may lag behind
+ * the cluster. Set in every response while it is suspended. */
+#define PFS_RES_STALE 0x1u
 _Static_assert(sizeof(struct qb_ipc_response_header) == 24, "libqb response header");
 _Static_assert(sizeof(struct pfs_ipc_res) == 56, "response size");
 

@@ -123,6 +123,8 @@ static void respond(struct conn *conn, enum pfs_op op, int rc, const char *errms
 	res.magic = PFS_IPC_MAGIC;
 	res.errmsg_len = (uint32_t)elen;
 	res.data_len = (uint32_t)data_len;
+	if (conn->server->sync && pfs_sync_suspended(conn->server->sync))
+		res.flags |= PFS_RES_STALE;
 	res.version = version;
 	res.token = token;
 	iov[0].iov_base = &res;
@@ -432,9 +434,13 @@ static void add_membership(const struct pfs_server *server, struct json_object *
 	 * stored tree and may lag behind the cluster. */
 	json_object_object_add(o, "stale",
 			       json_object_new_boolean(pfs_sync_suspended(server->sync) != NULL));
-	if (pfs_sync_suspended(server->sync))
+	if (pfs_sync_suspended(server->sync)) {
 		json_object_object_add(o, "stale_reason",
 				       json_object_new_string(pfs_sync_suspended(server->sync)));
+		json_object_object_add(
+			o, "stale_since",
+			json_object_new_int64((int64_t)pfs_sync_suspended_since(server->sync)));
+	}
 	ids = pfs_sync_members(server->sync, &n);
 	for (size_t i = 0; i < n; i++)
 		json_object_array_add(members, json_object_new_int64(ids[i]));

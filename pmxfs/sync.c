@@ -122,10 +122,14 @@ struct pfs_sync {
 	bool have_update;
 	struct pfs_sync_msg update;
 	bool diverged;        /* this node diverged in this round */
+	bool replaced;        /* a synced tree replaced this node's since the last primary */
 	bool primary_sent;
 	uint32_t restarts;    /* digest mismatches in this ring */
 	char suspend_why[2 * PFS_ERRMSG_SIZE]; /* in state SUSPENDED */
 	uint64_t suspend_bytes;                 /* the largest tree then */
+	time_t suspend_since; /* first suspension since the last finished round, or 0 */
+	bool rejoining;       /* resumed, no round finished since */
+	uint32_t probe_ms;    /* between test writes while suspended */
 
 	/* votequorum's latest view */
 	bool quorum_known;
@@ -1250,6 +1254,7 @@ static int finish_update(struct pfs_sync *s)
 	}
 	rv = pfs_store_replace_tree(s->store, tree, gens, src->summary.ngens, errmsg);
 	free(gens);
+	s->replaced = true;
 	if (rv < 0) {
 		/* Leave the group, as after a failed commit: a digest that
 		 * cannot match would hold every member in sync. */
@@ -1360,6 +1365,13 @@ static void suspend(struct pfs_sync *s, const char *step)
 	}
 	s->state = PFS_SYNC_STATE_SUSPENDED;
 	s->stats.suspended++;
+	if (!s->suspend_since)
+		s->suspend_since = time(NULL);
+	s->probe_ms = pfs_sync_next_probe_ms(s->probe_ms, s->rejoining);
+	if (s->rejoining)
+		pfs_log(WARN, "the rejoin of node %s failed: %s failed again; the next test write "
+			"in %u ms", s->node_name, step, s->probe_ms);
+	s->rejoining = false;
 	pfs_store_set_timekeeper(s->store, false);
 	pfs_store_quorum_lost(s->store);
 	held_fail_all(s, -ENOSPC, s->suspend_why);
@@ -1400,6 +1412,12 @@ static int on_digest(struct pfs_sync *s, struct member *mb, struct pfs_sync_msg 
 		return start_round(s);
 	}
 	s->state = PFS_SYNC_STATE_SYNCED;
+	if (s->rejoining)
+		pfs_log(NOTICE, "node %s rejoined after its store could not write: test writes go "
+			"back to every %u ms", s->node_name, PFS_SYNC_PROBE_MS);
+	s->rejoining = false;
+	s->suspend_since = 0;
+	s->probe_ms = PFS_SYNC_PROBE_MS;
 	pfs_log(INFO, "sync round %" PRIu32 "/%" PRIu64 "/%" PRIu32 " done at version %" PRIu64
 		", source node %" PRIu32, s->round.ring_node, s->round.ring_seq, s->round.counter,
 		pfs_tree_version(pfs_store_tree(s->store)), s->source);
@@ -1463,12 +1481,15 @@ static int on_primary(struct pfs_sync *s, struct member *mb, struct pfs_sync_msg
 		s->nmembers, pfs_tree_version(pfs_store_tree(s->store)));
 
 	/* Replies from before the configuration change: the result is final
-	 * unless this node diverged, and never-delivered changes are unknown. */
-	if (s->diverged)
+	 * unless a synced tree replaced this node's, in this round or in an
+	 * abandoned one, and never-delivered changes are unknown. */
+	if (s->diverged || s->replaced)
 		pfs_store_fail_unconfirmed(s->store, -EINPROGRESS,
-					   "outcome unknown: this node diverged from the cluster");
+					   "outcome unknown: a synced tree replaced this node's before "
+					   "the change was confirmed");
 	else
 		pfs_store_release(s->store, UINT64_MAX);
+	s->replaced = false;
 	pfs_store_fail_undelivered(s->store, s->held ? s->held->request_id : UINT64_MAX,
 				   -EINPROGRESS,
 				   "outcome unknown: the configuration changed before delivery");
@@ -1958,12 +1979,30 @@ uint64_t pfs_sync_suspended_bytes(const struct pfs_sync *s)
 	return s->suspend_bytes;
 }
 
+time_t pfs_sync_suspended_since(const struct pfs_sync *s)
+{
+	return s->state == PFS_SYNC_STATE_SUSPENDED ? s->suspend_since : 0;
+}
+
+uint32_t pfs_sync_probe_ms(const struct pfs_sync *s)
+{
+	return s->probe_ms ? s->probe_ms : PFS_SYNC_PROBE_MS;
+}
+
+uint32_t pfs_sync_next_probe_ms(uint32_t current, bool rejoin_failed)
+{
+	if (!rejoin_failed || current < PFS_SYNC_PROBE_MS)
+		return PFS_SYNC_PROBE_MS;
+	return current >= PFS_SYNC_PROBE_MAX_MS / 2 ? PFS_SYNC_PROBE_MAX_MS : 2 * current;
+}
+
 void pfs_sync_resume(struct pfs_sync *s)
 {
 	if (s->state != PFS_SYNC_STATE_SUSPENDED)
 		return;
 	s->state = PFS_SYNC_STATE_START;
 	s->suspend_why[0] = '\0';
+	s->rejoining = true;
 	pfs_log(NOTICE, "node %s may store changes again: it rejoins the group at version %" PRIu64,
 		s->node_name, pfs_tree_version(pfs_store_tree(s->store)));
 }

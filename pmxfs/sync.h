@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "pmxfs/store.h"
 
@@ -43,6 +44,8 @@
 #define PFS_SYNC_MAX_HELD 4096u               /* held writes; more get -EAGAIN */
 #define PFS_SYNC_VERIFY_MS (10u * 60 * 1000)  /* period of verify rounds */
 #define PFS_SYNC_MAX_RESTARTS 5u              /* digest mismatches per ring */
+#define PFS_SYNC_PROBE_MS 5000u               /* between test writes while suspended */
+#define PFS_SYNC_PROBE_MAX_MS 60000u          /* the longest, after failed rejoins */
 /* A round that is not done after PFS_SYNC_ROUND_MS plus one second per
  * PFS_SYNC_ROUND_RATE bytes of the members' trees is abandoned and
  * restarted. Each timeout in a ring doubles the bound, up to
@@ -257,6 +260,21 @@ const char *pfs_sync_suspended(const struct pfs_sync *sync);
 /* The bytes that storing a synced tree may take, from the largest tree of
  * the members when this node was suspended. */
 uint64_t pfs_sync_suspended_bytes(const struct pfs_sync *sync);
+
+/* While suspended: when this node first left the group since its last
+ * finished sync round (wall clock), else 0. A rejoin that fails again
+ * keeps the first time. */
+time_t pfs_sync_suspended_since(const struct pfs_sync *sync);
+
+/* While suspended, how long pfs_cpg waits between test writes, in ms:
+ * PFS_SYNC_PROBE_MS, doubled for each rejoin in a row that failed again
+ * (the synced tree did not fit) up to PFS_SYNC_PROBE_MAX_MS, and back to
+ * PFS_SYNC_PROBE_MS once a sync round finishes. */
+uint32_t pfs_sync_probe_ms(const struct pfs_sync *sync);
+
+/* The interval after current: doubled, at most PFS_SYNC_PROBE_MAX_MS,
+ * when a rejoin failed again; PFS_SYNC_PROBE_MS otherwise. */
+uint32_t pfs_sync_next_probe_ms(uint32_t current, bool rejoin_failed);
 
 /* Leave state SUSPENDED after a test write succeeded: the next
  * configuration change starts a round with this node. */

@@ -115,6 +115,7 @@ START_TEST(test_ipc_write_get_roundtrip)
 	ck_assert_uint_eq(len, 11);
 	ck_assert_uint_eq(st.version, version);
 	ck_assert_uint_eq(st.inode, version);
+	ck_assert(!pfs_last_stale(conn)); /* a daemon that is not suspended */
 	free(data);
 
 	/* A write through the lxc link lands under this node. */

@@ -633,6 +633,52 @@ START_TEST(test_pfs_sync_confchg_unconfirmed_replies)
 }
 END_TEST
 
+/* A synced tree replaced node 3's unconfirmed change in a round that was
+ * then abandoned: the next primary component must not report it applied. */
+START_TEST(test_pfs_sync_confchg_diverged_round_abandoned)
+{
+	struct call lost, kept;
+	struct event e;
+
+	confchg(false, 0);
+	pump();
+
+	/* Node 3 alone delivers its change; nobody confirms it. */
+	ck_assert_int_eq(submit(3, PFS_MSG_CREATE, "/m", "x", &lost), 0);
+	e = queue[qhead++];
+	ck_assert_int_eq(pfs_sync_deliver(nodes[3].sync, e.sender, e.buf, e.len), 0);
+	ck_assert_int_eq(pfs_sync_flush(nodes[3].sync), 0);
+	free(e.buf);
+
+	/* Nodes 1 and 2 deliver another change at the same version. */
+	nodes[3].component = 1;
+	ck_assert_int_eq(submit(1, PFS_MSG_CREATE, "/M", "y", &kept), 0);
+	pump();
+	ck_assert_int_eq(kept.answers, 1);
+	ck_assert_int_eq(kept.rc, 0);
+	ck_assert_int_eq(lost.answers, 0);
+
+	/* All three meet: node 3 diverges and takes the source's tree, but
+	 * node 2 leaves before the round ends. */
+	nodes[3].component = 0;
+	confchg(false, 0);
+	while (pfs_sync_state(nodes[3].sync) != PFS_SYNC_STATE_VERIFY && pump_one())
+		;
+	assert_state(3, PFS_SYNC_STATE_VERIFY);
+	ck_assert(!file_exists(3, "/m"));
+	nodes[2].component = 1;
+	confchg(false, 0);
+	pump();
+	assert_state(3, PFS_SYNC_STATE_PRIMARY);
+
+	/* Its change is in lost+found, so its outcome was never "applied". */
+	ck_assert_int_eq(lost.answers, 1);
+	ck_assert_int_eq(lost.rc, -EINPROGRESS);
+	ck_assert(!file_exists(3, "/m"));
+	ck_assert(file_exists(3, "/M"));
+}
+END_TEST
+
 START_TEST(test_pfs_sync_confchg_status_to_joiner)
 {
 	struct call c;
@@ -699,9 +745,123 @@ START_TEST(test_pfs_sync_flush_failed_commit)
 	assert_state(2, PFS_SYNC_STATE_SUSPENDED);
 	ck_assert_ptr_nonnull(strstr(pfs_sync_suspended(nodes[2].sync), dir));
 	ck_assert_int_eq(submit(2, PFS_MSG_CREATE, "/b", "y", &c), -ENOSPC);
+	ck_assert_int_gt(pfs_sync_suspended_since(nodes[2].sync), 0);
+	ck_assert_uint_eq(pfs_sync_probe_ms(nodes[2].sync), PFS_SYNC_PROBE_MS);
 	pfs_sync_resume(nodes[2].sync);
 	assert_state(2, PFS_SYNC_STATE_START);
 	ck_assert_ptr_null(pfs_sync_suspended(nodes[2].sync));
+	ck_assert_int_eq(pfs_sync_suspended_since(nodes[2].sync), 0);
+}
+END_TEST
+
+/* As confchg(), for the nodes that are not suspended: a suspended node
+ * left the CPG group, so corosync tells it nothing. */
+static void confchg_unsuspended(void)
+{
+	ring_seq++;
+	for (int i = 1; i <= nnodes; i++) {
+		uint32_t ids[MAX_NODES];
+		size_t n = 0;
+		struct pfs_sync_round round = {0};
+
+		if (pfs_sync_suspended(nodes[i].sync))
+			continue;
+		for (int j = 1; j <= nnodes; j++)
+			if (nodes[j].component == nodes[i].component && !pfs_sync_suspended(nodes[j].sync))
+				ids[n++] = nodes[j].id;
+		round.ring_node = ids[0];
+		round.ring_seq = ring_seq;
+		ck_assert_int_eq(pfs_sync_confchg(nodes[i].sync, &round, ids, n), 0);
+		pfs_sync_quorum(nodes[i].sync, ids[0], ring_seq, 2 * n > (size_t)nnodes,
+				(uint32_t)nnodes);
+	}
+}
+
+/* As pump(), but a suspended node gets nothing more, and node 2's
+ * failures to store are expected. */
+static void pump_unsuspended(void)
+{
+	while (qhead < qlen) {
+		struct event e = queue[qhead++];
+
+		for (int i = 1; i <= nnodes; i++) {
+			if (!e.to[i] || nodes[i].component != nodes[e.sender].component ||
+			    pfs_sync_suspended(nodes[i].sync))
+				continue;
+			if (i == 2) {
+				if (pfs_sync_deliver(nodes[i].sync, e.sender, e.buf, e.len) == 0)
+					pfs_sync_flush(nodes[i].sync);
+				continue;
+			}
+			ck_assert_int_eq(pfs_sync_deliver(nodes[i].sync, e.sender, e.buf, e.len), 0);
+			ck_assert_int_eq(pfs_sync_flush(nodes[i].sync), 0);
+		}
+		free(e.buf);
+	}
+}
+
+/* A rejoin whose synced tree cannot be stored doubles the time to the
+ * next test write, up to PFS_SYNC_PROBE_MAX_MS; a finished round resets it. */
+START_TEST(test_pfs_sync_resume_backoff)
+{
+	static const uint32_t expect[] = {10000, 20000, 40000, 60000, 60000};
+	struct call c;
+	struct event e;
+	time_t since;
+
+	confchg(false, 0);
+	pump();
+	pfs_db_set_commit_hook(pfs_store_db(nodes[2].store), fail_commit, NULL);
+	ck_assert_int_eq(submit(1, PFS_MSG_CREATE, "/a", "x", &c), 0);
+	e = queue[qhead++];
+	for (int i = 1; i <= 3; i++) {
+		ck_assert_int_eq(pfs_sync_deliver(nodes[i].sync, e.sender, e.buf, e.len), 0);
+		ck_assert_int_eq(pfs_sync_flush(nodes[i].sync), i == 2 ? -EIO : 0);
+	}
+	free(e.buf);
+	confchg_unsuspended();
+	pump_unsuspended();
+	ck_assert(file_exists(1, "/a"));
+	assert_state(2, PFS_SYNC_STATE_SUSPENDED);
+	since = pfs_sync_suspended_since(nodes[2].sync);
+	ck_assert_uint_eq(pfs_sync_probe_ms(nodes[2].sync), PFS_SYNC_PROBE_MS);
+
+	/* Node 2 rejoins; the round sends it the tree with /a, which it
+	 * cannot store, so it is suspended again and the others go on. */
+	for (size_t i = 0; i < sizeof(expect) / sizeof(expect[0]); i++) {
+		pfs_sync_resume(nodes[2].sync);
+		confchg_unsuspended();
+		pump_unsuspended();
+		assert_state(2, PFS_SYNC_STATE_SUSPENDED);
+		ck_assert_uint_eq(pfs_sync_probe_ms(nodes[2].sync), expect[i]);
+		ck_assert_int_eq(pfs_sync_suspended_since(nodes[2].sync), since);
+		confchg_unsuspended();
+		pump_unsuspended();
+		assert_state(1, PFS_SYNC_STATE_PRIMARY);
+	}
+
+	/* Once a round finishes, the interval is back to the first one. */
+	pfs_db_set_commit_hook(pfs_store_db(nodes[2].store), NULL, NULL);
+	pfs_sync_resume(nodes[2].sync);
+	confchg_unsuspended();
+	pump_unsuspended();
+	ck_assert(file_exists(2, "/a"));
+	ck_assert_ptr_null(pfs_sync_suspended(nodes[2].sync));
+	ck_assert_uint_eq(pfs_sync_probe_ms(nodes[2].sync), PFS_SYNC_PROBE_MS);
+}
+END_TEST
+
+START_TEST(test_pfs_sync_next_probe_ms)
+{
+	ck_assert_uint_eq(pfs_sync_next_probe_ms(0, false), PFS_SYNC_PROBE_MS);
+	ck_assert_uint_eq(pfs_sync_next_probe_ms(0, true), PFS_SYNC_PROBE_MS);
+	ck_assert_uint_eq(pfs_sync_next_probe_ms(40000, false), PFS_SYNC_PROBE_MS);
+	ck_assert_uint_eq(pfs_sync_next_probe_ms(PFS_SYNC_PROBE_MS, true), 2 * PFS_SYNC_PROBE_MS);
+	ck_assert_uint_eq(pfs_sync_next_probe_ms(20000, true), 40000);
+	ck_assert_uint_eq(pfs_sync_next_probe_ms(40000, true), PFS_SYNC_PROBE_MAX_MS);
+	ck_assert_uint_eq(pfs_sync_next_probe_ms(PFS_SYNC_PROBE_MAX_MS, true),
+			  PFS_SYNC_PROBE_MAX_MS);
+	ck_assert_uint_eq(pfs_sync_next_probe_ms(UINT32_MAX, true), PFS_SYNC_PROBE_MAX_MS);
 }
 END_TEST
 
@@ -1206,7 +1366,9 @@ int main(void)
 	tcase_add_test(tc3, test_pfs_sync_confchg_drops_lock_waiters);
 	tcase_add_test(tc3, test_pfs_sync_timekeeper_hand_over);
 	tcase_add_test(tc3, test_pfs_sync_flush_failed_commit);
+	tcase_add_test(tc3, test_pfs_sync_resume_backoff);
 	tcase_add_test(tc3, test_pfs_sync_confchg_unconfirmed_replies);
+	tcase_add_test(tc3, test_pfs_sync_confchg_diverged_round_abandoned);
 	tcase_add_test(tc3, test_pfs_sync_confchg_status_to_joiner);
 	tcase_add_test(tc3, test_pfs_sync_confchg_large_tree_chunks);
 	tcase_add_test(tc3, test_pfs_sync_deliver_stale_chunks_dropped);
@@ -1227,6 +1389,7 @@ int main(void)
 	suite_add_tcase(s, tc5);
 	tcase_add_test(tcm, test_pfs_sync_msg_decode_rejects);
 	tcase_add_test(tcm, test_pfs_sync_msg_decode_chunk);
+	tcase_add_test(tcm, test_pfs_sync_next_probe_ms);
 	suite_add_tcase(s, tcm);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_ENV);

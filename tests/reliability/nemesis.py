@@ -5,8 +5,11 @@ Each episode picks one fault, or two at once, holds it for a random time,
 then heals it and waits a calm interval. Faults: SIGKILL of pmxfs or of
 corosync on a node (healed by a restart), a silent partition of any shape
 (nftables, healed by `lab.sh join`), and a pause of pmxfs or corosync with
-SIGSTOP (healed by SIGCONT). At the end every fault is healed and every
-daemon runs again.
+SIGSTOP (healed by SIGCONT), and a full data disk: a filler file takes
+every free byte of the node's own small /var/lib/pmxfs filesystem (healed
+by removing it). Half of the disk faults stop pmxfs first and start it
+again on the full disk. At the end every fault is healed and every daemon runs
+again.
 
 Every fault start and end goes to the log as a JSON line with its
 CLOCK_MONOTONIC time in ns, the clock of the clients' histories.
@@ -24,7 +27,9 @@ import subprocess
 import sys
 import time
 
-KINDS = ["kill-pmxfs", "kill-corosync", "partition", "pause-pmxfs", "pause-corosync"]
+KINDS = ["kill-pmxfs", "kill-corosync", "partition", "pause-pmxfs", "pause-corosync", "fill-disk"]
+# Inside the node's mount namespace: its own small filesystem (lab.sh small-disk).
+FILLER = "/var/lib/pmxfs/nemesis-filler"
 
 
 class Nemesis:
@@ -69,6 +74,27 @@ class Nemesis:
                 pass
         return pid
 
+    def fill_disk(self, node, restart):
+        """Take every free byte of the node's data filesystem with a filler
+        file. dd stops with "no space left", so its status is ignored.
+
+        sqlite writes over the blocks its write-ahead log already holds, so
+        a running pmxfs may go on without ever needing a new block. A clean
+        stop removes the log, so with restart pmxfs stops first and starts
+        again on the full disk, where the sync it needs cannot be stored."""
+        if restart:
+            self.run_lab("pmxfs-stop", node)
+        res = subprocess.run([self.lab, "exec", str(node), "sh", "-c",
+                              f"dd if=/dev/zero of={FILLER} bs=64k oflag=append conv=notrunc "
+                              f"2>/dev/null; df -B1 --output=avail /var/lib/pmxfs | tail -n 1"],
+                             capture_output=True, text=True)
+        self.record(action="filled", node=node, avail=res.stdout.strip(), restart=restart)
+        if restart:
+            self.run_lab("pmxfs-start", node)
+
+    def free_disk(self, node):
+        self.run_lab("exec", node, "rm", "-f", FILLER)
+
     def random_partition(self):
         """A split of the nodes into 2 to 4 nonempty groups, any shape."""
         groups = self.rng.randint(2, min(4, self.nodes))
@@ -103,6 +129,8 @@ class Nemesis:
             self.signal(node, "pmxfs", signal.SIGSTOP)
         elif kind == "pause-corosync":
             self.signal(node, "corosync", signal.SIGSTOP)
+        elif kind == "fill-disk":
+            self.fill_disk(node, self.rng.random() < 0.5)
         return (kind, node)
 
     def end_fault(self, fault):
@@ -119,6 +147,8 @@ class Nemesis:
             self.signal(detail, "pmxfs", signal.SIGCONT)
         elif kind == "pause-corosync":
             self.signal(detail, "corosync", signal.SIGCONT)
+        elif kind == "fill-disk":
+            self.free_disk(detail)
         self.record(action="end", kind=kind,
                     node=detail if kind != "partition" else None)
 
@@ -134,6 +164,7 @@ class Nemesis:
     def heal_all(self):
         self.run_lab("join")
         for k in range(1, self.nodes + 1):
+            self.free_disk(k)
             self.signal(k, "corosync", signal.SIGCONT)
             self.signal(k, "pmxfs", signal.SIGCONT)
             self.run_lab("start", k)
