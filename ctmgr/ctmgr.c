@@ -825,6 +825,11 @@ static int run_verb(struct cli *cli, const char *verb, int argc, char **argv)
 		timeout = CTM_MIGRATE_TIMEOUT;
 		if (p.values[1] && (rv = parse_uint(p.values[1], "timeout", &timeout)))
 			return rv;
+		if (timeout == 0) {
+			fprintf(stderr, "ctmgr: CT %u: --timeout 0 leaves the container no time to "
+			        "shut down before the copy: use at least 1 s\n", ctid);
+			return EXIT_USAGE;
+		}
 		if (bool_value(p.values[2])) {
 			fprintf(stderr, "ctmgr: CT %u: live migration (--online) is not supported "
 			        "for containers; use --restart\n", ctid);

@@ -210,7 +210,7 @@ int ctm_migrate_parse(const char *text, struct ctm_migrate_params *p, char *errm
 		p->restart = v != 0;
 	}
 	if (n > 4) {
-		if ((rv = ctm_agent_number(w[4], "timeout", 0, UINT_MAX, &v, errmsg)) < 0)
+		if ((rv = ctm_agent_number(w[4], "timeout", 1, UINT_MAX, &v, errmsg)) < 0)
 			return rv;
 		p->timeout = (unsigned)v;
 	}
@@ -630,12 +630,19 @@ static int shut_down(struct ctm_ctx *ctx, unsigned ctid, unsigned timeout, FILE 
 
 	if (!c)
 		return ctm__error(-EIO, errmsg, "CT %u: liblxc cannot open the container", ctid);
+	/* Judge by the state liblxc reports after each step, never by the
+	 * return values: the copy must not start while the container runs. */
 	if (c->is_running(c)) {
 		tlog(log, "shutting down CT %u (timeout %u s)", ctid, timeout);
-		if (!c->shutdown(c, timeout > INT_MAX ? INT_MAX : (int)timeout) && c->is_running(c)) {
+		if (timeout > 0)
+			c->shutdown(c, timeout > INT_MAX ? INT_MAX : (int)timeout);
+		if (c->is_running(c)) {
 			tlog(log, "CT %u did not stop within %u s: killing it", ctid, timeout);
-			if (!c->stop(c) && c->is_running(c))
-				rv = ctm__error(-EIO, errmsg, "CT %u: liblxc cannot kill the container",
+			c->stop(c);
+			if (c->is_running(c))
+				rv = ctm__error(-EIO, errmsg,
+				                "CT %u: liblxc cannot kill the container: it is still "
+				                "running",
 				                ctid);
 		}
 	}

@@ -253,7 +253,10 @@ START_TEST(test_migrate_parse_strict)
 	ck_assert_int_eq(ctm_migrate_parse("migrate 100 node2 1 4294967295", &p, errmsg), 0);
 	ck_assert_uint_eq(p.timeout, 4294967295u);
 	ck_assert_int_eq(ctm_migrate_parse("migrate 100 node2 1 2x", &p, errmsg), -EINVAL);
-	ck_assert_str_eq(errmsg, "invalid timeout '2x': use a number from 0 to 4294967295");
+	ck_assert_str_eq(errmsg, "invalid timeout '2x': use a number from 1 to 4294967295");
+	/* 0 s would copy a container that is still shutting down. */
+	ck_assert_int_eq(ctm_migrate_parse("migrate 100 node2 1 0", &p, errmsg), -EINVAL);
+	ck_assert_str_eq(errmsg, "invalid timeout '0': use a number from 1 to 4294967295");
 }
 END_TEST
 
