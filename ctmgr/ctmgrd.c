@@ -717,6 +717,16 @@ static void agent_serve(struct agent *a, struct pfs_node_request *req)
 	unsigned ctid = 0;
 	int rv;
 
+	/* `ctmgr list` pings each node's agent: answer at once, quietly. */
+	if (req->data && !strcmp(req->data, CTM_AGENT_PING)) {
+		pfs_log(DEBUG, "ping %llu from node %s", (unsigned long long)req->handle,
+		        req->origin_name);
+		rv = pfs_node_reply(a->ctx.conn, req->handle, 0, "ctmgrd runs", 11);
+		if (rv < 0)
+			pfs_log(WARN, "the reply to ping %llu from node %s was lost: %s",
+			        (unsigned long long)req->handle, req->origin_name, strerror(-rv));
+		return;
+	}
 	pfs_log(INFO, "request %llu from node %s: %s", (unsigned long long)req->handle,
 	        req->origin_name, req->data ? req->data : "");
 	if (req->data)
