@@ -205,7 +205,7 @@ static const struct rejected rejected_lines[] = {
     {CTM_COMMAND_SET, "100 -memory", "option '-memory' requires a value"},
     {CTM_COMMAND_SET, "100 -memory 8",
      "invalid value '8' for 'memory': expected an integer "
-     ">= 16"},
+     "from 16 to 1073741824"},
     {CTM_COMMAND_SET, "100 -memory -512", "invalid value '-512' for 'memory'"},
     {CTM_COMMAND_SET, "100 -tty 7",
      "invalid value '7' for 'tty': expected an integer from 0 "

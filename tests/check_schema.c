@@ -290,7 +290,8 @@ START_TEST(test_conf_schema_validate_ranges)
 		{ "cpuunits", "500001", -EINVAL, "from 0 to 500000" },
 		{ "memory", "16", 0, NULL },
 		{ "memory", "1048576", 0, NULL },
-		{ "memory", "15", -EINVAL, "invalid value '15' for 'memory': expected an integer >= 16" },
+		{ "memory", "15", -EINVAL,
+		  "invalid value '15' for 'memory': expected an integer from 16 to 1073741824" },
 		{ "memory", "0016", 0, NULL },
 		/* 1 PiB at most: larger values overflow the byte count. */
 		{ "memory", "1073741824", 0, NULL },
