@@ -657,6 +657,15 @@ static int cmd_migrate(struct cli *cli, unsigned ctid, const char *target, bool 
 				fwrite(reply + n, 1, len - (size_t)n, stdout);
 			fflush(stdout);
 			offset = next;
+			if (done && status &&
+			    memmem(reply + n, len - (size_t)n, CTM_TASK_ORPHANED,
+			           strlen(CTM_TASK_ORPHANED)))
+				fprintf(stderr,
+				        "ctmgr: task %s was killed before it ended: CT %u may "
+				        "still be locked (migrate) and its volumes half copied; "
+				        "check `ctmgr config %u` and the volumes on node %s and "
+				        "%s, then `ctmgr unlock %u`\n",
+				        id, ctid, ctid, node, target, ctid);
 			free(reply);
 			if (done) {
 				if (json_out) {
