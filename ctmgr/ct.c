@@ -1123,6 +1123,7 @@ int ctm_ct_set(struct ctm_ctx *ctx, const struct ctm_options *opts, char *errmsg
 	struct ctm_ct *ct = NULL;
 	size_t n_items = 0, n_undo = 0;
 	const char *digest = ctm_options_get(opts, "digest");
+	char lockmsg[CONF_ERRMSG_SIZE];
 	bool running = false;
 	int rv;
 
@@ -1130,8 +1131,14 @@ int ctm_ct_set(struct ctm_ctx *ctx, const struct ctm_options *opts, char *errmsg
 	if (rv < 0)
 		return rv;
 	rv = ctm__ct_require_local(ctx, ct, errmsg);
-	if (rv == 0)
-		rv = conf_check_lock(ct->cf, errmsg);
+	if (rv == 0 && conf_check_lock(ct->cf, lockmsg) < 0) {
+		const char *lock = conf_get(conf_main(ct->cf), "lock");
+
+		rv = ctm__error(-EBUSY, errmsg,
+		                "CT %u is locked (%s): wait until that operation ends, or clear "
+		                "the lock with `ctmgr unlock %u` if none runs",
+		                opts->vmid, lock ? lock : "", opts->vmid);
+	}
 	if (rv < 0)
 		goto out;
 	if (digest) {
@@ -1455,8 +1462,8 @@ static uint32_t member_id(struct json_object *root, const char *node)
 /*
  * Whether the agent of NODE runs: its registration of the service
  * CTM_AGENT_SERVICE ends with its pmxfs connection, so a killed agent
- * answers no ping. Any reply of the agent counts, also an error status
- * of an agent that does not know "ping".
+ * replies to no ping. Any reply of the agent counts, also an error
+ * status of an agent that does not serve "ping".
  */
 static bool agent_alive(struct ctm_ctx *ctx, const char *node)
 {
@@ -1476,7 +1483,7 @@ static bool agent_alive(struct ctm_ctx *ctx, const char *node)
  * that the agent of its node publishes. Each node's entry is read once
  * into STATES (node name to parsed entry, or null when there is none).
  * The entry stays after its agent was killed, so it counts only while
- * the agent answers a ping. Without a current entry, containers of this
+ * the agent replies to a ping. Without a current entry, containers of this
  * node get their state from liblxc and the others "unknown".
  */
 static void list_status(struct ctm_ctx *ctx, struct json_object *members,

@@ -44,9 +44,9 @@
 /* The service name ctmgrd registers on its pmxfs. */
 #define CTM_AGENT_SERVICE "ctmgr"
 
-/* The request that asks whether the agent of a node runs; it replies at
- * once. `ctmgr list` trusts a node's CTM_STATE_KEY only while its agent
- * answers, and waits this long for the reply. */
+/* The request that checks whether the agent of a node runs: the agent
+ * replies at once. `ctmgr list` trusts a node's CTM_STATE_KEY only while
+ * its agent replies, and waits CTM_AGENT_PING_TIMEOUT_MS for the reply. */
 #define CTM_AGENT_PING "ping"
 #define CTM_AGENT_PING_TIMEOUT_MS 2000
 

@@ -493,9 +493,9 @@ static int lxc_start(struct ctm_ctx *ctx, unsigned ctid, const char *debug_log, 
 		else
 			rv = ctm__error(
 			    -EIO, errmsg,
-			    "CT %u: LXC failed to start the container; run the start with "
-			    "--debug FILE for LXC's log",
-			    ctid);
+			    "CT %u: LXC failed to start the container; run `ctmgr start %u "
+			    "--debug` for LXC's log in /var/log/ctmgr-start-%u.log",
+			    ctid, ctid, ctid);
 	}
 out:
 	lxc_container_put(c);

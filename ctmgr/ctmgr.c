@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,9 @@ static const char usage_text[] =
     "  migrate CTID TARGET [--restart] [--timeout S]\n"
     "Options take one dash or two (-memory 512, --memory 512, --memory=512).\n";
 
+/* After a usage error: one line that points to the usage, not all of it. */
+#define USAGE_HINT "see 'ctmgr help' for the commands and their options\n"
+
 static int usage_error(const char *fmt, const char *arg)
 {
 	fprintf(stderr, "ctmgr: ");
@@ -42,7 +46,7 @@ static int usage_error(const char *fmt, const char *arg)
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
 	fprintf(stderr, fmt, arg);
 #pragma GCC diagnostic pop
-	fprintf(stderr, "\n%s", usage_text);
+	fprintf(stderr, "\n%s", USAGE_HINT);
 	return EXIT_USAGE;
 }
 
@@ -218,7 +222,7 @@ static int cmd_create_set(struct cli *cli, enum ctm_command command, int argc, c
 
 	rv = ctm_options_parse(command, argc, argv, &opts, cli->errmsg);
 	if (rv < 0) {
-		fprintf(stderr, "ctmgr: %s\n%s", cli->errmsg, usage_text);
+		fprintf(stderr, "ctmgr: %s\n%s", cli->errmsg, USAGE_HINT);
 		return rv == -ENOMEM ? EXIT_ERROR : EXIT_USAGE;
 	}
 	if (command == CTM_COMMAND_SET) {
@@ -613,6 +617,31 @@ static int cmd_startall_stopall(struct cli *cli, bool start)
  * a task, then follow the task's log until its final line. Interrupting
  * ctmgr stops the following, never the task.
  */
+/* What ctmgr prints when Ctrl-C (or SIGTERM) stops the following of a
+ * task; written from the signal handler, so formatted before. */
+static char stop_following_msg[512];
+
+static void on_stop_following(int sig)
+{
+	ssize_t r = write(STDERR_FILENO, stop_following_msg, strlen(stop_following_msg));
+
+	(void)r;
+	_exit(128 + sig);
+}
+
+static void catch_stop_following(const char *id, const char *node)
+{
+	struct sigaction sa = {0};
+
+	snprintf(stop_following_msg, sizeof(stop_following_msg),
+	         "\nctmgr: stopped following task %s; the task goes on: its log is %s/%s "
+	         "on node %s\n",
+	         id, ctm_task_dir(), id, node);
+	sa.sa_handler = on_stop_following;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
 static int cmd_migrate(struct cli *cli, unsigned ctid, const char *target, bool restart,
                        unsigned timeout)
 {
@@ -636,6 +665,7 @@ static int cmd_migrate(struct cli *cli, unsigned ctid, const char *target, bool 
 	if (result < 0)
 		return fail(result, cli->errmsg);
 	snprintf(id, sizeof(id), "%.159s", cli->errmsg);
+	catch_stop_following(id, node);
 	if (!json_out) {
 		printf("task %s\n", id);
 		fflush(stdout);
@@ -960,15 +990,17 @@ int main(int argc, char **argv)
 	rv = strip_format(&argc, argv);
 	if (rv)
 		return rv;
-	if (argc < 1)
-		return usage_error("%s", "a command is required");
+	if (argc < 1) {
+		fprintf(stderr, "ctmgr: a command is required\n%s", usage_text);
+		return EXIT_USAGE;
+	}
 	verb = argv[0];
 	if (!strcmp(verb, "help") || !strcmp(verb, "--help") || !strcmp(verb, "-h")) {
 		fputs(usage_text, stdout);
 		return EXIT_OK;
 	}
 	if (!is_verb(verb))
-		return usage_error("unknown command '%s'; see ctmgr help", verb);
+		return usage_error("unknown command '%s'", verb);
 
 	rv = pfs_connect(NULL, &conn);
 	if (rv < 0) {

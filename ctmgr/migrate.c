@@ -949,9 +949,10 @@ int ctm_migrate_run(struct ctm_ctx *ctx, const struct ctm_migrate_params *p, FIL
 	}
 	if (rv < 0)
 		goto out;
-	tlog(log, "checks passed: CT %u is %s; %zu local volumes, %zu transfers with their "
-	     "snapshot copies",
-	     p->ctid, pl.running ? "running" : "stopped", pl.nlocal, pl.ncopies);
+	tlog(log, "checks passed: CT %u is %s; %zu local %s, %zu %s with their snapshot copies",
+	     p->ctid, pl.running ? "running" : "stopped", pl.nlocal,
+	     pl.nlocal == 1 ? "volume" : "volumes", pl.ncopies,
+	     pl.ncopies == 1 ? "transfer" : "transfers");
 
 	/* The lock, written only on the config version the checks saw. */
 	rv = conf_set(conf_main(pl.ct->cf), "lock", "migrate");
@@ -996,7 +997,8 @@ int ctm_migrate_run(struct ctm_ctx *ctx, const struct ctm_migrate_params *p, FIL
 			goto out;
 	}
 	if (pl.ncopies)
-		tlog(log, "copied %zu volumes, %" PRIu64 " bytes", pl.ncopies, bytes);
+		tlog(log, "copied %zu %s, %" PRIu64 " bytes", pl.ncopies,
+		     pl.ncopies == 1 ? "volume" : "volumes", bytes);
 
 	/* The one atomic step: the config moves with the version locked. */
 	snprintf(to, sizeof(to), "/nodes/%s/lxc/%u.conf", p->target, p->ctid);
