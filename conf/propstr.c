@@ -874,8 +874,10 @@ static int parse_part(const struct propstr_format *fmt, char *part, void *object
 		return parse_bare_part(fmt, part, object, seen, errmsg);
 	if (equals == part || equals[1] == '\0') {
 		if (errmsg)
-			snprintf(errmsg, CONF_ERRMSG_SIZE, "invalid part '%s': expected key=value",
-			         conf__quote(part, quoted));
+			snprintf(errmsg, CONF_ERRMSG_SIZE, "invalid part '%s': %s",
+			         conf__quote(part, quoted),
+			         equals == part ? "the key before '=' is missing"
+			                        : "the value after '=' is empty");
 		return -EINVAL;
 	}
 

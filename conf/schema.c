@@ -235,6 +235,11 @@ static const char *const snapstate_choices[] = { "prepare", "delete", NULL };
 	.info = { .name = (name_), .type = CONF_TYPE_PROPSTR, .max_index = (max_),         \
 	          .indexed = true, .description = (description_) }
 
+/* The largest memory and swap limit in MiB: 1 PiB. It keeps the byte
+ * count (times 2^20, plus memory and swap added for cgroup v1's memsw)
+ * far below 2^64, and is larger than any machine's memory. */
+#define SIZE_MIB_MAX 1073741824.0
+
 static const struct key_rule rules[] = {
 	{ INFO("arch", CONF_TYPE_ENUM, "OS architecture"), .choices = arch_choices },
 	{ INFO("cmode", CONF_TYPE_ENUM, "console mode of pct console"), .choices = cmode_choices },
@@ -264,7 +269,8 @@ static const struct key_rule rules[] = {
 	  .format = conf__is_dns_name, .format_text = "a DNS name (labels of letters, digits and inner '-', separated by '.')",
 	  .max_length = 255 },
 	{ INFO("lock", CONF_TYPE_ENUM, "lock set by a running operation"), .choices = lock_choices },
-	{ INFO("memory", CONF_TYPE_INT, "memory limit in MiB"), .flags = RULE_MIN, .min = 16 },
+	{ INFO("memory", CONF_TYPE_INT, "memory limit in MiB"), .flags = RULE_MIN | RULE_MAX,
+	  .min = 16, .max = SIZE_MIB_MAX },
 	{ INDEXED_INFO("mp", 255, "mount point"), .propstr = check_mp },
 	{ INFO("nameserver", CONF_TYPE_STRING, "DNS server addresses"),
 	  .format = is_nameserver_list, .format_text = "a list of IP addresses" },
@@ -284,7 +290,8 @@ static const struct key_rule rules[] = {
 	  .flags = RULE_MIN, .min = 0 },
 	{ INFO("startup", CONF_TYPE_PROPSTR, "boot order and start/stop delays"),
 	  .propstr = check_startup, .flags = RULE_OWN_MESSAGE },
-	{ INFO("swap", CONF_TYPE_INT, "swap limit in MiB"), .flags = RULE_MIN, .min = 0 },
+	{ INFO("swap", CONF_TYPE_INT, "swap limit in MiB"), .flags = RULE_MIN | RULE_MAX, .min = 0,
+	  .max = SIZE_MIB_MAX },
 	{ INFO("tags", CONF_TYPE_STRING, "tags, only meta information"),
 	  .format = is_tag_list, .format_text = "a list of tags (letters, digits, '_', '+', '.' and '-', not starting with '+', '.' or '-')" },
 	{ INFO("template", CONF_TYPE_BOOL, "the container is a template") },
@@ -585,9 +592,10 @@ static int check_range(const struct key_rule *rule, const char *key, const char 
 		return 0;
 
 	if (rule->flags & RULE_MAX)
-		snprintf(allowed, sizeof(allowed), "%s from %g to %g", kind, rule->min, rule->max);
+		snprintf(allowed, sizeof(allowed), "%s from %.15g to %.15g", kind, rule->min,
+		         rule->max);
 	else
-		snprintf(allowed, sizeof(allowed), "%s >= %g", kind, rule->min);
+		snprintf(allowed, sizeof(allowed), "%s >= %.15g", kind, rule->min);
 	return invalid(key, value, allowed, errmsg);
 }
 

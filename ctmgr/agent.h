@@ -7,7 +7,8 @@
  * start, stop, shutdown or status. Its reply status is 0 or the negative
  * errno value of the operation, and its payload the one-sentence message
  * (for status: "running" or "stopped"). The agent ctmgrd also serves the
- * migration requests migrate, tasklog, expect, place and abort (ctmgr/migrate.h).
+ * migration requests migrate, tasklog, expect, place and abort (ctmgr/migrate.h),
+ * and "ping" (CTM_AGENT_PING).
  */
 #ifndef CTMGR_AGENT_H
 #define CTMGR_AGENT_H
@@ -17,9 +18,6 @@
 #include <stdint.h>
 
 #include "ctmgr/ct.h"
-
-/* The service name ctmgrd registers on its pmxfs. */
-#define CTM_AGENT_SERVICE "ctmgr"
 
 /* Limits of a request line: words and bytes. */
 #define CTM_AGENT_WORDS_MAX 8

@@ -1123,6 +1123,7 @@ int ctm_ct_set(struct ctm_ctx *ctx, const struct ctm_options *opts, char *errmsg
 	struct ctm_ct *ct = NULL;
 	size_t n_items = 0, n_undo = 0;
 	const char *digest = ctm_options_get(opts, "digest");
+	char lockmsg[CONF_ERRMSG_SIZE];
 	bool running = false;
 	int rv;
 
@@ -1130,8 +1131,14 @@ int ctm_ct_set(struct ctm_ctx *ctx, const struct ctm_options *opts, char *errmsg
 	if (rv < 0)
 		return rv;
 	rv = ctm__ct_require_local(ctx, ct, errmsg);
-	if (rv == 0)
-		rv = conf_check_lock(ct->cf, errmsg);
+	if (rv == 0 && conf_check_lock(ct->cf, lockmsg) < 0) {
+		const char *lock = conf_get(conf_main(ct->cf), "lock");
+
+		rv = ctm__error(-EBUSY, errmsg,
+		                "CT %u is locked (%s): wait until that operation ends, or clear "
+		                "the lock with `ctmgr unlock %u` if none runs",
+		                opts->vmid, lock ? lock : "", opts->vmid);
+	}
 	if (rv < 0)
 		goto out;
 	if (digest) {
@@ -1453,11 +1460,31 @@ static uint32_t member_id(struct json_object *root, const char *node)
 }
 
 /*
+ * Whether the agent of NODE runs: its registration of the service
+ * CTM_AGENT_SERVICE ends with its pmxfs connection, so a killed agent
+ * replies to no ping. Any reply of the agent counts, also an error
+ * status of an agent that does not serve "ping".
+ */
+static bool agent_alive(struct ctm_ctx *ctx, const char *node)
+{
+	char *reply = NULL;
+	size_t len = 0;
+	int status = 0;
+	int rv = pfs_node_request(ctx->conn, node, CTM_AGENT_SERVICE, CTM_AGENT_PING,
+	                          strlen(CTM_AGENT_PING), CTM_AGENT_PING_TIMEOUT_MS, &status,
+	                          &reply, &len);
+
+	free(reply);
+	return rv == 0;
+}
+
+/*
  * Set the state of a container from the status area entry CTM_STATE_KEY
  * that the agent of its node publishes. Each node's entry is read once
  * into STATES (node name to parsed entry, or null when there is none).
- * Without an entry, containers of this node get their state from liblxc
- * and the others "unknown".
+ * The entry stays after its agent was killed, so it counts only while
+ * the agent replies to a ping. Without a current entry, containers of this
+ * node get their state from liblxc and the others "unknown".
  */
 static void list_status(struct ctm_ctx *ctx, struct json_object *members,
                         struct json_object *states, struct ctm_ct_info *info)
@@ -1473,7 +1500,7 @@ static void list_status(struct ctm_ctx *ctx, struct json_object *members,
 		size_t len = 0;
 
 		if (node_id && pfs_kv_get(ctx->conn, node_id, CTM_STATE_KEY, &value, &len) == 0 &&
-		    len > 0)
+		    len > 0 && agent_alive(ctx, info->node))
 			state = json_tokener_parse(value);
 		free(value);
 		json_object_object_add(states, info->node, state);

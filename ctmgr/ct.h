@@ -41,6 +41,15 @@
  * {"CTID": {"status": "running"|"stopped", "lock": "..."}, ...}. */
 #define CTM_STATE_KEY "ct-state"
 
+/* The service name ctmgrd registers on its pmxfs. */
+#define CTM_AGENT_SERVICE "ctmgr"
+
+/* The request that checks whether the agent of a node runs: the agent
+ * replies at once. `ctmgr list` trusts a node's CTM_STATE_KEY only while
+ * its agent replies, and waits CTM_AGENT_PING_TIMEOUT_MS for the reply. */
+#define CTM_AGENT_PING "ping"
+#define CTM_AGENT_PING_TIMEOUT_MS 2000
+
 /* The context of every operation. Set conn, then call ctm_ctx_init(). */
 struct ctm_ctx {
 	struct pfs_conn *conn;  /* caller-owned */

@@ -256,6 +256,29 @@ out:
 	return rv;
 }
 
+/* Whether PATH opens as a tar archive and has a first entry, so that a
+ * file that is no template fails before any volume is made. */
+static int check_template(const char *path, char *errmsg)
+{
+	struct archive *in = archive_read_new();
+	struct archive_entry *entry;
+	int rv = 0;
+
+	if (!in)
+		return ctm__error(-ENOMEM, errmsg, "out of memory");
+	archive_read_support_filter_all(in);
+	archive_read_support_format_tar(in);
+	archive_read_support_format_gnutar(in);
+	if (archive_read_open_filename(in, path, 65536) != ARCHIVE_OK ||
+	    archive_read_next_header(in, &entry) != ARCHIVE_OK)
+		rv = ctm__error(-EINVAL, errmsg,
+		                "the template %s is not a tar archive (plain, gzip, xz or zstd): %s",
+		                path, archive_error_string(in) ? archive_error_string(in)
+		                                               : "no entry");
+	archive_read_free(in);
+	return rv;
+}
+
 /* The file of the template OSTEMPLATE: a path, or a vztmpl volume id. */
 static int template_path(const struct ctm_storage_cfg *storage, const char *node,
                          const char *ostemplate, char **out, char *errmsg)
@@ -350,6 +373,24 @@ out:
 	return rv;
 }
 
+/* Remove VOLID, made by a create that failed, and its folder
+ * (images/CTID) when that is empty now. */
+static void remove_volume(const struct ctm_storage_cfg *storage, const char *volid)
+{
+	char msg[CONF_ERRMSG_SIZE], *slash;
+	struct ctm_volume v = {0};
+
+	if (ctm_volume_resolve(storage, volid, NULL, &v, msg) < 0)
+		return;
+	ctm_volume_free(storage, volid, msg);
+	slash = v.path ? strrchr(v.path, '/') : NULL;
+	if (slash && slash != v.path) {
+		*slash = '\0';
+		rmdir(v.path);
+	}
+	ctm_volume_clear(&v);
+}
+
 int ctm_ct_create(struct ctm_ctx *ctx, const struct ctm_create_params *params, char *errmsg)
 {
 	const struct ctm_options *opts = params->opts;
@@ -374,6 +415,8 @@ int ctm_ct_create(struct ctm_ctx *ctx, const struct ctm_create_params *params, c
 	if (rv < 0)
 		return rv;
 	rv = template_path(storage, ctx->node, opts->ostemplate, &template, errmsg);
+	if (rv == 0)
+		rv = check_template(template, errmsg);
 	if (rv < 0)
 		goto out;
 
@@ -446,7 +489,7 @@ int ctm_ct_create(struct ctm_ctx *ctx, const struct ctm_create_params *params, c
 
 err_remove:
 	for (size_t i = 0; i < cr.n; i++)
-		ctm_volume_free(storage, cr.volumes[i], msg);
+		remove_volume(storage, cr.volumes[i]);
 	pfs_delete(ctx->conn, ct.path, NULL);
 	snprintf(dir, sizeof(dir), "%s/%u", ctm__ct_lxc_path(ctx), ct.ctid);
 	ctm__remove_tree(dir);

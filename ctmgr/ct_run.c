@@ -537,9 +537,9 @@ static int lxc_start(struct ctm_ctx *ctx, unsigned ctid, const char *debug_log, 
 		else
 			rv = ctm__error(
 			    -EIO, errmsg,
-			    "CT %u: LXC failed to start the container; run the start with "
-			    "--debug FILE for LXC's log",
-			    ctid);
+			    "CT %u: LXC failed to start the container; run `ctmgr start %u "
+			    "--debug` for LXC's log in /var/log/ctmgr-start-%u.log",
+			    ctid, ctid, ctid);
 	}
 out:
 	lxc_container_put(c);
@@ -639,8 +639,13 @@ static int hard_stop(struct ctm_ctx *ctx, unsigned ctid, struct lxc_container *c
 {
 	int rv = 0;
 
-	if (!c->stop(c) && c->is_running(c))
-		rv = ctm__error(-EIO, errmsg, "CT %u: LXC failed to stop the container", ctid);
+	/* Trust the state, not the return value: a stop that reports
+	 * success on a container that still runs is a failure. */
+	c->stop(c);
+	if (c->is_running(c))
+		return ctm__error(-EIO, errmsg,
+		                  "CT %u: LXC failed to stop the container: it is still running",
+		                  ctid);
 	ctm__ct_unstage(ctx, ctid);
 	return rv;
 }
@@ -663,10 +668,19 @@ int ctm_ct_shutdown(struct ctm_ctx *ctx, unsigned ctid, unsigned timeout, bool f
 	struct lxc_container *c = NULL;
 	int rv;
 
+	/* liblxc's shutdown with timeout 0 sends the halt signal and returns
+	 * at once: 0 s means no grace period, so kill at once or refuse. */
+	if (timeout == 0 && !force)
+		return ctm__error(-EINVAL, errmsg,
+		                  "CT %u: --timeout 0 leaves the container no time to shut down: "
+		                  "use at least 1 s, or add --forceStop 1 to kill it at once",
+		                  ctid);
 	rv = load_for_stop(ctx, ctid, false, &c, errmsg);
 	if (rv < 0)
 		return rv;
-	if (c->shutdown(c, timeout > INT_MAX ? INT_MAX : (int)timeout) || !c->is_running(c))
+	if (timeout > 0)
+		c->shutdown(c, timeout > INT_MAX ? INT_MAX : (int)timeout);
+	if (timeout > 0 && !c->is_running(c))
 		ctm__ct_unstage(ctx, ctid);
 	else if (force)
 		rv = hard_stop(ctx, ctid, c, errmsg);

@@ -38,6 +38,9 @@ static const char usage_text[] =
     "  migrate CTID TARGET [--restart] [--timeout S]\n"
     "Options take one dash or two (-memory 512, --memory 512, --memory=512).\n";
 
+/* After a usage error: one line that points to the usage, not all of it. */
+#define USAGE_HINT "see 'ctmgr help' for the commands and their options\n"
+
 static int usage_error(const char *fmt, const char *arg)
 {
 	fprintf(stderr, "ctmgr: ");
@@ -45,7 +48,7 @@ static int usage_error(const char *fmt, const char *arg)
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
 	fprintf(stderr, fmt, arg);
 #pragma GCC diagnostic pop
-	fprintf(stderr, "\n%s", usage_text);
+	fprintf(stderr, "\n%s", USAGE_HINT);
 	return EXIT_USAGE;
 }
 
@@ -221,7 +224,7 @@ static int cmd_create_set(struct cli *cli, enum ctm_command command, int argc, c
 
 	rv = ctm_options_parse(command, argc, argv, &opts, cli->errmsg);
 	if (rv < 0) {
-		fprintf(stderr, "ctmgr: %s\n%s", cli->errmsg, usage_text);
+		fprintf(stderr, "ctmgr: %s\n%s", cli->errmsg, USAGE_HINT);
 		return rv == -ENOMEM ? EXIT_ERROR : EXIT_USAGE;
 	}
 	if (command == CTM_COMMAND_SET) {
@@ -620,6 +623,31 @@ static int cmd_startall_stopall(struct cli *cli, bool start)
  * a task, then follow the task's log until its final line. Interrupting
  * ctmgr stops the following, never the task.
  */
+/* What ctmgr prints when Ctrl-C (or SIGTERM) stops the following of a
+ * task; written from the signal handler, so formatted before. */
+static char stop_following_msg[512];
+
+static void on_stop_following(int sig)
+{
+	ssize_t r = write(STDERR_FILENO, stop_following_msg, strlen(stop_following_msg));
+
+	(void)r;
+	_exit(128 + sig);
+}
+
+static void catch_stop_following(const char *id, const char *node)
+{
+	struct sigaction sa = {0};
+
+	snprintf(stop_following_msg, sizeof(stop_following_msg),
+	         "\nctmgr: stopped following task %s; the task goes on: its log is %s/%s "
+	         "on node %s\n",
+	         id, ctm_task_dir(), id, node);
+	sa.sa_handler = on_stop_following;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
 static int cmd_migrate(struct cli *cli, unsigned ctid, const char *target, bool restart,
                        unsigned timeout)
 {
@@ -643,6 +671,7 @@ static int cmd_migrate(struct cli *cli, unsigned ctid, const char *target, bool 
 	if (result < 0)
 		return fail(result, cli->errmsg);
 	snprintf(id, sizeof(id), "%.159s", cli->errmsg);
+	catch_stop_following(id, node);
 	if (!json_out) {
 		printf("task %s\n", id);
 		fflush(stdout);
@@ -664,6 +693,15 @@ static int cmd_migrate(struct cli *cli, unsigned ctid, const char *target, bool 
 				fwrite(reply + n, 1, len - (size_t)n, stdout);
 			fflush(stdout);
 			offset = next;
+			if (done && status &&
+			    memmem(reply + n, len - (size_t)n, CTM_TASK_ORPHANED,
+			           strlen(CTM_TASK_ORPHANED)))
+				fprintf(stderr,
+				        "ctmgr: task %s was killed before it ended: CT %u may "
+				        "still be locked (migrate) and its volumes half copied; "
+				        "check `ctmgr config %u` and the volumes on node %s and "
+				        "%s, then `ctmgr unlock %u`\n",
+				        id, ctid, ctid, node, target, ctid);
 			free(reply);
 			if (done) {
 				if (json_out) {
@@ -921,6 +959,11 @@ static int run_verb(struct cli *cli, const char *verb, int argc, char **argv)
 		timeout = CTM_MIGRATE_TIMEOUT;
 		if (p.values[1] && (rv = parse_uint(p.values[1], "timeout", &timeout)))
 			return rv;
+		if (timeout == 0) {
+			fprintf(stderr, "ctmgr: CT %u: --timeout 0 leaves the container no time to "
+			        "shut down before the copy: use at least 1 s\n", ctid);
+			return EXIT_USAGE;
+		}
 		if (bool_value(p.values[2])) {
 			fprintf(stderr, "ctmgr: CT %u: live migration (--online) is not supported "
 			        "for containers; use --restart\n", ctid);
@@ -1042,15 +1085,17 @@ int main(int argc, char **argv)
 	rv = strip_format(&argc, argv);
 	if (rv)
 		return rv;
-	if (argc < 1)
-		return usage_error("%s", "a command is required");
+	if (argc < 1) {
+		fprintf(stderr, "ctmgr: a command is required\n%s", usage_text);
+		return EXIT_USAGE;
+	}
 	verb = argv[0];
 	if (!strcmp(verb, "help") || !strcmp(verb, "--help") || !strcmp(verb, "-h")) {
 		fputs(usage_text, stdout);
 		return EXIT_OK;
 	}
 	if (!is_verb(verb))
-		return usage_error("unknown command '%s'; see ctmgr help", verb);
+		return usage_error("unknown command '%s'", verb);
 	if (!strcmp(verb, "hook"))
 		return cmd_hook(argc, argv);
 

@@ -474,9 +474,10 @@ static int child_connect(struct ctm_ctx *ctx, char *msg)
 static int serve_migrate(struct agent *a, const char *text, char *msg)
 {
 	struct ctm_migrate_params p;
-	char id[CTM_TASK_ID_SIZE], path[PATH_MAX];
+	char id[CTM_TASK_ID_SIZE], path[PATH_MAX], c;
 	time_t start = time(NULL);
-	int rv, fd;
+	int rv, fd, ready[2];
+	ssize_t n;
 	pid_t pid;
 
 	rv = ctm_migrate_parse(text, &p, msg);
@@ -504,9 +505,17 @@ static int serve_migrate(struct agent *a, const char *text, char *msg)
 			return rv;
 		}
 	}
+	if (pipe2(ready, O_CLOEXEC) < 0) {
+		rv = -errno;
+		snprintf(msg, CONF_ERRMSG_SIZE, "CT %u: cannot start the migration task: %s", p.ctid,
+		         strerror(-rv));
+		return rv;
+	}
 	pid = fork();
 	if (pid < 0) {
 		rv = -errno;
+		close(ready[0]);
+		close(ready[1]);
 		snprintf(msg, CONF_ERRMSG_SIZE, "CT %u: cannot start the migration task: %s", p.ctid,
 		         strerror(-rv));
 		return rv;
@@ -516,11 +525,15 @@ static int serve_migrate(struct agent *a, const char *text, char *msg)
 		char err[CONF_ERRMSG_SIZE] = "";
 		FILE *log;
 
+		/* The task holds the lock of its log while it runs; a later
+		 * agent ends the log of a task whose lock is free. */
+		close(ready[0]);
 		ctm_task_id(id, a->ctx.node, getpid(), start, p.ctid);
-		snprintf(path, sizeof(path), "%s/%s", ctm_task_dir(), id);
-		log = fopen(path, "ae");
-		if (!log)
+		fd = ctm_task_log_create(id);
+		log = fd >= 0 ? fdopen(fd, "a") : NULL;
+		if (!log || write(ready[1], "1", 1) != 1)
 			_exit(1);
+		close(ready[1]);
 		rv = child_connect(&ctx, err);
 		if (rv == 0)
 			rv = ctm_migrate_run(&ctx, &p, log, err);
@@ -533,11 +546,19 @@ static int serve_migrate(struct agent *a, const char *text, char *msg)
 		_exit(rv < 0 ? 1 : 0);
 	}
 	ctm_task_id(id, a->ctx.node, pid, start, p.ctid);
-	snprintf(path, sizeof(path), "%s/%s", ctm_task_dir(), id);
-	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
-	if (fd >= 0)
-		close(fd);
+	close(ready[1]);
+	/* Reply once the task holds its lock, so no tasklog request finds
+	 * the new log unlocked and ends it. */
+	do
+		n = read(ready[0], &c, 1);
+	while (n < 0 && errno == EINTR);
+	close(ready[0]);
 	child_add(a, pid, false, p.ctid, id);
+	if (n != 1) {
+		snprintf(path, sizeof(path), "%s/%s", ctm_task_dir(), id);
+		return ctm__error(-EIO, msg, "CT %u: the migration task cannot create its log %s",
+		                  p.ctid, path);
+	}
 	pfs_log(INFO, "task %s: migrate CT %u to node %s%s", id, p.ctid, p.target,
 	        p.restart ? " with restart" : "");
 	snprintf(msg, CONF_ERRMSG_SIZE, "%s", id);
@@ -559,6 +580,9 @@ static void serve_tasklog(struct agent *a, struct pfs_node_request *req)
 		return;
 	}
 	offset = off;
+	/* A task killed with its agent never writes its final line. */
+	if (ctm_task_end_orphan(id, msg) == 1)
+		pfs_log(WARN, "task %s: its process ended without a result: ended its log", id);
 	rv = ctm_task_read(id, offset, &data, &len, &done, &status, msg);
 	if (rv < 0) {
 		agent_reply(a, req->handle, req->origin_name, rv, msg);
@@ -717,6 +741,16 @@ static void agent_serve(struct agent *a, struct pfs_node_request *req)
 	unsigned ctid = 0;
 	int rv;
 
+	/* `ctmgr list` pings each node's agent: reply at once, logging at debug level only. */
+	if (req->data && !strcmp(req->data, CTM_AGENT_PING)) {
+		pfs_log(DEBUG, "ping %llu from node %s", (unsigned long long)req->handle,
+		        req->origin_name);
+		rv = pfs_node_reply(a->ctx.conn, req->handle, 0, "ctmgrd runs", 11);
+		if (rv < 0)
+			pfs_log(WARN, "the reply to ping %llu from node %s was lost: %s",
+			        (unsigned long long)req->handle, req->origin_name, strerror(-rv));
+		return;
+	}
 	pfs_log(INFO, "request %llu from node %s: %s", (unsigned long long)req->handle,
 	        req->origin_name, req->data ? req->data : "");
 	if (req->data)
@@ -827,6 +861,20 @@ static void usage(FILE *f)
 	           "  -d, --debug       log debug messages too\n");
 }
 
+/* End the logs of the tasks that a killed agent left without a final
+ * line, so that `ctmgr migrate` following one stops. */
+static void agent_end_orphans(void)
+{
+	char errmsg[CONF_ERRMSG_SIZE];
+	unsigned ended = 0;
+
+	if (ctm_task_end_orphans(&ended, errmsg) < 0)
+		pfs_log(WARN, "checking the task logs failed: %s", errmsg);
+	if (ended)
+		pfs_log(WARN, "ended the log of %u %s whose process ended without a result",
+		        ended, ended == 1 ? "task" : "tasks");
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {{"foreground", no_argument, NULL, 'f'},
@@ -870,6 +918,7 @@ int main(int argc, char **argv)
 	if (!a.startall_pending)
 		pfs_log(INFO, "startall ran since boot (%s exists): starting no container",
 		        CTMGRD_MARKER);
+	agent_end_orphans();
 	if (agent_connect(&a) < 0)
 		goto out;
 	while (!stopping) {

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -56,11 +57,135 @@ int ctm_task_id_node(const char *id, char *node, char *errmsg)
 	return 0;
 }
 
+static bool ends_with_newline(int fd, off_t size)
+{
+	char c = 0;
+
+	return pread(fd, &c, 1, size - 1) == 1 && c == '\n';
+}
+
+/* Whether the task log FD of SIZE bytes ends with its final line: *DONE,
+ * and *STATUS 0 for TASK OK, 1 for TASK ERROR. */
+static void final_line(int fd, off_t size, bool *done, int *status)
+{
+	char tail[256];
+	size_t want = size < (off_t)sizeof(tail) - 1 ? (size_t)size : sizeof(tail) - 1;
+	ssize_t t = size > 0 ? pread(fd, tail, want, size - (off_t)want) : 0;
+	const char *last;
+
+	*done = false;
+	*status = 0;
+	if (t <= 0 || tail[t - 1] != '\n')
+		return;
+	tail[t - 1] = '\0';
+	last = strrchr(tail, '\n');
+	last = last ? last + 1 : tail;
+	if (!strncmp(last, "TASK OK", 7)) {
+		*done = true;
+	} else if (!strncmp(last, "TASK ERROR", 10)) {
+		*done = true;
+		*status = 1;
+	}
+}
+
+int ctm_task_log_create(const char *id)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", ctm_task_dir(), id);
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int rv = -errno;
+
+		close(fd);
+		return rv;
+	}
+	return fd;
+}
+
+int ctm_task_end_orphan(const char *id, char *errmsg)
+{
+	static const char line[] = "TASK ERROR: " CTM_TASK_ORPHANED "\n";
+	char node[64], path[PATH_MAX];
+	bool done = false;
+	struct stat st;
+	int fd, rv, status;
+
+	rv = ctm_task_id_node(id, node, errmsg);
+	if (rv < 0)
+		return rv;
+	snprintf(path, sizeof(path), "%s/%s", ctm_task_dir(), id);
+	fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
+	if (fd < 0)
+		return ctm__error(-errno, errmsg, "task %s: cannot open its log %s: %s", id, path,
+		                  strerror(errno));
+	/* The task process holds the lock until it ends; once the lock is
+	 * ours, nothing writes the log any more, so the check below holds. */
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		rv = errno == EWOULDBLOCK ? 0 : -errno;
+		close(fd);
+		if (rv < 0)
+			ctm__error(rv, errmsg, "task %s: cannot lock its log %s: %s", id, path,
+			           strerror(-rv));
+		return rv;
+	}
+	if (fstat(fd, &st) < 0) {
+		rv = ctm__error(-errno, errmsg, "task %s: cannot read its log %s: %s", id, path,
+		                strerror(errno));
+	} else {
+		final_line(fd, st.st_size, &done, &status);
+		/* A log cut in the middle of a line gets its line break first. */
+		if (!done && st.st_size > 0 && !ends_with_newline(fd, st.st_size) &&
+		    write(fd, "\n", 1) != 1)
+			rv = -errno;
+		if (!done && rv == 0 && write(fd, line, sizeof(line) - 1) != (ssize_t)sizeof(line) - 1)
+			rv = -errno;
+		if (rv < 0)
+			ctm__error(rv, errmsg, "task %s: cannot write its log %s: %s", id, path,
+			           strerror(-rv));
+		else if (!done)
+			rv = 1;
+	}
+	close(fd);
+	return rv;
+}
+
+int ctm_task_end_orphans(unsigned *ended, char *errmsg)
+{
+	DIR *dir = opendir(ctm_task_dir());
+	struct dirent *de;
+	char msg[CONF_ERRMSG_SIZE];
+	int rv = 0;
+
+	*ended = 0;
+	if (!dir) {
+		if (errno == ENOENT)
+			return 0;
+		return ctm__error(-errno, errmsg, "cannot read the task folder %s: %s",
+		                  ctm_task_dir(), strerror(errno));
+	}
+	while ((de = readdir(dir))) {
+		int r;
+
+		if (strncmp(de->d_name, "UPID:", 5))
+			continue;
+		r = ctm_task_end_orphan(de->d_name, msg);
+		if (r == 1)
+			(*ended)++;
+		else if (r < 0 && rv == 0)
+			rv = ctm__error(r, errmsg, "%s", msg);
+	}
+	closedir(dir);
+	return rv;
+}
+
 int ctm_task_read(const char *id, uint64_t offset, char **data, size_t *len, bool *done,
                   int *status, char *errmsg)
 {
 	char node[64], path[PATH_MAX], *buf;
-	const char *last;
 	struct stat st;
 	ssize_t r;
 	int fd, rv;
@@ -88,28 +213,8 @@ int ctm_task_read(const char *id, uint64_t offset, char **data, size_t *len, boo
 	buf[r] = '\0';
 	*done = false;
 	*status = 0;
-	if (offset + (uint64_t)r >= (uint64_t)st.st_size && st.st_size > 0) {
-		/* The final line is the last one of the file. */
-		char tail[256];
-		size_t want = st.st_size < (off_t)sizeof(tail) - 1 ? (size_t)st.st_size
-		                                                   : sizeof(tail) - 1;
-		ssize_t t = pread(fd, tail, want, st.st_size - (off_t)want);
-
-		if (t > 0) {
-			tail[t] = '\0';
-			if (tail[t - 1] == '\n') {
-				tail[t - 1] = '\0';
-				last = strrchr(tail, '\n');
-				last = last ? last + 1 : tail;
-				if (!strncmp(last, "TASK OK", 7)) {
-					*done = true;
-				} else if (!strncmp(last, "TASK ERROR", 10)) {
-					*done = true;
-					*status = 1;
-				}
-			}
-		}
-	}
+	if (offset + (uint64_t)r >= (uint64_t)st.st_size)
+		final_line(fd, st.st_size, done, status);
 	close(fd);
 	*data = buf;
 	*len = (size_t)r;
@@ -210,7 +315,7 @@ int ctm_migrate_parse(const char *text, struct ctm_migrate_params *p, char *errm
 		p->restart = v != 0;
 	}
 	if (n > 4) {
-		if ((rv = ctm_agent_number(w[4], "timeout", 0, UINT_MAX, &v, errmsg)) < 0)
+		if ((rv = ctm_agent_number(w[4], "timeout", 1, UINT_MAX, &v, errmsg)) < 0)
 			return rv;
 		p->timeout = (unsigned)v;
 	}
@@ -630,12 +735,19 @@ static int shut_down(struct ctm_ctx *ctx, unsigned ctid, unsigned timeout, FILE 
 
 	if (!c)
 		return ctm__error(-EIO, errmsg, "CT %u: liblxc cannot open the container", ctid);
+	/* Judge by the state liblxc reports after each step, never by the
+	 * return values: the copy must not start while the container runs. */
 	if (c->is_running(c)) {
 		tlog(log, "shutting down CT %u (timeout %u s)", ctid, timeout);
-		if (!c->shutdown(c, timeout > INT_MAX ? INT_MAX : (int)timeout) && c->is_running(c)) {
+		if (timeout > 0)
+			c->shutdown(c, timeout > INT_MAX ? INT_MAX : (int)timeout);
+		if (c->is_running(c)) {
 			tlog(log, "CT %u did not stop within %u s: killing it", ctid, timeout);
-			if (!c->stop(c) && c->is_running(c))
-				rv = ctm__error(-EIO, errmsg, "CT %u: liblxc cannot kill the container",
+			c->stop(c);
+			if (c->is_running(c))
+				rv = ctm__error(-EIO, errmsg,
+				                "CT %u: liblxc cannot kill the container: it is still "
+				                "running",
 				                ctid);
 		}
 	}
@@ -837,9 +949,10 @@ int ctm_migrate_run(struct ctm_ctx *ctx, const struct ctm_migrate_params *p, FIL
 	}
 	if (rv < 0)
 		goto out;
-	tlog(log, "checks passed: CT %u is %s; %zu local volumes, %zu transfers with their "
-	     "snapshot copies",
-	     p->ctid, pl.running ? "running" : "stopped", pl.nlocal, pl.ncopies);
+	tlog(log, "checks passed: CT %u is %s; %zu local %s, %zu %s with their snapshot copies",
+	     p->ctid, pl.running ? "running" : "stopped", pl.nlocal,
+	     pl.nlocal == 1 ? "volume" : "volumes", pl.ncopies,
+	     pl.ncopies == 1 ? "transfer" : "transfers");
 
 	/* The lock, written only on the config version the checks saw. */
 	rv = conf_set(conf_main(pl.ct->cf), "lock", "migrate");
@@ -884,7 +997,8 @@ int ctm_migrate_run(struct ctm_ctx *ctx, const struct ctm_migrate_params *p, FIL
 			goto out;
 	}
 	if (pl.ncopies)
-		tlog(log, "copied %zu volumes, %" PRIu64 " bytes", pl.ncopies, bytes);
+		tlog(log, "copied %zu %s, %" PRIu64 " bytes", pl.ncopies,
+		     pl.ncopies == 1 ? "volume" : "volumes", bytes);
 
 	/* The one atomic step: the config moves with the version locked. */
 	snprintf(to, sizeof(to), "/nodes/%s/lxc/%u.conf", p->target, p->ctid);

@@ -70,6 +70,32 @@ void ctm_task_id(char *out, const char *node, pid_t pid, time_t start, unsigned 
  */
 int ctm_task_id_node(const char *id, char *node, char *errmsg);
 
+/* The message the agent writes after "TASK ERROR: " into the log of a task
+ * whose process ended without a final line (killed, as with its agent). */
+#define CTM_TASK_ORPHANED "the task's process ended without a result (agent restarted?)"
+
+/*
+ * Create the log of task ID (mode 0640) and lock it (flock) for the
+ * task: the agent calls it before it forks the task process, which
+ * inherits the descriptor and so holds the lock until it ends. Returns
+ * the descriptor, or a negative errno value.
+ */
+int ctm_task_log_create(const char *id);
+
+/*
+ * End the log of task ID with "TASK ERROR: " CTM_TASK_ORPHANED when it
+ * has no final line and no process holds its lock. Returns 1 when it
+ * wrote that line, 0 when the log has its final line or the task runs.
+ * Errors: -EINVAL bad id, -errno of opening, locking or writing the log.
+ */
+int ctm_task_end_orphan(const char *id, char *errmsg);
+
+/*
+ * ctm_task_end_orphan() on every task log of the task folder; *ENDED
+ * counts the logs it ended. Goes on after an error and returns the first.
+ */
+int ctm_task_end_orphans(unsigned *ended, char *errmsg);
+
 /*
  * Read the log of task ID from OFFSET: up to CTM_TASK_SLICE bytes into
  * *DATA (caller frees, NUL-terminated), *LEN. *DONE when the log has its

@@ -24,7 +24,8 @@ enum extra_type {
 	EXTRA_NUMBER,
 	EXTRA_STORAGE,
 	EXTRA_FORMAT,
-	EXTRA_LIST, /* delete, revert */
+	EXTRA_LIST,   /* delete, revert */
+	EXTRA_DIGEST, /* 40 hex digits */
 };
 
 /* An option of a command that is not a config key. */
@@ -50,7 +51,7 @@ static const struct extra extras[] = {
     {"ignore-unpack-errors", CREATE, EXTRA_BOOL, 0},
     {"pool", CREATE, EXTRA_STRING, 0},
     {"bwlimit", CREATE, EXTRA_NUMBER, 0},
-    {"digest", SET, EXTRA_STRING, 40},
+    {"digest", SET, EXTRA_DIGEST, 0},
     {"delete", SET, EXTRA_LIST, 0},
     {"revert", SET, EXTRA_LIST, 0},
     {"json", CREATE | SET, EXTRA_BOOL, 0},
@@ -285,6 +286,13 @@ static int extra_value(const struct extra *x, const char *value, char **out, cha
 			return invalid(x->name, value,
 			               "a storage id (a letter, then letters, digits, "
 			               "'.', '_' or '-')",
+			               errmsg);
+		*out = strdup(value);
+		break;
+	case EXTRA_DIGEST:
+		if (strlen(value) != 40 || value[strspn(value, "0123456789abcdefABCDEF")] != '\0')
+			return invalid(x->name, value,
+			               "the 40 hex digits of the config's SHA-1 digest",
 			               errmsg);
 		*out = strdup(value);
 		break;

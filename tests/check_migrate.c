@@ -1,5 +1,6 @@
 /* Unit tests of the pure parts of migration (ctmgr/migrate.h): task ids,
- * reading task logs in slices and parsing the agent's requests. The
+ * reading task logs in slices, ending the logs of killed tasks and
+ * parsing the agent's requests. The
  * migration itself runs with real nodes and containers in
  * tests/system/migrate-3node.test. */
 #include "config.h"
@@ -193,6 +194,73 @@ START_TEST(test_task_read_slices)
 }
 END_TEST
 
+/* ---- ctm_task_end_orphan ---- */
+
+static void read_back(const char *id, char *buf, size_t size)
+{
+	char path[PATH_MAX * 2];
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, id);
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	n = fread(buf, 1, size - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+}
+
+/* A task killed before its final line: the log ends with an error once
+ * no process holds its lock, and only then. */
+START_TEST(test_task_end_orphan)
+{
+	const char *id = "UPID:node1:00000001:00000010:ctmigrate:100:root:";
+	char errmsg[256], text[512], *data = NULL;
+	bool done = false;
+	int fd, status = 0;
+	size_t len = 0;
+
+	fd = ctm_task_log_create(id);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "step one\n", 9), 9);
+	/* The task holds the lock: it runs, its log stays open. */
+	ck_assert_int_eq(ctm_task_end_orphan(id, errmsg), 0);
+	read_back(id, text, sizeof(text));
+	ck_assert_str_eq(text, "step one\n");
+	close(fd);
+
+	ck_assert_int_eq(ctm_task_end_orphan(id, errmsg), 1);
+	read_back(id, text, sizeof(text));
+	ck_assert_str_eq(text, "step one\nTASK ERROR: " CTM_TASK_ORPHANED "\n");
+	ck_assert_int_eq(ctm_task_read(id, 0, &data, &len, &done, &status, errmsg), 0);
+	ck_assert(done);
+	ck_assert_int_eq(status, 1);
+	free(data);
+	/* Ended once only. */
+	ck_assert_int_eq(ctm_task_end_orphan(id, errmsg), 0);
+}
+END_TEST
+
+START_TEST(test_task_end_orphan_keeps_final_line)
+{
+	const char *ok_id = "UPID:node1:00000001:00000011:ctmigrate:100:root:";
+	const char *cut_id = "UPID:node1:00000001:00000012:ctmigrate:100:root:";
+	char errmsg[256], text[512];
+	unsigned ended = 0;
+
+	write_log(ok_id, "step\nTASK OK\n");
+	write_log(cut_id, "step\nhalf a li");
+	ck_assert_int_eq(ctm_task_end_orphans(&ended, errmsg), 0);
+	ck_assert_uint_eq(ended, 1);
+	read_back(ok_id, text, sizeof(text));
+	ck_assert_str_eq(text, "step\nTASK OK\n");
+	/* A line cut by the kill gets its line break before the final line. */
+	read_back(cut_id, text, sizeof(text));
+	ck_assert_str_eq(text, "step\nhalf a li\nTASK ERROR: " CTM_TASK_ORPHANED "\n");
+	ck_assert_int_eq(ctm_task_end_orphan("UPID:node1:1:2:x", errmsg), -ENOENT);
+}
+END_TEST
+
 /* ---- ctm_migrate_parse ---- */
 
 START_TEST(test_migrate_parse_full)
@@ -253,7 +321,10 @@ START_TEST(test_migrate_parse_strict)
 	ck_assert_int_eq(ctm_migrate_parse("migrate 100 node2 1 4294967295", &p, errmsg), 0);
 	ck_assert_uint_eq(p.timeout, 4294967295u);
 	ck_assert_int_eq(ctm_migrate_parse("migrate 100 node2 1 2x", &p, errmsg), -EINVAL);
-	ck_assert_str_eq(errmsg, "invalid timeout '2x': use a number from 0 to 4294967295");
+	ck_assert_str_eq(errmsg, "invalid timeout '2x': use a number from 1 to 4294967295");
+	/* 0 s would copy a container that is still shutting down. */
+	ck_assert_int_eq(ctm_migrate_parse("migrate 100 node2 1 0", &p, errmsg), -EINVAL);
+	ck_assert_str_eq(errmsg, "invalid timeout '0': use a number from 1 to 4294967295");
 }
 END_TEST
 
@@ -413,6 +484,12 @@ static Suite *migrate_suite(void)
 	tcase_add_test(tc, test_task_read_final_line_incomplete);
 	tcase_add_test(tc, test_task_read_missing);
 	tcase_add_test(tc, test_task_read_slices);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("ctm_task_end_orphan");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_task_end_orphan);
+	tcase_add_test(tc, test_task_end_orphan_keeps_final_line);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("ctm_migrate_parse");

@@ -205,7 +205,7 @@ static const struct rejected rejected_lines[] = {
     {CTM_COMMAND_SET, "100 -memory", "option '-memory' requires a value"},
     {CTM_COMMAND_SET, "100 -memory 8",
      "invalid value '8' for 'memory': expected an integer "
-     ">= 16"},
+     "from 16 to 1073741824"},
     {CTM_COMMAND_SET, "100 -memory -512", "invalid value '-512' for 'memory'"},
     {CTM_COMMAND_SET, "100 -tty 7",
      "invalid value '7' for 'tty': expected an integer from 0 "
@@ -254,7 +254,11 @@ static const struct rejected rejected_lines[] = {
      "at the same time"},
     {CTM_COMMAND_SET, "100 -revert nosuch", "revert: unknown option 'nosuch'"},
     {CTM_COMMAND_SET, "100 -digest 0123456789012345678901234567890123456789a",
-     "invalid value for 'digest': it is 41 bytes long, the maximum is 40"},
+     "invalid value '0123456789012345678901234567890123456789a' for 'digest': expected the "
+     "40 hex digits of the config's SHA-1 digest"},
+    {CTM_COMMAND_SET, "100 -digest xyz", "invalid value 'xyz' for 'digest'"},
+    {CTM_COMMAND_SET, "100 -digest 012345678901234567890123456789012345678g",
+     "invalid value '012345678901234567890123456789012345678g' for 'digest'"},
     {CTM_COMMAND_CREATE, "100 t.tar -storage 1x", "invalid value '1x' for 'storage'"},
     {CTM_COMMAND_CREATE, "100 t.tar -bwlimit -1", "invalid value '-1' for 'bwlimit'"},
     {CTM_COMMAND_CREATE, "100 t.tar -output-format xml",
