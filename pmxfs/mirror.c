@@ -61,7 +61,11 @@ struct pfs_mirror {
 	struct batch *head, *tail;
 	bool running;          /* the writer works on a batch it took */
 	bool stop;
-	uint64_t writes;       /* files written (temporary file and rename) */
+	uint64_t writes;       /* files renamed or exchanged into place */
+
+	/* Owned by whoever writes the copy (see above). */
+	char spare[PFS_MAX_PATH + 16]; /* <copy>.spare, next to the copy */
+	bool spare_off;        /* exchanges are not supported here */
 };
 
 /* Callers pass room for the copy folder and a tree path, so nothing is
@@ -99,26 +103,122 @@ static int open_temp(const char *path, mode_t mode, char *tmp, size_t size)
 	return -EEXIST;
 }
 
-/* Write data to path by a temporary file and a rename. */
+static int write_all(int fd, const char *data, size_t len)
+{
+	for (size_t off = 0; off < len;) {
+		ssize_t n = write(fd, data + off, len - off);
+
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		if (n > 0)
+			off += (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Open the spare file for a new write. A reader may still have the old
+ * inode that an exchange put there open: the write lease taken here fails
+ * then, and the spare is replaced by a new file, so no reader sees a file
+ * change under an open descriptor. The caller holds the lease while it
+ * writes, so an open() that raced with the last exchange waits for the
+ * new contents. NOTE: a reader that mapped the file and closed its
+ * descriptor is not seen, and its mapping shows the next contents.
+ * Return the descriptor, or -1 when the caller must use a temporary file.
+ */
+static int open_spare(struct pfs_mirror *m)
+{
+	int fd;
+
+	for (int i = 0; i < 2; i++) {
+		fd = open(m->spare, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return -1;
+
+		/* A lease break sends SIGURG, which is ignored, not SIGIO. */
+		if (fcntl(fd, F_SETSIG, SIGURG) == 0 && fcntl(fd, F_SETLEASE, F_WRLCK) == 0)
+			return fd;
+		if (errno != EAGAIN && errno != EBUSY) {
+			pfs_log(INFO, "mirror cannot take a lease on %s (%s): it uses temporary files",
+				m->spare, strerror(errno));
+			close(fd);
+			m->spare_off = true;
+			unlink(m->spare);
+			return -1;
+		}
+		close(fd);
+		unlink(m->spare);
+	}
+	return -1;
+}
+
+/*
+ * Write data to the spare file and exchange it with the regular file at
+ * path, so the old inode becomes the next spare and no inode is freed.
+ * (ext4 without a journal skips every recently freed inode at each
+ * allocation, so a rename per write gets slower the more files change.)
+ * Return 1, writing nothing, when path is not a regular file or the file
+ * system cannot exchange; the caller then uses a temporary file.
+ */
+static int write_exchange(struct pfs_mirror *m, const char *path, const char *data,
+			  size_t len, mode_t mode)
+{
+	struct stat have;
+	int fd, rv = 0;
+
+	if (m->spare_off || lstat(path, &have) < 0 || !S_ISREG(have.st_mode))
+		return 1;
+	fd = open_spare(m);
+	if (fd < 0)
+		return 1;
+	if (fchown(fd, 0, m->gid) < 0 || fchmod(fd, mode) < 0)
+		rv = -errno;
+	if (rv == 0)
+		rv = write_all(fd, data, len);
+	if (rv == 0 && ftruncate(fd, (off_t)len) < 0)
+		rv = -errno;
+	if (rv == 0 && fcntl(fd, F_SETLEASE, F_UNLCK) < 0)
+		rv = -errno;
+	if (rv == 0 && renameat2(AT_FDCWD, m->spare, AT_FDCWD, path, RENAME_EXCHANGE) < 0) {
+		rv = -errno;
+		if (rv == -EXDEV || rv == -EINVAL || rv == -ENOSYS) {
+			pfs_log(INFO, "mirror cannot exchange %s with files in %s (%s): it uses "
+				"temporary files", m->spare, m->copy, strerror(-rv));
+			m->spare_off = true;
+			unlink(m->spare);
+			rv = 1;
+		}
+	}
+	if (close(fd) < 0 && rv == 0)
+		rv = -errno;
+	if (rv != 0)
+		return rv;
+
+	/* The spare now contains the old contents: only root may read them. */
+	chmod(m->spare, 0600);
+	__atomic_add_fetch(&m->writes, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+/* Write data to path by a temporary file and a rename, or by an exchange
+ * with the spare file. */
 static int write_atomic(struct pfs_mirror *m, const char *path, const char *data,
 			size_t len, mode_t mode)
 {
 	char tmp[PFS_MAX_PATH * 2 + 64];
-	int fd, rv = 0;
+	int fd, rv;
 
+	rv = write_exchange(m, path, data, len, mode);
+	if (rv <= 0)
+		return rv;
+	rv = 0;
 	fd = open_temp(path, mode, tmp, sizeof(tmp));
 	if (fd < 0)
 		return fd;
 	if (fchown(fd, 0, m->gid) < 0 || fchmod(fd, mode) < 0)
 		rv = -errno;
-	for (size_t off = 0; rv == 0 && off < len;) {
-		ssize_t n = write(fd, data + off, len - off);
-
-		if (n < 0 && errno != EINTR)
-			rv = -errno;
-		else if (n > 0)
-			off += (size_t)n;
-	}
+	if (rv == 0)
+		rv = write_all(fd, data, len);
 	if (close(fd) < 0 && rv == 0)
 		rv = -errno;
 	if (rv == 0 && rename(tmp, path) < 0)
@@ -694,6 +794,7 @@ int pfs_mirror_open(const char *copy_dir, const char *target, const char *node_n
 {
 	struct pfs_mirror *m = calloc(1, sizeof(*m));
 	sigset_t all, old;
+	size_t copy_len;
 	int rv;
 
 	if (!m)
@@ -705,6 +806,12 @@ int pfs_mirror_open(const char *copy_dir, const char *target, const char *node_n
 	}
 	snprintf(m->copy, sizeof(m->copy), "%s", copy_dir);
 	snprintf(m->target, sizeof(m->target), "%s", target ? target : "");
+	/* The spare sits next to the copy, on its file system but outside
+	 * what readers see. */
+	copy_len = strlen(m->copy);
+	while (copy_len > 1 && m->copy[copy_len - 1] == '/')
+		copy_len--;
+	snprintf(m->spare, sizeof(m->spare), "%.*s.spare", (int)copy_len, m->copy);
 	snprintf(m->node, sizeof(m->node), "%s", node_name);
 	m->gid = reader_gid;
 	if (mkdir(copy_dir, 0755) < 0 && errno != EEXIST) {

@@ -2,9 +2,12 @@
  * pfs_mirror: a plain directory equal to the tree, for readers that use
  * files (cat, grep, editors).
  *
- * The daemon writes the copy under <data dir>/mirror: each file is written
- * to a temporary name and renamed into place, so readers see the old or
- * the new contents, never a mix. Changed paths are collected, and
+ * The daemon writes the copy under <data dir>/mirror: a new file is written
+ * to a temporary name and renamed into place, and a file that is replaced
+ * is written to <data dir>/mirror.spare and exchanged with it
+ * (RENAME_EXCHANGE), so readers see the old or the new contents, never a
+ * mix. The exchange keeps inodes in use instead of freeing one and
+ * allocating another for every write. Changed paths are collected, and
  * pfs_mirror_flush(), which the daemon runs PFS_MIRROR_FLUSH_MS after the
  * first change, copies their current contents into a batch for a writer
  * thread. A file changed many times in that window is written once, and
@@ -80,8 +83,8 @@ bool pfs_mirror_busy(struct pfs_mirror *mirror);
 /* Wait until the writer thread has written every queued batch. */
 void pfs_mirror_wait(struct pfs_mirror *mirror);
 
-/* Return the number of files written (temporary file and rename) since
- * the mirror was opened. */
+/* Return the number of files written (renamed or exchanged into place)
+ * since the mirror was opened. */
 uint64_t pfs_mirror_writes(const struct pfs_mirror *mirror);
 
 /* Build the virtual files with fn (as pfs_tree_virtual() does) from now
