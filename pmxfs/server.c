@@ -1568,32 +1568,42 @@ static void bootstrap_one(struct pfs_server *server, const char *path)
 		pfs_log(INFO, "creating %s", path);
 }
 
+static void bootstrap_send(struct pfs_server *server)
+{
+	static const char *const subdirs[] = {"", "/lxc", "/qemu-server", "/priv"};
+	char path[PFS_MAX_PATH];
+
+	/* Parents before children: the changes are applied in the order
+	 * they are sent. */
+	bootstrap_one(server, "/nodes");
+	for (size_t i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
+		snprintf(path, sizeof(path), "/nodes/%s%s", server->node, subdirs[i]);
+		bootstrap_one(server, path);
+	}
+	bootstrap_one(server, "/priv");
+	bootstrap_one(server, PFS_LOCK_DIR);
+}
+
 /*
  * A mkdir sent while the node is outside a primary component is dropped
  * ("busy, not applied"), and a sync round can replace the tree with one
- * that lacks the folders. So the check repeats every second for the
- * life of the daemon, and submits only while the store takes changes.
+ * that lacks the folders. So the check repeats for the life of the
+ * daemon: every PFS_BOOTSTRAP_WAIT_MS while the store takes no changes,
+ * so that the folders follow soon after the node becomes writable, and
+ * every PFS_BOOTSTRAP_CHECK_MS after that.
  */
 static void bootstrap_check(void *data)
 {
-	static const char *const subdirs[] = {"", "/lxc", "/qemu-server", "/priv"};
 	struct pfs_server *server = data;
-	char path[PFS_MAX_PATH];
+	uint64_t delay_ms = PFS_BOOTSTRAP_CHECK_MS;
 
 	server->bootstrap_armed = false;
-	if (!server->sync || pfs_sync_writable(server->sync)) {
-		/* Parents before children: the changes are applied in the
-		 * order they are sent. */
-		bootstrap_one(server, "/nodes");
-		for (size_t i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
-			snprintf(path, sizeof(path), "/nodes/%s%s", server->node, subdirs[i]);
-			bootstrap_one(server, path);
-		}
-		bootstrap_one(server, "/priv");
-		bootstrap_one(server, PFS_LOCK_DIR);
-	}
-	if (qb_loop_timer_add(server->loop, QB_LOOP_LOW, PFS_BOOTSTRAP_CHECK_MS * 1000000ull,
-			      server, bootstrap_check, &server->bootstrap_timer) == 0)
+	if (!server->sync || pfs_sync_writable(server->sync))
+		bootstrap_send(server);
+	else
+		delay_ms = PFS_BOOTSTRAP_WAIT_MS;
+	if (qb_loop_timer_add(server->loop, QB_LOOP_LOW, delay_ms * 1000000ull, server,
+			      bootstrap_check, &server->bootstrap_timer) == 0)
 		server->bootstrap_armed = true;
 	else
 		pfs_log(ERR, "cannot arm the check of the node folders of %s", server->node);
@@ -1601,6 +1611,14 @@ static void bootstrap_check(void *data)
 
 int pfs_server_bootstrap(struct pfs_server *server)
 {
-	bootstrap_check(server);
-	return server->bootstrap_armed ? 0 : -ENOMEM;
+	/* Sent at once even before the first sync round: they are usually
+	 * applied after it, and the check repeats any that were dropped. */
+	bootstrap_send(server);
+	if (qb_loop_timer_add(server->loop, QB_LOOP_LOW, PFS_BOOTSTRAP_WAIT_MS * 1000000ull,
+			      server, bootstrap_check, &server->bootstrap_timer) != 0) {
+		pfs_log(ERR, "cannot arm the check of the node folders of %s", server->node);
+		return -ENOMEM;
+	}
+	server->bootstrap_armed = true;
+	return 0;
 }

@@ -50,14 +50,17 @@ void pfs_server_stop(struct pfs_server *server);
  * cluster transport to feed. */
 struct pfs_noderq *pfs_server_noderq(struct pfs_server *server);
 
-/* How often the node's folders are checked, in milliseconds. */
+/* How often the node's folders are checked, in milliseconds, while the
+ * store takes changes and while it does not. */
 #define PFS_BOOTSTRAP_CHECK_MS 1000
+#define PFS_BOOTSTRAP_WAIT_MS 100
 
 /*
  * Create the directories a node needs if they are missing:
  * /nodes/<node>/{lxc,qemu-server,priv} and /priv/lock, through the store,
- * now and again every PFS_BOOTSTRAP_CHECK_MS while the store takes changes,
- * until the server stops. Returns 0 or -ENOMEM when the check cannot be
+ * now and again every PFS_BOOTSTRAP_CHECK_MS while the store takes changes
+ * (checked every PFS_BOOTSTRAP_WAIT_MS while it does not), until the
+ * server stops. Returns 0 or -ENOMEM when the check cannot be
  * armed.
  */
 int pfs_server_bootstrap(struct pfs_server *server);
