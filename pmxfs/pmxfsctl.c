@@ -74,6 +74,16 @@ static void warn_if_stale(void)
 	json_object_put(j);
 }
 
+/* fail() for a read: a failed read on a suspended node warns as well, so
+ * that "not found" is not taken for the cluster's answer. */
+static int fail_read(int rv, const char *verb, const char *object)
+{
+	int code = fail(rv, verb, object);
+
+	warn_if_stale();
+	return code;
+}
+
 static void usage(FILE *out)
 {
 	fputs("Usage: pmxfsctl [--json] COMMAND [ARGS]\n"
@@ -238,7 +248,7 @@ static int cmd_ls(const struct opts *o, char **args)
 	int rv = pfs_list(conn, args[0], &list, &n);
 
 	if (rv < 0)
-		return fail(rv, "list", args[0]);
+		return fail_read(rv, "list", args[0]);
 	if (o->json) {
 		arr = json_object_new_array();
 		for (size_t i = 0; i < n; i++)
@@ -259,7 +269,7 @@ static int cmd_stat(const struct opts *o, char **args)
 	int rv = pfs_stat(conn, args[0], &e);
 
 	if (rv < 0)
-		return fail(rv, "stat", args[0]);
+		return fail_read(rv, "stat", args[0]);
 	warn_if_stale();
 	if (o->json) {
 		print_json(entry_json(&e, NULL));
@@ -280,7 +290,7 @@ static int cmd_get(const struct opts *o, char **args)
 	int rv = pfs_get(conn, args[0], &data, &len, &e);
 
 	if (rv < 0)
-		return fail(rv, "read", args[0]);
+		return fail_read(rv, "read", args[0]);
 	warn_if_stale();
 	if (o->json) {
 		j = entry_json(&e, NULL);
