@@ -39,9 +39,15 @@ static int fail(int rv, const char *verb, const char *object)
 {
 	const char *cause = conn && pfs_last_error(conn)[0] ? pfs_last_error(conn) : strerror(-rv);
 
-	/* "Busy, not applied": a membership change came first, nothing changed. */
-	fprintf(stderr, "pmxfsctl: cannot %s %s: %s%s\n", verb, object, cause,
-		rv == -EAGAIN ? "; nothing was changed, so run the command again" : "");
+	/* "Busy, not applied": a membership change came first, nothing changed.
+	 * A cause that names the object already ("cannot read '/x': ...")
+	 * is printed without a second prefix. */
+	if (strncmp(cause, "cannot ", 7) == 0)
+		fprintf(stderr, "pmxfsctl: %s%s\n", cause,
+			rv == -EAGAIN ? "; nothing was changed, so run the command again" : "");
+	else
+		fprintf(stderr, "pmxfsctl: cannot %s %s: %s%s\n", verb, object, cause,
+			rv == -EAGAIN ? "; nothing was changed, so run the command again" : "");
 	return pmx_exit_code(rv);
 }
 
