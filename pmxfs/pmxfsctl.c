@@ -38,11 +38,13 @@ static struct pfs_conn *conn;
 static int fail(int rv, const char *verb, const char *object)
 {
 	const char *cause = conn && pfs_last_error(conn)[0] ? pfs_last_error(conn) : strerror(-rv);
+	char quoted[CLI_PATH_SIZE + 2];
 
 	/* "Busy, not applied": a membership change came first, nothing changed.
 	 * A cause that names the object already ("cannot read '/x': ...")
 	 * is printed without a second prefix. */
-	if (strncmp(cause, "cannot ", 7) == 0)
+	snprintf(quoted, sizeof(quoted), "'%s'", object);
+	if (strncmp(cause, "cannot ", 7) == 0 && strstr(cause, quoted))
 		fprintf(stderr, "pmxfsctl: %s%s\n", cause,
 			rv == -EAGAIN ? "; nothing was changed, so run the command again" : "");
 	else
