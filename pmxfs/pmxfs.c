@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <corosync/cmap.h>
@@ -325,6 +326,21 @@ static int start_cluster(const char *db_path, const char *node, struct daemon *d
 	return pfs_cpg_join(d->cpg, d->store, node, errmsg);
 }
 
+/* Below this many free bytes the data folder counts as full: sqlite needs
+ * room for its write-ahead log and shared memory files to open the store. */
+#define DISK_FULL_BYTES (1024 * 1024)
+
+/* Whether the disk holding dir is full; *avail gets its free bytes. */
+static bool disk_full(const char *dir, unsigned long long *avail)
+{
+	struct statvfs st;
+
+	if (statvfs(dir, &st) < 0)
+		return false;
+	*avail = (unsigned long long)st.f_bavail * st.f_frsize;
+	return *avail < DISK_FULL_BYTES;
+}
+
 static int start(const struct options *o, const char *node, gid_t reader_gid, struct daemon *d)
 {
 	struct pfs_server_config config = {o->service, node, reader_gid, NULL, 0};
@@ -334,6 +350,15 @@ static int start(const struct options *o, const char *node, gid_t reader_gid, st
 	snprintf(path, sizeof(path), "%s/config.db", o->data_dir);
 	rv = o->local ? start_local(path, d, errmsg) : start_cluster(path, node, d, errmsg);
 	if (rv < 0) {
+		unsigned long long avail = 0;
+
+		if (disk_full(o->data_dir, &avail)) {
+			pfs_log(WARN, "opening the store %s failed: %s", path, errmsg);
+			pfs_log(ERR, "cannot start the store %s: the disk holding %s is full "
+				"(%llu bytes free): free space there and start pmxfs again",
+				path, o->data_dir, avail);
+			return -ENOSPC;
+		}
 		pfs_log(ERR, "cannot start the store %s: %s", path, errmsg);
 		return rv;
 	}

@@ -38,10 +38,18 @@ static struct pfs_conn *conn;
 static int fail(int rv, const char *verb, const char *object)
 {
 	const char *cause = conn && pfs_last_error(conn)[0] ? pfs_last_error(conn) : strerror(-rv);
+	char quoted[CLI_PATH_SIZE + 2];
 
-	/* "Busy, not applied": a membership change came first, nothing changed. */
-	fprintf(stderr, "pmxfsctl: cannot %s %s: %s%s\n", verb, object, cause,
-		rv == -EAGAIN ? "; nothing was changed, so run the command again" : "");
+	/* "Busy, not applied": a membership change came first, nothing changed.
+	 * A cause that names the object already ("cannot read '/x': ...")
+	 * is printed without a second prefix. */
+	snprintf(quoted, sizeof(quoted), "'%s'", object);
+	if (strncmp(cause, "cannot ", 7) == 0 && strstr(cause, quoted))
+		fprintf(stderr, "pmxfsctl: %s%s\n", cause,
+			rv == -EAGAIN ? "; nothing was changed, so run the command again" : "");
+	else
+		fprintf(stderr, "pmxfsctl: cannot %s %s: %s%s\n", verb, object, cause,
+			rv == -EAGAIN ? "; nothing was changed, so run the command again" : "");
 	return pmx_exit_code(rv);
 }
 
@@ -72,6 +80,16 @@ static void warn_if_stale(void)
 	fprintf(stderr, "pmxfsctl: %s is suspended (disk full%s): this data may be stale\n", node,
 		since);
 	json_object_put(j);
+}
+
+/* fail() for a read: a failed read on a suspended node warns as well, so
+ * that "not found" is not taken for the cluster's answer. */
+static int fail_read(int rv, const char *verb, const char *object)
+{
+	int code = fail(rv, verb, object);
+
+	warn_if_stale();
+	return code;
 }
 
 static void usage(FILE *out)
@@ -238,7 +256,7 @@ static int cmd_ls(const struct opts *o, char **args)
 	int rv = pfs_list(conn, args[0], &list, &n);
 
 	if (rv < 0)
-		return fail(rv, "list", args[0]);
+		return fail_read(rv, "list", args[0]);
 	if (o->json) {
 		arr = json_object_new_array();
 		for (size_t i = 0; i < n; i++)
@@ -259,7 +277,7 @@ static int cmd_stat(const struct opts *o, char **args)
 	int rv = pfs_stat(conn, args[0], &e);
 
 	if (rv < 0)
-		return fail(rv, "stat", args[0]);
+		return fail_read(rv, "stat", args[0]);
 	warn_if_stale();
 	if (o->json) {
 		print_json(entry_json(&e, NULL));
@@ -280,7 +298,7 @@ static int cmd_get(const struct opts *o, char **args)
 	int rv = pfs_get(conn, args[0], &data, &len, &e);
 
 	if (rv < 0)
-		return fail(rv, "read", args[0]);
+		return fail_read(rv, "read", args[0]);
 	warn_if_stale();
 	if (o->json) {
 		j = entry_json(&e, NULL);

@@ -849,12 +849,15 @@ static int32_t msg_process(qb_ipcs_connection_t *c, void *data, size_t size)
 					    ? "root"
 					    : "root or the reader group";
 
+		/* A listing comes in pages; the user asked for a list. */
+		const char *what = req->op == PFS_OP_LIST_PAGE ? "list" : pfs_op_name(req->op);
+
 		if (req->path[0] != '\0')
 			respond_error(conn, req->op, rv, "permission denied: %s of '%s' needs %s",
-				      pfs_op_name(req->op), req->path, needs);
+				      what, req->path, needs);
 		else
-			respond_error(conn, req->op, rv, "permission denied: %s needs %s",
-				      pfs_op_name(req->op), needs);
+			respond_error(conn, req->op, rv, "permission denied: %s needs %s", what,
+				      needs);
 		goto out;
 	}
 	if (conn->waiting) {
