@@ -37,8 +37,10 @@ static void key_check(void *data)
 		free(w);
 		return;
 	}
-	if ((!w->sync || pfs_sync_writable(w->sync)) &&
-	    pfs_tree_stat(pfs_store_tree(w->store), "/priv", &st) == 0) {
+	/* /priv may still be on its way from the folder check; changes are
+	 * applied in the order they are sent, and a failed create is sent
+	 * again at the next check. */
+	if (!w->sync || pfs_sync_writable(w->sync)) {
 		if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key)) {
 			pfs_log(ERR, "cannot read random bytes for %s: %s", PFS_CLUSTER_KEY_PATH,
 				strerror(errno));
@@ -74,17 +76,14 @@ static void key_check(void *data)
 int pfs_cluster_key_watch(qb_loop_t *loop, struct pfs_store *store, struct pfs_sync *sync)
 {
 	struct key_watch *w = calloc(1, sizeof(*w));
-	int rv;
 
 	if (!w)
 		return -ENOMEM;
 	w->loop = loop;
 	w->store = store;
 	w->sync = sync;
-	rv = qb_loop_timer_add(loop, QB_LOOP_LOW, KEY_CHECK_NS, w, key_check, &w->timer);
-	if (rv != 0) {
-		free(w);
-		return rv < 0 ? rv : -rv;
-	}
+	/* The first check runs now: in local mode the key is then created
+	 * before the first client is served. key_check() re-arms itself. */
+	key_check(w);
 	return 0;
 }

@@ -18,9 +18,9 @@
 #define PFS_CLUSTER_KEY_SIZE 32
 
 /*
- * Check every 2 s until the key exists: when the store is writable (SYNC
- * NULL means always, as in local mode) and the key is missing, submit its
- * creation. Errors: -ENOMEM, those of qb_loop_timer_add().
+ * Check now and then every 2 s until the key exists: when the store is
+ * writable (SYNC NULL means always, as in local mode) and the key is
+ * missing, submit its creation. Errors: -ENOMEM.
  */
 int pfs_cluster_key_watch(qb_loop_t *loop, struct pfs_store *store, struct pfs_sync *sync);
 

@@ -389,10 +389,14 @@ static int start(const struct options *o, const char *node, gid_t reader_gid, st
 	}
 	if (d->cpg)
 		pfs_cpg_attach_noderq(d->cpg, pfs_server_noderq(d->server));
+	/* The folders first: the key goes into /priv. */
+	rv = pfs_server_bootstrap(d->server);
+	if (rv < 0)
+		return rv;
 	rv = pfs_cluster_key_watch(d->loop, d->store, d->cpg ? pfs_cpg_sync(d->cpg) : NULL);
 	if (rv < 0)
 		pfs_log(ERR, "cannot watch for %s: %s", PFS_CLUSTER_KEY_PATH, strerror(-rv));
-	return pfs_server_bootstrap(d->server);
+	return 0;
 }
 
 int main(int argc, char **argv)

@@ -535,6 +535,10 @@ out:
 
 /* The store counts as empty when it contains no files (the daemon's own
  * folders may exist). */
+/*
+ * Count the files below DIR in *FILES, leaving out /priv/cluster.key:
+ * pmxfs creates that key itself once quorate, so even a new store has it.
+ */
 static int count_files(const char *dir, long *files)
 {
 	struct pfs_entry *list;
@@ -547,7 +551,8 @@ static int count_files(const char *dir, long *files)
 		char child[4200];
 
 		if (list[i].type == PFS_ENTRY_FILE && list[i].inode != 0) {
-			(*files)++;
+			if (strcmp(dir, "/priv") || strcmp(list[i].name, "cluster.key"))
+				(*files)++;
 		} else if (list[i].type == PFS_ENTRY_DIR) {
 			snprintf(child, sizeof(child), "%s/%s", strcmp(dir, "/") ? dir : "",
 				 list[i].name);
