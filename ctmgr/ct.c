@@ -1475,7 +1475,10 @@ static bool agent_alive(struct ctm_ctx *ctx, const char *node)
 	                          &reply, &len);
 
 	free(reply);
-	return rv == 0;
+	/* Only a missing registration means the agent is gone: pmxfs drops it
+	 * with the agent's connection. An agent busy past the timeout still
+	 * runs, and its entry is current. */
+	return rv == 0 || rv == -ETIMEDOUT || rv == -EBUSY;
 }
 
 /*
