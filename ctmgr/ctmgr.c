@@ -722,9 +722,13 @@ static int cmd_migrate(struct cli *cli, unsigned ctid, const char *target, bool 
 		/* The source's agent may restart; the task runs on. */
 		if (++misses > 20) {
 			fprintf(stderr,
-			        "ctmgr: lost the log of task %s on node %s (%s); the task may "
-			        "still run: see %s/%s there\n",
-			        id, node, rv < 0 ? strerror(-rv) : strerror(-result), ctm_task_dir(), id);
+			        "ctmgr: the agent on node %s did not send the log of task %s for "
+			        "20 s (last error: %s); the task may still run: its log is %s/%s "
+			        "there. If the agent stays down, `ctmgr config %u` shows whether "
+			        "the container is still locked (migrate); `ctmgr unlock %u` "
+			        "clears that lock\n",
+			        node, id, rv < 0 ? strerror(-rv) : strerror(-result), ctm_task_dir(), id,
+			        ctid, ctid);
 			return EXIT_UNKNOWN;
 		}
 		sleep(1);
