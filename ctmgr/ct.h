@@ -44,10 +44,10 @@
 /* The service name ctmgrd registers on its pmxfs. */
 #define CTM_AGENT_SERVICE "ctmgr"
 
-/* The request that checks whether the agent of a node runs: the agent
- * replies at once. `ctmgr list` trusts a node's CTM_STATE_KEY while its
- * agent is registered, and waits CTM_AGENT_PING_TIMEOUT_MS for the reply;
- * an agent too busy to reply in that time still counts as running. */
+/* The request that checks whether the agent of a node runs. `ctmgr list`
+ * trusts a node's CTM_STATE_KEY while its agent is registered. It waits
+ * CTM_AGENT_PING_TIMEOUT_MS for the reply, and a busy agent that replies
+ * later still counts as running. */
 #define CTM_AGENT_PING "ping"
 #define CTM_AGENT_PING_TIMEOUT_MS 2000
 

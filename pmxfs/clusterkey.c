@@ -37,9 +37,8 @@ static void key_check(void *data)
 		free(w);
 		return;
 	}
-	/* /priv may still be on its way from the folder check; changes are
-	 * applied in the order they are sent, and a failed create is sent
-	 * again at the next check. */
+	/* /priv may not exist yet. Changes are applied in the order they
+	 * are sent, and a failed create is sent again at the next check. */
 	if (!w->sync || pfs_sync_writable(w->sync)) {
 		if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key)) {
 			pfs_log(ERR, "cannot read random bytes for %s: %s", PFS_CLUSTER_KEY_PATH,

@@ -63,14 +63,14 @@ struct pfs_mirror {
 	bool stop;
 	uint64_t writes;       /* files renamed or exchanged into place */
 
-	/* Owned by whoever writes the copy (see above). */
+	/* Owned by the thread that writes the copy (see above). */
 	char spare[PFS_MAX_PATH + 16]; /* <copy>.spare, next to the copy */
 	bool spare_off;        /* exchanges are not supported here */
 };
 
-/* Callers pass room for the copy folder and a tree path, so nothing is
- * cut; an empty result would make the write fail instead of hitting a
- * shorter path. */
+/* Write the copy's path of PATH into OUT. Callers pass room for the copy
+ * folder and a tree path. A path that did not fit would leave OUT empty,
+ * so the write fails instead of reaching a shorter path. */
 static void full_path(const struct pfs_mirror *m, const char *path, char *out, size_t len)
 {
 	if (snprintf(out, len, "%s%s", m->copy, strcmp(path, "/") ? path : "") >= (int)len)
@@ -118,8 +118,8 @@ static int write_all(int fd, const char *data, size_t len)
 
 /*
  * Open the spare file for a new write. A reader may still have the old
- * inode that an exchange put there open: the write lease taken here fails
- * then, and the spare is replaced by a new file, so no reader sees a file
+ * inode open that an exchange put there. The write lease taken here then
+ * fails and the spare is replaced by a new file, so no reader sees a file
  * change under an open descriptor. The caller holds the lease while it
  * writes, so an open() that raced with the last exchange waits for the
  * new contents. NOTE: a reader that mapped the file and closed its
@@ -155,10 +155,11 @@ static int open_spare(struct pfs_mirror *m)
 /*
  * Write data to the spare file and exchange it with the regular file at
  * path, so the old inode becomes the next spare and no inode is freed.
- * (ext4 without a journal skips every recently freed inode at each
- * allocation, so a rename per write gets slower the more files change.)
- * Return 1, writing nothing, when path is not a regular file or the file
- * system cannot exchange; the caller then uses a temporary file.
+ * This matters because ext4 without a journal skips every recently freed
+ * inode at each allocation, so a rename per write gets slower the more
+ * files change. Return 1, writing nothing, when path is not a regular
+ * file or the file system cannot exchange. The caller then uses a
+ * temporary file.
  */
 static int write_exchange(struct pfs_mirror *m, const char *path, const char *data,
 			  size_t len, mode_t mode)

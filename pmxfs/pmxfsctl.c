@@ -82,8 +82,8 @@ static void warn_if_stale(void)
 	json_object_put(j);
 }
 
-/* fail() for a read: a failed read on a suspended node warns as well, so
- * that "not found" is not taken for the cluster's answer. */
+/* Report a failed read like fail(), and add the stale warning on a
+ * suspended node, because its "not found" may be out of date. */
 static int fail_read(int rv, const char *verb, const char *object)
 {
 	int code = fail(rv, verb, object);

@@ -643,7 +643,7 @@ START_TEST(test_pfs_sync_confchg_diverged_round_abandoned)
 	confchg(false, 0);
 	pump();
 
-	/* Node 3 alone delivers its change; nobody confirms it. */
+	/* Node 3 alone delivers its change, and no member confirms it. */
 	ck_assert_int_eq(submit(3, PFS_MSG_CREATE, "/m", "x", &lost), 0);
 	e = queue[qhead++];
 	ck_assert_int_eq(pfs_sync_deliver(nodes[3].sync, e.sender, e.buf, e.len), 0);
