@@ -291,7 +291,7 @@ bool ctm_ct_hot_key(const char *key);
 bool ctm_ct_hotplug_key(const struct conf_section *cur, const char *key, bool delete);
 
 /*
- * Parse the CPU list LIST (`0-2,5`, as cpuset.cpus holds it) and set
+ * Parse the CPU list LIST (`0-2,5`, the format of cpuset.cpus) and set
  * SET[i] for each CPU i below LIMIT; *MAX becomes the highest CPU set when
  * that is above it. An empty list is valid. Errors: -EINVAL bad syntax
  * (SET may be partly filled).

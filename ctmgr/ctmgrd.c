@@ -705,7 +705,6 @@ static int serve_abort(struct agent *a, const char *text, char *msg)
 {
 	char storage[64], volume[CTM_XFER_VOLUME_MAX + 1];
 	unsigned ctid = 0;
-
 	int rv;
 
 	rv = ctm_migrate_parse_volume(text, "abort", &ctid, storage, volume, msg);
@@ -725,7 +724,6 @@ static int serve_place(struct agent *a, const char *text, char *msg)
 {
 	char storage[64], folder[CTM_XFER_VOLUME_MAX + 1];
 	unsigned ctid = 0;
-
 	int rv;
 
 	rv = ctm_migrate_parse_volume(text, "place", &ctid, storage, folder, msg);

@@ -173,7 +173,7 @@ int ctm_migrate_storage_path(struct ctm_ctx *ctx, const char *storage_id, char *
  * sender: this node expects no transfer of that CTID with that token. Once
  * the header matched, the matched entry is written to REPORT_FD (when not
  * negative) as one record of sizeof(struct ctm_migrate_expect) bytes, so
- * the agent can drop it and knows the connection's CTID.
+ * the agent can drop it and learns the connection's CTID.
  */
 int ctm_migrate_receive_fd(struct ctm_ctx *ctx, struct ctm_xfer_server *server, int fd,
                            const struct ctm_migrate_expect *exp, size_t n, int report_fd,
