@@ -13,7 +13,7 @@ bench_cpg_bench_LDADD = $(CPG_LIBS)
 bench_cluster_bench_SOURCES = bench/cluster_bench.c bench/bench_util.h
 bench_cluster_bench_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) -pthread
 bench_cluster_bench_LDADD = lock/liblock.la pmxfs/libpmxfs.la $(SQLITE_LIBS) -lpthread
-EXTRA_DIST += bench/run-cluster-bench bench/xfer-bench bench/sync-memory \
+EXTRA_DIST += bench/run-cluster-bench bench/store-ab bench/xfer-bench bench/sync-memory \
 	bench/migrate-bench bench/ct-bench
 noinst_PROGRAMS += bench/etcd_bench
 bench_etcd_bench_SOURCES = bench/etcd_bench.c bench/bench_util.h
