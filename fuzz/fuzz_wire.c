@@ -1,12 +1,14 @@
 /* libFuzzer target: the store's message decoder, then apply. A message
  * that decodes must encode to the same bytes, and applying it to a tree
- * must not crash. */
+ * must not crash. A batch of messages is taken apart first, and each of
+ * its items goes the same way. */
 #include "config.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "pmxfs/batch.h"
 #include "pmxfs/tree.h"
 #include "pmxfs/wire.h"
 
@@ -44,12 +46,24 @@ static void apply_one(const struct pfs_msg *msg)
 	pfs_tree_round_end(tree);
 }
 
+static int decode_one(void *ctx, const uint8_t *data, size_t size);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (pfs_batch_is(data, size)) {
+		pfs_batch_foreach(data, size, decode_one, NULL);
+		return 0;
+	}
+	return decode_one(NULL, data, size);
+}
+
+static int decode_one(void *ctx, const uint8_t *data, size_t size)
 {
 	struct pfs_msg msg;
 	uint8_t *again = NULL;
 	size_t len = 0;
 
+	(void)ctx;
 	if (pfs_msg_decode(data, size, &msg) < 0)
 		return 0;
 	if (pfs_msg_encode(&msg, &again, &len) == 0) {

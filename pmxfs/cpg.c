@@ -8,11 +8,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <corosync/cpg.h>
 #include <corosync/votequorum.h>
 
+#include "pmxfs/batch.h"
 #include "pmxfs/cpg.h"
 #include "pmxfs/log.h"
 #include "pmxfs/noderq.h"
@@ -55,6 +58,12 @@ struct pfs_cpg {
 
 	struct outgoing *out, **out_tail;
 	bool retry_armed, tick_armed;
+
+	/* Change messages of this turn of the main loop, sent as one message
+	 * when the loop reaches batch_fd (low priority, after the clients). */
+	struct pfs_batch batch;
+	int batch_fd;
+	bool batch_polled, batch_armed;
 	qb_loop_timer_handle retry_timer, tick_timer;
 };
 
@@ -105,6 +114,8 @@ static void arm_probe(struct pfs_cpg *c)
 		pfs_log(ERR, "cannot start the test write timer: pmxfs must be restarted to rejoin");
 }
 
+static void drop_batch(struct pfs_cpg *c, int rc, const char *why);
+
 /* A sync call failed with rv. When the store could not write, the sync
  * state machine is SUSPENDED: leave the group and test the disk every
  * pfs_sync_probe_ms(). Any other failure stops pmxfs. */
@@ -123,6 +134,7 @@ static void suspend_or_fail(struct pfs_cpg *c, const char *what, int rv)
 	c->probes_failed = 0;
 
 	/* Unsent messages: their clients already got "outcome unknown". */
+	drop_batch(c, -EAGAIN, "busy, not applied: this node left the cluster");
 	if (c->retry_armed)
 		qb_loop_timer_del(c->loop, c->retry_timer);
 	c->retry_armed = false;
@@ -232,14 +244,11 @@ static void retry_job(void *data)
 	}
 }
 
-static int group_mcast(void *impl, const uint8_t *buf, size_t len)
+/* Send now, or queue behind the messages corosync pushed back. */
+static int send_or_queue(struct pfs_cpg *c, const uint8_t *buf, size_t len)
 {
-	struct pfs_cpg *c = impl;
 	struct outgoing *o;
 	cs_error_t err;
-
-	if (c->suspended)
-		return -ENOTCONN;
 
 	/* Keep the order: nothing overtakes a queued message. */
 	if (!c->out) {
@@ -266,6 +275,107 @@ static int group_mcast(void *impl, const uint8_t *buf, size_t len)
 	return 0;
 }
 
+struct batch_answer {
+	struct pfs_cpg *c;
+	int rc;
+	const char *why;
+};
+
+static int answer_item(void *ctx, const uint8_t *item, size_t len)
+{
+	struct batch_answer *a = ctx;
+
+	(void)len;
+	pfs_store_answer(a->c->store, pfs__get_u64(item + 16), a->rc, a->why);
+	return 0;
+}
+
+/* Reply rc to the clients of every change in the batch, and empty it.
+ * A client that already got a reply (from the sync state machine) gets no
+ * second one. */
+static void drop_batch(struct pfs_cpg *c, int rc, const char *why)
+{
+	struct batch_answer a = {c, rc, why};
+	const uint8_t *bytes;
+	size_t len;
+
+	bytes = pfs_batch_bytes(&c->batch, &len);
+	if (len && c->batch.count == 1)
+		answer_item(&a, bytes, len);
+	else if (len)
+		pfs_batch_foreach(bytes, len, answer_item, &a);
+	pfs_batch_reset(&c->batch);
+}
+
+static int flush_batch(struct pfs_cpg *c)
+{
+	const uint8_t *bytes;
+	size_t len;
+	int rv;
+
+	bytes = pfs_batch_bytes(&c->batch, &len);
+	if (!len)
+		return 0;
+	rv = send_or_queue(c, bytes, len);
+	if (rv < 0) {
+		pfs_log(ERR, "sending %u changes to the CPG group failed: %s", c->batch.count,
+			strerror(-rv));
+		drop_batch(c, rv, "sending the change to the CPG group failed");
+		return rv;
+	}
+	pfs_batch_reset(&c->batch);
+	return 0;
+}
+
+static int32_t on_batch_fd(int32_t fd, int32_t revents, void *data)
+{
+	struct pfs_cpg *c = data;
+	uint64_t count;
+
+	(void)revents;
+	while (read(fd, &count, sizeof(count)) < 0 && errno == EINTR)
+		;
+	c->batch_armed = false;
+	if (!c->suspended)
+		flush_batch(c);
+	return 0;
+}
+
+static int group_mcast(void *impl, const uint8_t *buf, size_t len)
+{
+	struct pfs_cpg *c = impl;
+	uint64_t one = 1;
+	int rv;
+
+	if (c->suspended)
+		return -ENOTCONN;
+
+	/* Anything else keeps its order behind the batch. */
+	if (!c->batch_polled || !pfs_batch_item_ok(buf, len)) {
+		rv = flush_batch(c);
+		return rv < 0 ? rv : send_or_queue(c, buf, len);
+	}
+	rv = pfs_batch_add(&c->batch, buf, len);
+	if (rv == -EMSGSIZE) {
+		rv = flush_batch(c);
+		if (rv == 0)
+			rv = pfs_batch_add(&c->batch, buf, len);
+	}
+	if (rv < 0)
+		return rv;
+
+	/* On a failure this message's request is not pending yet, so its
+	 * client learns of it from the return value. */
+	if (pfs_batch_full(&c->batch))
+		return flush_batch(c);
+	if (c->batch_armed)
+		return 0;
+	if (write(c->batch_fd, &one, sizeof(one)) != sizeof(one))
+		return flush_batch(c);
+	c->batch_armed = true;
+	return 0;
+}
+
 static const struct pfs_sync_transport_ops group_ops = {group_mcast};
 
 /* CPG callbacks -------------------------------------------------------------- */
@@ -278,6 +388,19 @@ static struct pfs_cpg *cpg_context(cpg_handle_t handle)
 	return ctx;
 }
 
+struct batch_delivery {
+	struct pfs_cpg *c;
+	uint32_t sender;
+};
+
+/* One change of a batch, as if it had come alone. */
+static int deliver_item(void *ctx, const uint8_t *item, size_t len)
+{
+	struct batch_delivery *d = ctx;
+
+	return pfs_sync_deliver(d->c->sync, d->sender, item, len);
+}
+
 static void on_deliver(cpg_handle_t handle, const struct cpg_name *group, uint32_t nodeid,
 		       uint32_t pid, void *msg, size_t len)
 {
@@ -288,6 +411,17 @@ static void on_deliver(cpg_handle_t handle, const struct cpg_name *group, uint32
 	(void)pid;
 	if (!c || !c->sync || c->suspended)
 		return;
+	if (pfs_batch_is(msg, len)) {
+		struct batch_delivery d = {c, nodeid};
+
+		rv = pfs_batch_foreach(msg, len, deliver_item, &d);
+		if (rv == -EBADMSG)
+			pfs_log(WARN, "malformed batch of %zu bytes from node %" PRIu32 " dropped",
+				len, nodeid);
+		else if (rv < 0)
+			suspend_or_fail(c, "applying a delivered message", rv);
+		return;
+	}
 	/* Node-addressed requests bypass the sync state machine and the store. */
 	if (c->noderq && pfs_msg_is_node_msg(msg, len)) {
 		pfs_noderq_deliver(c->noderq, nodeid, msg, len);
@@ -610,7 +744,7 @@ int pfs_cpg_connect(qb_loop_t *loop, struct pfs_cpg **out, uint32_t *node_id, ch
 		return -ENOMEM;
 	c->loop = loop;
 	c->out_tail = &c->out;
-	c->cpg_fd = c->vq_fd = -1;
+	c->cpg_fd = c->vq_fd = c->batch_fd = -1;
 
 	err = open_cpg(c);
 	if (err != CS_OK) {
@@ -678,6 +812,14 @@ int pfs_cpg_join(struct pfs_cpg *c, struct pfs_store *store, const char *node_na
 		return rv;
 	}
 
+	c->batch_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (c->batch_fd >= 0 &&
+	    qb_loop_poll_add(c->loop, QB_LOOP_LOW, c->batch_fd, POLLIN, c, on_batch_fd) == 0)
+		c->batch_polled = true;
+	else
+		pfs_log(WARN, "cannot watch an eventfd (%s): changes go to CPG one by one",
+			strerror(errno));
+
 	/* votequorum first, so the quorum is known when the first round ends. */
 	err = votequorum_trackstart(c->vq, 0, CS_TRACK_CURRENT | CS_TRACK_CHANGES);
 	if (err == CS_OK)
@@ -735,6 +877,11 @@ void pfs_cpg_free(struct pfs_cpg *c)
 		qb_loop_poll_del(c->loop, c->cpg_fd);
 	if (c->vq_polled)
 		qb_loop_poll_del(c->loop, c->vq_fd);
+	if (c->batch_polled)
+		qb_loop_poll_del(c->loop, c->batch_fd);
+	if (c->batch_fd >= 0)
+		close(c->batch_fd);
+	pfs_batch_free(&c->batch);
 	if (c->joined && !c->suspended) {
 		set_group_name(&name);
 		cpg_leave(c->cpg, &name);

@@ -4,7 +4,7 @@ noinst_LTLIBRARIES += pmxfs/libpfscore.la
 pmxfs_libpfscore_la_SOURCES = \
 	pmxfs/wire.h pmxfs/wire.c \
 	pmxfs/tree.h pmxfs/tree_internal.h pmxfs/tree.c pmxfs/apply.c pmxfs/virtual.c \
-	pmxfs/db.h pmxfs/db.c pmxfs/log.h pmxfs/store.h pmxfs/store.c \
+	pmxfs/db.h pmxfs/db.c pmxfs/log.h pmxfs/store.h pmxfs/store.c pmxfs/batch.h pmxfs/batch.c \
 	pmxfs/proto.h pmxfs/proto.c pmxfs/perm.h pmxfs/perm.c pmxfs/watch.h pmxfs/watch.c \
 	pmxfs/mirror.h pmxfs/mirror.c pmxfs/server.h pmxfs/server.c \
 	pmxfs/sync.h pmxfs/sync.c pmxfs/sync_msg.c pmxfs/noderq.h pmxfs/noderq.c

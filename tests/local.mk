@@ -28,6 +28,11 @@ tests_check_wire_SOURCES = tests/check_wire.c
 tests_check_wire_CFLAGS = $(UNIT_CFLAGS)
 tests_check_wire_LDADD = pmxfs/libpfscore.la $(UNIT_LIBS)
 
+check_PROGRAMS += tests/check_batch
+tests_check_batch_SOURCES = tests/check_batch.c
+tests_check_batch_CFLAGS = $(UNIT_CFLAGS)
+tests_check_batch_LDADD = pmxfs/libpfscore.la $(UNIT_LIBS)
+
 check_PROGRAMS += tests/check_tree
 tests_check_tree_SOURCES = tests/check_tree.c
 tests_check_tree_CFLAGS = $(UNIT_CFLAGS)
