@@ -624,7 +624,9 @@ static void handle_change(struct conn *conn, const struct pfs_request *req)
 	rv = pfs_store_submit(conn->server->store, &msg, change_done, conn, &id);
 	if (rv == -EROFS) {
 		conn->waiting = false;
-		respond_error(conn, req->op, rv, "cluster is not quorate: changes are disabled");
+		respond_error(conn, req->op, rv, "%s",
+			      conn->server->sync ? pfs_sync_reject_why(conn->server->sync)
+						 : "cluster is not quorate: changes are disabled");
 		return;
 	}
 	if (rv == -ENOSPC && conn->server->sync && pfs_sync_suspended(conn->server->sync)) {

@@ -124,6 +124,8 @@ struct pfs_sync {
 	bool diverged;        /* this node diverged in this round */
 	bool replaced;        /* a synced tree replaced this node's since the last primary */
 	bool primary_sent;
+	bool short_logged; /* the shortage of member votes was logged */
+	char reject_why[256];
 	uint32_t restarts;    /* digest mismatches in this ring */
 	char suspend_why[2 * PFS_ERRMSG_SIZE]; /* in state SUSPENDED */
 	uint64_t suspend_bytes;                 /* the largest tree then */
@@ -374,6 +376,31 @@ static bool quorum_current(const struct pfs_sync *s)
 	return s->quorum_known && s->quorum_seq >= s->round.ring_seq;
 }
 
+static uint32_t votes_of(const struct pfs_sync *s, uint32_t node);
+
+/* The votes the members of the group hold, and the votes a reply needs
+ * (a majority of the expected votes, see on_confirm()). */
+static void member_votes(const struct pfs_sync *s, uint64_t *have, uint64_t *needed)
+{
+	uint64_t total = 0;
+
+	for (size_t i = 0; i < s->nmembers; i++)
+		total += votes_of(s, s->members[i].id);
+	*have = total;
+	*needed = (s->expected_votes > total ? s->expected_votes : total) / 2 + 1;
+}
+
+/* Quorate, and the nodes that run pmxfs can confirm a change: corosync
+ * counts the votes of nodes whose pmxfs is stopped, but only members of
+ * the group send CONFIRMs. */
+static bool store_quorate(const struct pfs_sync *s)
+{
+	uint64_t have, needed;
+
+	member_votes(s, &have, &needed);
+	return s->quorate && have >= needed;
+}
+
 static int store_send(void *impl, const uint8_t *buf, size_t len)
 {
 	struct pfs_sync *s = impl;
@@ -382,9 +409,9 @@ static int store_send(void *impl, const uint8_t *buf, size_t len)
 	if (s->state == PFS_SYNC_STATE_SUSPENDED)
 		return -ENOSPC;
 	/* In a primary component send at once; without quorum reject. */
-	if (s->state == PFS_SYNC_STATE_PRIMARY && (!quorum_current(s) || s->quorate))
+	if (s->state == PFS_SYNC_STATE_PRIMARY && (!quorum_current(s) || store_quorate(s)))
 		return s->transport.ops->mcast(s->transport.impl, buf, len);
-	if (quorum_current(s) && !s->quorate)
+	if (quorum_current(s) && !store_quorate(s))
 		return -EROFS;
 	if (s->nheld >= PFS_SYNC_MAX_HELD)
 		return -EAGAIN;
@@ -1312,9 +1339,21 @@ static void try_primary(struct pfs_sync *s)
 {
 	struct pfs_sync_msg m = {.type = PFS_SYNC_PRIMARY};
 
+	uint64_t have, needed;
+
 	if (s->state != PFS_SYNC_STATE_SYNCED || s->source != s->node_id || s->primary_sent ||
 	    !quorum_current(s) || !s->quorate)
 		return;
+	member_votes(s, &have, &needed);
+	if (have < needed) {
+		if (!s->short_logged)
+			pfs_log(WARN, "corosync is quorate, but the nodes that run pmxfs hold %" PRIu64
+				" of the %" PRIu64 " votes a change needs: changes are rejected until "
+				"pmxfs runs on more nodes", have, needed);
+		s->short_logged = true;
+		return;
+	}
+	s->short_logged = false;
 	s->primary_sent = true;
 	send_msg(s, &m);
 }
@@ -1421,7 +1460,7 @@ static int on_digest(struct pfs_sync *s, struct member *mb, struct pfs_sync_msg 
 	pfs_log(INFO, "sync round %" PRIu32 "/%" PRIu64 "/%" PRIu32 " done at version %" PRIu64
 		", source node %" PRIu32, s->round.ring_node, s->round.ring_seq, s->round.counter,
 		pfs_tree_version(pfs_store_tree(s->store)), s->source);
-	if (quorum_current(s) && !s->quorate)
+	if (quorum_current(s) && !store_quorate(s))
 		answer_not_quorate(s);
 	try_primary(s);
 	return 0;
@@ -1855,7 +1894,7 @@ void pfs_sync_quorum(struct pfs_sync *s, uint32_t ring_node, uint64_t ring_seq, 
 	s->quorate = quorate;
 	s->quorum_seq = ring_seq;
 	s->expected_votes = expected_votes;
-	if (s->state == PFS_SYNC_STATE_SYNCED && quorum_current(s) && !quorate)
+	if (s->state == PFS_SYNC_STATE_SYNCED && quorum_current(s) && !store_quorate(s))
 		answer_not_quorate(s);
 	try_primary(s);
 	CHECK_INVARIANTS(s);
@@ -1966,7 +2005,23 @@ enum pfs_sync_state pfs_sync_state(const struct pfs_sync *s)
 
 bool pfs_sync_writable(const struct pfs_sync *s)
 {
-	return s->state == PFS_SYNC_STATE_PRIMARY && (!quorum_current(s) || s->quorate);
+	return s->state == PFS_SYNC_STATE_PRIMARY && (!quorum_current(s) || store_quorate(s));
+}
+
+const char *pfs_sync_reject_why(struct pfs_sync *s)
+{
+	uint64_t have, needed;
+
+	member_votes(s, &have, &needed);
+	if (s->quorate && have < needed) {
+		snprintf(s->reject_why, sizeof(s->reject_why),
+			 "changes are disabled: corosync is quorate, but the nodes that run pmxfs "
+			 "hold %" PRIu64 " of the %" PRIu64 " votes a change needs; start pmxfs on "
+			 "more nodes",
+			 have, needed);
+		return s->reject_why;
+	}
+	return "cluster is not quorate: changes are disabled";
 }
 
 const char *pfs_sync_suspended(const struct pfs_sync *s)

@@ -241,6 +241,11 @@ int pfs_sync_flush(struct pfs_sync *sync);
 void pfs_sync_quorum(struct pfs_sync *sync, uint32_t ring_node, uint64_t ring_seq, bool quorate,
 		     uint32_t expected_votes);
 
+/* Why a change is rejected while pfs_sync_writable() is false: the
+ * cluster is not quorate, or the members that run pmxfs hold too few of
+ * its votes to confirm a change. Valid until the next call. */
+const char *pfs_sync_reject_why(struct pfs_sync *sync);
+
 /* votequorum's votes of node (default 1 for a node never reported). The
  * acknowledgement gate weighs each member's confirmations with them. */
 void pfs_sync_set_votes(struct pfs_sync *sync, uint32_t node, uint32_t votes);
