@@ -1219,6 +1219,23 @@ static bool same_as_source(const struct pfs_sync *s, const struct member *self,
 
 static void suspend(struct pfs_sync *s, const char *step);
 
+/* A diverged member before members[i] (a lower node id) with the same
+ * tree, version and fork: both were on the losing side together and sent
+ * the same LOST, which is stored once, under the first one's name. */
+static const struct member *same_side_before(const struct pfs_sync *s, size_t i)
+{
+	const struct member *x = &s->members[i];
+
+	for (size_t k = 0; k < i; k++) {
+		const struct member *y = &s->members[k];
+
+		if (y->diverged && y->fork == x->fork && y->summary.version == x->summary.version &&
+		    memcmp(y->summary.digest, x->summary.digest, 32) == 0)
+			return y;
+	}
+	return NULL;
+}
+
 /* UPDATE and every LOST are in: build and persist the tree, send DIGEST. */
 static int finish_update(struct pfs_sync *s)
 {
@@ -1253,8 +1270,17 @@ static int finish_update(struct pfs_sync *s)
 	}
 	pfs_tree_round_begin(tree);
 	for (size_t i = 0; i < s->nmembers; i++) {
+		const struct member *twin;
+
 		if (!s->members[i].diverged)
 			continue;
+		twin = same_side_before(s, i);
+		if (twin) {
+			pfs_log(ERR, "diverged node %s holds the same changes as node %s: they are "
+				"stored once, under " LOST_DIR "/%s", s->members[i].lost.node_name,
+				twin->lost.node_name, twin->lost.node_name);
+			continue;
+		}
 		store_lost(s, tree, &s->members[i], src->summary.start_time);
 		store_deletions(s, tree, &s->members[i], src);
 	}
