@@ -624,7 +624,9 @@ static void handle_change(struct conn *conn, const struct pfs_request *req)
 	rv = pfs_store_submit(conn->server->store, &msg, change_done, conn, &id);
 	if (rv == -EROFS) {
 		conn->waiting = false;
-		respond_error(conn, req->op, rv, "cluster is not quorate: changes are disabled");
+		respond_error(conn, req->op, rv, "not quorate: this node is not in the quorate part "
+			      "of the cluster, so it takes no changes; run the command on a node of "
+			      "the quorate part, or wait until this node rejoins it");
 		return;
 	}
 	if (rv == -ENOSPC && conn->server->sync && pfs_sync_suspended(conn->server->sync)) {

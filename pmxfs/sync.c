@@ -1326,7 +1326,9 @@ static void answer_not_quorate(struct pfs_sync *s)
 {
 	pfs_store_set_timekeeper(s->store, false);
 	pfs_store_quorum_lost(s->store);
-	held_fail_all(s, -EROFS, "cluster is not quorate: changes are disabled");
+	held_fail_all(s, -EROFS, "not quorate: this node is not in the quorate part of the "
+		      "cluster, so it takes no changes; run the command on a node of the "
+		      "quorate part, or wait until this node rejoins it");
 	pfs_store_fail_unconfirmed(s->store, -EINPROGRESS,
 				   "outcome unknown: this node lost quorum before the change was "
 				   "confirmed");
