@@ -18,6 +18,12 @@
 /* Pause before asking again for a lock after a membership change. */
 #define ACQUIRE_RETRY_US 200000
 
+/* LIMIT: how long past TIMEOUT_MS lock_acquire() waits for the daemon's
+ * reply, for the round through the store. A daemon that cannot confirm
+ * the request (no quorum acknowledges it) would otherwise hold the caller
+ * for the library's default reply timeout of 120 s. */
+#define ACQUIRE_REPLY_MARGIN_MS 5000u
+
 #define LOCK_MAX_NAME 128 /* bytes, as pmxfs accepts */
 
 /* LIMIT: the pause before retrying a renewal that failed for a reason
@@ -362,9 +368,12 @@ int lock_acquire(const char *service, const char *name, uint32_t lease_ms, uint3
 	}
 	lock->on_lost = on_lost;
 	lock->ctx = ctx;
-	rv = pfs_connect(service, &lock->conn);
+	/* Bound the connect like the reply, so a stopped or hung daemon that
+	 * does not accept the connection cannot hold the caller longer. */
+	rv = pfs_connect_timeout(service, timeout_ms + ACQUIRE_REPLY_MARGIN_MS, &lock->conn);
 	if (rv < 0) {
-		set_errmsg(errmsg, "cannot connect to pmxfs: %s", strerror(-rv));
+		set_errmsg(errmsg, "cannot connect to pmxfs: %s", rv == -ETIMEDOUT
+			   ? "the daemon did not accept within the wait plus 5 s" : strerror(-rv));
 		goto err_free;
 	}
 
@@ -372,6 +381,7 @@ int lock_acquire(const char *service, const char *name, uint32_t lease_ms, uint3
 	 * membership change. Nothing was granted, so retry while time is left. */
 	int64_t give_up_ns = now_ns() + (int64_t)timeout_ms * 1000000;
 
+	pfs_set_timeout(lock->conn, ACQUIRE_REPLY_MARGIN_MS);
 	for (;;) {
 		int64_t left_ms = (give_up_ns - now_ns()) / 1000000;
 
@@ -381,6 +391,16 @@ int lock_acquire(const char *service, const char *name, uint32_t lease_ms, uint3
 		if (rv != -EAGAIN || left_ms <= 0)
 			break;
 		usleep(ACQUIRE_RETRY_US);
+	}
+	pfs_set_timeout(lock->conn, 0);
+	if (rv == -EINPROGRESS && strstr(pfs_last_error(lock->conn), "timeout ran out")) {
+		/* No reply in time: a grant that comes later has no holder
+		 * that renews it, so it ends with its lease. */
+		set_errmsg(errmsg, "pmxfs did not answer the request for lock '%s' within %" PRIu32
+			   " ms (the wait plus %u ms); the lock was not acquired", name,
+			   timeout_ms + ACQUIRE_REPLY_MARGIN_MS, ACQUIRE_REPLY_MARGIN_MS);
+		rv = -ETIMEDOUT;
+		goto err_free;
 	}
 	if (rv < 0) {
 		if (rv == -ETIMEDOUT)

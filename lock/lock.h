@@ -81,7 +81,8 @@ typedef void (*lock_lost_fn)(struct lock *lock, void *ctx);
  * On success *OUT is renewed in the background until lock_release().
  *
  * Errors: -EINVAL (invalid name or lease), -EBUSY (held, TIMEOUT_MS 0),
- * -ETIMEDOUT (still held after TIMEOUT_MS), -ENOTCONN (no daemon),
+ * -ETIMEDOUT (still held after TIMEOUT_MS, or no reply from the daemon
+ * within TIMEOUT_MS plus 5 s), -ENOTCONN (no daemon),
  * -EACCES, -EROFS (not quorate), -ENOMEM, -EMFILE or -ENFILE (no file
  * descriptor), -EAGAIN (no thread, or the cluster configuration changed
  * while the request waited), and the other errors of pfs_lock_acquire().

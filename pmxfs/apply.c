@@ -155,6 +155,13 @@ static int check_cond(const struct pfs_tree *tree, const struct pfs_msg *msg,
 {
 	uint64_t have = e ? e->st.version : 0;
 
+	if ((msg->flags & PFS_COND_VERSION) && have != msg->expected_version && !e)
+		return fail(res, -ESTALE, "'%s' does not exist, expected version %" PRIu64,
+			    msg->path, msg->expected_version);
+	if ((msg->flags & PFS_COND_VERSION) && have != msg->expected_version &&
+	    msg->expected_version == 0)
+		return fail(res, -ESTALE, "'%s' exists with version %" PRIu64 ", expected it not "
+			    "to exist (version 0)", msg->path, have);
 	if ((msg->flags & PFS_COND_VERSION) && have != msg->expected_version)
 		return fail(res, -ESTALE, "version of '%s' is %" PRIu64 ", expected %" PRIu64,
 			    msg->path, have, msg->expected_version);

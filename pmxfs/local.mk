@@ -28,7 +28,8 @@ pmxfs_pmxfs_LDADD = pmxfs/libpfscore.la $(CMAP_LIBS) $(CPG_LIBS) $(VOTEQUORUM_LI
 
 bin_PROGRAMS += pmxfs/pmxfsctl
 pmxfs_pmxfsctl_SOURCES = pmxfs/pmxfsctl.c pmxfs/import.h pmxfs/import.c \
-	pmxfs/pmxfsctl_lock.h pmxfs/pmxfsctl_lock.c pmxfs/pmxfsctl_node.h pmxfs/pmxfsctl_node.c
+	pmxfs/pmxfsctl_lock.h pmxfs/pmxfsctl_lock.c pmxfs/pmxfsctl_node.h pmxfs/pmxfsctl_node.c \
+	pmxfs/pmxfsctl_quote.h
 pmxfs_pmxfsctl_CFLAGS = $(AM_CFLAGS) $(JSON_CFLAGS) $(SQLITE_CFLAGS)
 pmxfs_pmxfsctl_LDADD = lock/liblock.la pmxfs/libpmxfs.la $(JSON_LIBS) $(SQLITE_LIBS) -lpthread
 

@@ -359,7 +359,12 @@ static int start(const struct options *o, const char *node, gid_t reader_gid, st
 				path, o->data_dir, avail);
 			return -ENOSPC;
 		}
-		pfs_log(ERR, "cannot start the store %s: %s", path, errmsg);
+		/* Only a database error names the store. Other errors, such as no
+		 * corosync CPG, must not point the operator to the database. */
+		if (strncmp(errmsg, "database ", 9) == 0)
+			pfs_log(ERR, "cannot start the store %s: %s", path, errmsg);
+		else
+			pfs_log(ERR, "cannot start pmxfs: %s", errmsg);
 		return rv;
 	}
 	if (d->cpg) {

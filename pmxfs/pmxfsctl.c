@@ -18,6 +18,7 @@
 #include "pmxfs/import.h"
 #include "pmxfs/pmxfsctl_lock.h"
 #include "pmxfs/pmxfsctl_node.h"
+#include "pmxfs/pmxfsctl_quote.h"
 #include "pmxfs/pmxfs.h"
 
 struct opts {
@@ -29,27 +30,75 @@ struct opts {
 	const char *data;  /* request: the payload, NULL = standard input */
 };
 
-/* A store path (at most 4096 bytes), a '/' put in front and the NUL. */
-#define CLI_PATH_SIZE 4098
+/* The maximum length of a store path the daemon accepts, and a buffer for one. */
+#define CLI_MAX_PATH 4096
+#define CLI_PATH_SIZE (CLI_MAX_PATH + 1)
 
 static struct pfs_conn *conn;
 
-/* Print "pmxfsctl: cannot VERB OBJECT: CAUSE" and return the exit code. */
+/* Print TEXT to standard error with control bytes escaped as \xNN, so a
+ * path or a message cannot drive the terminal. */
+static void put_escaped(const char *text)
+{
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			fprintf(stderr, "\\x%02x", *p);
+		else
+			fputc(*p, stderr);
+	}
+}
+
+/* Return the advice printed after an error's cause, or "" when there is none. */
+static const char *hint(int rv, const char *object, char *buf, size_t size)
+{
+	char parent[CLI_PATH_SIZE], shown[PMXFSCTL_QUOTE_SIZE];
+	const char *slash;
+
+	if (rv == -EAGAIN)
+		return "; nothing was changed, so run the command again";
+	if (object[0] != '/')
+		return "";
+	if (rv == -EISDIR) {
+		snprintf(buf, size, "; list a directory with pmxfsctl ls '%s'",
+			 pmxfsctl_quote(object, shown));
+		return buf;
+	}
+	if (rv == -ENOENT) {
+		slash = strrchr(object, '/');
+		snprintf(parent, sizeof(parent), "%.*s", slash == object ? 1 : (int)(slash - object),
+			 object);
+		snprintf(buf, size, "; check the path with pmxfsctl ls '%s'",
+			 pmxfsctl_quote(parent, shown));
+		return buf;
+	}
+	return "";
+}
+
+/*
+ * Print "pmxfsctl: cannot VERB 'PATH': CAUSE; WHAT TO DO" and return the
+ * exit code. A path is quoted, cut after 64 bytes and escaped; an object
+ * that is not a path ("the status") is printed as it is.
+ */
 static int fail(int rv, const char *verb, const char *object)
 {
 	const char *cause = conn && pfs_last_error(conn)[0] ? pfs_last_error(conn) : strerror(-rv);
-	char quoted[CLI_PATH_SIZE + 2];
+	char quoted[CLI_PATH_SIZE + 4], shown[PMXFSCTL_QUOTE_SIZE], help[PMXFSCTL_QUOTE_SIZE + 64];
+	const char *named;
 
-	/* "Busy, not applied": a membership change came first, nothing changed.
-	 * A cause that names the object already ("cannot read '/x': ...")
-	 * is printed without a second prefix. */
-	snprintf(quoted, sizeof(quoted), "'%s'", object);
-	if (strncmp(cause, "cannot ", 7) == 0 && strstr(cause, quoted))
-		fprintf(stderr, "pmxfsctl: %s%s\n", cause,
-			rv == -EAGAIN ? "; nothing was changed, so run the command again" : "");
+	/* A cause that names the object already ("cannot read '/x': Is a
+	 * directory") is printed without its own prefix. */
+	snprintf(quoted, sizeof(quoted), "'%s': ", object);
+	named = strncmp(cause, "cannot ", 7) == 0 ? strstr(cause, quoted) : NULL;
+	if (named)
+		cause = named + strlen(quoted);
+	fprintf(stderr, "pmxfsctl: cannot %s ", verb);
+	if (object[0] == '/')
+		fprintf(stderr, "'%s'", pmxfsctl_quote(object, shown));
 	else
-		fprintf(stderr, "pmxfsctl: cannot %s %s: %s%s\n", verb, object, cause,
-			rv == -EAGAIN ? "; nothing was changed, so run the command again" : "");
+		put_escaped(object);
+	fputs(": ", stderr);
+	put_escaped(cause);
+	fprintf(stderr, "%s\n", hint(rv, object, help, sizeof(help)));
 	return pmx_exit_code(rv);
 }
 
@@ -94,24 +143,28 @@ static int fail_read(int rv, const char *verb, const char *object)
 
 static void usage(FILE *out)
 {
-	fputs("Usage: pmxfsctl [--json] COMMAND [ARGS]\n"
+	fputs("Usage: pmxfsctl [OPTIONS] COMMAND [ARGS]\n"
 	      "\n"
 	      "Commands:\n"
-	      "  status                 node, quorum, members and version\n"
+	      "  status                 node, mode, quorum, sync state, members, version\n"
+	      "                         and whether this node is stale (suspended)\n"
 	      "  ls PATH                list a directory\n"
 	      "  stat PATH              show an entry's metadata\n"
 	      "  get PATH               print a file\n"
 	      "  put PATH               replace or create a file with standard input\n"
+	      "                         (a PATH starts with /, at most 4096 bytes)\n"
 	      "  create PATH            create a file from standard input; fails if it exists\n"
 	      "  rm PATH                delete a file\n"
 	      "  mkdir PATH             create a directory\n"
 	      "  rmdir PATH             delete an empty directory\n"
 	      "  mv FROM TO             rename a file or an empty directory\n"
-	      "  edit PATH              edit a copy in $EDITOR, save by compare-and-swap\n"
+	      "  edit PATH              edit a copy in $EDITOR, save by compare-and-swap;\n"
+	      "                         a missing file is created when saved\n"
 	      "  watch PREFIX           print VERSION OP PATH for each change under PREFIX\n"
 	      "  digest                 print the SHA-256 digest of the whole tree\n"
 	      "  import CONFIG.DB       copy a pmxcfs database into an empty store\n"
-	      "  lock NAME -- COMMAND   run COMMAND holding the cluster lock NAME\n"
+	      "  lock NAME -- COMMAND   run COMMAND holding the cluster lock NAME; its own\n"
+	      "                         --timeout and --lease are in seconds\n"
 	      "                         (see pmxfsctl lock --help)\n"
 	      "  locks                  list held locks: holder node and pid, token,\n"
 	      "                         waiters, lease left\n"
@@ -121,7 +174,8 @@ static void usage(FILE *out)
 	      "  serve SERVICE -- COMMAND  be the agent of SERVICE on this node: run COMMAND\n"
 	      "                         for each request (see pmxfsctl serve --help)\n"
 	      "\n"
-	      "Options:\n"
+	      "Options (before or after the command; before lock and serve only --json\n"
+	      "and --timeout):\n"
 	      "  --json, --output-format json   machine-readable output\n"
 	      "  --if-version N         change only if the entry's version is N (0: must not exist)\n"
 	      "  --token T              change only while T is the token of a held lock\n"
@@ -129,8 +183,10 @@ static void usage(FILE *out)
 	      "  --timeout MS           wait at most MS milliseconds for each reply (default\n"
 	      "                         120000); exit 7 when a read times out and 8 when a\n"
 	      "                         change was sent but not answered. watch: exit 7 after\n"
-	      "                         MS milliseconds without an event. request: wait at\n"
-	      "                         most MS milliseconds for the agent's reply\n"
+	      "                         MS milliseconds without an event (without --timeout,\n"
+	      "                         watch waits for events forever). request: wait at\n"
+	      "                         most MS milliseconds for the agent's reply. lock:\n"
+	      "                         the wait for the lock, in milliseconds\n"
 	      "  --data STRING          request: the payload (default: standard input)\n"
 	      "\n"
 	      "Environment:\n"
@@ -232,8 +288,12 @@ static int cmd_status(const struct opts *o, char **args)
 		return fail(-EBADMSG, "parse", "the status");
 	if (json_object_object_get_ex(j, "node", &v))
 		printf("node: %s\n", json_object_get_string(v));
+	if (json_object_object_get_ex(j, "mode", &v))
+		printf("mode: %s\n", json_object_get_string(v));
 	if (json_object_object_get_ex(j, "quorate", &v))
 		printf("quorate: %s\n", json_object_get_boolean(v) ? "yes" : "no");
+	if (json_object_object_get_ex(j, "sync_state", &v))
+		printf("sync_state: %s\n", json_object_get_string(v));
 	if (json_object_object_get_ex(j, "members", &v)) {
 		printf("members:");
 		for (size_t i = 0; i < json_object_array_length(v); i++)
@@ -242,8 +302,11 @@ static int cmd_status(const struct opts *o, char **args)
 	}
 	if (json_object_object_get_ex(j, "version", &v))
 		printf("version: %s\n", json_object_get_string(v));
+	/* An operator must see a suspended node: "stale: yes (REASON)". */
 	if (json_object_object_get_ex(j, "stale_reason", &v))
-		printf("stale: %s\n", json_object_get_string(v));
+		printf("stale: yes (%s)\n", json_object_get_string(v));
+	else if (json_object_object_get_ex(j, "stale", &v))
+		printf("stale: %s\n", json_object_get_boolean(v) ? "yes" : "no");
 	json_object_put(j);
 	return EXIT_OK;
 }
@@ -659,20 +722,20 @@ static const struct command commands[] = {
 };
 
 /*
- * Turn a store path given on the command line into the absolute form the
- * daemon takes: a relative path is taken from the root, and trailing
- * slashes are dropped unless keep_trailing (watch prefixes) is set.
- * Returns -EINVAL for an empty or over-long path.
+ * Check a store path given on the command line and put it in the form the
+ * daemon takes: it starts with '/', and trailing slashes are dropped
+ * unless keep_trailing (watch prefixes) is set. Returns -EINVAL for an
+ * empty or relative path, -ENAMETOOLONG for one over CLI_MAX_PATH bytes.
  */
 static int normalize_path(const char *in, char *out, size_t size, bool keep_trailing)
 {
-	size_t len;
+	size_t len = strlen(in);
 
-	if (!*in)
+	if (in[0] != '/')
 		return -EINVAL;
-	if (snprintf(out, size, "%s%s", in[0] == '/' ? "" : "/", in) >= (int)size)
-		return -EINVAL;
-	len = strlen(out);
+	if (len > CLI_MAX_PATH || len >= size)
+		return -ENAMETOOLONG;
+	memcpy(out, in, len + 1);
 	while (!keep_trailing && len > 1 && out[len - 1] == '/')
 		out[--len] = '\0';
 	return 0;
@@ -687,45 +750,58 @@ static int parse_u64(const char *s, uint64_t *out)
 	return errno || end == s || *end || *s == '-' ? -EINVAL : 0;
 }
 
-int main(int argc, char **argv)
+enum { OPT_JSON = 256, OPT_FORMAT, OPT_IF_VERSION, OPT_TOKEN, OPT_COUNT, OPT_TIMEOUT,
+       OPT_DATA };
+
+static const struct option long_options[] = {
+	{"json", no_argument, NULL, OPT_JSON},
+	{"output-format", required_argument, NULL, OPT_FORMAT},
+	{"if-version", required_argument, NULL, OPT_IF_VERSION},
+	{"token", required_argument, NULL, OPT_TOKEN},
+	{"count", required_argument, NULL, OPT_COUNT},
+	{"timeout", required_argument, NULL, OPT_TIMEOUT},
+	{"data", required_argument, NULL, OPT_DATA},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+/*
+ * The index of the command word: the first argument that is neither an
+ * option nor the value of one ("--timeout 2000 lock" finds "lock").
+ * Returns argc when there is none.
+ */
+static int command_index(int argc, char **argv)
 {
-	enum { OPT_JSON = 256, OPT_FORMAT, OPT_IF_VERSION, OPT_TOKEN, OPT_COUNT, OPT_TIMEOUT,
-	       OPT_DATA };
-	static const struct option long_options[] = {
-		{"json", no_argument, NULL, OPT_JSON},
-		{"output-format", required_argument, NULL, OPT_FORMAT},
-		{"if-version", required_argument, NULL, OPT_IF_VERSION},
-		{"token", required_argument, NULL, OPT_TOKEN},
-		{"count", required_argument, NULL, OPT_COUNT},
-		{"timeout", required_argument, NULL, OPT_TIMEOUT},
-		{"data", required_argument, NULL, OPT_DATA},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	struct opts o = {.count = -1, .timeout_ms = -1};
-	const struct command *cmd = NULL;
-	const char *service;
-	static char paths[2][CLI_PATH_SIZE];
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "--"))
+			return i + 1;
+		if (a[0] != '-' || a[1] == '\0')
+			return i;
+		if (a[1] != '-' || strchr(a, '='))
+			continue;
+		for (const struct option *opt = long_options; opt->name; opt++)
+			if (!strcmp(a + 2, opt->name) && opt->has_arg == required_argument)
+				i++;
+	}
+	return argc;
+}
+
+/*
+ * Parse the options of ARGV into *O with getopt_long. Returns -1 to go
+ * on, or the exit code after --help or an error (reported on one line).
+ */
+static int parse_options(int argc, char **argv, struct opts *o)
+{
+	int c, option_index = 0;
 	uint64_t v;
-	int c, rv, code, option_index = 0;
 
-	/* `lock` and `serve` have options of their own and a command line
-	 * after "--". */
-	if (argc >= 2 && strcmp(argv[1], "lock") == 0) {
-		service = getenv("PMXFS_SERVICE");
-		return pmxfsctl_lock_main(service && *service ? service : "pmxfs", argc - 1,
-					  argv + 1);
-	}
-	if (argc >= 2 && strcmp(argv[1], "serve") == 0) {
-		service = getenv("PMXFS_SERVICE");
-		return pmxfsctl_serve_main(service && *service ? service : "pmxfs", argc - 1,
-					   argv + 1);
-	}
-
-	while ((c = getopt_long(argc, argv, "h", long_options, &option_index)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", long_options, &option_index)) != -1) {
 		switch (c) {
 		case OPT_JSON:
-			o.json = true;
+			o->json = true;
 			break;
 		case OPT_FORMAT:
 			if (strcmp(optarg, "json") && strcmp(optarg, "text")) {
@@ -733,69 +809,126 @@ int main(int argc, char **argv)
 					optarg);
 				return EXIT_USAGE;
 			}
-			o.json = !strcmp(optarg, "json");
+			o->json = !strcmp(optarg, "json");
 			break;
 		case OPT_IF_VERSION:
-			if (parse_u64(optarg, &o.cond.version) < 0)
+			if (parse_u64(optarg, &o->cond.version) < 0)
 				goto bad_number;
-			o.cond.has_version = 1;
+			o->cond.has_version = 1;
 			break;
 		case OPT_TOKEN:
-			if (parse_u64(optarg, &o.cond.token) < 0)
+			if (parse_u64(optarg, &o->cond.token) < 0)
 				goto bad_number;
-			o.cond.has_token = 1;
+			o->cond.has_token = 1;
 			break;
 		case OPT_COUNT:
 			if (parse_u64(optarg, &v) < 0)
 				goto bad_number;
-			o.count = (long)v;
+			o->count = (long)v;
 			break;
 		case OPT_TIMEOUT:
 			if (parse_u64(optarg, &v) < 0 || v > 86400000)
 				goto bad_number;
-			o.timeout_ms = (int)v;
+			o->timeout_ms = (int)v;
 			break;
 		case OPT_DATA:
-			o.data = optarg;
+			o->data = optarg;
 			break;
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;
+		case ':':
+			fprintf(stderr, "pmxfsctl: option '%s' needs a value; see pmxfsctl --help\n",
+				argv[optind - 1]);
+			return EXIT_USAGE;
 		default:
-			usage(stderr);
+			if (optopt)
+				fprintf(stderr, "pmxfsctl: unknown option '-%c'; see pmxfsctl --help\n",
+					optopt);
+			else
+				fprintf(stderr, "pmxfsctl: unknown option '%s'; see pmxfsctl --help\n",
+					argv[optind - 1]);
 			return EXIT_USAGE;
 		}
 	}
+	return -1;
+
+bad_number:
+	fprintf(stderr, "pmxfsctl: invalid value '%s' for --%s: give a whole number%s\n", optarg,
+		long_options[option_index].name,
+		c == OPT_TIMEOUT ? " of milliseconds, 0 to 86400000"
+				 : ", 0 or more (a version, token or count is never negative)");
+	return EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = {.count = -1, .timeout_ms = -1};
+	const struct command *cmd = NULL;
+	const char *service;
+	static char paths[2][CLI_PATH_SIZE];
+	int rv, code, first = command_index(argc, argv);
+
+	service = getenv("PMXFS_SERVICE");
+	if (!service || !*service)
+		service = "pmxfs";
+
+	/* `lock` and `serve` have options of their own and a command line
+	 * after "--"; the global options before them are parsed here. */
+	if (first < argc && (!strcmp(argv[first], "lock") || !strcmp(argv[first], "serve"))) {
+		code = parse_options(first, argv, &o);
+		if (code >= 0)
+			return code;
+		if (o.cond.has_version || o.cond.has_token || o.count >= 0 || o.data) {
+			fprintf(stderr, "pmxfsctl: %s takes only --json and --timeout before it; "
+				"see pmxfsctl %s --help\n", argv[first], argv[first]);
+			return EXIT_USAGE;
+		}
+		if (!strcmp(argv[first], "lock"))
+			return pmxfsctl_lock_main(service, o.timeout_ms, argc - first, argv + first);
+		return pmxfsctl_serve_main(service, o.timeout_ms, argc - first, argv + first);
+	}
+
+	code = parse_options(argc, argv, &o);
+	if (code >= 0)
+		return code;
 	if (optind >= argc) {
-		usage(stderr);
+		fprintf(stderr, "pmxfsctl: no command given; see pmxfsctl --help\n");
 		return EXIT_USAGE;
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(argv[optind], commands[i].name))
 			cmd = &commands[i];
 	if (!cmd) {
-		fprintf(stderr, "pmxfsctl: unknown command '%s'; see pmxfsctl --help\n", argv[optind]);
+		char q[PMXFSCTL_QUOTE_SIZE];
+
+		fprintf(stderr, "pmxfsctl: unknown command '%s'; see pmxfsctl --help\n",
+			pmxfsctl_quote(argv[optind], q));
 		return EXIT_USAGE;
 	}
 	if (argc - optind - 1 != cmd->nargs) {
-		fprintf(stderr, "pmxfsctl: %s takes %d argument%s\n", cmd->name, cmd->nargs,
-			cmd->nargs == 1 ? "" : "s");
+		fprintf(stderr, "pmxfsctl: %s takes %d argument%s; see pmxfsctl --help\n", cmd->name,
+			cmd->nargs, cmd->nargs == 1 ? "" : "s");
 		return EXIT_USAGE;
 	}
 	for (int i = 0; cmd->paths && i < cmd->nargs; i++) {
 		char **arg = &argv[optind + 1 + i];
 
-		if (normalize_path(*arg, paths[i], sizeof(paths[i]), !strcmp(cmd->name, "watch")) < 0) {
-			fprintf(stderr, "pmxfsctl: invalid path '%s' for %s: give a path in the store, "
-				"such as /nodes/node1/lxc/100.conf\n", *arg, cmd->name);
+		rv = normalize_path(*arg, paths[i], sizeof(paths[i]), !strcmp(cmd->name, "watch"));
+		if (rv < 0) {
+			char q[PMXFSCTL_QUOTE_SIZE];
+
+			fprintf(stderr, "pmxfsctl: invalid path '%s' for %s: %s\n",
+				pmxfsctl_quote(*arg, q), cmd->name,
+				rv == -ENAMETOOLONG
+					? "it is longer than the limit of 4096 bytes"
+					: "give an absolute path in the store, starting with /, such as "
+					  "/nodes/node1/lxc/100.conf");
 			return EXIT_USAGE;
 		}
 		*arg = paths[i];
 	}
 
-	service = getenv("PMXFS_SERVICE");
-	if (!service || !*service)
-		service = "pmxfs";
 	rv = pfs_connect_timeout(service, o.timeout_ms > 0 ? (uint32_t)o.timeout_ms : 0, &conn);
 	if (rv == -ENOTCONN) {
 		fprintf(stderr, "pmxfsctl: cannot connect to pmxfs: IPC service '%s' does not "
@@ -811,10 +944,4 @@ int main(int argc, char **argv)
 	code = cmd->fn(&o, argv + optind + 1);
 	pfs_disconnect(conn);
 	return code;
-
-bad_number:
-	fprintf(stderr, "pmxfsctl: invalid value '%s' for --%s: give a whole number%s\n", optarg,
-		long_options[option_index].name,
-		c == OPT_TIMEOUT ? " of milliseconds up to 86400000" : "");
-	return EXIT_USAGE;
 }

@@ -31,6 +31,7 @@
 #include "lock/lock.h"
 #include "pmxfs/pmxfs.h"
 #include "pmxfs/pmxfsctl_lock.h"
+#include "pmxfs/pmxfsctl_quote.h"
 
 /* The default wait for the lock, as pct waits for its config lock. */
 #define LOCK_CMD_DEFAULT_TIMEOUT_S 10
@@ -39,6 +40,8 @@ struct running {
 	atomic_int pgid; /* the command's process group, 0 before it starts */
 	atomic_bool lost;
 };
+
+static const char *node_label(const char *name, uint32_t id, char *buf, size_t len);
 
 /* Like pmx_exit_code(), but a lock still held after the wait is a timeout. */
 static int exit_code_of(int rv)
@@ -101,20 +104,87 @@ static int wait_command(pid_t pid)
 	return 128 + WTERMSIG(status);
 }
 
+/*
+ * Print why the lock was not acquired. For a busy lock, also print the
+ * holder's node and pid when the daemon reports them.
+ */
+static void report_not_acquired(const char *service, const char *name, const char *shown,
+				int rv, uint32_t timeout_ms, const char *errmsg)
+{
+	char info_err[LOCK_ERRMSG_SIZE] = "", node[16];
+	struct lock_info info = { 0 };
+	struct pfs_conn *conn = NULL;
+	unsigned min_ms, max_ms, asked;
+	const char *outside, *lease;
+
+	/* The daemon's range of leases ("acquiring lock 'x' failed: lease 1000
+	 * ms of lock 'x' is outside 11600..3600000 ms"): print it once, in
+	 * seconds, the unit of --lease. */
+	lease = strncmp(errmsg, "lease ", 6) == 0 ? errmsg : strstr(errmsg, "failed: lease ");
+	if (lease && lease != errmsg)
+		lease += 8;
+	outside = lease ? strstr(lease, " is outside ") : NULL;
+	if (rv == -EINVAL && outside && sscanf(lease, "lease %u ms", &asked) == 1 &&
+	    sscanf(outside, " is outside %u..%u ms", &min_ms, &max_ms) == 2) {
+		fprintf(stderr, "pmxfsctl: cannot acquire lock '%s': a lease of %u s is too %s "
+			"for this cluster; give --lease %u to %u (seconds)\n", shown, asked / 1000,
+			asked < min_ms ? "short" : "long", (min_ms + 999) / 1000, max_ms / 1000);
+		return;
+	}
+	if (rv == -EINVAL && strncmp(errmsg, "invalid lock name", 17) == 0) {
+		fprintf(stderr, "pmxfsctl: invalid lock name '%s': use 1 to 128 bytes without "
+			"'/'\n", shown);
+		return;
+	}
+	/* Only a lock held by another: after a request that got no reply,
+	 * the holder shown may be this very request. */
+	if (rv == -EBUSY || (rv == -ETIMEDOUT && strstr(errmsg, "is still held"))) {
+		if (pfs_connect_timeout(service, 2000, &conn) == 0 &&
+		    lock_inspect(conn, name, &info, info_err) == 0) {
+			if (info.pid)
+				fprintf(stderr, "pmxfsctl: lock '%s' is held by pid %" PRIu32
+					" on node %s (token %" PRIu64 "); ", shown, info.pid,
+					node_label(info.node_name, info.node, node, sizeof(node)),
+					info.token);
+			else
+				fprintf(stderr, "pmxfsctl: lock '%s' is held by node %s (token %"
+					PRIu64 "); ", shown,
+					node_label(info.node_name, info.node, node, sizeof(node)),
+					info.token);
+			lock_info_clear(&info);
+			pfs_disconnect(conn);
+			if (rv == -EBUSY)
+				fprintf(stderr, "not acquired, as --timeout 0 does not wait (exit 7)\n");
+			else
+				fprintf(stderr, "not acquired within %" PRIu32 " s (exit 7)\n",
+					timeout_ms / 1000);
+			return;
+		}
+		pfs_disconnect(conn);
+		if (rv == -EBUSY) {
+			fprintf(stderr, "pmxfsctl: lock '%s' is held; not acquired, as --timeout 0 "
+				"does not wait (exit 7)\n", shown);
+			return;
+		}
+	}
+	fprintf(stderr, "pmxfsctl: cannot acquire lock '%s': %s\n", shown,
+		errmsg[0] != '\0' ? errmsg : strerror(-rv));
+}
+
 static int run_locked(const char *service, const char *name, uint32_t lease_ms,
 		      uint32_t timeout_ms, char **command)
 {
-	char errmsg[LOCK_ERRMSG_SIZE] = "";
+	char errmsg[LOCK_ERRMSG_SIZE] = "", shown[PMXFSCTL_QUOTE_SIZE];
 	struct running run = { 0 };
 	struct lock *lock = NULL;
 	enum lock_lost_cause cause;
 	pid_t pid;
 	int rv, code;
 
+	pmxfsctl_quote(name, shown);
 	rv = lock_acquire(service, name, lease_ms, timeout_ms, on_lost, &run, &lock, errmsg);
 	if (rv < 0) {
-		fprintf(stderr, "pmxfsctl: cannot acquire lock '%s': %s\n", name,
-			errmsg[0] != '\0' ? errmsg : strerror(-rv));
+		report_not_acquired(service, name, shown, rv, timeout_ms, errmsg);
 		/* An invalid name or lease is a usage error; nothing was asked. */
 		return rv == -EINVAL ? EXIT_USAGE : exit_code_of(rv);
 	}
@@ -136,14 +206,14 @@ static int run_locked(const char *service, const char *name, uint32_t lease_ms,
 	rv = lock_release(lock, errmsg);
 	if (atomic_load(&run.lost) || rv == -ENOLCK) {
 		fprintf(stderr, "pmxfsctl: lock '%s' was lost while %s ran (%s): the command was "
-			"killed\n", name, command[0],
+			"killed\n", shown, command[0],
 			cause != LOCK_LOST_NONE ? lock_lost_cause_text(cause)
 						: "it was no longer held at its release");
 		return EXIT_CONFLICT;
 	}
 	if (rv < 0)
 		fprintf(stderr, "pmxfsctl: cannot release lock '%s': %s (its lease will run out)\n",
-			name, errmsg[0] != '\0' ? errmsg : strerror(-rv));
+			shown, errmsg[0] != '\0' ? errmsg : strerror(-rv));
 	return code;
 }
 
@@ -166,8 +236,13 @@ static void lock_usage(FILE *out)
 	      "Run COMMAND while holding the cluster lock NAME; its token is in\n"
 	      "PMXFS_LOCK_TOKEN. The command's process group is killed if the lock is lost.\n"
 	      "\n"
-	      "  --timeout S   wait at most S seconds for the lock (default 10; 0: do not wait)\n"
+	      "  --timeout S   wait at most S seconds (not milliseconds) for the lock,\n"
+	      "                0 to 86400 (default 10; 0: do not wait)\n"
 	      "  --lease S     lease in seconds, renewed while the command runs (default 120)\n"
+	      "\n"
+	      "A global --timeout MS before lock (pmxfsctl --timeout 2000 lock NAME ...) is\n"
+	      "the same wait in milliseconds; given with --timeout S, the two must agree.\n"
+	      "A --json before lock is accepted; lock prints nothing of its own.\n"
 	      "\n"
 	      "Exit status: the command's; 7 when the lock was not acquired in time, 4 when\n"
 	      "it was lost while the command ran, 5 without quorum.\n",
@@ -195,10 +270,10 @@ static bool match_option(char **argv, int i, int argc, const char *name, const c
 	return true;
 }
 
-int pmxfsctl_lock_main(const char *service, int argc, char **argv)
+int pmxfsctl_lock_main(const char *service, int global_timeout_ms, int argc, char **argv)
 {
 	uint32_t timeout_ms = LOCK_CMD_DEFAULT_TIMEOUT_S * 1000, lease_ms = 0;
-	const char *value;
+	const char *value, *own_timeout = NULL;
 	int i, used;
 
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
@@ -213,18 +288,31 @@ int pmxfsctl_lock_main(const char *service, int argc, char **argv)
 		if (match_option(argv, i, argc, "timeout", &value, &used)) {
 			if (value == NULL || parse_seconds(value, 86400, &timeout_ms) < 0)
 				return bad_seconds("timeout", value);
+			own_timeout = value;
 		} else if (match_option(argv, i, argc, "lease", &value, &used)) {
 			if (value == NULL ||
 			    parse_seconds(value, LOCK_MAX_LEASE_MS / 1000, &lease_ms) < 0 ||
 			    lease_ms < LOCK_MIN_LEASE_MS)
 				return bad_seconds("lease", value);
 		} else {
-			fprintf(stderr, "pmxfsctl: lock: unknown option '%s'\n", argv[i]);
-			goto usage;
+			char q[PMXFSCTL_QUOTE_SIZE];
+
+			fprintf(stderr, "pmxfsctl: lock: unknown option '%s'; see pmxfsctl lock "
+				"--help\n", pmxfsctl_quote(argv[i], q));
+			return EXIT_USAGE;
 		}
 	}
 	if (i + 1 >= argc)
 		goto usage;
+	/* The global --timeout is in milliseconds, lock's own in seconds. */
+	if (global_timeout_ms >= 0 && own_timeout && (uint32_t)global_timeout_ms != timeout_ms) {
+		fprintf(stderr, "pmxfsctl: lock: --timeout %d before lock (milliseconds) and "
+			"--timeout %s after the name (seconds) disagree; give one of them\n",
+			global_timeout_ms, own_timeout);
+		return EXIT_USAGE;
+	}
+	if (global_timeout_ms >= 0)
+		timeout_ms = (uint32_t)global_timeout_ms;
 	return run_locked(service, argv[1], lease_ms, timeout_ms, argv + i + 1);
 
 usage:

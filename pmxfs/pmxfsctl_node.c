@@ -241,11 +241,12 @@ static void serve_usage(FILE *out)
 	      "payload on standard input, and reply with its standard output and a status\n"
 	      "from its exit code (the shared exit codes 3-8 keep their meaning).\n"
 	      "COMMAND gets PMXFS_REQUEST_NODE, PMXFS_REQUEST_NODE_ID, PMXFS_REQUEST_SERVICE\n"
-	      "and PMXFS_REQUEST_HANDLE. Requests are served one at a time.\n",
+	      "and PMXFS_REQUEST_HANDLE. Requests are served one at a time.\n"
+	      "A --timeout MS before serve bounds the connect and the registration.\n",
 	      out);
 }
 
-int pmxfsctl_serve_main(const char *ipc_service, int argc, char **argv)
+int pmxfsctl_serve_main(const char *ipc_service, int timeout_ms, int argc, char **argv)
 {
 	struct pfs_node_request req = {0};
 	struct pfs_conn *conn = NULL;
@@ -258,7 +259,8 @@ int pmxfsctl_serve_main(const char *ipc_service, int argc, char **argv)
 		return EXIT_OK;
 	}
 	if (argc < 4 || strcmp(argv[2], "--") != 0) {
-		serve_usage(stderr);
+		fprintf(stderr, "pmxfsctl: serve takes SERVICE, then -- and a COMMAND; "
+			"see pmxfsctl serve --help\n");
 		return EXIT_USAGE;
 	}
 	service = argv[1];
@@ -267,7 +269,7 @@ int pmxfsctl_serve_main(const char *ipc_service, int argc, char **argv)
 		fprintf(stderr, "pmxfsctl: out of memory\n");
 		return EXIT_ERROR;
 	}
-	rv = pfs_connect(ipc_service, &conn);
+	rv = pfs_connect_timeout(ipc_service, timeout_ms > 0 ? (uint32_t)timeout_ms : 0, &conn);
 	if (rv < 0) {
 		fprintf(stderr, "pmxfsctl: cannot connect to pmxfs IPC service '%s': %s\n",
 			ipc_service, strerror(-rv));

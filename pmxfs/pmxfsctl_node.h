@@ -19,9 +19,10 @@ int pmxfsctl_request(struct pfs_conn *conn, const char *node, const char *servic
 
 /*
  * Run `pmxfsctl serve`: argv[0] is "serve", then SERVICE, "--" and the
- * command. ipc_service is the daemon's IPC service. Returns the exit
- * status when the connection to the daemon ends.
+ * command. ipc_service is the daemon's IPC service; timeout_ms (-1: the
+ * library default) bounds the connect and the registration. Returns the
+ * exit status when the connection to the daemon ends.
  */
-int pmxfsctl_serve_main(const char *ipc_service, int argc, char **argv);
+int pmxfsctl_serve_main(const char *ipc_service, int timeout_ms, int argc, char **argv);
 
 #endif /* PMXFS_PMXFSCTL_NODE_H */

@@ -626,7 +626,7 @@ static void handle_change(struct conn *conn, const struct pfs_request *req)
 		conn->waiting = false;
 		respond_error(conn, req->op, rv, "%s",
 			      conn->server->sync ? pfs_sync_reject_why(conn->server->sync)
-						 : "cluster is not quorate: changes are disabled");
+						 : PFS_SYNC_NOT_QUORATE);
 		return;
 	}
 	if (rv == -ENOSPC && conn->server->sync && pfs_sync_suspended(conn->server->sync)) {

@@ -1391,7 +1391,7 @@ static void answer_not_quorate(struct pfs_sync *s)
 {
 	pfs_store_set_timekeeper(s->store, false);
 	pfs_store_quorum_lost(s->store);
-	held_fail_all(s, -EROFS, "cluster is not quorate: changes are disabled");
+	held_fail_all(s, -EROFS, PFS_SYNC_NOT_QUORATE);
 	pfs_store_fail_unconfirmed(s->store, -EINPROGRESS,
 				   "outcome unknown: this node lost quorum before the change was "
 				   "confirmed");
@@ -2041,13 +2041,13 @@ const char *pfs_sync_reject_why(struct pfs_sync *s)
 	member_votes(s, &have, &needed);
 	if (s->quorate && have < needed) {
 		snprintf(s->reject_why, sizeof(s->reject_why),
-			 "changes are disabled: corosync is quorate, but the nodes that run pmxfs "
+			 "not quorate for changes: corosync is quorate, but the nodes that run pmxfs "
 			 "hold %" PRIu64 " of the %" PRIu64 " votes a change needs; start pmxfs on "
 			 "more nodes",
 			 have, needed);
 		return s->reject_why;
 	}
-	return "cluster is not quorate: changes are disabled";
+	return PFS_SYNC_NOT_QUORATE;
 }
 
 const char *pfs_sync_suspended(const struct pfs_sync *s)

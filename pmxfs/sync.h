@@ -241,6 +241,12 @@ int pfs_sync_flush(struct pfs_sync *sync);
 void pfs_sync_quorum(struct pfs_sync *sync, uint32_t ring_node, uint64_t ring_seq, bool quorate,
 		     uint32_t expected_votes);
 
+/* The reply to a change on a node without quorum. */
+#define PFS_SYNC_NOT_QUORATE                                                                 \
+	"not quorate: this node is not in the quorate part of the cluster, so it takes no "    \
+	"changes; run the command on a node of the quorate part, or wait until this node "     \
+	"rejoins it"
+
 /* Why a change is rejected while pfs_sync_writable() is false: the
  * cluster is not quorate, or the members that run pmxfs hold too few of
  * its votes to confirm a change. Valid until the next call. */
