@@ -25,6 +25,18 @@ static uint8_t *change(const char *path, uint64_t id, size_t *len)
 	return buf;
 }
 
+/* Add WRITEs with request ids 1 to count. */
+static void add_changes(struct pfs_batch *b, uint64_t count)
+{
+	for (uint64_t id = 1; id <= count; id++) {
+		size_t n;
+		uint8_t *msg = change("/a", id, &n);
+
+		ck_assert_int_eq(pfs_batch_add(b, msg, n), 0);
+		free(msg);
+	}
+}
+
 struct seen {
 	unsigned count;
 	uint64_t ids[8];
@@ -49,13 +61,7 @@ START_TEST(test_pfs_batch_roundtrip)
 	const uint8_t *bytes;
 	size_t len;
 
-	for (uint64_t id = 1; id <= 3; id++) {
-		size_t n;
-		uint8_t *msg = change("/a", id, &n);
-
-		ck_assert_int_eq(pfs_batch_add(&b, msg, n), 0);
-		free(msg);
-	}
+	add_changes(&b, 3);
 	bytes = pfs_batch_bytes(&b, &len);
 	ck_assert(pfs_batch_is(bytes, len));
 	ck_assert_int_eq(pfs_batch_foreach(bytes, len, collect, &s), 0);
@@ -102,13 +108,7 @@ START_TEST(test_pfs_batch_stop_early)
 	const uint8_t *bytes;
 	size_t len;
 
-	for (uint64_t id = 1; id <= 3; id++) {
-		size_t n;
-		uint8_t *msg = change("/a", id, &n);
-
-		ck_assert_int_eq(pfs_batch_add(&b, msg, n), 0);
-		free(msg);
-	}
+	add_changes(&b, 3);
 	bytes = pfs_batch_bytes(&b, &len);
 	ck_assert_int_eq(pfs_batch_foreach(bytes, len, collect, &s), 1);
 	ck_assert_uint_eq(s.count, 2);
@@ -170,14 +170,8 @@ static uint8_t *two_items(size_t *len)
 	struct pfs_batch b = {0};
 	const uint8_t *bytes;
 	uint8_t *copy;
-	size_t n;
 
-	for (uint64_t id = 1; id <= 2; id++) {
-		uint8_t *msg = change("/a", id, &n);
-
-		ck_assert_int_eq(pfs_batch_add(&b, msg, n), 0);
-		free(msg);
-	}
+	add_changes(&b, 2);
 	bytes = pfs_batch_bytes(&b, len);
 	copy = malloc(*len);
 	ck_assert_ptr_nonnull(copy);
