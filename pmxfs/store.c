@@ -267,13 +267,21 @@ static int recover(struct pfs_store *store, struct round_item *items, size_t cou
 	pfs_tree_free(store->tree);
 	store->tree = fresh;
 
+	/* With the acknowledgement gate other members got the same round, and
+	 * may well have stored it: the outcome is unknown, not a failure. */
 	for (size_t i = 0; i < count; i++) {
 		if (!items[i].valid || items[i].writer != store->node_id)
 			continue;
 		memset(&items[i].res, 0, sizeof(items[i].res));
-		items[i].res.rc = -EIO;
-		snprintf(items[i].res.errmsg, sizeof(items[i].res.errmsg),
-			 "the change was not stored: %s", why);
+		items[i].res.rc = store->ack_gate ? -EINPROGRESS : -EIO;
+		if (store->ack_gate)
+			snprintf(items[i].res.errmsg, sizeof(items[i].res.errmsg),
+				 "outcome unknown: this node could not store the change (%s), "
+				 "but the other nodes may have; read it on another node",
+				 why);
+		else
+			snprintf(items[i].res.errmsg, sizeof(items[i].res.errmsg),
+				 "the change was not stored: %s", why);
 		reply(store, items[i].request_id, &items[i].res);
 	}
 	if (store->hooks.reloaded)

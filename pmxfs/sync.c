@@ -408,10 +408,14 @@ static int store_send(void *impl, const uint8_t *buf, size_t len)
 
 	if (s->state == PFS_SYNC_STATE_SUSPENDED)
 		return -ENOSPC;
-	/* In a primary component send at once; without quorum reject. */
+	/* In a primary component send at once; without quorum reject. The
+	 * member votes count only once a round has settled the members. */
 	if (s->state == PFS_SYNC_STATE_PRIMARY && (!quorum_current(s) || store_quorate(s)))
 		return s->transport.ops->mcast(s->transport.impl, buf, len);
-	if (quorum_current(s) && !store_quorate(s))
+	if (quorum_current(s) && !s->quorate)
+		return -EROFS;
+	if (quorum_current(s) && !store_quorate(s) &&
+	    (s->state == PFS_SYNC_STATE_PRIMARY || s->state == PFS_SYNC_STATE_SYNCED))
 		return -EROFS;
 	if (s->nheld >= PFS_SYNC_MAX_HELD)
 		return -EAGAIN;

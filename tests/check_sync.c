@@ -425,6 +425,49 @@ START_TEST(test_pfs_sync_submit_held_during_sync)
 }
 END_TEST
 
+/* Before its first membership a new node knows no members, so their
+ * votes are not counted yet: a write is held, not rejected. */
+START_TEST(test_pfs_sync_submit_held_before_members)
+{
+	struct call c;
+
+	pfs_sync_quorum(nodes[2].sync, 1, 0, true, 3);
+	ck_assert_int_eq(submit(2, PFS_MSG_CREATE, "/early", "x", &c), 0);
+	ck_assert_int_eq(c.answers, 0);
+	confchg(false, 0);
+	pump();
+	ck_assert_int_eq(c.answers, 1);
+	ck_assert_int_eq(c.rc, 0);
+	ck_assert(file_exists(1, "/early"));
+}
+END_TEST
+
+/* corosync quorate with three nodes, but only node 3 runs pmxfs: its
+ * component never becomes PRIMARY and rejects writes, naming the votes. */
+START_TEST(test_pfs_sync_submit_rejected_short_votes)
+{
+	struct pfs_sync_round round = {3, 1, 0};
+	uint32_t alone = 3;
+	struct call c;
+
+	ck_assert_int_eq(pfs_sync_confchg(nodes[3].sync, &round, &alone, 1), 0);
+	pfs_sync_quorum(nodes[3].sync, 3, 1, true, 3);
+	pump();
+	assert_state(3, PFS_SYNC_STATE_SYNCED);
+	ck_assert(!pfs_sync_writable(nodes[3].sync));
+	ck_assert_int_eq(submit(3, PFS_MSG_CREATE, "/alone", "x", &c), -EROFS);
+	ck_assert_ptr_nonnull(strstr(pfs_sync_reject_why(nodes[3].sync),
+				     "hold 1 of the 2 votes a change needs"));
+	ck_assert(!file_exists(3, "/alone"));
+
+	/* Forced down to one expected vote, it is a majority alone. */
+	pfs_sync_quorum(nodes[3].sync, 3, 1, true, 1);
+	pump();
+	assert_state(3, PFS_SYNC_STATE_PRIMARY);
+	ck_assert(pfs_sync_writable(nodes[3].sync));
+}
+END_TEST
+
 START_TEST(test_pfs_sync_confchg_divergence_both_sides)
 {
 	struct pfs_sync_stats stats;
@@ -751,6 +794,28 @@ START_TEST(test_pfs_sync_flush_failed_commit)
 	assert_state(2, PFS_SYNC_STATE_START);
 	ck_assert_ptr_null(pfs_sync_suspended(nodes[2].sync));
 	ck_assert_int_eq(pfs_sync_suspended_since(nodes[2].sync), 0);
+}
+END_TEST
+
+/* Node 2 cannot commit a round with its own change, which the others
+ * commit: its client hears "outcome unknown", not "not stored". */
+START_TEST(test_pfs_sync_flush_failed_commit_own_change)
+{
+	struct call c;
+	struct event e;
+
+	confchg(false, 0);
+	pump();
+	pfs_db_set_commit_hook(pfs_store_db(nodes[2].store), fail_commit, NULL);
+	ck_assert_int_eq(submit(2, PFS_MSG_CREATE, "/own", "x", &c), 0);
+	ck_assert_uint_eq(qlen - qhead, 1);
+	e = queue[qhead++];
+	ck_assert_int_eq(pfs_sync_deliver(nodes[2].sync, e.sender, e.buf, e.len), 0);
+	ck_assert_int_eq(pfs_sync_flush(nodes[2].sync), -EIO);
+	free(e.buf);
+	ck_assert_int_eq(c.answers, 1);
+	ck_assert_int_eq(c.rc, -EINPROGRESS);
+	assert_state(2, PFS_SYNC_STATE_SUSPENDED);
 }
 END_TEST
 
@@ -1361,11 +1426,14 @@ int main(void)
 	tcase_add_test(tc3, test_pfs_sync_confchg_mid_sync);
 	tcase_add_test(tc3, test_pfs_sync_deliver_stale_change_dropped);
 	tcase_add_test(tc3, test_pfs_sync_submit_held_during_sync);
+	tcase_add_test(tc3, test_pfs_sync_submit_held_before_members);
+	tcase_add_test(tc3, test_pfs_sync_submit_rejected_short_votes);
 	tcase_add_test(tc3, test_pfs_sync_confchg_divergence_both_sides);
 	tcase_add_test(tc3, test_pfs_sync_tick_verify_round);
 	tcase_add_test(tc3, test_pfs_sync_confchg_drops_lock_waiters);
 	tcase_add_test(tc3, test_pfs_sync_timekeeper_hand_over);
 	tcase_add_test(tc3, test_pfs_sync_flush_failed_commit);
+	tcase_add_test(tc3, test_pfs_sync_flush_failed_commit_own_change);
 	tcase_add_test(tc3, test_pfs_sync_resume_backoff);
 	tcase_add_test(tc3, test_pfs_sync_confchg_unconfirmed_replies);
 	tcase_add_test(tc3, test_pfs_sync_confchg_diverged_round_abandoned);
