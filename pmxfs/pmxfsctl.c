@@ -290,7 +290,9 @@ static int cmd_status(const struct opts *o, char **args)
 		printf("node: %s\n", json_object_get_string(v));
 	if (json_object_object_get_ex(j, "mode", &v))
 		printf("mode: %s\n", json_object_get_string(v));
-	if (json_object_object_get_ex(j, "quorate", &v))
+	if (json_object_object_get_ex(j, "quorate_reason", &v))
+		printf("quorate: no (%s)\n", json_object_get_string(v));
+	else if (json_object_object_get_ex(j, "quorate", &v))
 		printf("quorate: %s\n", json_object_get_boolean(v) ? "yes" : "no");
 	if (json_object_object_get_ex(j, "sync_state", &v))
 		printf("sync_state: %s\n", json_object_get_string(v));

@@ -427,6 +427,9 @@ static void add_membership(const struct pfs_server *server, struct json_object *
 	}
 	json_object_object_add(o, "mode", json_object_new_string("cluster"));
 	json_object_object_add(o, "quorate", json_object_new_boolean(pfs_sync_writable(server->sync)));
+	if (pfs_sync_votes_short(server->sync))
+		json_object_object_add(o, "quorate_reason",
+				       json_object_new_string(pfs_sync_reject_why(server->sync)));
 	json_object_object_add(o, "sync_state",
 			       json_object_new_string(pfs_sync_state_name(pfs_sync_state(server->sync))));
 

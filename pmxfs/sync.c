@@ -2038,6 +2038,12 @@ bool pfs_sync_writable(const struct pfs_sync *s)
 	return s->state == PFS_SYNC_STATE_PRIMARY && (!quorum_current(s) || store_quorate(s));
 }
 
+bool pfs_sync_votes_short(const struct pfs_sync *s)
+{
+	return s->quorate && (s->state == PFS_SYNC_STATE_SYNCED || s->state == PFS_SYNC_STATE_PRIMARY) &&
+	       !store_quorate(s);
+}
+
 const char *pfs_sync_reject_why(struct pfs_sync *s)
 {
 	uint64_t have, needed;

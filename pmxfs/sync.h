@@ -252,6 +252,10 @@ void pfs_sync_quorum(struct pfs_sync *sync, uint32_t ring_node, uint64_t ring_se
  * its votes to confirm a change. Valid until the next call. */
 const char *pfs_sync_reject_why(struct pfs_sync *sync);
 
+/* Return true when corosync is quorate but the members, settled by a
+ * round, hold too few votes to confirm a change. */
+bool pfs_sync_votes_short(const struct pfs_sync *sync);
+
 /* votequorum's votes of node (default 1 for a node never reported). The
  * acknowledgement gate weighs each member's confirmations with them. */
 void pfs_sync_set_votes(struct pfs_sync *sync, uint32_t node, uint32_t votes);

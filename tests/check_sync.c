@@ -425,7 +425,7 @@ START_TEST(test_pfs_sync_submit_held_during_sync)
 }
 END_TEST
 
-/* Before its first membership a new node knows no members, so their
+/* Before its first membership a new node has no member list, so their
  * votes are not counted yet: a write is held, not rejected. */
 START_TEST(test_pfs_sync_submit_held_before_members)
 {
