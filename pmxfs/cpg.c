@@ -58,13 +58,13 @@ struct pfs_cpg {
 
 	struct outgoing *out, **out_tail;
 	bool retry_armed, tick_armed;
+	qb_loop_timer_handle retry_timer, tick_timer;
 
 	/* Change messages of this turn of the main loop, sent as one message
 	 * when the loop reaches batch_fd (low priority, after the clients). */
 	struct pfs_batch batch;
 	int batch_fd;
 	bool batch_polled, batch_armed;
-	qb_loop_timer_handle retry_timer, tick_timer;
 };
 
 static int errno_of(cs_error_t err)
