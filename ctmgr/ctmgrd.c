@@ -293,6 +293,7 @@ static bool worker_spawn(struct agent *a, struct pfs_node_request *req, unsigned
 		int rv;
 
 		/* A connection of its own, because the parent's must stay unused. */
+		pfs_forget_after_fork(a->ctx.conn);
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGINT, SIG_DFL);
 		close(fds[0]);
@@ -462,6 +463,9 @@ static int child_connect(struct ctm_ctx *ctx, char *msg)
 {
 	int rv;
 
+	/* Without this, the agent's service stayed registered while a task
+	 * ran, so an agent restarted meanwhile could not serve. */
+	pfs_forget_after_fork(ctx->conn);
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
 	rv = pfs_connect(NULL, &ctx->conn);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/uio.h>
 #include <time.h>
 
@@ -170,6 +171,16 @@ void pfs_disconnect(struct pfs_conn *conn)
 	qb_ipcc_disconnect(conn->c);
 	free(conn->buf);
 	free(conn);
+}
+
+void pfs_forget_after_fork(struct pfs_conn *conn)
+{
+	int32_t fd;
+
+	/* The socket is the only descriptor a connection keeps; its rings
+	 * are mappings, which end with the child. */
+	if (conn && qb_ipcc_fd_get(conn->c, &fd) == 0)
+		close(fd);
 }
 
 const char *pfs_last_error(const struct pfs_conn *conn)

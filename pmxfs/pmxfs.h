@@ -118,6 +118,15 @@ PFS_API void pfs_set_timeout(struct pfs_conn *conn, uint32_t timeout_ms);
 /* Disconnect and free. Accepts NULL. */
 PFS_API void pfs_disconnect(struct pfs_conn *conn);
 
+/*
+ * In a child after fork(): close the child's copy of the connection's
+ * socket and tell pmxfs nothing. The connection then ends when the parent
+ * disconnects or dies, not only once the child exits too, so a restarted
+ * parent can register its agent service again at once. The child must
+ * not use conn afterwards, nor free it. Accepts NULL.
+ */
+PFS_API void pfs_forget_after_fork(struct pfs_conn *conn);
+
 /* The daemon's message for the last failed request ("" if none). */
 PFS_API const char *pfs_last_error(const struct pfs_conn *conn);
 

@@ -91,6 +91,11 @@ tests_check_ctlock_SOURCES = tests/check_ctlock.c tests/lock_daemon.h tests/lock
 tests_check_ctlock_CFLAGS = $(UNIT_CFLAGS) -pthread
 tests_check_ctlock_LDADD = lock/liblock.la $(UNIT_LIBS) -lpthread
 
+# An agent that dies while its forked child runs (node-request-local.test).
+noinst_PROGRAMS += tests/fork_agent
+tests_fork_agent_SOURCES = tests/fork_agent.c
+tests_fork_agent_LDADD = pmxfs/libpmxfs.la
+
 # The liblock client that tests/cluster/lock-3node.test runs on each node.
 noinst_PROGRAMS += tests/lock_client
 tests_lock_client_SOURCES = tests/lock_client.c
