@@ -73,6 +73,22 @@ const uint8_t *pfs_batch_bytes(struct pfs_batch *b, size_t *len)
 	return b->buf;
 }
 
+int pfs_batch_each(const struct pfs_batch *b,
+		   int (*fn)(void *ctx, const uint8_t *item, size_t len), void *ctx)
+{
+	size_t off = PFS_BATCH_HEADER_SIZE;
+
+	for (unsigned i = 0; i < b->count; i++) {
+		size_t n = pfs__get_u32(b->buf + off);
+		int rv = fn(ctx, b->buf + off + 4, n);
+
+		if (rv != 0)
+			return rv;
+		off += 4 + n;
+	}
+	return 0;
+}
+
 void pfs_batch_reset(struct pfs_batch *b)
 {
 	b->len = 0;

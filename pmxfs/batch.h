@@ -68,6 +68,11 @@ bool pfs_batch_full(const struct pfs_batch *b);
  */
 const uint8_t *pfs_batch_bytes(struct pfs_batch *b, size_t *len);
 
+/* Call fn for each item added to b since its last reset, in order, and
+ * stop at the first nonzero return, which is returned. */
+int pfs_batch_each(const struct pfs_batch *b,
+		   int (*fn)(void *ctx, const uint8_t *item, size_t len), void *ctx);
+
 /* Empty the batch and keep its buffer. */
 void pfs_batch_reset(struct pfs_batch *b);
 

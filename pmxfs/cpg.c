@@ -114,7 +114,7 @@ static void arm_probe(struct pfs_cpg *c)
 		pfs_log(ERR, "cannot start the test write timer: pmxfs must be restarted to rejoin");
 }
 
-static void drop_batch(struct pfs_cpg *c, int rc, const char *why);
+static void drop_batch(struct pfs_cpg *c, int rc, const char *reason);
 
 /* A sync call failed with rv. When the store could not write, the sync
  * state machine is SUSPENDED: leave the group and test the disk every
@@ -278,7 +278,7 @@ static int send_or_queue(struct pfs_cpg *c, const uint8_t *buf, size_t len)
 struct batch_answer {
 	struct pfs_cpg *c;
 	int rc;
-	const char *why;
+	const char *reason;
 };
 
 static int answer_item(void *ctx, const uint8_t *item, size_t len)
@@ -286,24 +286,18 @@ static int answer_item(void *ctx, const uint8_t *item, size_t len)
 	struct batch_answer *a = ctx;
 
 	(void)len;
-	pfs_store_answer(a->c->store, pfs__get_u64(item + 16), a->rc, a->why);
+	pfs_store_answer(a->c->store, pfs__get_u64(item + 16), a->rc, a->reason);
 	return 0;
 }
 
 /* Reply rc to the clients of every change in the batch, and empty it.
  * A client that already got a reply (from the sync state machine) gets no
  * second one. */
-static void drop_batch(struct pfs_cpg *c, int rc, const char *why)
+static void drop_batch(struct pfs_cpg *c, int rc, const char *reason)
 {
-	struct batch_answer a = {c, rc, why};
-	const uint8_t *bytes;
-	size_t len;
+	struct batch_answer a = {c, rc, reason};
 
-	bytes = pfs_batch_bytes(&c->batch, &len);
-	if (len && c->batch.count == 1)
-		answer_item(&a, bytes, len);
-	else if (len)
-		pfs_batch_foreach(bytes, len, answer_item, &a);
+	pfs_batch_each(&c->batch, answer_item, &a);
 	pfs_batch_reset(&c->batch);
 }
 
@@ -344,7 +338,7 @@ static int32_t on_batch_fd(int32_t fd, int32_t revents, void *data)
 static int group_mcast(void *impl, const uint8_t *buf, size_t len)
 {
 	struct pfs_cpg *c = impl;
-	uint64_t one = 1;
+	uint64_t wake = 1;
 	int rv;
 
 	if (c->suspended)
@@ -370,7 +364,7 @@ static int group_mcast(void *impl, const uint8_t *buf, size_t len)
 		return flush_batch(c);
 	if (c->batch_armed)
 		return 0;
-	if (write(c->batch_fd, &one, sizeof(one)) != sizeof(one))
+	if (write(c->batch_fd, &wake, sizeof(wake)) != sizeof(wake))
 		return flush_batch(c);
 	c->batch_armed = true;
 	return 0;

@@ -114,7 +114,7 @@ static void report_not_acquired(const char *service, const char *name, const cha
 	char info_err[LOCK_ERRMSG_SIZE] = "", node[16];
 	struct lock_info info = { 0 };
 	struct pfs_conn *conn = NULL;
-	unsigned min_ms, max_ms, asked;
+	unsigned min_ms, max_ms, requested;
 	const char *outside, *lease;
 
 	/* The daemon's range of leases ("acquiring lock 'x' failed: lease 1000
@@ -124,11 +124,11 @@ static void report_not_acquired(const char *service, const char *name, const cha
 	if (lease && lease != errmsg)
 		lease += 8;
 	outside = lease ? strstr(lease, " is outside ") : NULL;
-	if (rv == -EINVAL && outside && sscanf(lease, "lease %u ms", &asked) == 1 &&
+	if (rv == -EINVAL && outside && sscanf(lease, "lease %u ms", &requested) == 1 &&
 	    sscanf(outside, " is outside %u..%u ms", &min_ms, &max_ms) == 2) {
 		fprintf(stderr, "pmxfsctl: cannot acquire lock '%s': a lease of %u s is too %s "
-			"for this cluster; give --lease %u to %u (seconds)\n", shown, asked / 1000,
-			asked < min_ms ? "short" : "long", (min_ms + 999) / 1000, max_ms / 1000);
+			"for this cluster; give --lease %u to %u (seconds)\n", shown, requested / 1000,
+			requested < min_ms ? "short" : "long", (min_ms + 999) / 1000, max_ms / 1000);
 		return;
 	}
 	if (rv == -EINVAL && strncmp(errmsg, "invalid lock name", 17) == 0) {

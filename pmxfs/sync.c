@@ -401,6 +401,14 @@ static bool store_quorate(const struct pfs_sync *s)
 	return s->quorate && have >= needed;
 }
 
+/* corosync is quorate, but the members, settled by a round (SYNCED or
+ * PRIMARY), hold too few votes to confirm a change. */
+static bool votes_short(const struct pfs_sync *s)
+{
+	return s->quorate && (s->state == PFS_SYNC_STATE_SYNCED || s->state == PFS_SYNC_STATE_PRIMARY) &&
+	       !store_quorate(s);
+}
+
 static int store_send(void *impl, const uint8_t *buf, size_t len)
 {
 	struct pfs_sync *s = impl;
@@ -412,10 +420,7 @@ static int store_send(void *impl, const uint8_t *buf, size_t len)
 	 * member votes count only once a round has settled the members. */
 	if (s->state == PFS_SYNC_STATE_PRIMARY && (!quorum_current(s) || store_quorate(s)))
 		return s->transport.ops->mcast(s->transport.impl, buf, len);
-	if (quorum_current(s) && !s->quorate)
-		return -EROFS;
-	if (quorum_current(s) && !store_quorate(s) &&
-	    (s->state == PFS_SYNC_STATE_PRIMARY || s->state == PFS_SYNC_STATE_SYNCED))
+	if (quorum_current(s) && (!s->quorate || votes_short(s)))
 		return -EROFS;
 	if (s->nheld >= PFS_SYNC_MAX_HELD)
 		return -EAGAIN;
@@ -2040,16 +2045,15 @@ bool pfs_sync_writable(const struct pfs_sync *s)
 
 bool pfs_sync_votes_short(const struct pfs_sync *s)
 {
-	return s->quorate && (s->state == PFS_SYNC_STATE_SYNCED || s->state == PFS_SYNC_STATE_PRIMARY) &&
-	       !store_quorate(s);
+	return votes_short(s);
 }
 
 const char *pfs_sync_reject_why(struct pfs_sync *s)
 {
 	uint64_t have, needed;
 
-	member_votes(s, &have, &needed);
-	if (s->quorate && have < needed) {
+	if (votes_short(s)) {
+		member_votes(s, &have, &needed);
 		snprintf(s->reject_why, sizeof(s->reject_why),
 			 "not quorate for changes: corosync is quorate, but the nodes that run pmxfs "
 			 "hold %" PRIu64 " of the %" PRIu64 " votes a change needs; start pmxfs on "

@@ -73,6 +73,24 @@ START_TEST(test_pfs_batch_roundtrip)
 }
 END_TEST
 
+START_TEST(test_pfs_batch_each_items)
+{
+	struct pfs_batch b = {0};
+	struct seen s = {.stop_at = -1};
+
+	/* A batch of one too: pfs_batch_each() needs no batch message. */
+	add_changes(&b, 1);
+	ck_assert_int_eq(pfs_batch_each(&b, collect, &s), 0);
+	ck_assert_uint_eq(s.count, 1);
+	add_changes(&b, 2);
+	s.count = 0;
+	ck_assert_int_eq(pfs_batch_each(&b, collect, &s), 0);
+	ck_assert_uint_eq(s.count, 3);
+	ck_assert_uint_eq(s.ids[2], 2);
+	pfs_batch_free(&b);
+}
+END_TEST
+
 START_TEST(test_pfs_batch_one_alone)
 {
 	struct pfs_batch b = {0};
@@ -223,6 +241,7 @@ int main(void)
 	int failed;
 
 	tcase_add_test(tc, test_pfs_batch_roundtrip);
+	tcase_add_test(tc, test_pfs_batch_each_items);
 	tcase_add_test(tc, test_pfs_batch_one_alone);
 	tcase_add_test(tc, test_pfs_batch_stop_early);
 	tcase_add_test(tc, test_pfs_batch_add_rejects);

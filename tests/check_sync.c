@@ -766,23 +766,30 @@ static int fail_commit(void *ctx)
 	return 1;
 }
 
-START_TEST(test_pfs_sync_flush_failed_commit)
+/* Submit a CREATE of path on node writer in a formed group, and deliver
+ * it to node 2 alone, whose commit fails. */
+static void fail_commit_on_node2(int writer, const char *path, struct call *c)
 {
-	struct call c;
 	struct event e;
 
 	confchg(false, 0);
 	pump();
-
-	/* Node 2 cannot commit the round that the others commit. */
 	pfs_db_set_commit_hook(pfs_store_db(nodes[2].store), fail_commit, NULL);
-	ck_assert_int_eq(submit(1, PFS_MSG_CREATE, "/a", "x", &c), 0);
+	ck_assert_int_eq(submit(writer, PFS_MSG_CREATE, path, "x", c), 0);
 	ck_assert_uint_eq(qlen - qhead, 1);
 	e = queue[qhead++];
 	ck_assert_int_eq(pfs_sync_deliver(nodes[2].sync, e.sender, e.buf, e.len), 0);
 	ck_assert_int_eq(pfs_sync_flush(nodes[2].sync), -EIO);
-	ck_assert(!file_exists(2, "/a"));
 	free(e.buf);
+}
+
+START_TEST(test_pfs_sync_flush_failed_commit)
+{
+	struct call c;
+
+	/* Node 2 cannot commit the round that the others commit. */
+	fail_commit_on_node2(1, "/a", &c);
+	ck_assert(!file_exists(2, "/a"));
 
 	/* It is out of the group: changes are rejected with the reason. */
 	assert_state(2, PFS_SYNC_STATE_SUSPENDED);
@@ -802,17 +809,8 @@ END_TEST
 START_TEST(test_pfs_sync_flush_failed_commit_own_change)
 {
 	struct call c;
-	struct event e;
 
-	confchg(false, 0);
-	pump();
-	pfs_db_set_commit_hook(pfs_store_db(nodes[2].store), fail_commit, NULL);
-	ck_assert_int_eq(submit(2, PFS_MSG_CREATE, "/own", "x", &c), 0);
-	ck_assert_uint_eq(qlen - qhead, 1);
-	e = queue[qhead++];
-	ck_assert_int_eq(pfs_sync_deliver(nodes[2].sync, e.sender, e.buf, e.len), 0);
-	ck_assert_int_eq(pfs_sync_flush(nodes[2].sync), -EIO);
-	free(e.buf);
+	fail_commit_on_node2(2, "/own", &c);
 	ck_assert_int_eq(c.answers, 1);
 	ck_assert_int_eq(c.rc, -EINPROGRESS);
 	assert_state(2, PFS_SYNC_STATE_SUSPENDED);

@@ -1,11 +1,10 @@
-/* Test helper: register an agent service, fork a child that keeps running,
- * and let the registering process die; then register the same service on
- * a new connection and print the result.
+/* Test helper: an agent registers SERVICE, forks a child that keeps
+ * running, and dies. Then a new connection registers SERVICE again.
  *
  * Usage: fork_agent forget|keep SERVICE
- * "forget" calls pfs_forget_after_fork() in the child. Prints
- * "register: RV" (0, or a negative errno value such as -17 for EEXIST).
- * Exits 0 when it could print that line. */
+ * With "forget" the child calls pfs_forget_after_fork(). The output is
+ * "register: RV" (0, or a negative errno value such as -17 for EEXIST),
+ * and the exit status 0 once that line is written. */
 #include "config.h"
 
 #include <stdio.h>
