@@ -827,6 +827,106 @@ int pfs_tree_apply(struct pfs_tree *tree, const struct pfs_msg *msg, struct pfs_
 	return res->rc;
 }
 
+/* Prechecks --------------------------------------------------------------- */
+
+/* Check the path rules of lookup_parent() and lookup_existing(). */
+static int precheck_path(const char *path, struct pfs_apply_result *res)
+{
+	const char *slash;
+	int rv = pfs_tree_check_path(path, res->errmsg);
+
+	if (rv < 0) {
+		res->rc = rv;
+		return rv;
+	}
+	slash = strrchr(path, '/');
+	if (!slash || slash[1] == '\0')
+		return fail(res, -EINVAL, "invalid path: the root directory cannot be changed");
+	return 0;
+}
+
+/* Check the CTID rules of check_ctid() except the search for a taken CTID. */
+static int precheck_ctid(const char *path, bool dir, struct pfs_apply_result *res)
+{
+	uint64_t ctid = pfs_tree_guest_ctid(path);
+
+	if (ctid == 0)
+		return 0;
+	if (dir)
+		return fail(res, -EINVAL, "'%s' is a guest config name and must be a file", path);
+	if (ctid < PFS_CTID_MIN || ctid > PFS_CTID_MAX)
+		return fail(res, -EINVAL, "CTID in '%s' is outside %u..%u", path, PFS_CTID_MIN,
+			    PFS_CTID_MAX);
+	return 0;
+}
+
+static int precheck_new_name(const char *path, bool dir, struct pfs_apply_result *res)
+{
+	const char *name = strrchr(path, '/') + 1;
+
+	if (name - 1 == path && pfs_tree_is_reserved(name))
+		return fail(res, -EINVAL, "'%s' is a reserved name", path);
+	if (!strncmp(path, "/nodes/", 7) && !strchr(path + 7, '/') &&
+	    (!dir || !pfs_tree_is_dns_label(name)))
+		return fail(res, -EINVAL,
+			    "'%s' is invalid: entries in /nodes are directories named as DNS labels",
+			    path);
+	return precheck_ctid(path, dir, res);
+}
+
+/*
+ * Check the rules of pfs_tree_apply() that need no tree. Apply rejects
+ * whatever this rejects, on any tree, because its other checks (parent,
+ * entry, condition) only add errors.
+ */
+int pfs_tree_precheck(const struct pfs_msg *msg, struct pfs_apply_result *res)
+{
+	bool dir = msg->type == PFS_MSG_MKDIR;
+
+	memset(res, 0, sizeof(*res));
+	if (!msg->path)
+		return fail(res, -EINVAL, "invalid message type %d", (int)msg->type);
+	switch (msg->type) {
+	case PFS_MSG_CREATE:
+	case PFS_MSG_MKDIR:
+	case PFS_MSG_WRITE:
+		if (is_lock_path(msg->path))
+			return fail(res, -EPERM, "'%s' is a lock entry: use lock requests", msg->path);
+		if (precheck_path(msg->path, res) < 0)
+			return res->rc;
+		/* apply_write() checks names only for a new file. No change creates
+		 * a file that breaks them, so an existing one never does. */
+		if (precheck_new_name(msg->path, dir, res) < 0)
+			return res->rc;
+		if (!dir && msg->data_len > PFS_MAX_FILE_SIZE)
+			return fail(res, -EFBIG, "file size %u is above the limit of %u bytes",
+				    msg->data_len, PFS_MAX_FILE_SIZE);
+		return 0;
+	case PFS_MSG_DELETE:
+	case PFS_MSG_RMDIR:
+		return precheck_path(msg->path, res);
+	case PFS_MSG_RENAME:
+		if (precheck_path(msg->path, res) < 0 || !msg->path2 ||
+		    precheck_path(msg->path2, res) < 0)
+			return msg->path2 ? res->rc : fail(res, -EINVAL, "a rename needs a target");
+		if (is_lock_path(msg->path) || is_lock_path(msg->path2))
+			return fail(res, -EPERM, "lock entries change only through lock requests");
+		return precheck_ctid(msg->path2, false, res);
+	case PFS_MSG_LOCK_ACQUIRE:
+		if (check_lock_name(msg->path, res) < 0)
+			return res->rc;
+		if (msg->lease_ms == 0)
+			return fail(res, -EINVAL, "lease of lock '%s' is 0 ms", msg->path);
+		if (msg->node_name && msg->node_name[0] && !pfs_tree_is_dns_label(msg->node_name))
+			return fail(res, -EINVAL,
+				    "node name '%.64s' in the request for lock '%s' is invalid",
+				    msg->node_name, msg->path);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
 void pfs_tree_drop_waiters(struct pfs_tree *tree, uint32_t node)
 {
 	struct pfs__waiter **wp = &tree->waiters;

@@ -591,6 +591,7 @@ static int lock_lease(const struct pfs_server *server, uint32_t requested)
 static void handle_change(struct conn *conn, const struct pfs_request *req)
 {
 	struct pfs_msg msg = {0};
+	struct pfs_apply_result pre;
 	uint64_t id = 0;
 	int rv, lease;
 
@@ -625,6 +626,14 @@ static void handle_change(struct conn *conn, const struct pfs_request *req)
 	conn->op = req->op;
 	conn->waiting = true;
 	rv = pfs_store_submit(conn->server->store, &msg, change_done, conn, &id);
+	/* Without quorum, a change that can never succeed says why it cannot. */
+	if (rv == -EROFS && pfs_tree_precheck(&msg, &pre) < 0) {
+		conn->waiting = false;
+		qb_log(LOG_DEBUG, "rejected the %s of '%s' from pid %d: %s", pfs_op_name(req->op),
+		       req->path, (int)conn->pid, pre.errmsg);
+		respond_error(conn, req->op, pre.rc, "%s", pre.errmsg);
+		return;
+	}
 	if (rv == -EROFS) {
 		conn->waiting = false;
 		respond_error(conn, req->op, rv, "%s",

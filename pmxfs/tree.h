@@ -208,6 +208,16 @@ void pfs_tree_round_begin(struct pfs_tree *tree);
  */
 int pfs_tree_apply(struct pfs_tree *tree, const struct pfs_msg *msg, struct pfs_apply_result *res);
 
+/*
+ * The errors pfs_tree_apply() gives msg whatever the tree holds: a bad
+ * path or name, a CTID outside the range, a file over the size limit, a
+ * lock entry changed by a file request, a bad lock name or lease. Fills
+ * res and returns res->rc; 0 when only the tree can tell. A node that
+ * cannot send a change uses it to name a permanent error instead of the
+ * missing quorum.
+ */
+int pfs_tree_precheck(const struct pfs_msg *msg, struct pfs_apply_result *res);
+
 /* The inodes changed or deleted in this round (deleted ones are no longer
  * in the tree). An inode may appear more than once; persisting its current
  * state twice is harmless. */

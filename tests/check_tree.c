@@ -704,6 +704,88 @@ START_TEST(test_pfs_tree_events_dirty)
 }
 END_TEST
 
+/* Each message with the error pfs_tree_precheck() gives it (0: only the
+ * tree can tell). */
+static const struct {
+	enum pfs_msg_type type;
+	const char *path, *path2;
+	uint32_t data_len, lease_ms;
+	int rc;
+} prechecks[] = {
+	{PFS_MSG_WRITE, "/nodes/n1/lxc/99.conf", NULL, 1, 0, -EINVAL},
+	{PFS_MSG_CREATE, "/nodes/n1/lxc/1000000000.conf", NULL, 1, 0, -EINVAL},
+	{PFS_MSG_MKDIR, "/nodes/n1/lxc/101.conf", NULL, 0, 0, -EINVAL},
+	{PFS_MSG_WRITE, "/nodes/n1/lxc/100.conf", NULL, 1, 0, 0},
+	{PFS_MSG_WRITE, "/nodes/n1/lxc/100.conf", NULL, PFS_MAX_FILE_SIZE + 1, 0, -EFBIG},
+	{PFS_MSG_WRITE, "/nodes/n1/f", NULL, PFS_MAX_FILE_SIZE, 0, 0},
+	{PFS_MSG_WRITE, "relative", NULL, 1, 0, -EINVAL},
+	{PFS_MSG_WRITE, "/a//b", NULL, 1, 0, -EINVAL},
+	{PFS_MSG_DELETE, "/", NULL, 0, 0, -EINVAL},
+	{PFS_MSG_RMDIR, "/a/../b", NULL, 0, 0, -EINVAL},
+	{PFS_MSG_WRITE, "/.members", NULL, 1, 0, -EINVAL},
+	{PFS_MSG_MKDIR, "/lxc", NULL, 0, 0, -EINVAL},
+	{PFS_MSG_WRITE, "/nodes/n1", NULL, 1, 0, -EINVAL},
+	{PFS_MSG_MKDIR, "/nodes/bad_name", NULL, 0, 0, -EINVAL},
+	{PFS_MSG_MKDIR, "/nodes/n3", NULL, 0, 0, 0},
+	{PFS_MSG_WRITE, "/priv/lock/x", NULL, 1, 0, -EPERM},
+	{PFS_MSG_RENAME, "/nodes/n1/lxc/100.conf", "/nodes/n2/lxc/99.conf", 0, 0, -EINVAL},
+	{PFS_MSG_RENAME, "/nodes/n1/lxc/100.conf", "/priv/lock/y", 0, 0, -EPERM},
+	{PFS_MSG_RENAME, "/nodes/n1/lxc/100.conf", "/nodes/n2/lxc/100.conf", 0, 0, 0},
+	{PFS_MSG_DELETE, "/nodes/n1/lxc/99.conf", NULL, 0, 0, 0},
+	{PFS_MSG_LOCK_ACQUIRE, "a/b", NULL, 0, 1000, -EINVAL},
+	{PFS_MSG_LOCK_ACQUIRE, "job", NULL, 0, 0, -EINVAL},
+	{PFS_MSG_LOCK_ACQUIRE, "job", NULL, 0, 1000, 0},
+};
+
+static void precheck_msg(size_t i, struct pfs_msg *m, char *data)
+{
+	memset(m, 0, sizeof(*m));
+	m->type = prechecks[i].type;
+	m->writer = 1;
+	m->path = prechecks[i].path;
+	m->path2 = prechecks[i].path2;
+	m->data = data;
+	m->data_len = prechecks[i].data_len;
+	m->lease_ms = prechecks[i].lease_ms;
+}
+
+/* A tree where each message's entries exist: the other case apply sees. */
+static void fill_for_prechecks(void)
+{
+	static const char *const files[] = {"/nodes/n1/lxc/100.conf", "/nodes/n1/f",
+					    "/nodes/n2/lxc/200.conf"};
+	size_t i;
+
+	mkdirs();
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		ck_assert_int_eq(op(PFS_MSG_CREATE, files[i], NULL, "x"), 0);
+}
+
+START_TEST(test_pfs_tree_precheck_errors)
+{
+	char *data = calloc(1, PFS_MAX_FILE_SIZE + 1);
+	struct pfs_msg m;
+	int rv;
+
+	ck_assert_ptr_nonnull(data);
+	precheck_msg((size_t)_i, &m, data);
+	rv = pfs_tree_precheck(&m, &res);
+	ck_assert_msg(rv == prechecks[_i].rc, "message %d: precheck gave %d, expected %d (%s)", _i,
+		      rv, prechecks[_i].rc, res.errmsg);
+	ck_assert_int_eq(res.rc, rv);
+	if (rv < 0)
+		ck_assert_str_ne(res.errmsg, "");
+
+	/* What the precheck rejects, apply rejects on any tree. */
+	if (rv < 0) {
+		ck_assert_int_lt(pfs_tree_apply(tree, &m, &res), 0);
+		fill_for_prechecks();
+		ck_assert_int_lt(pfs_tree_apply(tree, &m, &res), 0);
+	}
+	free(data);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("tree");
@@ -734,6 +816,8 @@ int main(void)
 	tcase_add_test(tc, test_pfs_tree_apply_status);
 	tcase_add_test(tc, test_pfs_tree_events_dirty);
 	tcase_add_test(tc, test_pfs_tree_digest_deterministic);
+	tcase_add_loop_test(tc, test_pfs_tree_precheck_errors, 0,
+			    (int)(sizeof(prechecks) / sizeof(prechecks[0])));
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("pfs_tree_paths");
