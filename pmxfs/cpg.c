@@ -52,6 +52,7 @@ struct pfs_cpg {
 	uint32_t counter;
 
 	/* votequorum's view */
+	bool quorum_seen; /* the first quorum callback has arrived */
 	bool quorate;
 	votequorum_ring_id_t vq_ring;
 	uint32_t expected_votes;
@@ -581,9 +582,11 @@ static struct pfs_cpg *vq_context(votequorum_handle_t handle)
 	return ctx;
 }
 
+/* Pass the quorum on once votequorum has reported it: a node list comes
+ * first, without the quorate flag or the expected votes. */
 static void report_quorum(struct pfs_cpg *c)
 {
-	if (c->sync)
+	if (c->sync && c->quorum_seen)
 		pfs_sync_quorum(c->sync, c->vq_ring.nodeid, c->vq_ring.seq, c->quorate,
 				c->expected_votes);
 }
@@ -613,6 +616,7 @@ static void on_quorum(votequorum_handle_t handle, uint64_t context, uint32_t quo
 	for (uint32_t i = 0; i < nnodes && n < PFS_SYNC_MAX_MEMBERS; i++)
 		ids[n++] = nodes[i].nodeid;
 	report_votes(c, ids, n);
+	c->quorum_seen = true;
 	c->quorate = quorate != 0;
 	if (votequorum_getinfo(c->vq, c->node_id, &info) == CS_OK)
 		c->expected_votes = info.node_expected_votes;

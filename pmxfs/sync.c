@@ -1922,7 +1922,11 @@ void pfs_sync_quorum(struct pfs_sync *s, uint32_t ring_node, uint64_t ring_seq, 
 		     uint32_t expected_votes)
 {
 	(void)ring_node;
-	if (!s->quorum_known || s->quorate != quorate)
+	if (!s->quorum_known)
+		pfs_log(NOTICE, "quorum %s at start in ring %" PRIu32 "/%" PRIu64
+			" (expected votes %" PRIu32 ")", quorate ? "present" : "missing", ring_node,
+			ring_seq, expected_votes);
+	else if (s->quorate != quorate)
 		pfs_log(NOTICE, "quorum %s in ring %" PRIu32 "/%" PRIu64 " (expected votes %" PRIu32
 			")", quorate ? "gained" : "lost", ring_node, ring_seq, expected_votes);
 	s->quorum_known = true;
