@@ -1,9 +1,10 @@
 /* libFuzzer target: the store's message decoder, then apply. A message
- * that decodes must encode to the same bytes, and applying it to a tree
- * must not crash. A batch of messages is taken apart first, and each of
+ * that decodes must encode to the same bytes, applying it to a tree must
+ * not crash, and apply must reject what the precheck rejects. A batch of messages is taken apart first, and each of
  * its items goes the same way. */
 #include "config.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@ static void apply_one(const struct pfs_msg *msg)
 	static unsigned runs;
 	struct pfs_apply_result res;
 	struct pfs_msg m = {0};
+	bool rejected;
 
 	if (tree && ++runs % RESET_EVERY == 0) {
 		pfs_tree_free(tree);
@@ -40,8 +42,10 @@ static void apply_one(const struct pfs_msg *msg)
 			pfs_tree_apply(tree, &m, &res);
 		}
 	}
+	rejected = pfs_tree_precheck(msg, &res) < 0;
 	pfs_tree_round_begin(tree);
-	pfs_tree_apply(tree, msg, &res);
+	if (pfs_tree_apply(tree, msg, &res) == 0 && rejected)
+		abort();
 	pfs_tree_apply(tree, msg, &res);
 	pfs_tree_round_end(tree);
 }
