@@ -25,6 +25,12 @@
 /* Slice of the wait for a reply: a request in flight notices a dead
  * daemon within about this time. */
 #define RECV_SLICE_MS 500u
+/* LIMIT: how long a change rejected with "busy, not applied" (-EAGAIN) is
+ * retried, unless the connection's timeout is shorter, and the first and
+ * longest pause between two tries. */
+#define BUSY_RETRY_MS 10000u
+#define BUSY_PAUSE_FIRST_MS 20u
+#define BUSY_PAUSE_MAX_MS 1000u
 
 struct pfs_conn {
 	qb_ipcc_connection_t *c;
@@ -462,12 +468,38 @@ int pfs_list(struct pfs_conn *conn, const char *path, struct pfs_entry **entries
 	return 0;
 }
 
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/*
+ * Send a change, and retry it while the daemon replies "busy, not applied"
+ * (-EAGAIN). Every member dropped the change then, for example because
+ * the cluster configuration changed, so a retry cannot apply it twice.
+ */
 static int change(struct pfs_conn *conn, enum pfs_op op, const char *path, const char *path2,
 		  const void *data, size_t len, const struct pfs_cond *cond, uint64_t *version)
 {
 	struct call k = {.op = op, .path = path, .path2 = path2, .data = data, .data_len = len,
 			 .cond = cond};
-	int rv = call(conn, &k);
+	uint32_t budget = conn->timeout_ms < BUSY_RETRY_MS ? conn->timeout_ms : BUSY_RETRY_MS;
+	uint32_t pause = BUSY_PAUSE_FIRST_MS;
+	uint64_t end = mono_ms() + budget;
+	int rv;
+
+	for (;;) {
+		rv = call(conn, &k);
+		if (rv != -EAGAIN || mono_ms() + pause > end)
+			break;
+		nanosleep(&(struct timespec){.tv_sec = pause / 1000,
+					     .tv_nsec = (long)(pause % 1000) * 1000000},
+			  NULL);
+		pause = pause * 2 < BUSY_PAUSE_MAX_MS ? pause * 2 : BUSY_PAUSE_MAX_MS;
+	}
 
 	if (rv == 0 && version)
 		*version = k.version;
@@ -813,14 +845,6 @@ int pfs_agent_register(struct pfs_conn *conn, const char *service)
 	struct call k = {.op = PFS_OP_AGENT_REGISTER, .path = service};
 
 	return call(conn, &k);
-}
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 int pfs_next_node_request(struct pfs_conn *conn, struct pfs_node_request *req, int timeout_ms)

@@ -18,7 +18,11 @@
  * -EINPROGRESS (outcome unknown: the change was sent, but the connection
  * was lost or the timeout ran out before the reply, or in a cluster the
  * node lost quorum before it learned whether the change was applied).
- * In a cluster also -EROFS (not quorate, changes are disabled). After
+ * In a cluster also -EROFS (not quorate, changes are disabled) and
+ * -EAGAIN (busy, not applied: every member dropped the change, for
+ * example because the cluster configuration changed). The library sends
+ * such a change again for up to 10 s, or the connection's timeout when
+ * that is shorter, before it returns -EAGAIN. After
  * -ETIMEDOUT or -EINPROGRESS a late reply may still arrive, so disconnect
  * instead of sending the next request.
  *

@@ -17,6 +17,7 @@
 #include "pmxfs/pmxfs.h"
 #include "pmxfs/server.h"
 #include "pmxfs/store.h"
+#include "pmxfs/wire.h"
 
 static char dir[64];
 static char service[64];
@@ -44,6 +45,48 @@ static void *run_loop(void *arg)
 	return NULL;
 }
 
+/*
+ * The loopback transport, wrapped: while busy_left is above 0, a change is
+ * not delivered but rejected with "busy, not applied", as the sync rejects
+ * a change that every member dropped.
+ */
+static struct pfs_transport loopback;
+static atomic_int busy_left, sends;
+static uint64_t busy_request;
+static qb_loop_timer_handle busy_timer;
+
+static void answer_busy(void *data)
+{
+	(void)data;
+	pfs_store_answer(store, busy_request, -EAGAIN,
+			 "busy, not applied: the cluster configuration changed");
+}
+
+static int busy_send(void *impl, const uint8_t *buf, size_t len)
+{
+	struct pfs_msg msg;
+
+	(void)impl;
+	atomic_fetch_add(&sends, 1);
+	if (atomic_load(&busy_left) <= 0)
+		return loopback.ops->send(loopback.impl, buf, len);
+	atomic_fetch_sub(&busy_left, 1);
+	ck_assert_int_eq(pfs_msg_decode(buf, len, &msg), 0);
+	busy_request = msg.request_id;
+	pfs_msg_clear(&msg);
+	/* The store adds the request to its pending ones after the send. */
+	return qb_loop_timer_add(loop, QB_LOOP_LOW, 0, NULL, answer_busy, &busy_timer) ? -ENOMEM
+										      : 0;
+}
+
+static void busy_free(void *impl)
+{
+	(void)impl;
+	loopback.ops->free(loopback.impl);
+}
+
+static const struct pfs_transport_ops busy_ops = {.send = busy_send, .free = busy_free};
+
 /* Open the store in dir and serve it from a loop in a second thread. */
 static void start_daemon(void)
 {
@@ -55,7 +98,10 @@ static void start_daemon(void)
 	ck_assert_int_eq(pfs_store_open(path, 1, &store, errmsg), 0);
 	loop = qb_loop_create();
 	ck_assert_ptr_nonnull(loop);
-	ck_assert_int_eq(pfs_loopback_new(loop, store, &transport), 0);
+	ck_assert_int_eq(pfs_loopback_new(loop, store, &loopback), 0);
+	atomic_store(&busy_left, 0);
+	transport.ops = &busy_ops;
+	transport.impl = NULL;
 	pfs_store_set_transport(store, transport);
 	snprintf(path, sizeof(path), "%s/mirror", dir);
 	ck_assert_int_eq(pfs_mirror_open(path, NULL, "node1", 0, &mirror, errmsg), 0);
@@ -290,6 +336,40 @@ START_TEST(test_ipc_change_errors)
 }
 END_TEST
 
+START_TEST(test_ipc_change_busy_retried)
+{
+	size_t len;
+	char *data;
+
+	atomic_store(&sends, 0);
+	atomic_store(&busy_left, 2);
+	ck_assert_int_eq(pfs_write(conn, "/retried", "v", 1, NULL, NULL), 0);
+	ck_assert_int_eq(atomic_load(&sends), 3);
+	ck_assert_int_eq(pfs_get(conn, "/retried", &data, &len, NULL), 0);
+	ck_assert_mem_eq(data, "v", 1);
+	free(data);
+}
+END_TEST
+
+START_TEST(test_ipc_change_busy_gives_up)
+{
+	size_t len;
+	char *data;
+
+	pfs_set_timeout(conn, 300);
+	atomic_store(&sends, 0);
+	atomic_store(&busy_left, 1000);
+	ck_assert_int_eq(pfs_write(conn, "/dropped", "v", 1, NULL, NULL), -EAGAIN);
+	ck_assert_str_eq(pfs_last_error(conn),
+			 "busy, not applied: the cluster configuration changed");
+	/* Pauses of 20, 40, 80 and 160 ms fit into 300 ms. */
+	ck_assert_int_ge(atomic_load(&sends), 3);
+	ck_assert_int_le(atomic_load(&sends), 5);
+	atomic_store(&busy_left, 0);
+	ck_assert_int_eq(pfs_get(conn, "/dropped", &data, &len, NULL), -ENOENT);
+}
+END_TEST
+
 START_TEST(test_ipc_lock_busy_timeout)
 {
 	uint64_t token = 0, other = 0;
@@ -444,6 +524,8 @@ int main(void)
 	tcase_add_test(tc, test_ipc_list_page_changes);
 	tcase_add_test(tc, test_ipc_list_large);
 	tcase_add_test(tc, test_ipc_change_errors);
+	tcase_add_test(tc, test_ipc_change_busy_retried);
+	tcase_add_test(tc, test_ipc_change_busy_gives_up);
 	tcase_add_test(tc, test_ipc_lock_busy_timeout);
 	tcase_add_test(tc, test_ipc_lock_handoff);
 	tcase_add_test(tc, test_ipc_lock_lease_expiry);
