@@ -629,7 +629,7 @@ static void handle_change(struct conn *conn, const struct pfs_request *req)
 	/* Without quorum, a change that can never succeed says why it cannot. */
 	if (rv == -EROFS && pfs_tree_precheck(&msg, &pre) < 0) {
 		conn->waiting = false;
-		qb_log(LOG_DEBUG, "rejected the %s of '%s' from pid %d: %s", pfs_op_name(req->op),
+		pfs_log(DEBUG, "rejected the %s of '%s' from pid %d: %s", pfs_op_name(req->op),
 		       req->path, (int)conn->pid, pre.errmsg);
 		respond_error(conn, req->op, pre.rc, "%s", pre.errmsg);
 		return;
