@@ -630,7 +630,7 @@ static void handle_change(struct conn *conn, const struct pfs_request *req)
 	if (rv == -EROFS && pfs_tree_precheck(&msg, &pre) < 0) {
 		conn->waiting = false;
 		pfs_log(DEBUG, "rejected the %s of '%s' from pid %d: %s", pfs_op_name(req->op),
-		       req->path, (int)conn->pid, pre.errmsg);
+			req->path, (int)conn->pid, pre.errmsg);
 		respond_error(conn, req->op, pre.rc, "%s", pre.errmsg);
 		return;
 	}
