@@ -844,7 +844,13 @@ static int parse_options(int argc, char **argv, struct opts *o)
 				argv[optind - 1]);
 			return EXIT_USAGE;
 		default:
-			if (optopt)
+			/* getopt gives a long option's value in optopt when the
+			 * option takes no value but got one. */
+			if (optopt >= OPT_JSON)
+				fprintf(stderr, "pmxfsctl: option '%.*s' takes no value; see "
+					"pmxfsctl --help\n",
+					(int)strcspn(argv[optind - 1], "="), argv[optind - 1]);
+			else if (optopt)
 				fprintf(stderr, "pmxfsctl: unknown option '-%c'; see pmxfsctl --help\n",
 					optopt);
 			else
