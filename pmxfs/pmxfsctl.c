@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -824,7 +825,7 @@ static int parse_options(int argc, char **argv, struct opts *o)
 			o->cond.has_token = 1;
 			break;
 		case OPT_COUNT:
-			if (parse_u64(optarg, &v) < 0)
+			if (parse_u64(optarg, &v) < 0 || v > LONG_MAX)
 				goto bad_number;
 			o->count = (long)v;
 			break;
@@ -865,7 +866,8 @@ bad_number:
 	fprintf(stderr, "pmxfsctl: invalid value '%s' for --%s: give a whole number%s\n", optarg,
 		long_options[option_index].name,
 		c == OPT_TIMEOUT ? " of milliseconds, 0 to 86400000"
-				 : ", 0 or more (a version, token or count is never negative)");
+		: c == OPT_COUNT ? ", 0 to 9223372036854775807"
+				 : ", 0 to 18446744073709551615 (a version or token is never negative)");
 	return EXIT_USAGE;
 }
 
