@@ -44,6 +44,15 @@ struct lxc_container *ctm__ct_lxc(struct ctm_ctx *ctx, unsigned ctid);
 /* Write WARN lines of a guest setup report and LXC config notes. */
 void ctm__ct_warn(struct ctm_ctx *ctx, unsigned ctid, char **lines, size_t n);
 
+/*
+ * Write one warning per line of CF that the reader could not use (its
+ * errors), naming the store PATH, the line and the reason, as pct warns
+ * "unable to parse config". A config already reported by this command is
+ * not reported again.
+ */
+void ctm__ct_warn_diags(struct ctm_ctx *ctx, unsigned ctid, const char *path,
+                        const struct conf_file *cf);
+
 /* Write N cgroup ITEMS into the cgroup files of the running CTID, in
  * order. Errors: -EINVAL not running, -ENOENT cgroup not found, -EIO
  * naming the key and value the kernel rejected. */

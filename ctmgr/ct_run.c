@@ -23,6 +23,7 @@
 
 #include "conf/propstr.h"
 #include "conf/snapshot.h"
+#include "conf/schema.h"
 #include "ctmgr/ct.h"
 #include "ctmgr/ct_internal.h"
 #include "ctmgr/ctm_internal.h"
@@ -433,6 +434,34 @@ static int write_file(const char *path, const char *text)
 	return rv;
 }
 
+/*
+ * Rewrite ERRMSG of a value the LXC config generator rejected to name the
+ * file, the line and the fix, when a key of CT's main section fails the
+ * schema check with the same message.
+ */
+static void name_bad_key(const struct ctm_ct *ct, char *errmsg)
+{
+	const struct conf_section *s = conf_main(ct->cf);
+	char prefix[32], check[CONF_ERRMSG_SIZE];
+	const char *msg;
+	size_t n = (size_t)snprintf(prefix, sizeof(prefix), "CT %u: ", ct->ctid);
+
+	if (strncmp(errmsg, prefix, n))
+		return;
+	msg = errmsg + n;
+	for (size_t i = 0; i < s->n_keys; i++) {
+		const struct conf_entry *e = &s->keys[i];
+
+		check[0] = '\0';
+		if (conf_schema_validate(e->key, e->value, check) != -EINVAL || strcmp(check, msg))
+			continue;
+		ctm__error(-EINVAL, errmsg,
+		           "CT %u: %s:%u: %s; fix it with ctmgr set %u --%s ... or --delete %s",
+		           ct->ctid, ct->path, e->line, check, ct->ctid, e->key, e->key);
+		return;
+	}
+}
+
 /* Generate the LXC config of CT, stage mounts, run guest setup and write
  * <lxc path>/<CTID>/config. */
 static int prepare_start(struct ctm_ctx *ctx, const struct ctm_ct *ct, char *errmsg)
@@ -449,6 +478,8 @@ static int prepare_start(struct ctm_ctx *ctx, const struct ctm_ct *ct, char *err
 	if (rv < 0)
 		return rv;
 	rv = ctm__ct_build_lxc(ctx, ct->ctid, conf_main(ct->cf), storage, &lcfg, errmsg);
+	if (rv == -EINVAL)
+		name_bad_key(ct, errmsg);
 	if (rv < 0)
 		goto out;
 	ctm__ct_warn(ctx, ct->ctid, lcfg->notes, lcfg->n_notes);
