@@ -1211,6 +1211,15 @@ int ctm_ct_set(struct ctm_ctx *ctx, const struct ctm_options *opts, char *errmsg
 		if (rv < 0)
 			goto out;
 	}
+	if (ctm_options_get(opts, "hookscript")) {
+		char script[PATH_MAX];
+
+		/* Reject a hookscript that could not run before any change, as pct does. */
+		rv = ctm__ct_hookscript_check(ctx, ct->ctid, ctm_options_get(opts, "hookscript"),
+		                              script, sizeof(script), errmsg);
+		if (rv < 0)
+			goto out;
+	}
 	rv = ctm_ct_running(ctx, ct->ctid, &running, errmsg);
 	if (rv < 0)
 		goto out;

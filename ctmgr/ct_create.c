@@ -414,6 +414,22 @@ int ctm_ct_create(struct ctm_ctx *ctx, const struct ctm_create_params *params, c
 	rv = ctm__ct_storage(ctx, &storage, errmsg);
 	if (rv < 0)
 		return rv;
+	if (ctm_options_get(opts, "storage")) {
+		rv = ctm_storage_check_rootdir(storage, ctm_options_get(opts, "storage"), ctx->node,
+		                               msg);
+		if (rv < 0) {
+			ctm__error(rv, errmsg, "CT %u: --storage: %s", ct.ctid, msg);
+			goto out;
+		}
+	}
+	if (ctm_options_get(opts, "hookscript")) {
+		char script[PATH_MAX];
+
+		rv = ctm__ct_hookscript_check(ctx, ct.ctid, ctm_options_get(opts, "hookscript"),
+		                              script, sizeof(script), errmsg);
+		if (rv < 0)
+			goto out;
+	}
 	rv = template_path(storage, ctx->node, opts->ostemplate, &template, errmsg);
 	if (rv == 0)
 		rv = check_template(template, errmsg);

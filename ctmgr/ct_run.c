@@ -189,14 +189,11 @@ void ctm__ct_unstage(struct ctm_ctx *ctx, unsigned ctid)
 
 /* ---- hookscripts ---- */
 
-/* Find the hookscript of config section S and check that it can run: its
- * path into SCRIPT, or "" when S has none. */
-static int hookscript_path(struct ctm_ctx *ctx, unsigned ctid, const struct conf_section *s,
-                           char *script, size_t size, char *errmsg)
+int ctm__ct_hookscript_check(struct ctm_ctx *ctx, unsigned ctid, const char *volid,
+                             char *script, size_t size, char *errmsg)
 {
 	struct ctm_storage_cfg *storage = NULL;
 	struct ctm_volume vol = {0};
-	const char *volid = s ? conf_get(s, "hookscript") : NULL;
 	char msg[CONF_ERRMSG_SIZE];
 	struct stat st;
 	int rv;
@@ -239,6 +236,15 @@ out:
 	ctm_volume_clear(&vol);
 	ctm_storage_cfg_free(storage);
 	return rv;
+}
+
+/* Find the hookscript of config section S and check that it can run: its
+ * path into SCRIPT, or "" when S has none. */
+static int hookscript_path(struct ctm_ctx *ctx, unsigned ctid, const struct conf_section *s,
+                           char *script, size_t size, char *errmsg)
+{
+	return ctm__ct_hookscript_check(ctx, ctid, s ? conf_get(s, "hookscript") : NULL, script,
+	                                size, errmsg);
 }
 
 int ctm_ct_hook_run(unsigned ctid, const char *script, const char *phase, char *errmsg)
