@@ -482,6 +482,12 @@ static int parse_positional(struct parse_state *st)
 	if (rv == 0 && expected == 2) {
 		if (st->positional[1][0] == '\0')
 			return ctm__error(-EINVAL, st->errmsg, "missing value for 'ostemplate'");
+		/* A relative path would depend on the folder ctmgr runs in. */
+		if (st->positional[1][0] != '/' && !strchr(st->positional[1], ':'))
+			return ctm__error(-EINVAL, st->errmsg,
+			                  "invalid template '%s': give a template volume "
+			                  "STORAGE:vztmpl/FILE or an absolute path",
+			                  st->positional[1]);
 		st->o->ostemplate = strdup(st->positional[1]);
 		if (!st->o->ostemplate)
 			return -ENOMEM;

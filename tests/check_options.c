@@ -138,9 +138,9 @@ START_TEST(test_ctm_options_parse_positional)
 	ck_assert_str_eq(ctm_options_get(&o, "memory"), "256");
 	ctm_options_clear(&o);
 
-	parse_ok(CTM_COMMAND_CREATE, "-memory 256 -- 101 -odd-template-", &o);
+	parse_ok(CTM_COMMAND_CREATE, "-memory 256 -- 101 -odd:vztmpl/t.tar-", &o);
 	ck_assert_uint_eq(o.vmid, 101);
-	ck_assert_str_eq(o.ostemplate, "-odd-template-");
+	ck_assert_str_eq(o.ostemplate, "-odd:vztmpl/t.tar-");
 	ctm_options_clear(&o);
 
 	/* A boolean takes only a boolean spelling as its value. */
@@ -236,6 +236,10 @@ static const struct rejected rejected_lines[] = {
      "unable to modify read-only option: "
      "'unprivileged'"},
     {CTM_COMMAND_SET, "100 -delete Colour!", "delete: unknown option 'Colour!'"},
+    {CTM_COMMAND_CREATE, "100 tpl.tar.gz",
+     "invalid template 'tpl.tar.gz': give a template volume STORAGE:vztmpl/FILE or an "
+     "absolute path"},
+    {CTM_COMMAND_CREATE, "100 ./tpl.tar.gz", "invalid template './tpl.tar.gz'"},
     {CTM_COMMAND_SET, "100 -delete parent", "delete: unknown option 'parent'"},
     {CTM_COMMAND_SET, "100 -delete ,", "missing value for 'delete'"},
     {CTM_COMMAND_SET, "100 -delete memory", "unable to delete required option 'memory'"},
@@ -310,7 +314,7 @@ START_TEST(test_ctm_options_get_keys)
 {
 	struct ctm_options o;
 
-	parse_ok(CTM_COMMAND_CREATE, "100 t.tar -pool prod -hostname h1", &o);
+	parse_ok(CTM_COMMAND_CREATE, "100 /t.tar -pool prod -hostname h1", &o);
 	ck_assert_str_eq(ctm_options_get(&o, "pool"), "prod");
 	ck_assert_str_eq(ctm_options_get(&o, "hostname"), "h1");
 	ck_assert_ptr_null(ctm_options_get(&o, "memory"));
