@@ -268,7 +268,9 @@ int ctm_ct_save(struct ctm_ctx *ctx, struct ctm_ct *ct, char *errmsg)
 		    ct->ctid);
 	if (rv == -EROFS)
 		return ctm__error(rv, errmsg,
-		                  "CT %u: cluster not quorate, the config cannot change", ct->ctid);
+		                  "CT %u: cluster not quorate, the config cannot change: "
+		                  CTM_QUORUM_HINT,
+		                  ct->ctid);
 	if (rv < 0)
 		return ctm__error(rv, errmsg, "CT %u: writing %s failed: %s", ct->ctid, ct->path,
 		                  *pfs_last_error(ctx->conn) ? pfs_last_error(ctx->conn)

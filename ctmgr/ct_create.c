@@ -408,7 +408,8 @@ int ctm_ct_create(struct ctm_ctx *ctx, const struct ctm_create_params *params, c
 	snprintf(ct.node, sizeof(ct.node), "%s", ctx->node);
 	snprintf(ct.path, sizeof(ct.path), "/nodes/%s/lxc/%u.conf", ctx->node, ct.ctid);
 	if (!ctx->quorate)
-		return ctm__error(-EROFS, errmsg, "CT %u: cluster not quorate, cannot create",
+		return ctm__error(-EROFS, errmsg,
+		                  "CT %u: cluster not quorate, cannot create: " CTM_QUORUM_HINT,
 		                  ct.ctid);
 
 	rv = ctm__ct_storage(ctx, &storage, errmsg);

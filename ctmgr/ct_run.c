@@ -601,7 +601,8 @@ int ctm_ct_start(struct ctm_ctx *ctx, unsigned ctid, const struct ctm_start_para
 	if (rv == 0)
 		rv = check_lock(ct, true, errmsg);
 	if (rv == 0 && !ctx->quorate)
-		rv = ctm__error(-EROFS, errmsg, "CT %u: cluster not quorate, cannot start", ctid);
+		rv = ctm__error(-EROFS, errmsg,
+		                "CT %u: cluster not quorate, cannot start: " CTM_QUORUM_HINT, ctid);
 	if (rv == 0)
 		rv = ctm_ct_running(ctx, ctid, &running, errmsg);
 	if (rv == 0 && running)
