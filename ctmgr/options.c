@@ -659,8 +659,8 @@ int ctm_options_apply(const struct ctm_options *o, struct conf_section *s, char 
 		if (!find_key(o->delete[i]) && !conf_get(s, o->delete[i]))
 			return ctm__error(-EINVAL, errmsg,
 			                  "delete: unknown option '%s', and the config of CT %u "
-			                  "has no such key",
-			                  o->delete[i], o->vmid);
+			                  "has no such key: check the name with ctmgr config %u",
+			                  o->delete[i], o->vmid, o->vmid);
 
 	/* Work on a copy and swap it in only when every change is made. */
 	rv = conf_section_copy_contents(&copy, s);

@@ -449,7 +449,7 @@ START_TEST(test_ctm_options_apply_delete_unknown)
 	parse_ok(CTM_COMMAND_SET, "100 -delete frob -memory 256", &o);
 	ck_assert_int_eq(ctm_options_apply(&o, conf_main(cf), errmsg), -EINVAL);
 	ck_assert_str_eq(errmsg, "delete: unknown option 'frob', and the config of CT 100 has "
-	                         "no such key");
+	                         "no such key: check the name with ctmgr config 100");
 	ck_assert_str_eq(conf_get(conf_main(cf), "memory"), "512");
 	ctm_options_clear(&o);
 	conf_file_free(cf);
