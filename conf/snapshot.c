@@ -322,17 +322,24 @@ static bool is_config_id(const char *name)
 	return true;
 }
 
+/* The rule for snapshot names: pct's configuration ID format. */
+#define SNAPSHOT_NAME_RULE                                                                         \
+	"use a letter first, then letters, digits, '-' and '_', 2 to 40 characters in all"
+_Static_assert(CONF_SNAPSHOT_NAME_MAX == 40, "SNAPSHOT_NAME_RULE names the maximum");
+
 int conf_snapshot_check_name(const char *name, char *errmsg)
 {
-	if (name == NULL)
-		name = "";
+	if (name == NULL || name[0] == '\0') {
+		conf__errmsg(errmsg, "missing snapshot name: %s", SNAPSHOT_NAME_RULE);
+		return -EINVAL;
+	}
 	if (strlen(name) > CONF_SNAPSHOT_NAME_MAX) {
-		conf__errmsg(errmsg, "value may only be %d characters long",
-		             CONF_SNAPSHOT_NAME_MAX);
+		conf__errmsg(errmsg, "invalid snapshot name '%.*s...': it has %zu characters: %s",
+		             CONF_SNAPSHOT_NAME_MAX, name, strlen(name), SNAPSHOT_NAME_RULE);
 		return -EINVAL;
 	}
 	if (!is_config_id(name)) {
-		conf__errmsg(errmsg, "invalid format - invalid configuration ID '%s'", name);
+		conf__errmsg(errmsg, "invalid snapshot name '%s': %s", name, SNAPSHOT_NAME_RULE);
 		return -EINVAL;
 	}
 	if (strcmp(name, "current") == 0 || strcmp(name, "vzdump") == 0) {

@@ -34,6 +34,18 @@ void ctm__ct_warn(struct ctm_ctx *ctx, unsigned ctid, char **lines, size_t n)
 		fprintf(ctx->warn, "warning: CT %u: %s\n", ctid, lines[i]);
 }
 
+void ctm__ct_warn_diags(struct ctm_ctx *ctx, unsigned ctid, const char *path,
+                        const struct conf_file *cf)
+{
+	if (!ctx->warn || !cf->n_errors || !strcmp(ctx->warned_path, path))
+		return;
+	snprintf(ctx->warned_path, sizeof(ctx->warned_path), "%s", path);
+	for (size_t i = 0; i < cf->n_diags; i++)
+		if (cf->diags[i].severity == CONF_ERROR)
+			fprintf(ctx->warn, "warning: CT %u: %s:%u: %s\n", ctid, path,
+			        cf->diags[i].line, cf->diags[i].text);
+}
+
 int ctm_ctx_init(struct ctm_ctx *ctx, char *errmsg)
 {
 	struct json_object *root, *node, *quorate;
@@ -146,6 +158,28 @@ static int vmlist_find(struct ctm_ctx *ctx, unsigned ctid, struct ctm_vmlist_ent
 	return rv;
 }
 
+/* Count the kept lines of CT that the writer would move (see struct ctm_ct). */
+static void count_moved(struct ctm_ct *ct)
+{
+	for (size_t i = 0; i < ct->cf->n_sections; i++) {
+		const struct conf_section *s = &ct->cf->sections[i];
+		unsigned last = 0;
+
+		for (size_t j = 0; j < s->n_keys; j++)
+			last = s->keys[j].line > last ? s->keys[j].line : last;
+		for (size_t j = 0; j < s->n_raw; j++)
+			last = s->raw[j].line > last ? s->raw[j].line : last;
+		for (size_t j = 0; j < s->n_verbatim; j++) {
+			const struct conf_verbatim *v = &s->verbatim[j];
+
+			if (v->shadowed || !v->line || v->line > last)
+				continue;
+			if (!ct->n_moved++ || v->line < ct->first_moved)
+				ct->first_moved = v->line;
+		}
+	}
+}
+
 int ctm_ct_load(struct ctm_ctx *ctx, unsigned ctid, struct ctm_ct **out, char *errmsg)
 {
 	struct ctm_vmlist_entry entry;
@@ -184,12 +218,32 @@ int ctm_ct_load(struct ctm_ctx *ctx, unsigned ctid, struct ctm_ct **out, char *e
 		           strerror(-rv));
 		goto err_free_ct;
 	}
+	ctm__ct_warn_diags(ctx, ctid, ct->path, ct->cf);
+	count_moved(ct);
 	*out = ct;
 	return 0;
 
 err_free_ct:
 	free(ct);
 	return rv;
+}
+
+/*
+ * Warn once per command that the writer moves the lines the reader kept
+ * as they were to the end of their section, because it sorts the keys.
+ */
+static void warn_moved_lines(struct ctm_ctx *ctx, struct ctm_ct *ct)
+{
+	if (ctx->warn && ct->n_moved && !ctx->warned_write)
+		fprintf(ctx->warn,
+		        "warning: CT %u: %s: %u line%s the reader could not use (the first is "
+		        "line %u) %s moved to the end of %s section, as the writer sorts the "
+		        "keys; fix or remove %s\n",
+		        ct->ctid, ct->path, ct->n_moved, ct->n_moved == 1 ? "" : "s",
+		        ct->first_moved, ct->n_moved == 1 ? "is" : "are",
+		        ct->n_moved == 1 ? "its" : "their", ct->n_moved == 1 ? "it" : "them");
+	ctx->warned_write = ctx->warned_write || ct->n_moved;
+	ct->n_moved = 0;
 }
 
 int ctm_ct_save(struct ctm_ctx *ctx, struct ctm_ct *ct, char *errmsg)
@@ -203,6 +257,7 @@ int ctm_ct_save(struct ctm_ctx *ctx, struct ctm_ct *ct, char *errmsg)
 	rv = conf_write(ct->cf, &text, &len, msg);
 	if (rv < 0)
 		return ctm__error(rv, errmsg, "CT %u: %s", ct->ctid, msg);
+	warn_moved_lines(ctx, ct);
 	rv = pfs_write(ctx->conn, ct->path, text, len, &cond, &version);
 	free(text);
 	if (rv == -ESTALE)
@@ -213,7 +268,9 @@ int ctm_ct_save(struct ctm_ctx *ctx, struct ctm_ct *ct, char *errmsg)
 		    ct->ctid);
 	if (rv == -EROFS)
 		return ctm__error(rv, errmsg,
-		                  "CT %u: cluster not quorate, the config cannot change", ct->ctid);
+		                  "CT %u: cluster not quorate, the config cannot change: "
+		                  CTM_QUORUM_HINT,
+		                  ct->ctid);
 	if (rv < 0)
 		return ctm__error(rv, errmsg, "CT %u: writing %s failed: %s", ct->ctid, ct->path,
 		                  *pfs_last_error(ctx->conn) ? pfs_last_error(ctx->conn)
@@ -843,8 +900,10 @@ static int set_running(const struct ctm_options *opts, struct conf_file *new_cf,
 	for (size_t i = 0; rv == 0 && i < opts->n_delete; i++) {
 		const char *key = opts->delete[i];
 
-		if (ctm_ct_hot_key(key) || ctm_ct_fastplug_key(key) ||
-		    ctm_ct_hotplug_key(cur, key, true)) {
+		/* A key outside the schema has no effect on the running
+		 * container: it goes at once. */
+		if (!ctm_options_known_key(key) || ctm_ct_hot_key(key) ||
+		    ctm_ct_fastplug_key(key) || ctm_ct_hotplug_key(cur, key, true)) {
 			now_deletes[now.n_delete++] = opts->delete[i];
 			rv = pending_revert(pending, key);
 		} else {
@@ -1151,6 +1210,15 @@ int ctm_ct_set(struct ctm_ctx *ctx, const struct ctm_options *opts, char *errmsg
 			    "CT %u: the config digest is %s, not %s: the config changed; "
 			    "read it again",
 			    ct->ctid, hex, digest);
+		if (rv < 0)
+			goto out;
+	}
+	if (ctm_options_get(opts, "hookscript")) {
+		char script[PATH_MAX];
+
+		/* Reject a hookscript that could not run before any change, as pct does. */
+		rv = ctm__ct_hookscript_check(ctx, ct->ctid, ctm_options_get(opts, "hookscript"),
+		                              script, sizeof(script), errmsg);
 		if (rv < 0)
 			goto out;
 	}
@@ -1564,6 +1632,7 @@ int ctm_ct_list(struct ctm_ctx *ctx, struct ctm_ct_info **out, size_t *count, ch
 			           list[i].ctid, strerror(-rv));
 			goto err_free_infos;
 		}
+		ctm__ct_warn_diags(ctx, list[i].ctid, path, cf);
 		info->ctid = list[i].ctid;
 		snprintf(info->node, sizeof(info->node), "%s", list[i].node);
 		v = conf_get(conf_main(cf), "lock");

@@ -59,6 +59,10 @@ struct ctm_ctx {
 	const char *lxc_path;   /* NULL: CTM_LXC_PATH */
 	const char *config_dir; /* LXC's shipped includes; NULL: CTM_LXC_CONFIG_DIR */
 	FILE *warn;             /* warnings, one line each; NULL: none */
+	/* The config whose bad lines were last reported, so that a command
+	 * that reads and writes a config more than once warns once. */
+	char warned_path[4097];
+	bool warned_write; /* the note that a write moves kept lines */
 };
 
 /*
@@ -74,6 +78,10 @@ struct ctm_ct {
 	char path[4097];  /* /nodes/<node>/lxc/<CTID>.conf */
 	uint64_t version; /* the config's version when read or last saved */
 	struct conf_file *cf;
+	/* The number of kept lines with keys after them in their section,
+	 * which the writer moves to the section's end, and the first of them. */
+	unsigned n_moved;
+	unsigned first_moved;
 };
 
 /*

@@ -408,12 +408,29 @@ int ctm_ct_create(struct ctm_ctx *ctx, const struct ctm_create_params *params, c
 	snprintf(ct.node, sizeof(ct.node), "%s", ctx->node);
 	snprintf(ct.path, sizeof(ct.path), "/nodes/%s/lxc/%u.conf", ctx->node, ct.ctid);
 	if (!ctx->quorate)
-		return ctm__error(-EROFS, errmsg, "CT %u: cluster not quorate, cannot create",
+		return ctm__error(-EROFS, errmsg,
+		                  "CT %u: cluster not quorate, cannot create: " CTM_QUORUM_HINT,
 		                  ct.ctid);
 
 	rv = ctm__ct_storage(ctx, &storage, errmsg);
 	if (rv < 0)
 		return rv;
+	if (ctm_options_get(opts, "storage")) {
+		rv = ctm_storage_check_rootdir(storage, ctm_options_get(opts, "storage"), ctx->node,
+		                               msg);
+		if (rv < 0) {
+			ctm__error(rv, errmsg, "CT %u: --storage: %s", ct.ctid, msg);
+			goto out;
+		}
+	}
+	if (ctm_options_get(opts, "hookscript")) {
+		char script[PATH_MAX];
+
+		rv = ctm__ct_hookscript_check(ctx, ct.ctid, ctm_options_get(opts, "hookscript"),
+		                              script, sizeof(script), errmsg);
+		if (rv < 0)
+			goto out;
+	}
 	rv = template_path(storage, ctx->node, opts->ostemplate, &template, errmsg);
 	if (rv == 0)
 		rv = check_template(template, errmsg);

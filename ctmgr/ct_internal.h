@@ -41,8 +41,26 @@ const char *ctm__ct_rootfs_dir(const struct ctm_lxc_config *lcfg);
 /* A liblxc handle of CTID (lxc_container_put() it), or NULL. */
 struct lxc_container *ctm__ct_lxc(struct ctm_ctx *ctx, unsigned ctid);
 
+/*
+ * Check that the hookscript VOLID (STORAGE:snippets/FILE) can run: the
+ * storage exists, the file exists and is executable. Its path goes into
+ * SCRIPT; "" when VOLID is NULL or empty. ERRMSG names the volume and
+ * the path. Errors: -ENOENT, -EACCES, -EINVAL, those of reading storage.cfg.
+ */
+int ctm__ct_hookscript_check(struct ctm_ctx *ctx, unsigned ctid, const char *volid,
+                             char *script, size_t size, char *errmsg);
+
 /* Write WARN lines of a guest setup report and LXC config notes. */
 void ctm__ct_warn(struct ctm_ctx *ctx, unsigned ctid, char **lines, size_t n);
+
+/*
+ * Write one warning per line of CF that the reader could not use (its
+ * errors), naming the store PATH, the line and the reason, as pct warns
+ * "unable to parse config". A config already reported by this command is
+ * not reported again.
+ */
+void ctm__ct_warn_diags(struct ctm_ctx *ctx, unsigned ctid, const char *path,
+                        const struct conf_file *cf);
 
 /* Write N cgroup ITEMS into the cgroup files of the running CTID, in
  * order. Errors: -EINVAL not running, -ENOENT cgroup not found, -EIO

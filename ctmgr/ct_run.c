@@ -23,6 +23,7 @@
 
 #include "conf/propstr.h"
 #include "conf/snapshot.h"
+#include "conf/schema.h"
 #include "ctmgr/ct.h"
 #include "ctmgr/ct_internal.h"
 #include "ctmgr/ctm_internal.h"
@@ -188,14 +189,11 @@ void ctm__ct_unstage(struct ctm_ctx *ctx, unsigned ctid)
 
 /* ---- hookscripts ---- */
 
-/* Find the hookscript of config section S and check that it can run: its
- * path into SCRIPT, or "" when S has none. */
-static int hookscript_path(struct ctm_ctx *ctx, unsigned ctid, const struct conf_section *s,
-                           char *script, size_t size, char *errmsg)
+int ctm__ct_hookscript_check(struct ctm_ctx *ctx, unsigned ctid, const char *volid,
+                             char *script, size_t size, char *errmsg)
 {
 	struct ctm_storage_cfg *storage = NULL;
 	struct ctm_volume vol = {0};
-	const char *volid = s ? conf_get(s, "hookscript") : NULL;
 	char msg[CONF_ERRMSG_SIZE];
 	struct stat st;
 	int rv;
@@ -238,6 +236,15 @@ out:
 	ctm_volume_clear(&vol);
 	ctm_storage_cfg_free(storage);
 	return rv;
+}
+
+/* Find the hookscript of config section S and check that it can run: its
+ * path into SCRIPT, or "" when S has none. */
+static int hookscript_path(struct ctm_ctx *ctx, unsigned ctid, const struct conf_section *s,
+                           char *script, size_t size, char *errmsg)
+{
+	return ctm__ct_hookscript_check(ctx, ctid, s ? conf_get(s, "hookscript") : NULL, script,
+	                                size, errmsg);
 }
 
 int ctm_ct_hook_run(unsigned ctid, const char *script, const char *phase, char *errmsg)
@@ -433,6 +440,34 @@ static int write_file(const char *path, const char *text)
 	return rv;
 }
 
+/*
+ * Rewrite ERRMSG of a value the LXC config generator rejected to name the
+ * file, the line and the fix, when a key of CT's main section fails the
+ * schema check with the same message.
+ */
+static void name_bad_key(const struct ctm_ct *ct, char *errmsg)
+{
+	const struct conf_section *s = conf_main(ct->cf);
+	char prefix[32], check[CONF_ERRMSG_SIZE];
+	const char *msg;
+	size_t n = (size_t)snprintf(prefix, sizeof(prefix), "CT %u: ", ct->ctid);
+
+	if (strncmp(errmsg, prefix, n))
+		return;
+	msg = errmsg + n;
+	for (size_t i = 0; i < s->n_keys; i++) {
+		const struct conf_entry *e = &s->keys[i];
+
+		check[0] = '\0';
+		if (conf_schema_validate(e->key, e->value, check) != -EINVAL || strcmp(check, msg))
+			continue;
+		ctm__error(-EINVAL, errmsg,
+		           "CT %u: %s:%u: %s; fix it with ctmgr set %u --%s ... or --delete %s",
+		           ct->ctid, ct->path, e->line, check, ct->ctid, e->key, e->key);
+		return;
+	}
+}
+
 /* Generate the LXC config of CT, stage mounts, run guest setup and write
  * <lxc path>/<CTID>/config. */
 static int prepare_start(struct ctm_ctx *ctx, const struct ctm_ct *ct, char *errmsg)
@@ -449,6 +484,8 @@ static int prepare_start(struct ctm_ctx *ctx, const struct ctm_ct *ct, char *err
 	if (rv < 0)
 		return rv;
 	rv = ctm__ct_build_lxc(ctx, ct->ctid, conf_main(ct->cf), storage, &lcfg, errmsg);
+	if (rv == -EINVAL)
+		name_bad_key(ct, errmsg);
 	if (rv < 0)
 		goto out;
 	ctm__ct_warn(ctx, ct->ctid, lcfg->notes, lcfg->n_notes);
@@ -564,7 +601,8 @@ int ctm_ct_start(struct ctm_ctx *ctx, unsigned ctid, const struct ctm_start_para
 	if (rv == 0)
 		rv = check_lock(ct, true, errmsg);
 	if (rv == 0 && !ctx->quorate)
-		rv = ctm__error(-EROFS, errmsg, "CT %u: cluster not quorate, cannot start", ctid);
+		rv = ctm__error(-EROFS, errmsg,
+		                "CT %u: cluster not quorate, cannot start: " CTM_QUORUM_HINT, ctid);
 	if (rv == 0)
 		rv = ctm_ct_running(ctx, ctid, &running, errmsg);
 	if (rv == 0 && running)

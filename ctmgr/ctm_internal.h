@@ -7,6 +7,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* The advice that ends the quorum errors of create, start and config writes. */
+#define CTM_QUORUM_HINT                                                                            \
+	"run the command on a node of the quorate part, or wait until this node rejoins it"
+
 /*
  * Make room for element N of *ARRAY (pass &array), doubling its capacity
  * whenever N is 0 or a power of two. Errors: -ENOMEM (*ARRAY unchanged).

@@ -1014,6 +1014,11 @@ static int run_verb(struct cli *cli, const char *verb, int argc, char **argv)
 	} else if (!strcmp(verb, "unlock")) {
 		rv = ctm_ct_unlock(&cli->ctx, ctid, cli->errmsg);
 	} else if (!strcmp(verb, "snapshot")) {
+		/* A bad name is a usage error, found before the config is read. */
+		if (conf_snapshot_check_name(p.pos[1], cli->errmsg) < 0) {
+			fprintf(stderr, "ctmgr: CT %u: %s\n", ctid, cli->errmsg);
+			return EXIT_USAGE;
+		}
 		rv = ctm_ct_snapshot(&cli->ctx, ctid, p.pos[1], p.values[0], cli->errmsg);
 	} else if (!strcmp(verb, "delsnapshot")) {
 		rv = ctm_ct_delsnapshot(&cli->ctx, ctid, p.pos[1], bool_value(p.values[0]),

@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -86,6 +87,25 @@ static const struct conf_key_info *find_key(const char *name)
 	if (in_list(internal_keys, name))
 		return NULL;
 	return conf_schema_lookup(name);
+}
+
+bool ctm_options_known_key(const char *name)
+{
+	return find_key(name) != NULL;
+}
+
+/* True when NAME has the form of a config key, `[a-z][a-z_]*[0-9]*`. */
+static bool key_syntax(const char *name)
+{
+	const char *p = name;
+
+	if (!islower((unsigned char)*p))
+		return false;
+	while (islower((unsigned char)*p) || *p == '_')
+		p++;
+	while (isdigit((unsigned char)*p))
+		p++;
+	return *p == '\0';
 }
 
 /* ---- Result ---- */
@@ -343,7 +363,11 @@ static int add_list(struct parse_state *st, const char *option, const char *valu
 	     item = strtok_r(NULL, LIST_SEPARATORS, &save)) {
 		bool dup = false;
 
-		if (!find_key(item)) {
+		/* An unknown key may still be in the config: apply decides. */
+		bool deletable = strcmp(option, "delete") == 0 && key_syntax(item) &&
+		                 !in_list(internal_keys, item);
+
+		if (!find_key(item) && !deletable) {
 			rv = ctm__error(-EINVAL, st->errmsg, "%s: unknown option '%s'", option,
 			                item);
 			break;
@@ -458,6 +482,12 @@ static int parse_positional(struct parse_state *st)
 	if (rv == 0 && expected == 2) {
 		if (st->positional[1][0] == '\0')
 			return ctm__error(-EINVAL, st->errmsg, "missing value for 'ostemplate'");
+		/* A relative path would depend on the folder ctmgr runs in. */
+		if (st->positional[1][0] != '/' && !strchr(st->positional[1], ':'))
+			return ctm__error(-EINVAL, st->errmsg,
+			                  "invalid template '%s': give a template volume "
+			                  "STORAGE:vztmpl/FILE or an absolute path",
+			                  st->positional[1]);
 		st->o->ostemplate = strdup(st->positional[1]);
 		if (!st->o->ostemplate)
 			return -ENOMEM;
@@ -625,6 +655,12 @@ int ctm_options_apply(const struct ctm_options *o, struct conf_section *s, char 
 
 	if (rv < 0)
 		return rv;
+	for (size_t i = 0; i < o->n_delete; i++)
+		if (!find_key(o->delete[i]) && !conf_get(s, o->delete[i]))
+			return ctm__error(-EINVAL, errmsg,
+			                  "delete: unknown option '%s', and the config of CT %u "
+			                  "has no such key: check the name with ctmgr config %u",
+			                  o->delete[i], o->vmid, o->vmid);
 
 	/* Work on a copy and swap it in only when every change is made. */
 	rv = conf_section_copy_contents(&copy, s);

@@ -30,6 +30,7 @@
 #ifndef CTMGR_OPTIONS_H
 #define CTMGR_OPTIONS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "conf/conf.h"
@@ -78,12 +79,17 @@ void ctm_options_clear(struct ctm_options *options);
 /* The value of the config key or command option KEY, or NULL. */
 const char *ctm_options_get(const struct ctm_options *options, const char *key);
 
+/* True when KEY is a config key of the schema that ctmgr can set. */
+bool ctm_options_known_key(const char *key);
+
 /*
  * Apply the sets and deletes of OPTIONS to section S of container
  * OPTIONS->vmid: all of them or, on error, none. Deleting a key that is
- * not set is not an error (pct only warns). A config with `protection: 1`
+ * not set is not an error (pct only warns). The parser lets --delete name
+ * a key outside the schema, so that a key the reader could not use can
+ * be removed: such a key must be in S. A config with `protection: 1`
  * refuses changes to rootfs, mpN and unusedN with pct's message.
- * Errors: -EPERM protected, -ENOMEM.
+ * Errors: -EPERM protected, -EINVAL an unknown key not in S, -ENOMEM.
  */
 int ctm_options_apply(const struct ctm_options *options, struct conf_section *s, char *errmsg);
 

@@ -680,6 +680,54 @@ static int check_usable(const struct ctm_storage *s, const char *node, char *err
 	return 0;
 }
 
+/* True when S can hold container root file systems on NODE. */
+static bool rootdir_usable(const struct ctm_storage *s, const char *node)
+{
+	char msg[CONF_ERRMSG_SIZE];
+
+	return check_usable(s, node, msg) == 0 && (s->content & CTM_CONTENT_ROOTDIR);
+}
+
+int ctm_storage_check_rootdir(const struct ctm_storage_cfg *cfg, const char *id,
+                              const char *node, char *errmsg)
+{
+	const struct ctm_storage *s = ctm_storage_find(cfg, id);
+	char msg[CONF_ERRMSG_SIZE] = "", valid[CONF_ERRMSG_SIZE] = "";
+	size_t used = 0;
+	int rv = 0;
+
+	if (!s) {
+		snprintf(msg, sizeof(msg), "storage '%s' does not exist", id);
+		rv = -ENOENT;
+	} else {
+		rv = check_usable(s, node, msg);
+		if (rv == 0 && !(s->content & CTM_CONTENT_ROOTDIR)) {
+			snprintf(msg, sizeof(msg),
+			         "storage '%s' does not allow content type 'rootdir' (Container)",
+			         s->id);
+			rv = -EINVAL;
+		}
+	}
+	if (rv == 0)
+		return 0;
+	for (size_t i = 0; i < cfg->n_storages; i++) {
+		const struct ctm_storage *c = &cfg->storages[i];
+
+		if (!rootdir_usable(c, node) || used >= sizeof(valid))
+			continue;
+		used += (size_t)snprintf(valid + used, sizeof(valid) - used, "%s%s",
+		                         used ? ", " : "", c->id);
+	}
+	if (used)
+		ctm__error(0, errmsg, "%s; or use one of the storages for containers: %s", msg, valid);
+	else
+		ctm__error(0, errmsg,
+		           "%s, and no storage in storage.cfg holds containers on this node: "
+		           "add one with content rootdir",
+		           msg);
+	return rv;
+}
+
 int ctm_volume_resolve(const struct ctm_storage_cfg *cfg, const char *volid, const char *node,
                        struct ctm_volume *out, char *errmsg)
 {

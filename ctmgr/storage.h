@@ -112,6 +112,16 @@ void ctm_storage_cfg_free(struct ctm_storage_cfg *cfg);
 const struct ctm_storage *ctm_storage_find(const struct ctm_storage_cfg *cfg, const char *id);
 
 /*
+ * Check that the storage ID exists, is a dir storage that is enabled and
+ * available on NODE (may be NULL), and allows content rootdir. ERRMSG
+ * names the problem and lists the storages that would do.
+ * Errors: -ENOENT no such storage, -EACCES disabled or not on NODE,
+ * -EINVAL wrong type or content.
+ */
+int ctm_storage_check_rootdir(const struct ctm_storage_cfg *cfg, const char *id,
+                              const char *node, char *errmsg);
+
+/*
  * Resolve VOLID (`storage:name`) to its storage, kind and path. NODE (may
  * be NULL) is the node that will use the volume: a storage whose `nodes`
  * list lacks it is rejected. The storage must be a dir storage and not

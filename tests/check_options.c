@@ -138,9 +138,9 @@ START_TEST(test_ctm_options_parse_positional)
 	ck_assert_str_eq(ctm_options_get(&o, "memory"), "256");
 	ctm_options_clear(&o);
 
-	parse_ok(CTM_COMMAND_CREATE, "-memory 256 -- 101 -odd-template-", &o);
+	parse_ok(CTM_COMMAND_CREATE, "-memory 256 -- 101 -odd:vztmpl/t.tar-", &o);
 	ck_assert_uint_eq(o.vmid, 101);
-	ck_assert_str_eq(o.ostemplate, "-odd-template-");
+	ck_assert_str_eq(o.ostemplate, "-odd:vztmpl/t.tar-");
 	ctm_options_clear(&o);
 
 	/* A boolean takes only a boolean spelling as its value. */
@@ -235,7 +235,12 @@ static const struct rejected rejected_lines[] = {
     {CTM_COMMAND_SET, "100 -unprivileged 0",
      "unable to modify read-only option: "
      "'unprivileged'"},
-    {CTM_COMMAND_SET, "100 -delete colour", "delete: unknown option 'colour'"},
+    {CTM_COMMAND_SET, "100 -delete Colour!", "delete: unknown option 'Colour!'"},
+    {CTM_COMMAND_CREATE, "100 tpl.tar.gz",
+     "invalid template 'tpl.tar.gz': give a template volume STORAGE:vztmpl/FILE or an "
+     "absolute path"},
+    {CTM_COMMAND_CREATE, "100 ./tpl.tar.gz", "invalid template './tpl.tar.gz'"},
+    {CTM_COMMAND_SET, "100 -delete parent", "delete: unknown option 'parent'"},
     {CTM_COMMAND_SET, "100 -delete ,", "missing value for 'delete'"},
     {CTM_COMMAND_SET, "100 -delete memory", "unable to delete required option 'memory'"},
     {CTM_COMMAND_SET, "100 -delete rootfs", "unable to delete required option 'rootfs'"},
@@ -309,7 +314,7 @@ START_TEST(test_ctm_options_get_keys)
 {
 	struct ctm_options o;
 
-	parse_ok(CTM_COMMAND_CREATE, "100 t.tar -pool prod -hostname h1", &o);
+	parse_ok(CTM_COMMAND_CREATE, "100 /t.tar -pool prod -hostname h1", &o);
 	ck_assert_str_eq(ctm_options_get(&o, "pool"), "prod");
 	ck_assert_str_eq(ctm_options_get(&o, "hostname"), "h1");
 	ck_assert_ptr_null(ctm_options_get(&o, "memory"));
@@ -422,6 +427,35 @@ START_TEST(test_ctm_options_apply_protected)
 }
 END_TEST
 
+/*
+ * --delete removes a key outside the schema that the config has, because
+ * pct lets an admin delete what it cannot parse. A key it lacks is rejected.
+ */
+START_TEST(test_ctm_options_apply_delete_unknown)
+{
+	const char *text = "memory: 512\nfrob: 1\ncores: abc\n";
+	char errmsg[CONF_ERRMSG_SIZE] = "";
+	struct conf_file *cf = NULL;
+	struct ctm_options o;
+
+	ck_assert_int_eq(conf_parse(text, strlen(text), NULL, &cf), 0);
+	parse_ok(CTM_COMMAND_SET, "100 -delete frob,cores", &o);
+	ck_assert_int_eq(ctm_options_apply(&o, conf_main(cf), errmsg), 0);
+	ck_assert_ptr_null(conf_get(conf_main(cf), "frob"));
+	ck_assert_ptr_null(conf_get(conf_main(cf), "cores"));
+	ck_assert_str_eq(conf_get(conf_main(cf), "memory"), "512");
+	ctm_options_clear(&o);
+
+	parse_ok(CTM_COMMAND_SET, "100 -delete frob -memory 256", &o);
+	ck_assert_int_eq(ctm_options_apply(&o, conf_main(cf), errmsg), -EINVAL);
+	ck_assert_str_eq(errmsg, "delete: unknown option 'frob', and the config of CT 100 has "
+	                         "no such key: check the name with ctmgr config 100");
+	ck_assert_str_eq(conf_get(conf_main(cf), "memory"), "512");
+	ctm_options_clear(&o);
+	conf_file_free(cf);
+}
+END_TEST
+
 /* Changes to a snapshot or pending section keep its name and kind. */
 START_TEST(test_ctm_options_apply_section_kept)
 {
@@ -473,6 +507,7 @@ int main(void)
 	tcase_add_test(tc, test_ctm_options_apply_changes);
 	tcase_add_test(tc, test_ctm_options_apply_description_env);
 	tcase_add_test(tc, test_ctm_options_apply_protected);
+	tcase_add_test(tc, test_ctm_options_apply_delete_unknown);
 	tcase_add_test(tc, test_ctm_options_apply_section_kept);
 	suite_add_tcase(s, tc);
 

@@ -93,10 +93,13 @@ START_TEST(test_check_name_valid)
 }
 END_TEST
 
+/* The rule every rejected name's message ends with. */
+#define NAME_RULE "use a letter first, then letters, digits, '-' and '_', 2 to 40 characters in all"
+
 START_TEST(test_check_name_bad_format)
 {
 	static const char *const names[] = {
-		"", "a", "1snap", "-snap", "snap.1", "snap 1", "snap/1", "snäp",
+		"a", "1snap", "-snap", "snap.1", "snap 1", "snap/1", "snäp",
 	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -104,8 +107,8 @@ START_TEST(test_check_name_bad_format)
 
 		clear_errmsg();
 		ck_assert_int_eq(conf_snapshot_check_name(names[i], errmsg), -EINVAL);
-		snprintf(expected, sizeof(expected), "invalid format - invalid configuration ID '%s'",
-		         names[i]);
+		snprintf(expected, sizeof(expected), "invalid snapshot name '%s': %s", names[i],
+		         NAME_RULE);
 		ck_assert_str_eq(errmsg, expected);
 	}
 }
@@ -114,7 +117,9 @@ END_TEST
 START_TEST(test_check_name_null)
 {
 	ck_assert_int_eq(conf_snapshot_check_name(NULL, errmsg), -EINVAL);
-	ck_assert_str_eq(errmsg, "invalid format - invalid configuration ID ''");
+	ck_assert_str_eq(errmsg, "missing snapshot name: " NAME_RULE);
+	ck_assert_int_eq(conf_snapshot_check_name("", errmsg), -EINVAL);
+	ck_assert_str_eq(errmsg, "missing snapshot name: " NAME_RULE);
 }
 END_TEST
 
@@ -123,7 +128,8 @@ START_TEST(test_check_name_too_long)
 	ck_assert_int_eq(conf_snapshot_check_name("a2345678901234567890123456789012345678901",
 	                                          errmsg),
 	                 -EINVAL);
-	ck_assert_str_eq(errmsg, "value may only be 40 characters long");
+	ck_assert_str_eq(errmsg, "invalid snapshot name 'a234567890123456789012345678901234567890...': "
+	                         "it has 41 characters: " NAME_RULE);
 }
 END_TEST
 
