@@ -24,6 +24,7 @@
 #include "pmxfs/pmxfs.h"
 
 static bool json_out;
+static bool json_pretty; /* --output-format json-pretty: indented JSON */
 
 static const char usage_text[] =
     "usage: ctmgr [--json | --output-format json] COMMAND ARGS\n"
@@ -169,8 +170,11 @@ static int parse_uint(const char *text, const char *what, unsigned *out)
 
 static void print_json(struct json_object *obj)
 {
-	printf("%s\n", json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
-	                                                       JSON_C_TO_STRING_NOSLASHESCAPE));
+	int flags = JSON_C_TO_STRING_NOSLASHESCAPE;
+
+	flags |= json_pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED
+	                     : JSON_C_TO_STRING_PLAIN;
+	printf("%s\n", json_object_to_json_string_ext(obj, flags));
 	json_object_put(obj);
 }
 
@@ -1066,11 +1070,13 @@ static int strip_format(int *argc, char **argv)
 			if (!v)
 				return usage_error("%s",
 				                   "--output-format needs a value: json or text");
-			if (!strcmp(v, "json") || !strcmp(v, "json-pretty"))
+			if (!strcmp(v, "json") || !strcmp(v, "json-pretty")) {
 				json_out = true;
-			else if (strcmp(v, "text"))
-				return usage_error("invalid output format '%s': use json or text",
-				                   v);
+				json_pretty = !strcmp(v, "json-pretty");
+			} else if (strcmp(v, "text")) {
+				return usage_error("invalid output format '%s': use text, json or "
+				                   "json-pretty", v);
+			}
 		} else {
 			argv[out++] = argv[i];
 		}
