@@ -185,6 +185,8 @@ static int print_section(const struct conf_section *s)
 	if (!out)
 		return -ENOMEM;
 	rv = conf_section_copy_contents(conf_main(out), s);
+	/* Show only the value in use of a duplicate key. */
+	ctm_ct_drop_shadowed(out, NULL);
 	if (rv == 0 && json_out) {
 		struct json_object *obj = json_object_new_object();
 		struct conf_section *m = conf_main(out);
