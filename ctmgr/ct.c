@@ -849,6 +849,21 @@ static bool pending_empty(const struct conf_section *p)
 	return p->n_keys == 0 && p->n_raw == 0 && !p->description;
 }
 
+/* True when the pending section P (may be NULL) deletes KEY. */
+static bool pending_deletes(const struct conf_section *p, const char *key)
+{
+	const char *list = p ? conf_get(p, "delete") : NULL;
+	char **keys = NULL;
+	bool found = false;
+
+	if (!list || split_keys(list, &keys) < 0)
+		return false;
+	for (size_t i = 0; keys[i]; i++)
+		found = found || !strcmp(keys[i] + (keys[i][0] == '!'), key);
+	ctm_strv_free(keys);
+	return found;
+}
+
 /* Remove KEY from the pending section P: its value and its deletion. The
  * description and env live apart from the keys, as ctm_options_apply()
  * stores them. */
@@ -871,7 +886,8 @@ static int pending_revert(struct conf_section *p, const char *key)
 	for (size_t i = 0; rv == 0 && keys[i]; i++) {
 		char *next;
 
-		if (!strcmp(keys[i], key))
+		/* A forced deletion is written `!key`. */
+		if (!strcmp(keys[i] + (keys[i][0] == '!'), key))
 			continue;
 		next = joined ? ctm__printf("%s,%s", joined, keys[i]) : strdup(keys[i]);
 		free(joined);
@@ -1298,6 +1314,14 @@ int ctm_ct_set(struct ctm_ctx *ctx, const struct ctm_options *opts, char *errmsg
 	for (size_t i = 0; rv == 0 && i < opts->n_revert; i++) {
 		struct conf_section *p = conf_pending(new_cf);
 
+		if (!ctm_options_known_key(opts->revert[i]) &&
+		    !pending_deletes(p, opts->revert[i])) {
+			rv = ctm__error(-EINVAL, errmsg,
+			                "revert: unknown option '%s', and CT %u has no pending "
+			                "deletion of it: see ctmgr pending %u",
+			                opts->revert[i], ct->ctid, ct->ctid);
+			break;
+		}
 		if (p)
 			rv = pending_revert(p, opts->revert[i]);
 		if (p && pending_empty(p))
