@@ -183,12 +183,17 @@ static int vmlist_find(struct ctm_ctx *ctx, unsigned ctid, struct ctm_vmlist_ent
 }
 
 /* Count the kept lines of CT that the writer would move, and the shadowed
- * lines it drops (see struct ctm_ct). */
-static void count_moved(struct ctm_ct *ct)
+ * lines it drops (see struct ctm_ct). Lines of the section SKIP (or NULL)
+ * are left out. */
+static void count_moved(struct ctm_ct *ct, const struct conf_section *skip)
 {
+	ct->n_moved = ct->n_shadowed = 0;
 	for (size_t i = 0; i < ct->cf->n_sections; i++) {
 		const struct conf_section *s = &ct->cf->sections[i];
 		unsigned last = 0;
+
+		if (s == skip)
+			continue;
 
 		for (size_t j = 0; j < s->n_keys; j++)
 			last = s->keys[j].line > last ? s->keys[j].line : last;
@@ -247,7 +252,7 @@ int ctm_ct_load(struct ctm_ctx *ctx, unsigned ctid, struct ctm_ct **out, char *e
 		goto err_free_ct;
 	}
 	ctm__ct_warn_diags(ctx, ctid, ct->path, ct->cf);
-	count_moved(ct);
+	count_moved(ct, NULL);
 	*out = ct;
 	return 0;
 
@@ -1508,6 +1513,9 @@ int ctm_ct_delsnapshot(struct ctm_ctx *ctx, unsigned ctid, const char *name, boo
 	rv = load_local(ctx, ctid, &ct, &storage, errmsg);
 	if (rv < 0)
 		return rv;
+	/* The section's lines go with it, so no warning says that they move. */
+	count_moved(ct, conf_snapshot(ct->cf, name));
+	kept = conf_snapshot(ct->cf, name) ? conf_snapshot(ct->cf, name)->n_verbatim : 0;
 	SNAP_PHASE(conf_snapshot_delete_prepare(ct->cf, name, force, m_));
 	rv = ctm_ct_section_volumes(conf_snapshot(ct->cf, name), false, &volumes);
 	if (rv < 0) {
@@ -1526,7 +1534,6 @@ int ctm_ct_delsnapshot(struct ctm_ctx *ctx, unsigned ctid, const char *name, boo
 	rv = reload(ctx, &ct, errmsg);
 	if (rv < 0)
 		goto out;
-	kept = conf_snapshot(ct->cf, name) ? conf_snapshot(ct->cf, name)->n_verbatim : 0;
 	SNAP_PHASE(conf_snapshot_delete_commit(ct->cf, name, m_));
 	/* Report the removed lines, as the other writers report the lines they move. */
 	if (ctx->warn && kept)
