@@ -422,8 +422,8 @@ static int resolve_duplicates(struct parser *p, struct conf_section *s)
 			rv = conf__verbatim_add(s, p->lines[e->line - 1], e->line, true);
 			if (rv == 0)
 				rv = conf_diag_add(p->cf, e->line, CONF_WARNING,
-				                   "duplicate key '%s': the value on line %u is used; this line is kept as it is",
-				                   e->key, used->line);
+				                   "duplicate key '%s': line %u is used", e->key,
+				                   used->line);
 			free(e->key);
 			e->key = NULL;
 		}

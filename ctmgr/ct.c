@@ -37,13 +37,37 @@ void ctm__ct_warn(struct ctm_ctx *ctx, unsigned ctid, char **lines, size_t n)
 void ctm__ct_warn_diags(struct ctm_ctx *ctx, unsigned ctid, const char *path,
                         const struct conf_file *cf)
 {
-	if (!ctx->warn || !cf->n_errors || !strcmp(ctx->warned_path, path))
+	if (!ctx->warn || !cf->n_diags || !strcmp(ctx->warned_path, path))
 		return;
 	snprintf(ctx->warned_path, sizeof(ctx->warned_path), "%s", path);
 	for (size_t i = 0; i < cf->n_diags; i++)
-		if (cf->diags[i].severity == CONF_ERROR)
-			fprintf(ctx->warn, "warning: CT %u: %s:%u: %s\n", ctid, path,
-			        cf->diags[i].line, cf->diags[i].text);
+		fprintf(ctx->warn, "warning: CT %u: %s:%u: %s\n", ctid, path, cf->diags[i].line,
+		        cf->diags[i].text);
+}
+
+unsigned ctm_ct_drop_shadowed(struct conf_file *cf, unsigned *first)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; i < cf->n_sections; i++) {
+		struct conf_section *s = &cf->sections[i];
+		size_t kept = 0;
+
+		for (size_t j = 0; j < s->n_verbatim; j++) {
+			struct conf_verbatim *v = &s->verbatim[j];
+
+			if (!v->shadowed) {
+				s->verbatim[kept++] = *v;
+				continue;
+			}
+			if (first && (!n || v->line < *first))
+				*first = v->line;
+			n++;
+			free(v->text);
+		}
+		s->n_verbatim = kept;
+	}
+	return n;
 }
 
 int ctm_ctx_init(struct ctm_ctx *ctx, char *errmsg)
@@ -158,12 +182,18 @@ static int vmlist_find(struct ctm_ctx *ctx, unsigned ctid, struct ctm_vmlist_ent
 	return rv;
 }
 
-/* Count the kept lines of CT that the writer would move (see struct ctm_ct). */
-static void count_moved(struct ctm_ct *ct)
+/* Count the kept lines of CT that the writer would move, and the shadowed
+ * lines it drops (see struct ctm_ct). Lines of the section SKIP (or NULL)
+ * are left out. */
+static void count_moved(struct ctm_ct *ct, const struct conf_section *skip)
 {
+	ct->n_moved = ct->n_shadowed = 0;
 	for (size_t i = 0; i < ct->cf->n_sections; i++) {
 		const struct conf_section *s = &ct->cf->sections[i];
 		unsigned last = 0;
+
+		if (s == skip)
+			continue;
 
 		for (size_t j = 0; j < s->n_keys; j++)
 			last = s->keys[j].line > last ? s->keys[j].line : last;
@@ -172,6 +202,9 @@ static void count_moved(struct ctm_ct *ct)
 		for (size_t j = 0; j < s->n_verbatim; j++) {
 			const struct conf_verbatim *v = &s->verbatim[j];
 
+			if (v->shadowed && v->line &&
+			    (!ct->n_shadowed++ || v->line < ct->first_shadowed))
+				ct->first_shadowed = v->line;
 			if (v->shadowed || !v->line || v->line > last)
 				continue;
 			if (!ct->n_moved++ || v->line < ct->first_moved)
@@ -219,7 +252,7 @@ int ctm_ct_load(struct ctm_ctx *ctx, unsigned ctid, struct ctm_ct **out, char *e
 		goto err_free_ct;
 	}
 	ctm__ct_warn_diags(ctx, ctid, ct->path, ct->cf);
-	count_moved(ct);
+	count_moved(ct, NULL);
 	*out = ct;
 	return 0;
 
@@ -238,12 +271,29 @@ static void warn_moved_lines(struct ctm_ctx *ctx, struct ctm_ct *ct)
 		fprintf(ctx->warn,
 		        "warning: CT %u: %s: %u line%s the reader could not use (the first is "
 		        "line %u) %s moved to the end of %s section, as the writer sorts the "
-		        "keys; fix or remove %s\n",
+		        "keys; fix or remove %s: `ctmgr set %u --delete KEY` for a bad value or "
+		        "an unknown key, `pmxfsctl edit %s` for a line it cannot parse\n",
 		        ct->ctid, ct->path, ct->n_moved, ct->n_moved == 1 ? "" : "s",
 		        ct->first_moved, ct->n_moved == 1 ? "is" : "are",
-		        ct->n_moved == 1 ? "its" : "their", ct->n_moved == 1 ? "it" : "them");
+		        ct->n_moved == 1 ? "its" : "their", ct->n_moved == 1 ? "it" : "them",
+		        ct->ctid, ct->path);
 	ctx->warned_write = ctx->warned_write || ct->n_moved;
 	ct->n_moved = 0;
+}
+
+/*
+ * Warn once that a write drops the earlier lines of duplicate keys, which
+ * the reader does not use, as pct does.
+ */
+static void warn_shadowed_lines(struct ctm_ctx *ctx, struct ctm_ct *ct)
+{
+	if (ctx->warn && ct->n_shadowed)
+		fprintf(ctx->warn,
+		        "warning: CT %u: %s: %u earlier line%s of a duplicate key (the first is "
+		        "line %u) %s removed; the last line of each key stays in effect\n",
+		        ct->ctid, ct->path, ct->n_shadowed, ct->n_shadowed == 1 ? "" : "s",
+		        ct->first_shadowed, ct->n_shadowed == 1 ? "is" : "are");
+	ct->n_shadowed = 0;
 }
 
 int ctm_ct_save(struct ctm_ctx *ctx, struct ctm_ct *ct, char *errmsg)
@@ -254,10 +304,12 @@ int ctm_ct_save(struct ctm_ctx *ctx, struct ctm_ct *ct, char *errmsg)
 	size_t len = 0;
 	int rv;
 
+	ctm_ct_drop_shadowed(ct->cf, NULL);
 	rv = conf_write(ct->cf, &text, &len, msg);
 	if (rv < 0)
 		return ctm__error(rv, errmsg, "CT %u: %s", ct->ctid, msg);
 	warn_moved_lines(ctx, ct);
+	warn_shadowed_lines(ctx, ct);
 	rv = pfs_write(ctx->conn, ct->path, text, len, &cond, &version);
 	free(text);
 	if (rv == -ESTALE)
@@ -802,6 +854,21 @@ static bool pending_empty(const struct conf_section *p)
 	return p->n_keys == 0 && p->n_raw == 0 && !p->description;
 }
 
+/* True when the pending section P (may be NULL) deletes KEY. */
+static bool pending_deletes(const struct conf_section *p, const char *key)
+{
+	const char *list = p ? conf_get(p, "delete") : NULL;
+	char **keys = NULL;
+	bool found = false;
+
+	if (!list || split_keys(list, &keys) < 0)
+		return false;
+	for (size_t i = 0; keys[i]; i++)
+		found = found || !strcmp(keys[i] + (keys[i][0] == '!'), key);
+	ctm_strv_free(keys);
+	return found;
+}
+
 /* Remove KEY from the pending section P: its value and its deletion. The
  * description and env live apart from the keys, as ctm_options_apply()
  * stores them. */
@@ -824,7 +891,8 @@ static int pending_revert(struct conf_section *p, const char *key)
 	for (size_t i = 0; rv == 0 && keys[i]; i++) {
 		char *next;
 
-		if (!strcmp(keys[i], key))
+		/* A forced deletion is written `!key`. */
+		if (!strcmp(keys[i] + (keys[i][0] == '!'), key))
 			continue;
 		next = joined ? ctm__printf("%s,%s", joined, keys[i]) : strdup(keys[i]);
 		free(joined);
@@ -1251,6 +1319,14 @@ int ctm_ct_set(struct ctm_ctx *ctx, const struct ctm_options *opts, char *errmsg
 	for (size_t i = 0; rv == 0 && i < opts->n_revert; i++) {
 		struct conf_section *p = conf_pending(new_cf);
 
+		if (!ctm_options_known_key(opts->revert[i]) &&
+		    !pending_deletes(p, opts->revert[i])) {
+			rv = ctm__error(-EINVAL, errmsg,
+			                "revert: unknown option '%s', and CT %u has no pending "
+			                "deletion of it: see ctmgr pending %u",
+			                opts->revert[i], ct->ctid, ct->ctid);
+			break;
+		}
 		if (p)
 			rv = pending_revert(p, opts->revert[i]);
 		if (p && pending_empty(p))
@@ -1431,11 +1507,15 @@ int ctm_ct_delsnapshot(struct ctm_ctx *ctx, unsigned ctid, const char *name, boo
 	struct ctm_storage_cfg *storage = NULL;
 	struct ctm_ct *ct = NULL;
 	char **volumes = NULL, msg[CONF_ERRMSG_SIZE];
+	size_t kept = 0;
 	int rv;
 
 	rv = load_local(ctx, ctid, &ct, &storage, errmsg);
 	if (rv < 0)
 		return rv;
+	/* The section's lines go with it, so no warning says that they move. */
+	count_moved(ct, conf_snapshot(ct->cf, name));
+	kept = conf_snapshot(ct->cf, name) ? conf_snapshot(ct->cf, name)->n_verbatim : 0;
 	SNAP_PHASE(conf_snapshot_delete_prepare(ct->cf, name, force, m_));
 	rv = ctm_ct_section_volumes(conf_snapshot(ct->cf, name), false, &volumes);
 	if (rv < 0) {
@@ -1455,6 +1535,12 @@ int ctm_ct_delsnapshot(struct ctm_ctx *ctx, unsigned ctid, const char *name, boo
 	if (rv < 0)
 		goto out;
 	SNAP_PHASE(conf_snapshot_delete_commit(ct->cf, name, m_));
+	/* Report the removed lines, as the other writers report the lines they move. */
+	if (ctx->warn && kept)
+		fprintf(ctx->warn,
+		        "warning: CT %u: %s: %zu line%s the reader could not use in section [%s] "
+		        "%s removed with it\n",
+		        ctid, ct->path, kept, kept == 1 ? "" : "s", name, kept == 1 ? "is" : "are");
 out:
 	ctm_strv_free(volumes);
 	ctm_storage_cfg_free(storage);

@@ -82,6 +82,10 @@ struct ctm_ct {
 	 * which the writer moves to the section's end, and the first of them. */
 	unsigned n_moved;
 	unsigned first_moved;
+	/* The number of earlier lines of duplicate keys, which a write drops,
+	 * and the first of them. */
+	unsigned n_shadowed;
+	unsigned first_shadowed;
 };
 
 /*
@@ -91,6 +95,14 @@ struct ctm_ct {
  * -EBADMSG, -ENOMEM, those of pfs_get().
  */
 int ctm_ct_load(struct ctm_ctx *ctx, unsigned ctid, struct ctm_ct **out, char *errmsg);
+
+/*
+ * Remove from every section of CF the lines the reader kept as shadowed
+ * (the earlier lines of a duplicate key), so that a write keeps only the
+ * value in use. Returns their number. *FIRST (may be NULL) gets the first
+ * of their lines.
+ */
+unsigned ctm_ct_drop_shadowed(struct conf_file *cf, unsigned *first);
 
 /*
  * Write CT->cf with the expected version CT->version and update that

@@ -54,10 +54,10 @@ int ctm__ct_hookscript_check(struct ctm_ctx *ctx, unsigned ctid, const char *vol
 void ctm__ct_warn(struct ctm_ctx *ctx, unsigned ctid, char **lines, size_t n);
 
 /*
- * Write one warning per line of CF that the reader could not use (its
- * errors), naming the store PATH, the line and the reason, as pct warns
- * "unable to parse config". A config already reported by this command is
- * not reported again.
+ * Write one warning per diagnostic of CF (errors and warnings, the lines
+ * `ctconf check` reports), naming the store PATH, the line and the reason,
+ * as pct warns "unable to parse config". A config already reported by this
+ * command is not reported again.
  */
 void ctm__ct_warn_diags(struct ctm_ctx *ctx, unsigned ctid, const char *path,
                         const struct conf_file *cf);

@@ -189,6 +189,8 @@ static int print_section(const struct conf_section *s)
 	if (!out)
 		return -ENOMEM;
 	rv = conf_section_copy_contents(conf_main(out), s);
+	/* Show only the value in use of a duplicate key. */
+	ctm_ct_drop_shadowed(out, NULL);
 	if (rv == 0 && json_out) {
 		struct json_object *obj = json_object_new_object();
 		struct conf_section *m = conf_main(out);
@@ -350,7 +352,7 @@ static int cmd_pending(struct cli *cli, unsigned ctid)
 
 			for (char *t = copy ? strtok_r(copy, ",; ", &save) : NULL; t;
 			     t = strtok_r(NULL, ",; ", &save))
-				deleted = deleted || !strcmp(t, key);
+				deleted = deleted || !strcmp(t + (*t == '!'), key);
 			free(copy);
 		}
 		json_object_object_add(o, "key", json_object_new_string(key));
@@ -360,6 +362,25 @@ static int cmd_pending(struct cli *cli, unsigned ctid)
 		if (deleted)
 			json_object_object_add(o, "delete", json_object_new_int(1));
 		json_object_array_add(list, o);
+	}
+	/* Deletions of keys the config does not have, such as a key outside
+	 * the schema: shown so that `set --revert KEY` can be found. */
+	if (del) {
+		char *copy = strdup(del), *save = NULL;
+
+		for (char *t = copy ? strtok_r(copy, ",; ", &save) : NULL; t;
+		     t = strtok_r(NULL, ",; ", &save)) {
+			struct json_object *o;
+
+			t += *t == '!';
+			if (!*t || conf_get(main, t))
+				continue;
+			o = json_object_new_object();
+			json_object_object_add(o, "key", json_object_new_string(t));
+			json_object_object_add(o, "delete", json_object_new_int(1));
+			json_object_array_add(list, o);
+		}
+		free(copy);
 	}
 	for (size_t i = 0; pending && i < pending->n_keys; i++) {
 		const char *key = pending->keys[i].key;
@@ -389,7 +410,10 @@ static int cmd_pending(struct cli *cli, unsigned ctid)
 		if (json_object_object_get_ex(o, "pending", &j))
 			p = json_object_get_string(j);
 		if (json_object_object_get_ex(o, "delete", &j)) {
-			printf("del %s: %s\n", k, v);
+			if (v)
+				printf("del %s: %s\n", k, v);
+			else
+				printf("del %s\n", k);
 			continue;
 		}
 		if (v)

@@ -363,9 +363,10 @@ static int add_list(struct parse_state *st, const char *option, const char *valu
 	     item = strtok_r(NULL, LIST_SEPARATORS, &save)) {
 		bool dup = false;
 
-		/* An unknown key may still be in the config: apply decides. */
-		bool deletable = strcmp(option, "delete") == 0 && key_syntax(item) &&
-		                 !in_list(internal_keys, item);
+		/* An unknown key may still be in the config or in its pending
+		 * delete list: set decides. */
+		bool deletable = (strcmp(option, "delete") == 0 || strcmp(option, "revert") == 0) &&
+		                 key_syntax(item) && !in_list(internal_keys, item);
 
 		if (!find_key(item) && !deletable) {
 			rv = ctm__error(-EINVAL, st->errmsg, "%s: unknown option '%s'", option,

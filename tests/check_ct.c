@@ -1,6 +1,7 @@
 /* Unit tests of the pure parts of the container operations (ctmgr/ct.h):
  * /.vmlist parsing, pending changes, hot keys, mount point hot-plug, CPU
- * lists, cgroup changes and the volumes of a section. The operations themselves run against real
+ * lists, cgroup changes, the volumes of a section, the warnings about a
+ * config and its duplicate keys. The operations themselves run against real
  * LXC in tests/system/ct-local.test. */
 #include "config.h"
 
@@ -11,6 +12,7 @@
 #include <check.h>
 
 #include "ctmgr/ct.h"
+#include "ctmgr/ct_internal.h"
 
 static struct conf_file *parse(const char *text)
 {
@@ -414,6 +416,94 @@ START_TEST(test_section_volumes_none)
 }
 END_TEST
 
+/* ---- ctm__ct_warn_diags, ctm_ct_drop_shadowed ---- */
+
+/* The warnings ctm__ct_warn_diags() writes for TEXT, a new string. */
+static char *warn_text(const char *text)
+{
+	struct conf_file *cf = parse(text);
+	struct ctm_ctx ctx = {0};
+	char *out = NULL;
+	size_t len = 0;
+
+	ctx.warn = open_memstream(&out, &len);
+	ck_assert_ptr_nonnull(ctx.warn);
+	ctm__ct_warn_diags(&ctx, 8702, "/nodes/n1/lxc/8702.conf", cf);
+	/* Once per command: the same config again adds nothing. */
+	ctm__ct_warn_diags(&ctx, 8702, "/nodes/n1/lxc/8702.conf", cf);
+	fclose(ctx.warn);
+	conf_file_free(cf);
+	return out;
+}
+
+START_TEST(test_warn_diags_warnings)
+{
+	/* No errors at all: each warning still gets a line, as in ctconf check. */
+	char *out = warn_text("hostname: first\nmemory: 1\nhostname: second\ncores: 99999\n"
+	                      "lock: bogus\n[pve:pending]\ndelete: nosuchkey\n");
+
+	ck_assert_str_eq(out,
+	                 "warning: CT 8702: /nodes/n1/lxc/8702.conf:1: duplicate key "
+	                 "'hostname': line 3 is used\n"
+	                 "warning: CT 8702: /nodes/n1/lxc/8702.conf:2: invalid value '1' for "
+	                 "'memory': expected an integer from 16 to 1073741824\n"
+	                 "warning: CT 8702: /nodes/n1/lxc/8702.conf:4: invalid value '99999' for "
+	                 "'cores': expected an integer from 1 to 8192\n"
+	                 "warning: CT 8702: /nodes/n1/lxc/8702.conf:5: invalid value 'bogus' for "
+	                 "'lock': expected one of backup, create, destroyed, disk, fstrim, "
+	                 "migrate, mounted, rollback, snapshot, snapshot-delete\n"
+	                 "warning: CT 8702: /nodes/n1/lxc/8702.conf:7: invalid value 'nosuchkey' "
+	                 "for 'delete': expected a list of known keys, each optionally prefixed "
+	                 "with '!'\n");
+	free(out);
+}
+END_TEST
+
+START_TEST(test_warn_diags_errors_and_warnings)
+{
+	char *out = warn_text("frob: 1\nmemory: 1\n");
+
+	ck_assert_str_eq(out,
+	                 "warning: CT 8702: /nodes/n1/lxc/8702.conf:1: unknown setting 'frob'\n"
+	                 "warning: CT 8702: /nodes/n1/lxc/8702.conf:2: invalid value '1' for "
+	                 "'memory': expected an integer from 16 to 1073741824\n");
+	free(out);
+}
+END_TEST
+
+START_TEST(test_warn_diags_clean)
+{
+	char *out = warn_text("hostname: x\nmemory: 512\n");
+
+	ck_assert_str_eq(out, "");
+	free(out);
+}
+END_TEST
+
+START_TEST(test_drop_shadowed)
+{
+	struct conf_file *cf = parse("hostname: first\nmp0: /a,mp=/a\nhostname: second\n"
+	                             "mp0: /b,mp=/b\n!!bad\n[s1]\nmemory: 64\nmemory: 128\n");
+	char *text = NULL, msg[CONF_ERRMSG_SIZE];
+	unsigned first = 0;
+	size_t len = 0;
+
+	ck_assert_uint_eq(ctm_ct_drop_shadowed(cf, &first), 3);
+	ck_assert_uint_eq(first, 1);
+	ck_assert_int_eq(conf_write(cf, &text, &len, msg), 0);
+	/* Only the values in use stay; the unparsable line is kept. */
+	ck_assert_str_eq(text, "hostname: second\nmp0: /b,mp=/b\n!!bad\n\n[s1]\nmemory: 128\n");
+	free(text);
+	/* Deleting the key then removes it entirely. */
+	ck_assert_int_eq(conf_delete(conf_main(cf), "hostname"), 0);
+	ck_assert_int_eq(conf_write(cf, &text, &len, msg), 0);
+	ck_assert_ptr_null(strstr(text, "hostname"));
+	free(text);
+	ck_assert_uint_eq(ctm_ct_drop_shadowed(cf, NULL), 0);
+	conf_file_free(cf);
+}
+END_TEST
+
 static Suite *ct_suite(void)
 {
 	Suite *s = suite_create("ct");
@@ -465,6 +555,13 @@ static Suite *ct_suite(void)
 	tc = tcase_create("ctm_ct_section_volumes");
 	tcase_add_test(tc, test_section_volumes_storage_only);
 	tcase_add_test(tc, test_section_volumes_none);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("ctm_ct_warn_diags");
+	tcase_add_test(tc, test_warn_diags_warnings);
+	tcase_add_test(tc, test_warn_diags_errors_and_warnings);
+	tcase_add_test(tc, test_warn_diags_clean);
+	tcase_add_test(tc, test_drop_shadowed);
 	suite_add_tcase(s, tc);
 	return s;
 }

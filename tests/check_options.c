@@ -176,6 +176,13 @@ START_TEST(test_ctm_options_parse_delete)
 	ck_assert_uint_eq(o.n_set, 1);
 	ctm_options_clear(&o);
 
+	/* A key outside the schema may be in the pending delete list: set
+	 * decides, as for --delete. */
+	parse_ok(CTM_COMMAND_SET, "100 -revert nosuchkey", &o);
+	ck_assert_uint_eq(o.n_revert, 1);
+	ck_assert_str_eq(o.revert[0], "nosuchkey");
+	ctm_options_clear(&o);
+
 	/* A delete alone is a change. */
 	parse_ok(CTM_COMMAND_SET, "100 --delete=description", &o);
 	ck_assert_uint_eq(o.n_delete, 1);
@@ -257,7 +264,8 @@ static const struct rejected rejected_lines[] = {
     {CTM_COMMAND_SET, "100 -revert swap -swap 1",
      "you can't use '-swap' and '-revert swap' "
      "at the same time"},
-    {CTM_COMMAND_SET, "100 -revert nosuch", "revert: unknown option 'nosuch'"},
+    {CTM_COMMAND_SET, "100 -revert parent", "revert: unknown option 'parent'"},
+    {CTM_COMMAND_SET, "100 -revert Nosuch", "revert: unknown option 'Nosuch'"},
     {CTM_COMMAND_SET, "100 -digest 0123456789012345678901234567890123456789a",
      "invalid value '0123456789012345678901234567890123456789a' for 'digest': expected the "
      "40 hex digits of the config's SHA-1 digest"},
