@@ -319,13 +319,17 @@ static int template_path(const struct ctm_storage_cfg *storage, const char *node
 	if (ostemplate[0] == '/') {
 		*out = strdup(ostemplate);
 	} else {
-		rv = ctm_volume_resolve(storage, ostemplate, node, &vol, msg);
+		rv = ctm_storage_check_exists(storage, ostemplate, node, CTM_CONTENT_VZTMPL, "vztmpl",
+		                              msg);
+		if (rv == 0)
+			rv = ctm_volume_resolve(storage, ostemplate, node, &vol, msg);
 		if (rv < 0)
 			return ctm__error(rv, errmsg, "template %s: %s", ostemplate, msg);
 		if (vol.kind != CTM_VOLUME_VZTMPL) {
 			ctm_volume_clear(&vol);
 			return ctm__error(-EINVAL, errmsg,
-			                  "%s is not a template: use storage:vztmpl/NAME or a path",
+			                  "%s is not a template: a template is a volume "
+			                  "STORAGE:vztmpl/FILE or an absolute path",
 			                  ostemplate);
 		}
 		*out = strdup(vol.path);
@@ -333,13 +337,23 @@ static int template_path(const struct ctm_storage_cfg *storage, const char *node
 	}
 	if (!*out)
 		return ctm__error(-ENOMEM, errmsg, "out of memory");
-	if (stat(*out, &st) < 0 || !S_ISREG(st.st_mode)) {
-		rv = ctm__error(-ENOENT, errmsg, "the template %s does not exist", *out);
+	rv = 0;
+	if (stat(*out, &st) == 0 && S_ISDIR(st.st_mode))
+		rv = ctm__error(-EISDIR, errmsg,
+		                "the template %s is a folder, not a file: give a template archive",
+		                *out);
+	else if (stat(*out, &st) < 0 || !S_ISREG(st.st_mode))
+		rv = ctm__error(-ENOENT, errmsg,
+		                ostemplate[0] == '/'
+		                    ? "the template %s does not exist: check the path"
+		                    : "the template %s does not exist: copy the archive there or "
+		                      "choose another template",
+		                *out);
+	if (rv < 0) {
 		free(*out);
 		*out = NULL;
-		return rv;
 	}
-	return 0;
+	return rv;
 }
 
 /* Unpack the template into the new volumes and run guest setup. */
