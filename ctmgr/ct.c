@@ -1331,8 +1331,9 @@ int ctm_ct_set(struct ctm_ctx *ctx, const struct ctm_options *opts, char *errmsg
 		ctm__ct_set_cgroup(ctx, ct->ctid, undo, n_undo, NULL);
 	}
 out:
-	/* A volume allocated for a config that was not written goes again. */
-	ctm__created_clear(storage, &cr, rv < 0);
+	/* A volume allocated for a config that was not written goes again;
+	 * after a write of unknown outcome the config may name it. */
+	ctm__created_clear(storage, &cr, rv < 0 && rv != -EINPROGRESS);
 	ctm_storage_cfg_free(storage);
 	ctm_lxc_items_free(items, n_items);
 	ctm_lxc_items_free(undo, n_undo);
