@@ -1243,8 +1243,48 @@ static int hotplug_mounts(struct ctm_ctx *ctx, unsigned ctid, const struct conf_
 	return rv;
 }
 
+/*
+ * Check the storage of each allocation request (STORAGE:SIZE) that OPTS
+ * sets in rootfs or mpN of NEW_CF, main or pending section, then allocate
+ * the volumes and write their ids, as pct does: the config never keeps a
+ * request. *STORAGE stays NULL when OPTS sets no such key.
+ * NOTE: pct keeps a volume that a new one replaces as unusedN; here it
+ * stays on the storage, named by no config.
+ */
+static int set_alloc_volumes(struct ctm_ctx *ctx, unsigned ctid, const struct ctm_options *opts,
+                             struct conf_file *new_cf, struct ctm_storage_cfg **storage,
+                             struct ctm__created *cr, char *errmsg)
+{
+	struct conf_section *sections[] = {conf_main(new_cf), conf_pending(new_cf)};
+	const char *unpriv = conf_get(conf_main(new_cf), "unprivileged");
+	uid_t root_uid = unpriv && !strcmp(unpriv, "1") ? 100000 : 0;
+	char msg[CONF_ERRMSG_SIZE];
+	bool any = false;
+	int rv = 0;
+
+	for (size_t i = 0; i < opts->n_set; i++)
+		any |= is_mp_key(opts->set[i].key, false);
+	if (!any)
+		return 0;
+	rv = ctm__ct_storage(ctx, storage, errmsg);
+	for (size_t i = 0; rv == 0 && i < 2; i++) {
+		if (!sections[i])
+			continue;
+		rv = ctm_ct_check_alloc_storages(*storage, ctx->node, sections[i], opts, msg);
+		if (rv < 0)
+			ctm__error(rv, errmsg, "CT %u: %s", ctid, msg);
+	}
+	for (size_t i = 0; rv == 0 && i < 2; i++)
+		if (sections[i])
+			rv = ctm__ct_alloc_volumes(ctx, ctid, sections[i], *storage, root_uid, opts,
+			                           cr, errmsg);
+	return rv;
+}
+
 int ctm_ct_set(struct ctm_ctx *ctx, const struct ctm_options *opts, char *errmsg)
 {
+	struct ctm_storage_cfg *storage = NULL;
+	struct ctm__created cr = {0};
 	struct ctm_lxc_item *items = NULL, *undo = NULL;
 	struct conf_file *new_cf = NULL, *old_cf;
 	struct ctm_ct *ct = NULL;
@@ -1334,6 +1374,9 @@ int ctm_ct_set(struct ctm_ctx *ctx, const struct ctm_options *opts, char *errmsg
 	}
 	if (rv < 0)
 		goto out;
+	rv = set_alloc_volumes(ctx, ct->ctid, opts, new_cf, &storage, &cr, errmsg);
+	if (rv < 0)
+		goto out;
 
 	if (running) {
 		rv = hot_changes(ctx, ct->ctid, ct->cf, new_cf, &items, &n_items, &undo, &n_undo,
@@ -1364,6 +1407,10 @@ int ctm_ct_set(struct ctm_ctx *ctx, const struct ctm_options *opts, char *errmsg
 		ctm__ct_set_cgroup(ctx, ct->ctid, undo, n_undo, NULL);
 	}
 out:
+	/* A volume allocated for a config that was not written goes again;
+	 * after a write of unknown outcome the config may name it. */
+	ctm__created_clear(storage, &cr, rv < 0 && rv != -EINPROGRESS);
+	ctm_storage_cfg_free(storage);
 	ctm_lxc_items_free(items, n_items);
 	ctm_lxc_items_free(undo, n_undo);
 	conf_file_free(new_cf);

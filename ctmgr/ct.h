@@ -348,6 +348,18 @@ void ctm_lxc_items_free(struct ctm_lxc_item *items, size_t n);
  */
 int ctm_ct_section_volumes(const struct conf_section *s, bool with_unused, char ***out);
 
+/*
+ * Check the storage of every allocation request (STORAGE:SIZE) of rootfs
+ * and mpN in section S, as create and set do before they write anything:
+ * the storage exists, is enabled, is on NODE and allows content rootdir.
+ * With ONLY, just the keys that ONLY sets.
+ * ERRMSG names the key, the storage and the storages that would do.
+ * Errors: -ENOENT, -EACCES, -EINVAL.
+ */
+int ctm_ct_check_alloc_storages(const struct ctm_storage_cfg *storage, const char *node,
+                                const struct conf_section *s, const struct ctm_options *only,
+                                char *errmsg);
+
 /* Free a NULL-terminated string array; NULL is allowed. */
 void ctm_strv_free(char **v);
 

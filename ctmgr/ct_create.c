@@ -25,13 +25,7 @@
 /* LIMIT: container ids an unprivileged container maps, as pct's default map. */
 #define CT_IDMAP_COUNT 65536u
 
-/* Volumes allocated so far, freed again when create fails. */
-struct created {
-	char **volumes;
-	size_t n;
-};
-
-static int created_add(struct created *cr, char *volid)
+static int created_add(struct ctm__created *cr, char *volid)
 {
 	int rv = ctm__grow(&cr->volumes, cr->n, sizeof(*cr->volumes));
 
@@ -41,10 +35,43 @@ static int created_add(struct created *cr, char *volid)
 	return 0;
 }
 
-/* Replace the allocation requests of rootfs and mpN in S with new volumes. */
-static int alloc_volumes(struct ctm_ctx *ctx, unsigned ctid, struct conf_section *s,
-                         const struct ctm_storage_cfg *storage, uid_t root_uid, struct created *cr,
-                         char *errmsg)
+int ctm_ct_check_alloc_storages(const struct ctm_storage_cfg *storage, const char *node,
+                                const struct conf_section *s, const struct ctm_options *only,
+                                char *errmsg)
+{
+	char msg[CONF_ERRMSG_SIZE];
+	int rv = 0;
+
+	for (size_t i = 0; rv == 0 && i < s->n_keys; i++) {
+		struct conf_mountpoint mp = {0};
+		bool rootfs = !strcmp(s->keys[i].key, "rootfs");
+		char *storage_id = NULL;
+		uint64_t bytes = 0;
+
+		if ((!rootfs && strncmp(s->keys[i].key, "mp", 2)) ||
+		    (only && !ctm_options_get(only, s->keys[i].key)))
+			continue;
+		/* A value that does not parse is the option check's to report. */
+		if ((rootfs ? conf_rootfs_parse(s->keys[i].value, &mp, msg)
+		            : conf_mp_parse(s->keys[i].value, &mp, msg)) < 0)
+			continue;
+		if (mp.volume_type == CONF_VOLUME_ALLOC &&
+		    ctm_alloc_request_parse(mp.volume, &storage_id, &bytes, msg) == 0) {
+			rv = ctm_storage_check_rootdir(storage, storage_id, node, msg);
+			if (rv < 0)
+				ctm__error(rv, errmsg, "%s (%s): %s", s->keys[i].key,
+				           s->keys[i].value, msg);
+		}
+		free(storage_id);
+		conf_mountpoint_clear(&mp);
+	}
+	return rv;
+}
+
+int ctm__ct_alloc_volumes(struct ctm_ctx *ctx, unsigned ctid, struct conf_section *s,
+                          const struct ctm_storage_cfg *storage, uid_t root_uid,
+                          const struct ctm_options *only, struct ctm__created *cr,
+                          char *errmsg)
 {
 	char msg[CONF_ERRMSG_SIZE];
 	int rv = 0;
@@ -55,7 +82,8 @@ static int alloc_volumes(struct ctm_ctx *ctx, unsigned ctid, struct conf_section
 		char *storage_id = NULL, *volid = NULL, *text = NULL;
 		uint64_t bytes = 0;
 
-		if (!rootfs && strncmp(s->keys[i].key, "mp", 2))
+		if ((!rootfs && strncmp(s->keys[i].key, "mp", 2)) ||
+		    (only && !ctm_options_get(only, s->keys[i].key)))
 			continue;
 		rv = rootfs ? conf_rootfs_parse(s->keys[i].value, &mp, msg)
 		            : conf_mp_parse(s->keys[i].value, &mp, msg);
@@ -291,13 +319,17 @@ static int template_path(const struct ctm_storage_cfg *storage, const char *node
 	if (ostemplate[0] == '/') {
 		*out = strdup(ostemplate);
 	} else {
-		rv = ctm_volume_resolve(storage, ostemplate, node, &vol, msg);
+		rv = ctm_storage_check_exists(storage, ostemplate, node, CTM_CONTENT_VZTMPL, "vztmpl",
+		                              msg);
+		if (rv == 0)
+			rv = ctm_volume_resolve(storage, ostemplate, node, &vol, msg);
 		if (rv < 0)
 			return ctm__error(rv, errmsg, "template %s: %s", ostemplate, msg);
 		if (vol.kind != CTM_VOLUME_VZTMPL) {
 			ctm_volume_clear(&vol);
 			return ctm__error(-EINVAL, errmsg,
-			                  "%s is not a template: use storage:vztmpl/NAME or a path",
+			                  "%s is not a template: a template is a volume "
+			                  "STORAGE:vztmpl/FILE or an absolute path",
 			                  ostemplate);
 		}
 		*out = strdup(vol.path);
@@ -305,13 +337,23 @@ static int template_path(const struct ctm_storage_cfg *storage, const char *node
 	}
 	if (!*out)
 		return ctm__error(-ENOMEM, errmsg, "out of memory");
-	if (stat(*out, &st) < 0 || !S_ISREG(st.st_mode)) {
-		rv = ctm__error(-ENOENT, errmsg, "the template %s does not exist", *out);
+	rv = 0;
+	if (stat(*out, &st) == 0 && S_ISDIR(st.st_mode))
+		rv = ctm__error(-EISDIR, errmsg,
+		                "the template %s is a folder, not a file: give a template archive",
+		                *out);
+	else if (stat(*out, &st) < 0 || !S_ISREG(st.st_mode))
+		rv = ctm__error(-ENOENT, errmsg,
+		                ostemplate[0] == '/'
+		                    ? "the template %s does not exist: check the path"
+		                    : "the template %s does not exist: copy the archive there or "
+		                      "choose another template",
+		                *out);
+	if (rv < 0) {
 		free(*out);
 		*out = NULL;
-		return rv;
 	}
-	return 0;
+	return rv;
 }
 
 /* Unpack the template into the new volumes and run guest setup. */
@@ -391,11 +433,24 @@ static void remove_volume(const struct ctm_storage_cfg *storage, const char *vol
 	ctm_volume_clear(&v);
 }
 
+void ctm__created_clear(const struct ctm_storage_cfg *storage, struct ctm__created *cr,
+                        bool remove)
+{
+	for (size_t i = 0; i < cr->n; i++) {
+		if (remove)
+			remove_volume(storage, cr->volumes[i]);
+		free(cr->volumes[i]);
+	}
+	free(cr->volumes);
+	cr->volumes = NULL;
+	cr->n = 0;
+}
+
 int ctm_ct_create(struct ctm_ctx *ctx, const struct ctm_create_params *params, char *errmsg)
 {
 	const struct ctm_options *opts = params->opts;
 	struct ctm_storage_cfg *storage = NULL;
-	struct created cr = {0};
+	struct ctm__created cr = {0};
 	struct ctm_ct ct = {0};
 	struct conf_section *s;
 	char *template = NULL, *text = NULL, msg[CONF_ERRMSG_SIZE], dir[PATH_MAX];
@@ -468,6 +523,12 @@ int ctm_ct_create(struct ctm_ctx *ctx, const struct ctm_create_params *params, c
 			goto out;
 		}
 	}
+	/* Every volume's storage, before the config is written. */
+	rv = ctm_ct_check_alloc_storages(storage, ctx->node, s, NULL, msg);
+	if (rv < 0) {
+		ctm__error(rv, errmsg, "CT %u: %s", ct.ctid, msg);
+		goto out;
+	}
 	unpriv = conf_get(s, "unprivileged");
 	root_uid = unpriv && !strcmp(unpriv, "1") ? 100000 : 0;
 
@@ -491,7 +552,7 @@ int ctm_ct_create(struct ctm_ctx *ctx, const struct ctm_create_params *params, c
 		goto out;
 	}
 
-	rv = alloc_volumes(ctx, ct.ctid, s, storage, root_uid, &cr, errmsg);
+	rv = ctm__ct_alloc_volumes(ctx, ct.ctid, s, storage, root_uid, NULL, &cr, errmsg);
 	if (rv == 0)
 		rv = fill_rootfs(ctx, &ct, params, storage, template, errmsg);
 	if (rv == 0) {
@@ -505,15 +566,12 @@ int ctm_ct_create(struct ctm_ctx *ctx, const struct ctm_create_params *params, c
 	goto out;
 
 err_remove:
-	for (size_t i = 0; i < cr.n; i++)
-		remove_volume(storage, cr.volumes[i]);
+	ctm__created_clear(storage, &cr, true);
 	pfs_delete(ctx->conn, ct.path, NULL);
 	snprintf(dir, sizeof(dir), "%s/%u", ctm__ct_lxc_path(ctx), ct.ctid);
 	ctm__remove_tree(dir);
 out:
-	for (size_t i = 0; i < cr.n; i++)
-		free(cr.volumes[i]);
-	free(cr.volumes);
+	ctm__created_clear(storage, &cr, false);
 	conf_file_free(ct.cf);
 	free(template);
 	ctm_storage_cfg_free(storage);

@@ -50,6 +50,26 @@ struct lxc_container *ctm__ct_lxc(struct ctm_ctx *ctx, unsigned ctid);
 int ctm__ct_hookscript_check(struct ctm_ctx *ctx, unsigned ctid, const char *volid,
                              char *script, size_t size, char *errmsg);
 
+/* Volumes that create or set allocated, removed again when they fail. */
+struct ctm__created {
+	char **volumes;
+	size_t n;
+};
+
+/*
+ * Replace the allocation requests (STORAGE:SIZE) of rootfs and mpN in S
+ * with new volumes of CTID owned by ROOT_UID, adding each to CR. With
+ * ONLY, just the keys that ONLY sets.
+ */
+int ctm__ct_alloc_volumes(struct ctm_ctx *ctx, unsigned ctid, struct conf_section *s,
+                          const struct ctm_storage_cfg *storage, uid_t root_uid,
+                          const struct ctm_options *only, struct ctm__created *cr,
+                          char *errmsg);
+
+/* Remove the volumes of CR (when REMOVE) and free CR. */
+void ctm__created_clear(const struct ctm_storage_cfg *storage, struct ctm__created *cr,
+                        bool remove);
+
 /* Write WARN lines of a guest setup report and LXC config notes. */
 void ctm__ct_warn(struct ctm_ctx *ctx, unsigned ctid, char **lines, size_t n);
 

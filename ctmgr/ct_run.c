@@ -204,7 +204,10 @@ int ctm__ct_hookscript_check(struct ctm_ctx *ctx, unsigned ctid, const char *vol
 	rv = ctm__ct_storage(ctx, &storage, errmsg);
 	if (rv < 0)
 		return rv;
-	rv = ctm_volume_resolve(storage, volid, ctx->node, &vol, msg);
+	rv = ctm_storage_check_exists(storage, volid, ctx->node, CTM_CONTENT_SNIPPETS, "snippets",
+	                              msg);
+	if (rv == 0)
+		rv = ctm_volume_resolve(storage, volid, ctx->node, &vol, msg);
 	if (rv < 0) {
 		ctm__error(rv, errmsg, "CT %u: hookscript %s: %s", ctid, volid, msg);
 		goto out;
@@ -214,6 +217,13 @@ int ctm__ct_hookscript_check(struct ctm_ctx *ctx, unsigned ctid, const char *vol
 		                "CT %u: hookscript %s is not a snippets volume: use "
 		                "STORAGE:snippets/FILE",
 		                ctid, volid);
+		goto out;
+	}
+	if (stat(vol.path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		rv = ctm__error(-EISDIR, errmsg,
+		                "CT %u: hookscript %s (%s) is a folder, not a file: give a script "
+		                "file",
+		                ctid, volid, vol.path);
 		goto out;
 	}
 	if (stat(vol.path, &st) < 0 || !S_ISREG(st.st_mode)) {

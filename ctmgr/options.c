@@ -385,6 +385,19 @@ static int add_list(struct parse_state *st, const char *option, const char *valu
 }
 
 /* Store option NAME with VALUE. */
+/* Whether TEXT is the volume STORAGE:FOLDER/FILE with FILE a name right in
+ * FOLDER, as pct's names of snippets and templates are. */
+static bool is_folder_volume(const char *text, const char *folder)
+{
+	const char *colon = strchr(text, ':'), *file;
+	size_t n = strlen(folder);
+
+	if (!colon || colon == text || strncmp(colon + 1, folder, n) || colon[1 + n] != '/')
+		return false;
+	file = colon + 2 + n;
+	return *file && !strchr(file, '/') && strcmp(file, ".") && strcmp(file, "..");
+}
+
 static int store_option(struct parse_state *st, const char *name, const char *value)
 {
 	const struct extra *x = find_extra(st->command, name);
@@ -407,6 +420,14 @@ static int store_option(struct parse_state *st, const char *name, const char *va
 		return ctm__error(-EINVAL, st->errmsg, "unable to modify read-only option: '%s'",
 		                  name);
 	rv = config_value(name, value, &stored, st->errmsg);
+	if (rv == 0 && !strcmp(name, "hookscript") && *stored &&
+	    !is_folder_volume(stored, "snippets")) {
+		rv = ctm__error(-EINVAL, st->errmsg,
+		                "invalid value '%s' for 'hookscript': expected a volume "
+		                "STORAGE:snippets/FILE, with FILE a file right in the snippets folder",
+		                stored);
+		free(stored);
+	}
 	return rv < 0 ? rv : pair_add(&o->set, &o->n_set, name, stored);
 }
 
@@ -488,6 +509,12 @@ static int parse_positional(struct parse_state *st)
 			return ctm__error(-EINVAL, st->errmsg,
 			                  "invalid template '%s': give a template volume "
 			                  "STORAGE:vztmpl/FILE or an absolute path",
+			                  st->positional[1]);
+		if (st->positional[1][0] != '/' && !is_folder_volume(st->positional[1], "vztmpl"))
+			return ctm__error(-EINVAL, st->errmsg,
+			                  "invalid template '%s': a template is a volume "
+			                  "STORAGE:vztmpl/FILE, with FILE a file right in the "
+			                  "template folder, or an absolute path",
 			                  st->positional[1]);
 		st->o->ostemplate = strdup(st->positional[1]);
 		if (!st->o->ostemplate)

@@ -688,6 +688,42 @@ static bool rootdir_usable(const struct ctm_storage *s, const char *node)
 	return check_usable(s, node, msg) == 0 && (s->content & CTM_CONTENT_ROOTDIR);
 }
 
+int ctm_storage_check_exists(const struct ctm_storage_cfg *cfg, const char *volid,
+                             const char *node, unsigned content, const char *content_name,
+                             char *errmsg)
+{
+	const char *colon = strchr(volid, ':');
+	char id[CONF_ERRMSG_SIZE], valid[CONF_ERRMSG_SIZE] = "";
+	size_t used = 0;
+
+	if (!colon || colon == volid || (size_t)(colon - volid) >= sizeof(id))
+		return 0;
+	snprintf(id, sizeof(id), "%.*s", (int)(colon - volid), volid);
+	if (ctm_storage_find(cfg, id))
+		return 0;
+	for (size_t i = 0; cfg && i < cfg->n_storages; i++) {
+		const struct ctm_storage *c = &cfg->storages[i];
+		char msg[CONF_ERRMSG_SIZE];
+
+		if (check_usable(c, node, msg) < 0 || !(c->content & content) ||
+		    used >= sizeof(valid))
+			continue;
+		used += (size_t)snprintf(valid + used, sizeof(valid) - used, "%s%s",
+		                         used ? ", " : "", c->id);
+	}
+	if (used)
+		ctm__error(0, errmsg,
+		           "storage '%s' does not exist; or use one of the storages with "
+		           "content %s: %s",
+		           id, content_name, valid);
+	else
+		ctm__error(0, errmsg,
+		           "storage '%s' does not exist, and no storage in storage.cfg has content "
+		           "%s on this node: add %s to the content of one",
+		           id, content_name, content_name);
+	return -ENOENT;
+}
+
 int ctm_storage_check_rootdir(const struct ctm_storage_cfg *cfg, const char *id,
                               const char *node, char *errmsg)
 {

@@ -112,6 +112,16 @@ void ctm_storage_cfg_free(struct ctm_storage_cfg *cfg);
 const struct ctm_storage *ctm_storage_find(const struct ctm_storage_cfg *cfg, const char *id);
 
 /*
+ * Fail with -ENOENT when the storage of the volume VOLID (STORAGE:NAME)
+ * is not in CFG. ERRMSG then lists the dir storages enabled on NODE
+ * (may be NULL) with the content CONTENT, named CONTENT_NAME. A VOLID
+ * without a storage passes: resolving it reports that.
+ */
+int ctm_storage_check_exists(const struct ctm_storage_cfg *cfg, const char *volid,
+                             const char *node, unsigned content, const char *content_name,
+                             char *errmsg);
+
+/*
  * Check that the storage ID exists, is a dir storage that is enabled and
  * available on NODE (may be NULL), and allows content rootdir. ERRMSG
  * names the problem and lists the storages that would do.

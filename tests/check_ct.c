@@ -1,7 +1,8 @@
 /* Unit tests of the pure parts of the container operations (ctmgr/ct.h):
  * /.vmlist parsing, pending changes, hot keys, mount point hot-plug, CPU
- * lists, cgroup changes, the volumes of a section, the warnings about a
- * config and its duplicate keys. The operations themselves run against real
+ * lists, cgroup changes, the volumes of a section, the storage check of new
+ * volumes, the warnings about a config and its duplicate keys. The
+ * operations themselves run against real
  * LXC in tests/system/ct-local.test. */
 #include "config.h"
 
@@ -504,6 +505,76 @@ START_TEST(test_drop_shadowed)
 }
 END_TEST
 
+/* ---- ctm_ct_check_alloc_storages ---- */
+
+static const char alloc_storage_cfg[] =
+    "dir: local\n\tpath /var/lib/vz\n\tcontent rootdir,vztmpl\n\n"
+    "dir: tplonly\n\tpath /srv/t\n\tcontent vztmpl\n\n"
+    "dir: off\n\tpath /srv/off\n\tcontent rootdir\n\tdisable\n\n"
+    "dir: far\n\tpath /srv/far\n\tcontent rootdir\n"
+    "\tnodes other\n";
+
+static void check_alloc(const char *conf, int want, const char *want_msg)
+{
+	struct ctm_storage_cfg *storage = NULL;
+	char errmsg[CONF_ERRMSG_SIZE] = "";
+	struct conf_file *cf = parse(conf);
+
+	ck_assert_int_eq(ctm_storage_cfg_parse(alloc_storage_cfg, strlen(alloc_storage_cfg), NULL,
+	                                       &storage, errmsg),
+	                 0);
+	ck_assert_int_eq(ctm_ct_check_alloc_storages(storage, "node1", conf_main(cf), NULL, errmsg),
+	                 want);
+	if (want_msg)
+		ck_assert_msg(strstr(errmsg, want_msg), "'%s' lacks '%s'", errmsg, want_msg);
+	conf_file_free(cf);
+	ctm_storage_cfg_free(storage);
+}
+
+START_TEST(test_alloc_storages_ok)
+{
+	/* Requests on a storage for containers, volumes and paths pass. */
+	check_alloc("rootfs: local:4\nmp0: local:1,mp=/x\nmp1: /srv/d,mp=/d\n"
+	            "mp2: nostore:subvol-1-disk-0,mp=/y\n",
+	            0, NULL);
+}
+END_TEST
+
+START_TEST(test_alloc_storages_bad)
+{
+	check_alloc("rootfs: local:4\nmp0: nostore:1,mp=/x\n", -ENOENT,
+	            "mp0 (nostore:1,mp=/x): storage 'nostore' does not exist; or use one of "
+	            "the storages for containers: local");
+	check_alloc("rootfs: tplonly:1\n", -EINVAL,
+	            "rootfs (tplonly:1): storage 'tplonly' does not allow content type 'rootdir'");
+	check_alloc("rootfs: off:1\n", -EACCES, "storage 'off' is disabled");
+	check_alloc("rootfs: local:1\nmp3: far:1,mp=/z\n", -EACCES,
+	            "storage 'far' is not available on node 'node1'");
+}
+END_TEST
+
+START_TEST(test_alloc_storages_only)
+{
+	struct ctm_option set[] = {{.key = (char *)"mp1", .value = (char *)"local:1,mp=/y"}};
+	struct ctm_options only = {.set = set, .n_set = 1};
+	struct ctm_storage_cfg *storage = NULL;
+	char errmsg[CONF_ERRMSG_SIZE] = "";
+	struct conf_file *cf = parse("rootfs: local:4\nmp0: nostore:1,mp=/x\nmp1: local:1,mp=/y\n");
+
+	ck_assert_int_eq(ctm_storage_cfg_parse(alloc_storage_cfg, strlen(alloc_storage_cfg), NULL,
+	                                       &storage, errmsg),
+	                 0);
+	/* A key the command does not set is left alone. */
+	ck_assert_int_eq(
+	    ctm_ct_check_alloc_storages(storage, "node1", conf_main(cf), &only, errmsg), 0);
+	set[0].key = (char *)"mp0";
+	ck_assert_int_eq(
+	    ctm_ct_check_alloc_storages(storage, "node1", conf_main(cf), &only, errmsg), -ENOENT);
+	conf_file_free(cf);
+	ctm_storage_cfg_free(storage);
+}
+END_TEST
+
 static Suite *ct_suite(void)
 {
 	Suite *s = suite_create("ct");
@@ -562,6 +633,12 @@ static Suite *ct_suite(void)
 	tcase_add_test(tc, test_warn_diags_errors_and_warnings);
 	tcase_add_test(tc, test_warn_diags_clean);
 	tcase_add_test(tc, test_drop_shadowed);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("ctm_ct_check_alloc_storages");
+	tcase_add_test(tc, test_alloc_storages_ok);
+	tcase_add_test(tc, test_alloc_storages_bad);
+	tcase_add_test(tc, test_alloc_storages_only);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -376,6 +376,44 @@ START_TEST(test_ctm_volume_resolve_errors)
 }
 END_TEST
 
+/* ---- ctm_storage_check_exists ---- */
+
+START_TEST(test_ctm_storage_check_exists)
+{
+	struct ctm_storage_cfg *cfg =
+	    parse_ok("dir: local\n\tpath /var/lib/vz\n\tcontent snippets\n\n"
+	             "dir: off\n\tpath /srv/off\n\tcontent snippets\n"
+	             "\tdisable\n\n"
+	             "dir: tpl\n\tpath /srv/tpl\n\tcontent vztmpl\n");
+	char errmsg[CONF_ERRMSG_SIZE] = "";
+
+	ck_assert_int_eq(ctm_storage_check_exists(cfg, "local:snippets/h.sh", "n1",
+	                                          CTM_CONTENT_SNIPPETS, "snippets", errmsg),
+	                 0);
+	/* Only an unknown storage fails, not one without the content. */
+	ck_assert_int_eq(ctm_storage_check_exists(cfg, "tpl:snippets/h.sh", "n1",
+	                                          CTM_CONTENT_SNIPPETS, "snippets", errmsg),
+	                 0);
+	ck_assert_int_eq(ctm_storage_check_exists(cfg, "nostore:snippets/h.sh", "n1",
+	                                          CTM_CONTENT_SNIPPETS, "snippets", errmsg),
+	                 -ENOENT);
+	ck_assert_str_eq(errmsg, "storage 'nostore' does not exist; or use one of the storages "
+	                         "with content snippets: local");
+	ck_assert_int_eq(ctm_storage_check_exists(cfg, "nostore:vztmpl/t.tar", "n1",
+	                                          CTM_CONTENT_VZTMPL, "vztmpl", errmsg),
+	                 -ENOENT);
+	ck_assert_str_eq(errmsg, "storage 'nostore' does not exist; or use one of the storages "
+	                         "with content vztmpl: tpl");
+	ck_assert_int_eq(ctm_storage_check_exists(cfg, "nostore:iso/x.iso", "n1", CTM_CONTENT_ISO,
+	                                          "iso", errmsg),
+	                 -ENOENT);
+	ck_assert_str_eq(errmsg, "storage 'nostore' does not exist, and no storage in "
+	                         "storage.cfg has content iso on this node: add iso to the "
+	                         "content of one");
+	ctm_storage_cfg_free(cfg);
+}
+END_TEST
+
 /* ---- ctm_alloc_request_parse ---- */
 
 START_TEST(test_ctm_alloc_request_parse_sizes)
@@ -847,6 +885,10 @@ int main(void)
 	tc = tcase_create("ctm_volume_resolve");
 	tcase_add_test(tc, test_ctm_volume_resolve_paths);
 	tcase_add_test(tc, test_ctm_volume_resolve_errors);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("ctm_storage_check_exists");
+	tcase_add_test(tc, test_ctm_storage_check_exists);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("ctm_alloc_request_parse");
