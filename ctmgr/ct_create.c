@@ -35,6 +35,14 @@ static int created_add(struct ctm__created *cr, char *volid)
 	return 0;
 }
 
+/* Tell whether KEY holds a volume (rootfs, mpN) and, with ONLY, is set there. */
+static bool volume_key_selected(const char *key, const struct ctm_options *only)
+{
+	if (strcmp(key, "rootfs") && strncmp(key, "mp", 2))
+		return false;
+	return !only || ctm_options_get(only, key);
+}
+
 int ctm_ct_check_alloc_storages(const struct ctm_storage_cfg *storage, const char *node,
                                 const struct conf_section *s, const struct ctm_options *only,
                                 char *errmsg)
@@ -48,8 +56,7 @@ int ctm_ct_check_alloc_storages(const struct ctm_storage_cfg *storage, const cha
 		char *storage_id = NULL;
 		uint64_t bytes = 0;
 
-		if ((!rootfs && strncmp(s->keys[i].key, "mp", 2)) ||
-		    (only && !ctm_options_get(only, s->keys[i].key)))
+		if (!volume_key_selected(s->keys[i].key, only))
 			continue;
 		/* A value that does not parse is the option check's to report. */
 		if ((rootfs ? conf_rootfs_parse(s->keys[i].value, &mp, msg)
@@ -82,8 +89,7 @@ int ctm__ct_alloc_volumes(struct ctm_ctx *ctx, unsigned ctid, struct conf_sectio
 		char *storage_id = NULL, *volid = NULL, *text = NULL;
 		uint64_t bytes = 0;
 
-		if ((!rootfs && strncmp(s->keys[i].key, "mp", 2)) ||
-		    (only && !ctm_options_get(only, s->keys[i].key)))
+		if (!volume_key_selected(s->keys[i].key, only))
 			continue;
 		rv = rootfs ? conf_rootfs_parse(s->keys[i].value, &mp, msg)
 		            : conf_mp_parse(s->keys[i].value, &mp, msg);
