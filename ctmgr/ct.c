@@ -1560,7 +1560,7 @@ int ctm_ct_delsnapshot(struct ctm_ctx *ctx, unsigned ctid, const char *name, boo
 	rv = load_local(ctx, ctid, &ct, &storage, errmsg);
 	if (rv < 0)
 		return rv;
-	/* The section's lines go with it, so no warning says that they move. */
+	/* The section's lines are removed with it, so they are not counted as moved. */
 	count_moved(ct, conf_snapshot(ct->cf, name));
 	kept = conf_snapshot(ct->cf, name) ? conf_snapshot(ct->cf, name)->n_verbatim : 0;
 	SNAP_PHASE(conf_snapshot_delete_prepare(ct->cf, name, force, m_));

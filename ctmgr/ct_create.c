@@ -35,7 +35,7 @@ static int created_add(struct ctm__created *cr, char *volid)
 	return 0;
 }
 
-/* Tell whether KEY holds a volume (rootfs, mpN) and, with ONLY, is set there. */
+/* Tell whether KEY is a volume key (rootfs, mpN) and, with ONLY, is set there. */
 static bool volume_key_selected(const char *key, const struct ctm_options *only)
 {
 	if (strcmp(key, "rootfs") && strncmp(key, "mp", 2))

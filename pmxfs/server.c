@@ -626,7 +626,7 @@ static void handle_change(struct conn *conn, const struct pfs_request *req)
 	conn->op = req->op;
 	conn->waiting = true;
 	rv = pfs_store_submit(conn->server->store, &msg, change_done, conn, &id);
-	/* Without quorum, a change that can never succeed says why it cannot. */
+	/* Without quorum, reject a change that can never succeed with its own error. */
 	if (rv == -EROFS && pfs_tree_precheck(&msg, &pre) < 0) {
 		conn->waiting = false;
 		pfs_log(DEBUG, "rejected the %s of '%s' from pid %d: %s", pfs_op_name(req->op),

@@ -749,7 +749,7 @@ static void precheck_msg(size_t i, struct pfs_msg *m, char *data)
 	m->lease_ms = prechecks[i].lease_ms;
 }
 
-/* A tree where each message's entries exist: the other case apply sees. */
+/* Fill the tree so that each message's entries exist, the other case apply meets. */
 static void fill_for_prechecks(void)
 {
 	static const char *const files[] = {"/nodes/n1/lxc/100.conf", "/nodes/n1/f",
